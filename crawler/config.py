@@ -1,0 +1,30 @@
+"""The project's own settings, each declared once with its default and a line of help.
+
+`crawler/settings.py` takes the defaults from here; the README documents every one (a test checks).
+Override any of them per run with `-s NAME=VALUE`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_START_URL = "https://www.nejatngo.org/en/topic/iran-interlink-weekly-digest"
+
+
+@dataclass(frozen=True)
+class ProjectSetting:
+    name: str
+    default: object
+    help: str
+
+
+PROJECT_SETTINGS = (
+    ProjectSetting("DATABASE", "archive.db",
+                   "Path of the SQLite archive a crawl writes to (created with its schema if missing)."),
+    ProjectSetting("DIGEST_START_URL", DEFAULT_START_URL,
+                   "Archive index page a crawl starts from when no `-a start_url=` is given."),
+)
+
+
+def project_defaults() -> dict[str, object]:
+    return {setting.name: setting.default for setting in PROJECT_SETTINGS}

@@ -1,0 +1,93 @@
+"""The typed items that flow from the parsers through the pipelines into storage.
+
+One place defines the fields. Items are plain data: no response, no database handle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link inside one entry, already absolute and canonicalised."""
+
+    url: str
+    text: str
+    domain: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One `++` item of a digest (or one paragraph of a digest from before the `++` habit)."""
+
+    section: str | None
+    text: str
+    html: str
+    links: tuple[Link, ...] = ()
+
+
+@dataclass(frozen=True)
+class Digest:
+    """One digest post, as parsed from one page."""
+
+    url: str  # canonical post URL (same site as the page)
+    site: str  # host without `www.`, with the port when not the default
+    post_id: int | None
+    title: str
+    number: int | None  # as published, even when wrong; None for dated titles
+    headline: str | None
+    issue_date: str | None  # ISO date taken from a dated title
+    published: str | None  # ISO date: page metadata, else the dateline
+    dateline: str | None
+    entries: tuple[Entry, ...]
+    # Every URL this digest was reached at (listing link, fetched URL, canonical):
+    # storage remembers them so that a later crawl recognises the digest under any of them.
+    source_urls: tuple[str, ...] = ()
+
+    @property
+    def text(self) -> str:
+        """The digest's entries as plain text, one blank line between entries."""
+        return "\n\n".join(entry.text for entry in self.entries)
+
+    @property
+    def content_hash(self) -> str:
+        """A hash of what a reader sees; a change of URL alone is not a change of content."""
+        content = {
+            "title": self.title,
+            "headline": self.headline,
+            "number": self.number,
+            "dateline": self.dateline,
+            "entries": [asdict(entry) for entry in self.entries],
+        }
+        encoded = json.dumps(content, sort_keys=True, ensure_ascii=False).encode("utf-8")
+        return hashlib.sha256(encoded).hexdigest()
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One archive index page: the posts it names, in order, and the next (older) page."""
+
+    url: str
+    post_urls: tuple[str, ...]
+    next_url: str | None
+
+
+@dataclass(frozen=True)
+class PageFailure:
+    """A listed page that could not become a digest, with a kind a script can group by."""
+
+    url: str
+    kind: str  # http_status, timeout, parse_error, invalid, download_error, ...
+    message: str
+    listing: bool = False  # True when the failed page was an archive index page
+
+
+@dataclass(frozen=True)
+class DuplicateDigest:
+    """A page that turned out to be a digest already handled in this run under another URL."""
+
+    url: str  # canonical URL of the digest it duplicates
+    source_urls: tuple[str, ...] = field(default_factory=tuple)

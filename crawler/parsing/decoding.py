@@ -1,0 +1,58 @@
+"""Bytes to text for pages whose declared encoding cannot be trusted."""
+
+from __future__ import annotations
+
+import codecs
+
+from w3lib.encoding import html_body_declared_encoding, read_bom, resolve_encoding
+
+
+def _codec(name: str | None) -> str | None:
+    if not name:
+        return None
+    # w3lib maps names the way browsers do (latin-1 and ascii are read as windows-1252).
+    resolved = resolve_encoding(name)
+    if resolved is None:
+        return None
+    try:
+        return codecs.lookup(resolved).name
+    except LookupError:
+        return None
+
+
+def decode_html(body: bytes, http_charset: str | None = None) -> str:
+    """Decode a page, trying in turn: BOM, the HTTP charset, the `<meta>` charset, UTF-8, windows-1252.
+
+    Each candidate must decode the bytes strictly. A server that says UTF-8 in its header while the
+    bytes are windows-1252 (an old WordPress page pasted from Word) therefore falls through to the
+    page's own declaration or to windows-1252, instead of filling the text with U+FFFD.
+    """
+    bom_encoding, bom = read_bom(body)
+    if bom_encoding:
+        return body[len(bom):].decode(bom_encoding, errors="replace")
+    candidates = [
+        _codec(http_charset),
+        _codec(html_body_declared_encoding(body)),
+        "utf-8",
+        "cp1252",
+    ]
+    for encoding in dict.fromkeys(c for c in candidates if c):
+        try:
+            return body.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    # cp1252 leaves five byte values undefined; nothing strict is left, so keep what can be read.
+    return body.decode("cp1252", errors="replace")
+
+
+def charset_of(content_type: str | bytes | None) -> str | None:
+    """The `charset=` of a Content-Type header value, if any."""
+    if isinstance(content_type, bytes):
+        content_type = content_type.decode("latin-1")
+    if not content_type:
+        return None
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip("\"'") or None
+    return None

@@ -1,0 +1,490 @@
+"""A digest post page → a `Digest` with its entries and links.
+
+Relies on what holds across WordPress themes (canonical link, shortlink, `postid-N`,
+`article:published_time`, JSON-LD, `<time datetime>`, `entry-content`-like containers) before any
+theme's class names, and on the digest's own text cues: entries start with `++`, a heading such as
+`In English:` opens a section, a dateline (`Iran Interlink, August 25 2017`) opens or closes the body.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from html import escape as html_escape
+from urllib.parse import parse_qsl, urljoin, urlsplit
+
+import nh3
+from bs4 import NavigableString, Tag
+from bs4.element import Comment
+
+from ..items import Digest, Entry, Link
+from ..urls import canonical_link, clean_post_url, domain_of, is_http_url, same_site, site_of
+from .decoding import decode_html
+from .errors import ParseError
+from .html import BLOCK_TAGS, HEADING_TAGS, in_chrome, iter_blocks, make_soup, text_of
+from .text import DATE_IN_WORDS, is_series_name, match_dateline, mentions_series, parse_date, parse_title, squash
+
+# --- entry text cues ------------------------------------------------------------------------------
+
+_PLUS = re.compile(r"^\s*\+\s?\+")
+# Section headings seen: "In English:"; other languages would read the same way.
+_LANGUAGE_HEADING = re.compile(r"^In\s+[A-Z][a-z]+(?:\s+(?:and|&)\s+[A-Z][a-z]+)?\s*:?$")
+# Where the post ends and the theme begins, when the theme does not mark it up as such.
+_END_OF_POST = re.compile(
+    r"^(?:you may also like|related posts?|related articles|leave a (?:comment|reply)|"
+    r"share this(?: post| article)?:?|like this:?|post navigation|about the author|"
+    r"\d+\s+comments?|no comments|read more:?)\s*$",
+    re.IGNORECASE,
+)
+# An image caption standing in the body (nejatngo shows `weekly digest` under a picture).
+_CAPTION = re.compile(r"^(?:iran[\s-]*interlink\s+)?weekly digest$", re.IGNORECASE)
+
+# --- containers -----------------------------------------------------------------------------------
+
+_CONTENT_TOKENS = ("entry-content", "amp-wp-article-content", "td-post-content", "post-content",
+                   "article-content", "entry-body", "post-body", "the-content", "post-entry",
+                   "single-content", "content-inner", "entry")
+_TITLE_TOKENS = {"entry-title", "post-title", "amp-wp-title", "single-post-title", "article-title",
+                 "td-post-title", "post-heading", "headline"}
+_SUBTITLE_TOKEN = re.compile(r"^(?:entry-sub-?title|sub-?title|post-sub-?title|sub-?heading|"
+                             r"subhead|sub-?headline|td-post-sub-title|entry-subheading)$", re.IGNORECASE)
+# Comment lists, related posts and widgets carry dates of their own.
+_FOREIGN_DATES = re.compile(r"^(?:comments?|comment-|related|yarpp|jp-relatedposts|widget|sidebar)", re.IGNORECASE)
+
+_ALLOWED_TAGS = {"a", "b", "strong", "i", "em", "u", "br", "p", "blockquote", "q", "cite", "ul", "ol",
+                 "li", "sub", "sup", "code", "span", "small", "s", "del", "ins", "abbr"}
+
+
+def parse_digest(url: str, html: str | bytes, http_charset: str | None = None) -> Digest:
+    """Parse one digest post page. Raises `ParseError` for a page that is not a readable digest."""
+    if isinstance(html, bytes):
+        html = decode_html(html, http_charset)
+    soup = make_soup(html)
+    if soup.body is None:
+        raise ParseError("not an HTML page: no <body>")
+
+    canonical = _parse_canonical_url(soup, url)
+    post_id = _parse_post_id(soup, url, canonical)
+    published = _parse_published(soup)
+    title_element, title = _parse_title(soup)
+    if not title:
+        raise ParseError("no post title found (no entry-title, <h1>, og:title or <title>)")
+    subheadline_element, subheadline = _parse_subheadline(soup, title_element)
+
+    container = _find_content(soup)
+    if container is None:
+        raise ParseError("no post content found (no `++` entries and no entry-content container)")
+    skip = {id(el) for el in (title_element, subheadline_element) if el is not None}
+    entries, dateline = _parse_body(container, url, title, skip)
+    if not entries:
+        raise ParseError("the post content holds no entries")
+
+    title_parts = parse_title(title)
+    return Digest(
+        url=canonical,
+        site=site_of(canonical),
+        post_id=post_id,
+        title=title,
+        number=title_parts.number,
+        headline=title_parts.headline or subheadline,
+        issue_date=title_parts.issue_date,
+        published=published or (dateline.date if dateline else None),
+        dateline=dateline.text if dateline else None,
+        entries=tuple(entries),
+        source_urls=(url,),
+    )
+
+
+# --- metadata -------------------------------------------------------------------------------------
+
+
+def _meta(soup, *names: str) -> str | None:
+    for name in names:
+        tag = soup.find("meta", attrs={"property": name}) or soup.find("meta", attrs={"name": name}) \
+            or soup.find("meta", attrs={"itemprop": name})
+        if tag and tag.get("content"):
+            return tag["content"].strip()
+    return None
+
+
+def _link_rel(soup, rel: str) -> str | None:
+    for tag in soup.find_all("link", href=True):
+        if rel in (tag.get("rel") or []):
+            return tag["href"].strip()
+    return None
+
+
+def _parse_canonical_url(soup, url: str) -> str:
+    """`<link rel=canonical>` (or og:url) when it names a page of the same site, else the URL fetched.
+
+    AMP and oEmbed variants point their canonical link at the post; a canonical link to another
+    site is not trusted with the post's identity.
+    """
+    for candidate in (_link_rel(soup, "canonical"), _meta(soup, "og:url")):
+        if candidate:
+            absolute = urljoin(url, candidate)
+            if is_http_url(absolute) and same_site(absolute, url):
+                return clean_post_url(absolute)
+    return clean_post_url(url)
+
+
+_POSTID_CLASS = re.compile(r"^postid-(\d+)$")
+_POST_ARTICLE_ID = re.compile(r"^post-(\d+)$")
+_POSTS_PATH = re.compile(r"/posts?/(\d+)(?:/|$)")
+
+
+def _query_post_id(url: str | None) -> int | None:
+    if not url:
+        return None
+    for key, value in parse_qsl(urlsplit(url).query):
+        if key == "p" and value.isdigit():
+            return int(value)
+    return None
+
+
+def _parse_post_id(soup, url: str, canonical: str) -> int | None:
+    """The WordPress post id: `postid-N` body class, `?p=N` shortlink, `post-N` article, `/posts/N`."""
+    for token in soup.body.get("class") or []:
+        match = _POSTID_CLASS.match(token)
+        if match:
+            return int(match[1])
+    shortlink = _query_post_id(_link_rel(soup, "shortlink"))
+    if shortlink:
+        return shortlink
+    for article in soup.find_all("article", id=_POST_ARTICLE_ID):
+        if not in_chrome(article):
+            return int(_POST_ARTICLE_ID.match(article["id"])[1])
+    for candidate in (canonical, url):
+        match = _POSTS_PATH.search(urlsplit(candidate).path)
+        if match:
+            return int(match[1])
+    return _query_post_id(url)
+
+
+def _json_ld_date(soup) -> str | None:
+    for script in soup.find_all("script", type="application/ld+json"):
+        try:
+            data = json.loads(script.string or "")
+        except (ValueError, TypeError):
+            continue
+        stack = [data]
+        while stack:
+            node = stack.pop(0)
+            if isinstance(node, list):
+                stack.extend(node)
+            elif isinstance(node, dict):
+                if isinstance(node.get("datePublished"), str):
+                    return node["datePublished"]
+                stack.extend(v for v in node.values() if isinstance(v, (list, dict)))
+    return None
+
+
+def _has_foreign_dates(tag: Tag) -> bool:
+    for parent in tag.parents:
+        tokens = [*(parent.get("class") or []), *([parent["id"]] if parent.get("id") else [])] \
+            if isinstance(parent, Tag) else []
+        if parent.name in ("aside", "footer", "nav") or any(_FOREIGN_DATES.match(t) for t in tokens):
+            return True
+    return False
+
+
+_POSTED_ON = re.compile(rf"Posted\s+on:?\s*(\d{{4}}/\d{{1,2}}/\d{{1,2}}|{DATE_IN_WORDS})", re.IGNORECASE)
+
+
+def _parse_published(soup) -> str | None:
+    """Publication date: article:published_time, JSON-LD, `<time datetime>`, then `Posted on:` text."""
+    for value in (_meta(soup, "article:published_time", "og:published_time", "datePublished",
+                        "date", "DC.date.issued"), _json_ld_date(soup)):
+        if parse_date(value):
+            return parse_date(value)
+    times = [t for t in soup.body.find_all("time", datetime=True) if not _has_foreign_dates(t)]
+    times.sort(key=lambda t: "published" not in (t.get("class") or []))
+    for tag in times:
+        if parse_date(tag["datetime"]):
+            return parse_date(tag["datetime"])
+    posted_on = _POSTED_ON.search(soup.body.get_text(" "))
+    return parse_date(posted_on[1]) if posted_on else None
+
+
+def _parse_title(soup) -> tuple[Tag | None, str | None]:
+    """The post title: a title-classed heading, else an `<h1>`, else og:title / `<title>`.
+
+    A heading naming the series wins over one that does not (a theme may put its logo in an h1).
+    """
+    headings = [h for h in soup.body.find_all(["h1", "h2", "h3"]) if not in_chrome(h) and text_of(h)]
+    titled = [h for h in headings if _TITLE_TOKENS.intersection(h.get("class") or [])]
+    h1s = [h for h in headings if h.name == "h1"]
+    candidates = titled + [h for h in h1s if h not in titled]
+    for heading in candidates:
+        if mentions_series(text_of(heading)):
+            return heading, text_of(heading)
+    if candidates:
+        return candidates[0], text_of(candidates[0])
+    og_title = _meta(soup, "og:title")
+    if og_title:
+        return None, squash(og_title)
+    if soup.title and soup.title.string:
+        return None, _without_site_name(squash(soup.title.string), _meta(soup, "og:site_name"))
+    return None, None
+
+
+def _without_site_name(title: str, site_name: str | None) -> str:
+    if site_name and title.endswith(site_name):
+        return title[: -len(site_name)].rstrip(" -|\u2013\u2014")
+    return title
+
+
+def _parse_subheadline(soup, title_element: Tag | None) -> tuple[Tag | None, str | None]:
+    """The sub-headline nejatngo shows under the title from 2021 (e.g. `Maryam Rajavi Lost`)."""
+    for tag in soup.body.find_all(True, class_=_SUBTITLE_TOKEN):
+        if not in_chrome(tag) and _is_subheadline_text(text_of(tag)):
+            return tag, text_of(tag)
+    if title_element is not None:
+        following = title_element.find_next_sibling()
+        if following is not None and following.name in ("h2", "h3", "h4") and not in_chrome(following) \
+                and _is_subheadline_text(text_of(following)):
+            return following, text_of(following)
+    return None, None
+
+
+def _is_subheadline_text(text: str) -> bool:
+    # AMP posts show the category name under the title; that is not a headline.
+    return (0 < len(text) <= 150 and not _PLUS.match(text) and not is_series_name(text)
+            and not match_dateline(text) and not parse_date(text) and not _CAPTION.match(text))
+
+
+# --- content --------------------------------------------------------------------------------------
+
+
+def _find_content(soup) -> Tag | None:
+    """The element holding the entries: around the `++` paragraphs, else a WordPress content div."""
+    plus_blocks = []
+    for string in soup.body.find_all(string=_PLUS):
+        block = string.find_parent(BLOCK_TAGS | {"div"})
+        if block is not None and not in_chrome(block) and block not in plus_blocks:
+            plus_blocks.append(block)
+    if plus_blocks:
+        common = _common_ancestor(plus_blocks)
+        if common.name in BLOCK_TAGS and common.name not in ("table",):
+            common = common.parent
+        # Widen to the content container that holds them, so headings and datelines beside a
+        # single `++` paragraph are read too.
+        for ancestor in [common, *common.parents]:
+            if isinstance(ancestor, Tag) and _is_content_container(ancestor):
+                return ancestor
+        return common
+    for token in _CONTENT_TOKENS:
+        for tag in soup.body.find_all(True, class_=token):
+            if not in_chrome(tag) and text_of(tag):
+                return tag
+    article_body = soup.body.find(True, itemprop="articleBody")
+    if article_body is not None:
+        return article_body
+    return _densest_paragraph_parent(soup)
+
+
+def _is_content_container(tag: Tag) -> bool:
+    classes = tag.get("class") or []
+    return tag.get("itemprop") == "articleBody" or any(token in classes for token in _CONTENT_TOKENS)
+
+
+def _common_ancestor(tags: list[Tag]) -> Tag:
+    ancestors = [tags[0], *tags[0].parents]
+    for candidate in ancestors:
+        if all(candidate is tag or candidate in tag.parents for tag in tags[1:]):
+            return candidate
+    return ancestors[-1]
+
+
+def _densest_paragraph_parent(soup) -> Tag | None:
+    scores: dict[int, tuple[int, Tag]] = {}
+    for paragraph in soup.body.find_all("p"):
+        if in_chrome(paragraph) or paragraph.parent is None:
+            continue
+        parent = paragraph.parent
+        score, _ = scores.get(id(parent), (0, parent))
+        scores[id(parent)] = (score + len(text_of(paragraph)), parent)
+    if not scores:
+        return None
+    return max(scores.values(), key=lambda pair: pair[0])[1]
+
+
+# --- entries --------------------------------------------------------------------------------------
+
+
+class _Line:
+    """One line of a block: the nodes between two `<br>`s (or the whole block)."""
+
+    def __init__(self, nodes: list, block_index: int, block_tag: str) -> None:
+        self.nodes = nodes
+        self.block_index = block_index
+        self.block_tag = block_tag
+        self.text = text_of(nodes)
+
+
+def _lines(block, index: int) -> list[_Line]:
+    if isinstance(block, list):
+        nodes, tag = block, "p"
+    else:
+        nodes, tag = list(block.children), block.name
+    if tag == "blockquote":
+        return [_Line(nodes, index, tag)]
+    lines, current = [], []
+    for node in nodes:
+        if isinstance(node, Tag) and node.name == "br":
+            lines.append(current)
+            current = []
+        else:
+            current.append(node)
+    lines.append(current)
+    return [_Line(line, index, tag) for line in lines if text_of(line)]
+
+
+def _is_heading(line: _Line, block) -> bool:
+    text = line.text
+    if _LANGUAGE_HEADING.match(text):
+        return True
+    if isinstance(block, Tag) and block.name in HEADING_TAGS:
+        return len(text) <= 80 and not _PLUS.match(text)
+    if len(text) > 60 or not text.endswith(":") or _PLUS.match(text):
+        return False
+    # A short line that is all bold and ends with a colon: `<p><strong>Persian media:</strong></p>`.
+    bold = "".join(text_of(n) for n in line.nodes if isinstance(n, Tag) and n.name in ("strong", "b"))
+    return squash(bold) == text
+
+
+class _Entry:
+    def __init__(self, section: str | None) -> None:
+        self.section = section
+        self.pieces: list[tuple[str, int, list[_Line]]] = []  # (tag, block index, lines)
+
+    def add(self, line: _Line) -> None:
+        if self.pieces and self.pieces[-1][1] == line.block_index:
+            self.pieces[-1][2].append(line)
+        else:
+            self.pieces.append((line.block_tag if line.block_tag == "blockquote" else "p",
+                                line.block_index, [line]))
+
+
+def _parse_body(container: Tag, url: str, title: str, skip: set[int]):
+    """Walk the content's lines in order and group them into entries under their sections."""
+    blocks = [b for b in iter_blocks(container) if isinstance(b, list) or id(b) not in skip]
+    lines = [(line, block) for index, block in enumerate(blocks) for line in _lines(block, index)]
+    plus_mode = any(_PLUS.match(line.text) for line, _ in lines)
+
+    entries: list[_Entry] = []
+    section: str | None = None
+    dateline = None
+    closed = False  # after a closing dateline only theme text follows
+    current: _Entry | None = None
+    for line, block in lines:
+        text = line.text
+        if _END_OF_POST.match(text):
+            break
+        if _PLUS.match(text):
+            _strip_leading_chars(line.nodes, 2)
+            line.text = text_of(line.nodes)
+            current = _Entry(section)
+            entries.append(current)
+            current.add(line)
+            closed = False
+            continue
+        if _is_heading(line, block):
+            section = text.rstrip(":").strip() or None
+            current = None
+            continue
+        found = match_dateline(text)
+        if found and (not found.rest or not entries):
+            dateline = dateline or found
+            if found.rest:  # "Iran Interlink, September 20 2019: ++ first entry…" on one line
+                _strip_leading_chars(line.nodes, _visible_length(text) - _visible_length(found.rest))
+                line.text = text_of(line.nodes)
+                if _PLUS.match(line.text):
+                    _strip_leading_chars(line.nodes, 2)
+                    line.text = text_of(line.nodes)
+                    current = _Entry(section)
+                    entries.append(current)
+                    current.add(line)
+                continue
+            closed = bool(entries)
+            current = None
+            continue
+        if _CAPTION.match(text) or text == title or is_series_name(text):
+            continue
+        if plus_mode:
+            # Text after a `++` item that is not itself an item continues it (a quoted second
+            # paragraph, an embedded tweet); text before the first item is preamble.
+            if current is not None and not closed:
+                current.add(line)
+            continue
+        if closed:
+            continue
+        # Digests from before the `++` habit: one entry per paragraph.
+        if current is None or current.pieces[-1][1] != line.block_index:
+            current = _Entry(section)
+            entries.append(current)
+        current.add(line)
+    return [_finish_entry(entry, url) for entry in entries], dateline
+
+
+def _visible_length(text: str) -> int:
+    return len(re.sub(r"\s", "", text))
+
+
+def _strip_leading_chars(nodes: list, count: int) -> None:
+    """Remove the first `count` visible characters (and the white space after them) from nodes."""
+
+    def cut(value: str) -> str:
+        nonlocal count
+        index = 0
+        while index < len(value) and count > 0:
+            if not value[index].isspace():
+                count -= 1
+            index += 1
+        remainder = value[index:]
+        return remainder.lstrip() if count <= 0 else remainder
+
+    for position, node in enumerate(nodes):
+        if count <= 0:
+            return
+        strings = [node] if isinstance(node, NavigableString) else \
+            node.find_all(string=True) if isinstance(node, Tag) else []
+        for string in strings:
+            if count <= 0:
+                break
+            replacement = NavigableString(cut(str(string)))
+            if string.parent is not None:
+                string.replace_with(replacement)
+            if string is node:
+                nodes[position] = replacement
+
+
+def _html_of(node) -> str:
+    if isinstance(node, Comment):
+        return ""
+    if isinstance(node, NavigableString):
+        return html_escape(str(node), quote=False)
+    return str(node)
+
+
+def _finish_entry(entry: _Entry, url: str) -> Entry:
+    links: list[Link] = []
+    html_pieces, text_pieces = [], []
+    for tag, _, lines in entry.pieces:
+        for line in lines:
+            for node in line.nodes:
+                if isinstance(node, Tag):
+                    anchors = [node] if node.name == "a" else node.find_all("a")
+                    for anchor in anchors:
+                        target = canonical_link(anchor.get("href"), url)
+                        if target is None:
+                            anchor.attrs.pop("href", None)
+                            continue
+                        anchor["href"] = target
+                        links.append(Link(url=target, text=text_of(anchor), domain=domain_of(target)))
+        text_pieces.append("\n".join(line.text for line in lines))
+        inner = "<br>".join("".join(_html_of(node) for node in line.nodes).strip() for line in lines)
+        html_pieces.append(f"<{tag}>{inner}</{tag}>")
+    html = nh3.clean("".join(html_pieces), tags=_ALLOWED_TAGS, attributes={"a": {"href", "title"}},
+                     url_schemes={"http", "https"}, link_rel="noopener noreferrer nofollow")
+    return Entry(section=entry.section, text="\n\n".join(text_pieces), html=html, links=tuple(links))

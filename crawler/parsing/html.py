@@ -1,0 +1,146 @@
+"""BeautifulSoup helpers shared by the listing and post parsers: theme chrome, blocks, text."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from bs4 import BeautifulSoup, NavigableString, Tag
+from bs4.element import Comment, Doctype, ProcessingInstruction
+
+from .text import squash
+
+# Elements that are never content, whatever the theme.
+_CHROME_TAGS = {"nav", "aside", "footer", "form", "script", "style", "noscript", "template",
+                "svg", "button", "select", "textarea", "iframe", "object", "embed", "figcaption",
+                "amp-sidebar", "amp-social-share", "amp-ad"}
+# Class or id tokens of theme chrome: breadcrumbs, share buttons, "You may also like" /
+# "Related posts", comments, sidebars, menus, post meta, image captions. A token must start with
+# one of these words, so `has-sidebar` on a page wrapper does not hide the whole page.
+_CHROME_TOKEN = re.compile(
+    r"^(breadcrumbs?|crumbs|share|sharing|sharedaddy|social|related|yarpp|jp-relatedposts|"
+    r"amp-related|comments?|comment-respond|respond|reply|widgets?|sidebar|menu|main-menu|"
+    r"navigation|nav-links|post-nav|pagination|author-box|about-author|post-tags|tagcloud|"
+    r"entry-meta|post-meta|entry-footer|wp-caption-text|caption|meta|advert|ads?|newsletter|"
+    r"subscribe|cookie|popup|random-article|tie-random|tags-links|cat-links|byline|"
+    r"amp-wp-meta|amp-wp-footer|amp-wp-header|site-header|site-footer|header-menu)\b",
+    re.IGNORECASE,
+)
+# Elements whose tokens we never read as chrome (they hold the page).
+_NEVER_CHROME = {"html", "body", "main", "article"}
+
+BLOCK_TAGS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "li", "pre", "dd", "dt",
+              "address", "td", "th", "figure", "table"}
+_CONTAINER_TAGS = {"div", "section", "article", "main", "ul", "ol", "dl", "header", "center",
+                   "tbody", "thead", "tr", "body", "html"}
+_LAYOUT_TAGS = BLOCK_TAGS | _CONTAINER_TAGS | {"hr", "br"}
+
+HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
+
+
+def make_soup(html: str) -> BeautifulSoup:
+    return BeautifulSoup(html, "lxml")
+
+
+def _tokens(tag: Tag) -> list[str]:
+    classes = tag.get("class") or []
+    if isinstance(classes, str):
+        classes = classes.split()
+    ident = tag.get("id")
+    return [*classes, *([ident] if isinstance(ident, str) else [])]
+
+
+def is_chrome(tag: Tag) -> bool:
+    """True for an element that is theme chrome rather than post content."""
+    if tag.name in _CHROME_TAGS:
+        return True
+    if tag.name in _NEVER_CHROME:
+        return False
+    if tag.name == "header" and not tag.find(HEADING_TAGS):
+        return True
+    return any(_CHROME_TOKEN.match(token) for token in _tokens(tag))
+
+
+def in_chrome(tag: Tag, stop: Tag | None = None) -> bool:
+    """True when `tag` or an ancestor (below `stop`) is chrome."""
+    node: Tag | None = tag
+    while node is not None and node is not stop and node.name != "[document]":
+        if is_chrome(node):
+            return True
+        node = node.parent
+    return False
+
+
+def is_inline(node) -> bool:
+    if isinstance(node, NavigableString):
+        return not isinstance(node, (Comment, Doctype, ProcessingInstruction))
+    return isinstance(node, Tag) and node.name not in _LAYOUT_TAGS and node.name not in _CHROME_TAGS
+
+
+def has_block_children(tag: Tag) -> bool:
+    return any(isinstance(child, Tag) and child.name in _LAYOUT_TAGS - {"br"}
+               for child in tag.children)
+
+
+def text_of(node_or_nodes) -> str:
+    """Readable text of a node (or a list of sibling nodes): block boundaries become spaces."""
+    parts: list[str] = []
+    nodes = node_or_nodes if isinstance(node_or_nodes, list) else [node_or_nodes]
+    for node in nodes:
+        _collect_text(node, parts)
+    return squash("".join(parts))
+
+
+def _collect_text(node, parts: list[str]) -> None:
+    if isinstance(node, (Comment, Doctype, ProcessingInstruction)):
+        return
+    if isinstance(node, NavigableString):
+        parts.append(str(node))
+        return
+    if not isinstance(node, Tag) or node.name in ("script", "style", "template", "noscript"):
+        return
+    if node.name == "br":
+        parts.append(" ")
+        return
+    block = node.name in _LAYOUT_TAGS
+    if block:
+        parts.append(" ")
+    for child in node.children:
+        _collect_text(child, parts)
+    if block:
+        parts.append(" ")
+
+
+def iter_blocks(container: Tag) -> Iterator[Tag | list]:
+    """The readable blocks of a container in document order, skipping chrome.
+
+    A block is a paragraph-like element, or a run of inline nodes standing directly in a
+    container (old posts sometimes have text and `<br>` with no `<p>` at all), yielded as a list.
+    Containers (`div`, `section`, lists) are walked into; a `figure` too, because Gutenberg wraps
+    embedded tweets in one.
+    """
+    run: list = []
+    for child in container.children:
+        if is_inline(child) or (isinstance(child, Tag) and child.name == "br"):
+            run.append(child)
+            continue
+        if run:
+            if text_of(run):
+                yield run
+            run = []
+        if not isinstance(child, Tag) or is_chrome(child):
+            continue
+        if child.name in ("figure", "table") or child.name in _CONTAINER_TAGS:
+            yield from iter_blocks(child)
+        elif child.name in BLOCK_TAGS:
+            if child.name != "blockquote" and has_block_children(child):
+                yield from iter_blocks(child)
+            else:
+                yield child
+        elif child.name == "hr":
+            continue
+        else:
+            yield from iter_blocks(child)
+    if run and text_of(run):
+        yield run
+

@@ -1,0 +1,154 @@
+"""An archive index page (category, tag or author archive) → the digest posts it names and the next page.
+
+WordPress conventions first (`rel="next"`, `a.next.page-numbers`, "Older posts", `/page/N`),
+then text cues (a post link's title names the series).
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
+
+from bs4 import Tag
+
+from ..items import Listing
+from ..urls import is_http_url, post_key, same_site, site_of
+from .decoding import decode_html
+from .errors import ParseError
+from .html import HEADING_TAGS, in_chrome, make_soup, text_of
+from .text import mentions_series
+
+# Paths that are archives, feeds or WordPress machinery, never a post.
+_NOT_A_POST_PATH = re.compile(
+    r"/(?:topic|category|tag|author|page|feed|search|wp-admin|wp-login\.php|wp-content|wp-json|"
+    r"wp-includes|comments|attachment|xmlrpc\.php|blogv\.aspx)(?:/|$)|/feed/?$|\.(?:jpe?g|png|gif|pdf|xml|rss)$",
+    re.IGNORECASE,
+)
+_NOT_A_POST_PARAMS = {"s", "author", "cat", "tag", "paged", "feed", "m", "replytocom"}
+# "/page/3", "/page/3/", and the AMP listing form "/amp/page/3".
+_PAGE_IN_PATH = re.compile(r"(?:/amp)?/page/(?P<n>\d+)/?$")
+_PAGE_PARAMS = ("paged", "page")
+# "Older posts", "« Older Entries", "Next »", "Next page", "Load more posts"
+_NEXT_TEXT = re.compile(
+    r"^(?:[«‹←<]\s*)?(?:older(?:\s+(?:posts|entries|articles|digests))?|next(?:\s+page)?|"
+    r"more\s+posts|load\s+more(?:\s+posts)?|[»›→]+)(?:\s*[»›→>]+)?$",
+    re.IGNORECASE,
+)
+_NEXT_CLASS_TOKENS = {"next", "nextpostslink", "next-page", "pagination-next", "older", "older-posts",
+                      "nav-previous", "next-posts", "load-more"}
+
+
+def parse_listing(url: str, html: str | bytes) -> Listing:
+    """The digest posts named on one archive index page, in page order, and the next page's URL."""
+    if isinstance(html, bytes):
+        html = decode_html(html)
+    soup = make_soup(html)
+    if soup.body is None:
+        raise ParseError(f"{url}: not an HTML page (no <body>)")
+    base = _base_href(soup, url)
+    return Listing(url=url, post_urls=_parse_post_urls(soup, url, base), next_url=_parse_next_url(soup, url, base))
+
+
+def _base_href(soup, url: str) -> str:
+    base = soup.find("base", href=True)
+    return urljoin(url, base["href"]) if base else url
+
+
+# --- post links -----------------------------------------------------------------------------------
+
+
+def archive_base(url: str) -> tuple[str, str, str]:
+    """(site, path, query) of an archive without its page number: the same for every page of it."""
+    parts = urlsplit(url)
+    path = _PAGE_IN_PATH.sub("", parts.path)
+    path = re.sub(r"/amp/?$", "", path).rstrip("/") or "/"
+    query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                             if k not in _PAGE_PARAMS and k != "amp"))
+    return (site_of(url), path, query)
+
+
+def page_number(url: str) -> int:
+    """The page of an archive a URL shows: `/page/N`, `?paged=N`, else 1."""
+    parts = urlsplit(url)
+    in_path = _PAGE_IN_PATH.search(parts.path)
+    if in_path:
+        return int(in_path["n"])
+    for key, value in parse_qsl(parts.query):
+        if key in _PAGE_PARAMS and value.isdigit():
+            return int(value)
+    return 1
+
+
+def _looks_like_post(href: str, listing_url: str) -> bool:
+    if not is_http_url(href) or not same_site(href, listing_url):
+        return False
+    parts = urlsplit(href)
+    if _NOT_A_POST_PATH.search(parts.path):
+        return False
+    if any(key in _NOT_A_POST_PARAMS for key, _ in parse_qsl(parts.query, keep_blank_values=True)):
+        return False
+    # The listing itself, the home page and the WordPress root (`/wordpress/`) are not posts.
+    listing_path = urlsplit(listing_url).path.rstrip("/") + "/"
+    path = parts.path.rstrip("/") + "/"
+    return not listing_path.startswith(path)
+
+
+def _is_post_title_link(link: Tag) -> bool:
+    """A link that names a post: its text names the series, or it is a heading or bookmark link."""
+    if mentions_series(text_of(link)):
+        return True
+    if "bookmark" in (link.get("rel") or []):
+        return True
+    return link.find_parent(HEADING_TAGS) is not None
+
+
+def _parse_post_urls(soup, listing_url: str, base: str) -> tuple[str, ...]:
+    found: dict[str, str] = {}
+    for link in soup.body.find_all("a", href=True):
+        href = urljoin(base, link["href"].strip()).split("#", 1)[0]
+        if not _looks_like_post(href, listing_url) or in_chrome(link):
+            continue
+        key = post_key(href)
+        # "Read more" and thumbnail links repeat a post already named by its title link.
+        if key not in found and _is_post_title_link(link):
+            found[key] = href
+    return tuple(found.values())
+
+
+# --- pagination -----------------------------------------------------------------------------------
+
+
+def _next_candidates(soup, base: str):
+    for tag in soup.find_all("link", href=True):
+        if "next" in (tag.get("rel") or []):
+            yield urljoin(base, tag["href"])
+    links = soup.body.find_all("a", href=True)
+    for link in links:
+        if "next" in (link.get("rel") or []):
+            yield urljoin(base, link["href"])
+    for link in links:
+        holders = [link, link.parent] if isinstance(link.parent, Tag) else [link]
+        if any(_NEXT_CLASS_TOKENS.intersection(h.get("class") or []) for h in holders):
+            yield urljoin(base, link["href"])
+    for link in links:
+        if _NEXT_TEXT.match(text_of(link)):
+            yield urljoin(base, link["href"])
+
+
+def _parse_next_url(soup, url: str, base: str) -> str | None:
+    """The next (older) page of this same archive, or None on the last page."""
+    here_base, here_page = archive_base(url), page_number(url)
+    for candidate in _next_candidates(soup, base):
+        candidate = candidate.split("#", 1)[0]
+        # A "next" that leaves the archive (a post's "next post", another category) or goes back
+        # to an earlier page would make the walk wander or loop.
+        if is_http_url(candidate) and archive_base(candidate) == here_base and page_number(candidate) > here_page:
+            return candidate
+    # Numbered pagination only: a link to page N+1 of this archive.
+    wanted = here_page + 1
+    for link in soup.body.find_all("a", href=True):
+        candidate = urljoin(base, link["href"]).split("#", 1)[0]
+        if is_http_url(candidate) and archive_base(candidate) == here_base and page_number(candidate) == wanted:
+            return candidate
+    return None
+

@@ -1,0 +1,153 @@
+"""Shared cleaners for text cues: whitespace, dates, datelines and digest titles."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+_WHITESPACE = re.compile(r"[\s\u00a0\u200b\ufeff]+")
+
+
+def squash(text: str) -> str:
+    """Collapse runs of white space (no-break spaces too) into one space and trim."""
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+# --- dates ----------------------------------------------------------------------------------------
+
+_MONTHS = {
+    "jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3, "apr": 4, "april": 4,
+    "may": 5, "jun": 6, "june": 6, "jul": 7, "july": 7, "aug": 8, "august": 8,
+    "sep": 9, "sept": 9, "september": 9, "oct": 10, "october": 10, "nov": 11, "november": 11,
+    "dec": 12, "december": 12,
+}
+_MONTH = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sept?(?:ember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+
+# "August 25 2017", "September 20, 2019", "Sep 10, 2021", "Nov 26 2021" (month first, as on the sites)
+# and "25 August 2017" (day first, in case an editor wrote it the British way).
+DATE_IN_WORDS = (
+    rf"(?i:(?P<m1>{_MONTH})\s+(?P<d1>{_DAY}),?\s+(?P<y1>\d{{4}})"
+    rf"|(?P<d2>{_DAY})\s+(?P<m2>{_MONTH}),?\s+(?P<y2>\d{{4}}))"
+)
+_DATE_IN_WORDS = re.compile(DATE_IN_WORDS)
+_NUMERIC_DATE = re.compile(r"(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})")
+
+
+def _iso(year: str, month: int, day: str) -> str | None:
+    try:
+        return date(int(year), month, int(re.sub(r"\D", "", day))).isoformat()
+    except ValueError:
+        return None
+
+
+def iso_from_match(match: re.Match[str]) -> str | None:
+    """The ISO date of a match of DATE_IN_WORDS (None for an impossible date such as Feb 30)."""
+    month_name = (match.group("m1") or match.group("m2")).rstrip(".").lower()
+    day = match.group("d1") or match.group("d2")
+    year = match.group("y1") or match.group("y2")
+    return _iso(year, _MONTHS[month_name], day)
+
+
+def parse_date(text: str | None) -> str | None:
+    """The first date in `text` as an ISO date: ISO/WordPress (`2019/09/21`) or in words."""
+    if not text:
+        return None
+    numeric = _NUMERIC_DATE.search(text)
+    if numeric:
+        return _iso(numeric["y"], int(numeric["m"]), numeric["d"])
+    words = _DATE_IN_WORDS.search(text)
+    if words:
+        return iso_from_match(words)
+    return None
+
+
+# --- datelines ------------------------------------------------------------------------------------
+
+# "Iran Interlink, August 25 2017" closes nejatngo digests; "Iran Interlink, September 20 2019:"
+# opens iran-interlink.org ones (no comma before the year, and a double space was seen).
+_DATELINE = re.compile(
+    rf"^\s*(?P<line>(?P<who>[A-Z][\w&'.-]*(?:[ \-][A-Z][\w&'.-]*){{0,3}})\s*,\s*(?P<date>{DATE_IN_WORDS}))\s*[:.\u2013\u2014-]?\s*"
+)
+
+
+@dataclass(frozen=True)
+class Dateline:
+    text: str  # as printed, white space collapsed, without the trailing colon
+    date: str | None  # ISO
+    rest: str  # text after the dateline on the same line
+
+
+def match_dateline(text: str) -> Dateline | None:
+    """A dateline at the start of `text`, or None."""
+    match = _DATELINE.match(text)
+    if not match:
+        return None
+    return Dateline(
+        text=squash(match["line"]),
+        date=iso_from_match(match),
+        rest=text[match.end():].strip(),
+    )
+
+
+# --- titles ---------------------------------------------------------------------------------------
+
+_DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212"
+# The series name in every spelling seen: "Iran Interlink Weekly Digest", "Iran-Interlink Weekly Digest".
+_SERIES = r"(?:Iran[\s\-\u2010\u2011]*Interlink\s+)?Weekly\s+Digest"
+_SERIES_RE = re.compile(_SERIES, re.IGNORECASE)
+# "– 217", "- 6", "-7", "-54", "&#8211; 200" (decoded before we see it), "No. 12", "#12";
+# a number that starts a date ("20 September 2019") is not an issue number.
+_NUMBER_AFTER_SERIES = re.compile(
+    rf"{_SERIES}\s*[{_DASHES}:#]*\s*(?:No\.?\s*|#)?(?P<number>\d{{1,4}})\b(?!\s*(?:{_MONTH}|[,/.]\s*\d))",
+    re.IGNORECASE,
+)
+_BRACKETED_SERIES = re.compile(rf"\(\s*({_SERIES}[^)]*)\)", re.IGNORECASE)
+_SEPARATORS = f" \t{_DASHES}:|,()[]\u00a0"
+
+
+@dataclass(frozen=True)
+class TitleParts:
+    number: int | None
+    issue_date: str | None
+    headline: str | None
+
+
+def is_series_name(text: str) -> bool:
+    """True when `text` is the series name and nothing else (a category line or a caption)."""
+    return bool(_SERIES_RE.fullmatch(squash(text).strip(_SEPARATORS)))
+
+
+def mentions_series(text: str) -> bool:
+    return bool(_SERIES_RE.search(text))
+
+
+def parse_title(title: str) -> TitleParts:
+    """Number, issue date and headline from a digest title, in every spelling seen.
+
+    Numbered: `Iran Interlink Weekly Digest – 217`, `Iran-Interlink Weekly Digest- 6`.
+    Dated: `Iran Interlink Weekly Digest – September 20, 2019`,
+    `<Headline> – Iran Interlink Weekly Digest – Sep 10, 2021`,
+    `covid-19 MEK Albania (Iran Interlink Weekly Digest – Apr 24, 2020)`,
+    `MEK and Lebanon – Iran Interlink Weekly Digest` (no date at all).
+    The number is kept as published: the real archive has a 167 where 196 belongs.
+    """
+    title = squash(title)
+    number_match = _NUMBER_AFTER_SERIES.search(title)
+    number = int(number_match["number"]) if number_match else None
+
+    rest = title
+    if number_match:
+        rest = rest[: number_match.start()] + " " + rest[number_match.end():]
+    date_match = _DATE_IN_WORDS.search(rest) if number is None else None
+    issue_date = iso_from_match(date_match) if date_match else None
+    if date_match:
+        rest = rest[: date_match.start()] + " " + rest[date_match.end():]
+
+    # What remains once the series name, number and date are gone is the headline.
+    rest = _BRACKETED_SERIES.sub(" ", rest)
+    rest = _SERIES_RE.sub(" ", rest)
+    pieces = [squash(p).strip(_SEPARATORS) for p in re.split(rf"\s[{_DASHES}]+\s|\s\|\s", rest)]
+    headline = " \u2013 ".join(p for p in pieces if p) or None
+    return TitleParts(number=number, issue_date=issue_date, headline=headline)

@@ -1,0 +1,47 @@
+"""Scrapy settings for digest-archive: polite defaults for the real site, all overridable with `-s`."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from crawler.config import project_defaults
+
+BOT_NAME = "digest-archive"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+
+# DATABASE, DIGEST_START_URL: see crawler/config.py (declared there once, with help).
+globals().update(project_defaults())
+
+try:
+    _VERSION = version("digest-archive")
+except PackageNotFoundError:  # running from a checkout that was not installed
+    _VERSION = "0"
+# Identify ourselves and say where to read about us, so the site's operators can reach us.
+USER_AGENT = f"digest-archive/{_VERSION} (+https://github.com/digest-archive/digest-archive)"
+
+# Politeness: the real site is a small NGO's WordPress; one request at a time, adaptively slowed.
+ROBOTSTXT_OBEY = True
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 2.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+DOWNLOAD_DELAY = 1.0
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+
+# Transient failures are retried (5xx, 408, 429 and timeouts by Scrapy's RetryMiddleware).
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+DOWNLOAD_TIMEOUT = 60
+# A digest page is well under 1 MB; anything far larger is not a digest.
+DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+
+ITEM_PIPELINES = {
+    "crawler.pipelines.ValidateDigest": 100,
+    "crawler.pipelines.DedupeDigests": 200,
+    "crawler.pipelines.StoreInArchive": 300,
+}
+
+LOG_LEVEL = "INFO"
+FEED_EXPORT_ENCODING = "utf-8"

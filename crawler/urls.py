@@ -1,0 +1,141 @@
+"""URL rules: which URLs name the same post, and how a link is stored.
+
+Pure functions over strings. w3lib does the canonicalisation; this module only says which
+parts of a WordPress URL carry no identity.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+from w3lib.url import canonicalize_url
+
+# Query parameters that never change which post a URL names. Seen on the real sites: `?amp=1`
+# (AMP variant), `?random-post=1` (the theme's "random article" link), a stray `?=1`.
+# The others are the usual click trackers.
+_IDENTITY_FREE_PARAMS = {
+    "",
+    "amp",
+    "random-post",
+    "fbclid",
+    "gclid",
+    "dclid",
+    "msclkid",
+    "mc_cid",
+    "mc_eid",
+    "igshid",
+    "_ga",
+    "_gl",
+    "share",
+    "replytocom",
+}
+_TRACKING_PREFIXES = ("utm_",)
+
+# Path suffixes that serve the same post in another dress: AMP (`/amp`) and oEmbed (`/embed/`).
+_VARIANT_SUFFIX = re.compile(r"/(?:amp|embed)/?$")
+
+MAX_URL_LENGTH = 2048
+
+_STORED_LINK_SCHEMES = ("http", "https")
+
+
+def _is_tracking_param(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in _IDENTITY_FREE_PARAMS or lowered.startswith(_TRACKING_PREFIXES)
+
+
+def _without_tracking(query: str) -> str:
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return urlencode([(k, v) for k, v in pairs if not _is_tracking_param(k)])
+
+
+def host_of(url: str) -> str:
+    """The lower-cased host with its port when one is given, without a leading `www.`."""
+    netloc = urlsplit(url).netloc.lower().rsplit("@", 1)[-1]
+    host, _, port = netloc.partition(":")
+    host = host.removeprefix("www.")
+    if port and port not in ("80", "443"):
+        return f"{host}:{port}"
+    return host
+
+
+def site_of(url: str) -> str:
+    """The site a URL belongs to: `https://www.nejatngo.org/x` and `http://nejatngo.org/y` share one."""
+    return host_of(url)
+
+
+def domain_of(url: str) -> str:
+    """The domain a stored link points at, for facets: host without `www.` and without port."""
+    return host_of(url).split(":", 1)[0]
+
+
+def same_site(url: str, other: str) -> bool:
+    return site_of(url) == site_of(other)
+
+
+def clean_post_url(url: str) -> str:
+    """The post URL with its variant markers removed (AMP, oEmbed, trackers, fragment).
+
+    Scheme and host are kept as given: they are what the server answers at.
+    """
+    parts = urlsplit(url)
+    path = _VARIANT_SUFFIX.sub("/", parts.path) or "/"
+    query = _without_tracking(parts.query)
+    return canonicalize_url(urlunsplit((parts.scheme, parts.netloc, path, query, "")))
+
+
+def post_key(url: str) -> str:
+    """The identity of the post a URL names: one key for every variant of one post.
+
+    `https://www.nejatngo.org/en/posts/7291?amp=1`, `http://nejatngo.org/en/posts/7291/amp`
+    and `.../7291?utm_source=x` all give `nejatngo.org/en/posts/7291`.
+    """
+    cleaned = urlsplit(clean_post_url(url))
+    path = cleaned.path.rstrip("/") or "/"
+    key = f"{site_of(url)}{path}"
+    if cleaned.query:
+        key += f"?{cleaned.query}"
+    return key
+
+
+def on_site_of(url: str, start_url: str) -> str:
+    """The same URL at the start URL's scheme and host, when both are one site.
+
+    Listings mix `http://nejatngo.org/...` and `https://www.nejatngo.org/...`; fetching every post
+    at the start URL's origin avoids a redirect per post and keeps the crawl on one host.
+    """
+    parts, start = urlsplit(url), urlsplit(start_url)
+    if not same_site(url, start_url):
+        return url
+    return urlunsplit((start.scheme, start.netloc, parts.path, parts.query, ""))
+
+
+def canonical_link(href: str | None, base_url: str) -> str | None:
+    """An entry link as stored: absolute, http(s) only, trackers and fragment removed.
+
+    Returns None for what is not a link to store (`javascript:`, `mailto:`, in-page anchors,
+    empty or absurdly long hrefs).
+    """
+    if not href:
+        return None
+    href = href.strip()
+    if not href or href.startswith("#") or len(href) > MAX_URL_LENGTH:
+        return None
+    try:
+        absolute = urljoin(base_url, href)
+        parts = urlsplit(absolute)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in _STORED_LINK_SCHEMES or not parts.netloc:
+        return None
+    query = _without_tracking(parts.query)
+    return canonicalize_url(urlunsplit((parts.scheme, parts.netloc, parts.path, query, "")))
+
+
+def is_http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)

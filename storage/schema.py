@@ -1,0 +1,128 @@
+"""The archive's schema: every table, index, full-text index and the schema version.
+
+Names are part of the interface (`../shared/design.md`); Datasette, exports and scripts read them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlite_utils import Database
+
+SCHEMA_VERSION = 1
+
+# The tables a database must have to be this project's archive.
+ARCHIVE_TABLES = ("digests", "digest_urls", "entries", "links", "digest_revisions", "crawl_runs", "failures")
+
+
+class ArchiveError(Exception):
+    """The file given is not a usable archive: not SQLite, another program's database, unwritable."""
+
+
+def open_database(path: str | Path, *, create: bool = True) -> Database:
+    """Open (and with `create`, create or migrate) the archive at `path`.
+
+    Raises `ArchiveError` with a one-line reason for a file that is not SQLite, a database that
+    belongs to something else, or a missing file when `create` is False. Nothing is overwritten.
+    """
+    path = Path(path)
+    if not create and not path.exists():
+        raise ArchiveError(f"{path}: no such archive")
+    if path.exists() and path.is_dir():
+        raise ArchiveError(f"{path}: is a directory, not an archive")
+    if path.exists() and path.stat().st_size:
+        with open(path, "rb") as handle:
+            if handle.read(16) != b"SQLite format 3\x00":
+                raise ArchiveError(f"{path}: not a SQLite database")
+    try:
+        db = Database(path)
+        db.execute("PRAGMA foreign_keys = ON")
+        # A crawl and a reader (Datasette, an export) share the file; wait rather than fail at once.
+        db.execute("PRAGMA busy_timeout = 10000")
+        existing = set(db.table_names())
+        if existing and "digests" not in existing:
+            db.close()
+            raise ArchiveError(f"{path}: a SQLite database, but not a digest archive (no digests table)")
+        if create:
+            if db.journal_mode != "wal":
+                db.enable_wal()
+            ensure_schema(db)
+        elif not set(ARCHIVE_TABLES) <= existing:
+            raise ArchiveError(f"{path}: not a digest archive (missing tables)")
+    except sqlite3.DatabaseError as error:
+        raise ArchiveError(f"{path}: {error}") from error
+    return db
+
+
+def schema_version(db: Database) -> int:
+    return db.execute("PRAGMA user_version").fetchone()[0]
+
+
+def ensure_schema(db: Database) -> None:
+    """Create whatever is missing; existing tables and rows are left as they are."""
+    if schema_version(db) == SCHEMA_VERSION and set(ARCHIVE_TABLES) <= set(db.table_names()):
+        return
+    with db.atomic():
+        _create_tables(db)
+    # FTS creation manages its own transaction.
+    if not db["entries"].detect_fts():
+        db["entries"].enable_fts(["text"], create_triggers=True, tokenize="porter")
+    if not db["digests"].detect_fts():
+        db["digests"].enable_fts(["title", "headline"], create_triggers=True, tokenize="porter")
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _create_tables(db: Database) -> None:
+    db["crawl_runs"].create(
+        {"id": int, "mode": str, "start_url": str, "started": str, "finished": str, "status": str,
+         "listing_pages": int, "posts_listed": int, "posts_fetched": int, "new": int, "changed": int,
+         "unchanged": int, "duplicates": int, "failed": int, "message": str},
+        pk="id", not_null={"mode", "start_url", "started", "status"}, if_not_exists=True,
+    )
+    db["digests"].create(
+        {"id": int, "post_id": int, "site": str, "url": str, "url_key": str, "number": int, "title": str,
+         "headline": str, "issue_date": str, "published": str, "dateline": str, "text": str,
+         "entry_count": int, "link_count": int, "content_hash": str,
+         "first_seen": str, "last_seen": str, "last_changed": str},
+        pk="id", not_null={"site", "url", "url_key", "title", "content_hash", "first_seen", "last_seen"},
+        if_not_exists=True,
+    )
+    # Every URL a digest has been reached at (listing link, AMP form, canonical), so that a crawl
+    # knows a post as stored whichever form a listing names it by.
+    db["digest_urls"].create(
+        {"url_key": str, "digest_id": int, "url": str, "first_seen": str},
+        pk="url_key", not_null={"digest_id", "url", "first_seen"},
+        foreign_keys=[("digest_id", "digests", "id")], if_not_exists=True,
+    )
+    db["entries"].create(
+        {"id": int, "digest_id": int, "position": int, "section": str, "text": str, "html": str},
+        pk="id", not_null={"digest_id", "position", "text", "html"},
+        foreign_keys=[("digest_id", "digests", "id")], if_not_exists=True,
+    )
+    db["links"].create(
+        {"id": int, "entry_id": int, "digest_id": int, "position": int, "url": str, "text": str, "domain": str},
+        pk="id", not_null={"entry_id", "digest_id", "position", "url", "domain"},
+        foreign_keys=[("entry_id", "entries", "id"), ("digest_id", "digests", "id")], if_not_exists=True,
+    )
+    db["digest_revisions"].create(
+        {"id": int, "digest_id": int, "replaced_at": str, "content_hash": str, "title": str, "text": str},
+        pk="id", not_null={"digest_id", "replaced_at", "content_hash"},
+        foreign_keys=[("digest_id", "digests", "id")], if_not_exists=True,
+    )
+    db["failures"].create(
+        {"id": int, "crawl_run_id": int, "url": str, "url_key": str, "kind": str, "message": str, "at": str},
+        pk="id", not_null={"url", "kind", "message", "at"},
+        foreign_keys=[("crawl_run_id", "crawl_runs", "id")], if_not_exists=True,
+    )
+    indexes = [
+        ("digests", ["url"], True), ("digests", ["url_key"], True), ("digests", ["site", "post_id"], False),
+        ("digests", ["number"], False), ("digests", ["published"], False),
+        ("digest_urls", ["digest_id"], False),
+        ("entries", ["digest_id", "position"], True), ("entries", ["section"], False),
+        ("links", ["entry_id", "position"], True), ("links", ["digest_id"], False), ("links", ["domain"], False),
+        ("digest_revisions", ["digest_id"], False),
+        ("failures", ["crawl_run_id"], False), ("failures", ["url_key"], False),
+    ]
+    for table, columns, unique in indexes:
+        db[table].create_index(columns, unique=unique, if_not_exists=True)

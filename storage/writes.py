@@ -1,0 +1,150 @@
+"""Every statement that changes the archive. One digest is written in one transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlite_utils import Database
+
+from crawler.items import Digest, PageFailure
+from crawler.urls import post_key
+
+NEW, CHANGED, UNCHANGED = "new", "changed", "unchanged"
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def save_digest(db: Database, digest: Digest, now: str | None = None) -> str:
+    """Insert or update one digest with its entries, links and URLs; returns new/changed/unchanged.
+
+    A digest is found again by any URL it was reached at, or by its WordPress post id on the same
+    site. A changed digest keeps its previous version in `digest_revisions`; an unchanged one only
+    gets `last_seen`. Everything happens in one transaction: a kill leaves the old digest or the
+    new one, never half of either.
+    """
+    now = now or utc_now()
+    urls = dict.fromkeys([digest.url, *digest.source_urls])
+    with db.atomic():
+        existing = _find_digest(db, digest, [post_key(url) for url in urls])
+        if existing is None:
+            digest_id = _insert_digest(db, digest, now)
+            outcome = NEW
+        else:
+            digest_id, stored_hash = existing
+            if stored_hash == digest.content_hash:
+                db.execute("UPDATE digests SET last_seen = ?, post_id = coalesce(post_id, ?) WHERE id = ?",
+                           [now, digest.post_id, digest_id])
+                outcome = UNCHANGED
+            else:
+                _replace_digest(db, digest_id, digest, now)
+                outcome = CHANGED
+        remember_urls(db, digest_id, list(urls), now)
+    return outcome
+
+
+def remember_urls(db: Database, digest_id: int, urls: list[str], now: str | None = None) -> None:
+    """Record URLs a digest answers at (first one wins: a key never moves to another digest)."""
+    now = now or utc_now()
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO digest_urls (url_key, digest_id, url, first_seen) VALUES (?, ?, ?, ?)",
+        [(post_key(url), digest_id, url, now) for url in urls],
+    )
+
+
+def remember_urls_of(db: Database, digest_url: str, urls: list[str], now: str | None = None) -> None:
+    """Record more URLs for the stored digest whose canonical URL is `digest_url`."""
+    with db.atomic():
+        row = db.execute("SELECT digest_id FROM digest_urls WHERE url_key = ?", [post_key(digest_url)]).fetchone()
+        if row is not None:
+            remember_urls(db, row[0], urls, now)
+
+
+def _find_digest(db: Database, digest: Digest, keys: list[str]) -> tuple[int, str] | None:
+    placeholders = ", ".join("?" for _ in keys)
+    row = db.execute(
+        f"SELECT d.id, d.content_hash FROM digest_urls u JOIN digests d ON d.id = u.digest_id "
+        f"WHERE u.url_key IN ({placeholders}) LIMIT 1", keys,
+    ).fetchone()
+    if row is None and digest.post_id is not None:
+        row = db.execute("SELECT id, content_hash FROM digests WHERE site = ? AND post_id = ? LIMIT 1",
+                         [digest.site, digest.post_id]).fetchone()
+    return tuple(row) if row else None
+
+
+def _digest_columns(digest: Digest) -> dict:
+    return {
+        "post_id": digest.post_id, "site": digest.site, "number": digest.number, "title": digest.title,
+        "headline": digest.headline, "issue_date": digest.issue_date, "published": digest.published,
+        "dateline": digest.dateline, "text": digest.text, "content_hash": digest.content_hash,
+        "entry_count": len(digest.entries), "link_count": sum(len(e.links) for e in digest.entries),
+    }
+
+
+def _insert_digest(db: Database, digest: Digest, now: str) -> int:
+    row = {"url": digest.url, "url_key": post_key(digest.url), **_digest_columns(digest),
+           "first_seen": now, "last_seen": now, "last_changed": now}
+    columns = ", ".join(row)
+    placeholders = ", ".join(f":{name}" for name in row)
+    digest_id = db.execute(f"INSERT INTO digests ({columns}) VALUES ({placeholders})", row).lastrowid
+    _insert_entries(db, digest_id, digest)
+    return digest_id
+
+
+def _replace_digest(db: Database, digest_id: int, digest: Digest, now: str) -> None:
+    db.execute(
+        "INSERT INTO digest_revisions (digest_id, replaced_at, content_hash, title, text) "
+        "SELECT id, ?, content_hash, title, text FROM digests WHERE id = ?", [now, digest_id],
+    )
+    db.execute("DELETE FROM links WHERE digest_id = ?", [digest_id])
+    db.execute("DELETE FROM entries WHERE digest_id = ?", [digest_id])
+    row = {**_digest_columns(digest), "last_seen": now, "last_changed": now, "id": digest_id}
+    assignments = ", ".join(f"{name} = :{name}" for name in row if name != "id")
+    db.execute(f"UPDATE digests SET {assignments} WHERE id = :id", row)
+    _insert_entries(db, digest_id, digest)
+
+
+def _insert_entries(db: Database, digest_id: int, digest: Digest) -> None:
+    for position, entry in enumerate(digest.entries, start=1):
+        entry_id = db.execute(
+            "INSERT INTO entries (digest_id, position, section, text, html) VALUES (?, ?, ?, ?, ?)",
+            [digest_id, position, entry.section, entry.text, entry.html],
+        ).lastrowid
+        db.conn.executemany(
+            "INSERT INTO links (entry_id, digest_id, position, url, text, domain) VALUES (?, ?, ?, ?, ?, ?)",
+            [(entry_id, digest_id, link_position, link.url, link.text, link.domain)
+             for link_position, link in enumerate(entry.links, start=1)],
+        )
+
+
+def record_failure(db: Database, crawl_run_id: int | None, failure: PageFailure, now: str | None = None) -> None:
+    with db.atomic():
+        db.execute(
+            "INSERT INTO failures (crawl_run_id, url, url_key, kind, message, at) VALUES (?, ?, ?, ?, ?, ?)",
+            [crawl_run_id, failure.url, post_key(failure.url), failure.kind, failure.message, now or utc_now()],
+        )
+
+
+def start_run(db: Database, mode: str, start_url: str, now: str | None = None) -> int:
+    with db.atomic():
+        return db.execute(
+            "INSERT INTO crawl_runs (mode, start_url, started, status) VALUES (?, ?, ?, 'running')",
+            [mode, start_url, now or utc_now()],
+        ).lastrowid
+
+
+RUN_COUNTS = ("listing_pages", "posts_listed", "posts_fetched", "new", "changed", "unchanged",
+              "duplicates", "failed")
+
+
+def finish_run(db: Database, crawl_run_id: int, status: str, counts: dict[str, int],
+               message: str | None = None, now: str | None = None) -> None:
+    values = {name: int(counts.get(name, 0)) for name in RUN_COUNTS}
+    assignments = ", ".join(f"{name} = :{name}" for name in values)
+    with db.atomic():
+        db.execute(
+            f"UPDATE crawl_runs SET finished = :finished, status = :status, message = :message, {assignments} "
+            "WHERE id = :id",
+            {**values, "finished": now or utc_now(), "status": status, "message": message, "id": crawl_run_id},
+        )
