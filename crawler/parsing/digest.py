@@ -183,7 +183,7 @@ def _has_foreign_dates(tag: Tag) -> bool:
     for parent in tag.parents:
         tokens = [*(parent.get("class") or []), *([parent["id"]] if parent.get("id") else [])] \
             if isinstance(parent, Tag) else []
-        if parent.name in ("aside", "footer", "nav") or any(_FOREIGN_DATES.match(t) for t in tokens):
+        if parent.name in ("aside", "nav") or any(_FOREIGN_DATES.match(t) for t in tokens):
             return True
     return False
 
@@ -207,31 +207,32 @@ def _parse_published(soup) -> str | None:
 
 
 def _parse_title(soup) -> tuple[Tag | None, str | None]:
-    """The post title: a title-classed heading, else an `<h1>`, else og:title / `<title>`.
+    """The post title: a title-classed heading, an `<h1>`, a heading naming the series; else og:title / `<title>`.
 
     A heading naming the series wins over one that does not (a theme may put its logo in an h1).
     """
     headings = [h for h in soup.body.find_all(["h1", "h2", "h3"]) if not in_chrome(h) and text_of(h)]
     titled = [h for h in headings if _TITLE_TOKENS.intersection(h.get("class") or [])]
-    h1s = [h for h in headings if h.name == "h1"]
-    candidates = titled + [h for h in h1s if h not in titled]
+    h1s = [h for h in headings if h.name == "h1" and h not in titled]
+    naming = [h for h in headings if h not in titled and h not in h1s and mentions_series(text_of(h))]
+    candidates = titled + h1s + naming
     for heading in candidates:
         if mentions_series(text_of(heading)):
             return heading, text_of(heading)
     if candidates:
         return candidates[0], text_of(candidates[0])
-    og_title = _meta(soup, "og:title")
-    if og_title:
-        return None, squash(og_title)
-    if soup.title and soup.title.string:
-        return None, _without_site_name(squash(soup.title.string), _meta(soup, "og:site_name"))
+    for text in (_meta(soup, "og:title"), soup.title.string if soup.title else None):
+        if text and squash(text):
+            return None, _without_site_name(squash(text), _meta(soup, "og:site_name"))
     return None, None
 
 
 def _without_site_name(title: str, site_name: str | None) -> str:
+    """`Digest – 54 | Nejat Society` → `Digest – 54` (a `<title>` carries the site's name)."""
     if site_name and title.endswith(site_name):
         return title[: -len(site_name)].rstrip(" -|\u2013\u2014")
-    return title
+    parts = title.split(" | ")
+    return next((part for part in parts if mentions_series(part)), parts[0])
 
 
 def _parse_subheadline(soup, title_element: Tag | None) -> tuple[Tag | None, str | None]:

@@ -103,15 +103,20 @@ def _is_post_title_link(link: Tag) -> bool:
 
 
 def _parse_post_urls(soup, listing_url: str, base: str) -> tuple[str, ...]:
-    found: dict[str, str] = {}
+    candidates: list[tuple[str, str, bool]] = []  # (key, url, names the series)
     for link in soup.body.find_all("a", href=True):
         href = urljoin(base, link["href"].strip()).split("#", 1)[0]
-        if not _looks_like_post(href, listing_url) or in_chrome(link):
+        if not _looks_like_post(href, listing_url) or in_chrome(link) or not _is_post_title_link(link):
             continue
-        key = post_key(href)
+        candidates.append((post_key(href), href, mentions_series(text_of(link))))
+    # On a listing where titles name the series, a post whose title does not (an "About us" post
+    # in an author archive, a sticky notice) is not a digest.
+    if any(names_series for _, _, names_series in candidates):
+        candidates = [c for c in candidates if c[2]]
+    found: dict[str, str] = {}
+    for key, href, _ in candidates:
         # "Read more" and thumbnail links repeat a post already named by its title link.
-        if key not in found and _is_post_title_link(link):
-            found[key] = href
+        found.setdefault(key, href)
     return tuple(found.values())
 
 
