@@ -33,7 +33,7 @@ _IDENTITY_FREE_PARAMS = {
 _TRACKING_PREFIXES = ("utm_",)
 
 # Path suffixes that serve the same post in another dress: AMP (`/amp`) and oEmbed (`/embed/`).
-_VARIANT_SUFFIX = re.compile(r"/(?:amp|embed)/?$")
+_VARIANT_SUFFIX = re.compile(r"/(?:amp|embed)(/?)$")
 
 MAX_URL_LENGTH = 2048
 
@@ -80,7 +80,8 @@ def clean_post_url(url: str) -> str:
     Scheme and host are kept as given: they are what the server answers at.
     """
     parts = urlsplit(url)
-    path = _VARIANT_SUFFIX.sub("/", parts.path) or "/"
+    # `/en/posts/7291/amp` → `/en/posts/7291`; `/wordpress/slug/embed/` → `/wordpress/slug/`
+    path = _VARIANT_SUFFIX.sub(r"\1", parts.path) or "/"
     query = _without_tracking(parts.query)
     return canonicalize_url(urlunsplit((parts.scheme, parts.netloc, path, query, "")))
 

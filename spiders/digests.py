@@ -20,7 +20,7 @@ from crawler.failures import describe_failure
 from crawler.items import PageFailure
 from crawler.parsing import ParseError, parse_digest, parse_listing
 from crawler.parsing.decoding import charset_of
-from crawler.urls import domain_of, is_http_url, on_site_of, post_key, same_site
+from crawler.urls import clean_post_url, domain_of, is_http_url, on_site_of, post_key, same_site
 
 MODES = ("refresh", "backfill")
 STATS = "digests"
@@ -93,7 +93,8 @@ class DigestsSpider(scrapy.Spider):
             if key in self.known_keys or key in self.scheduled_keys:
                 continue
             self.scheduled_keys.add(key)
-            yield scrapy.Request(on_site_of(url, self.start_url), callback=self.parse_post,
+            # Fetch the plain post (not its AMP, embed or tracked form) at the archive's own origin.
+            yield scrapy.Request(on_site_of(clean_post_url(url), self.start_url), callback=self.parse_post,
                                  errback=self.post_failed, cb_kwargs={"listed_url": url})
 
         if listing.next_url is None:

@@ -1,0 +1,55 @@
+"""Shared test helpers: the fixture server, and running the real `scrapy crawl` as a subprocess."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fixtures.server import FixtureServer
+from fixtures.site import archive_posts, build_site
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Politeness off: the fixture server is ours and on loopback.
+FAST = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0", "-s", "LOG_LEVEL=INFO"]
+
+
+def run_crawl(start_url: str, database: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`scrapy crawl digests` for real, from the repository root, as a user would run it."""
+    command = [sys.executable, "-m", "scrapy", "crawl", "digests", "-a", f"start_url={start_url}",
+               "-s", f"DATABASE={database}", *FAST, *args]
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
+def assert_clean_run(result: subprocess.CompletedProcess) -> None:
+    """`scrapy crawl` exits 0 even when a callback raised: look at the log too."""
+    log = result.stderr
+    assert result.returncode == 0, log[-4000:]
+    assert "Traceback" not in log, log[-4000:]
+    errors = re.search(r"'log_count/ERROR': (\d+)", log)
+    assert errors is None, log[-4000:]
+
+
+def rows(database: Path, sql: str, params=()) -> list[dict]:
+    connection = sqlite3.connect(database)
+    connection.row_factory = sqlite3.Row
+    try:
+        return [dict(row) for row in connection.execute(sql, params)]
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="session")
+def fixture_posts():
+    return archive_posts()
+
+
+@pytest.fixture()
+def fixture_server(fixture_posts):
+    with FixtureServer(build_site(fixture_posts)) as server:
+        yield server
