@@ -47,7 +47,8 @@ def archive_summary(db: Database) -> dict:
         "latest": [dict(zip(["number", "title", "published", "entries"], row)) for row in db.execute(
             "SELECT number, title, published, entry_count FROM digests "
             "ORDER BY coalesce(published, issue_date) DESC, id DESC LIMIT 5")],
-        "recent_failures": [dict(zip(["kind", "url", "message"], row)) for row in db.execute(
-            "SELECT kind, url, message FROM failures WHERE crawl_run_id = "
-            "(SELECT max(id) FROM crawl_runs) ORDER BY id")],
+        # Pages that failed and were never stored since: what a person may want to look at.
+        "unresolved_failures": [dict(zip(["kind", "url", "message", "at"], row)) for row in db.execute(
+            "SELECT kind, url, message, max(at) FROM failures "
+            "WHERE url_key NOT IN (SELECT url_key FROM digest_urls) GROUP BY url_key ORDER BY max(id) DESC LIMIT 20")],
     }

@@ -1,0 +1,34 @@
+# digest-archive: every set-up step lives here, so a fresh machine needs only `make demo` or `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: setup demo test crawl backfill clean
+
+## setup: create .venv/ with the project and its pinned dependencies
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+## demo: crawl the bundled fixture archive offline into demo.db and show what was stored
+demo: setup
+	$(BIN)/python -m fixtures.demo --db demo.db
+
+## test: the whole suite (parsers on saved pages, storage, crawls against the fixture server)
+test: setup
+	$(BIN)/pytest
+
+## crawl: refresh archive.db from the real site (politely; stops at the first page with nothing new)
+crawl: setup
+	$(BIN)/scrapy crawl digests
+
+## backfill: walk every page of the real archive into archive.db (resumable: run it again after a stop)
+backfill: setup
+	$(BIN)/scrapy crawl digests -a mode=backfill -s JOBDIR=.jobs/backfill
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis demo.db demo.db-wal demo.db-shm

@@ -1,0 +1,64 @@
+"""The README stays true to the code, and the command line behaves as documented."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from click.testing import CliRunner
+
+import storage
+from crawler.cli import main
+from crawler.config import PROJECT_SETTINGS
+
+from .test_storage import make_digest
+
+REPO = Path(__file__).resolve().parent.parent
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_documents_every_project_setting_with_its_default():
+    for setting in PROJECT_SETTINGS:
+        row = next((line for line in README.splitlines() if line.startswith(f"| `{setting.name}` |")), None)
+        assert row is not None, f"{setting.name} missing from the README's settings table"
+        assert f"`{setting.default}`" in row, f"{setting.name}: README default differs from the code"
+
+
+def test_readme_make_targets_exist():
+    targets = set(re.findall(r"^([a-z][a-z-]*):", (REPO / "Makefile").read_text(), re.MULTILINE))
+    for target in set(re.findall(r"`make ([a-z-]+)`", README)) | {"demo", "test"}:
+        assert target in targets, target
+
+
+def test_readme_command_help_is_the_codes_help():
+    runner = CliRunner()
+    block = README.split("<!-- help:start -->")[1].split("<!-- help:end -->")[0]
+    for args in ([], ["summary"]):
+        result = runner.invoke(main, [*args, "--help"], prog_name="digest-archive", terminal_width=80)
+        assert result.exit_code == 0, result.output
+        assert result.output.strip() in block, f"README help for {args or 'digest-archive'} is out of date"
+
+
+def test_summary_of_a_missing_archive_is_one_line_and_exit_2(tmp_path):
+    result = CliRunner().invoke(main, ["summary", "--db", str(tmp_path / "none.db")])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().count("\n") == 0 and "no such archive" in result.output
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_summary_of_a_foreign_file_is_exit_2_and_leaves_it_alone(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("hello")
+    result = CliRunner().invoke(main, ["summary", "--db", str(path)])
+    assert result.exit_code == 2 and "not a SQLite database" in result.output
+    assert path.read_text() == "hello"
+
+
+def test_summary_reports_what_is_stored(tmp_path):
+    db = storage.open_database(tmp_path / "a.db")
+    storage.save_digest(db, make_digest(200))
+    db.close()
+    result = CliRunner().invoke(main, ["summary", "--db", str(tmp_path / "a.db")])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"digests\s+1\b", result.output) and re.search(r"entries\s+2\b", result.output)
+    assert "Iran Interlink Weekly Digest \u2013 200" in result.output
