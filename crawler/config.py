@@ -23,6 +23,8 @@ PROJECT_SETTINGS = (
                    "Path of the SQLite archive a crawl writes to (created with its schema if missing)."),
     ProjectSetting("DIGEST_START_URL", DEFAULT_START_URL,
                    "Archive index page a crawl starts from when no `-a start_url=` is given."),
+    ProjectSetting("DIGEST_RECHECK_LATEST", 3,
+                   "How many of the newest stored digests a refresh re-checks for edits (conditional requests; 0 = none)."),
 )
 
 

@@ -14,18 +14,18 @@ except ImportError:  # pragma: no cover - older Scrapy
     DownloadTimeoutError = TimeoutError
 
 
-def describe_failure(failure) -> tuple[str, str]:
-    """(kind, message) for a Twisted failure that reached an errback."""
+def describe_failure(failure) -> tuple[str, str, int | None]:
+    """(kind, message, HTTP status or None) for a Twisted failure that reached an errback."""
     error = failure.value
     if failure.check(HttpError):
         response = error.response
-        return "http_status", f"HTTP {response.status} from {response.url}"
+        return "http_status", f"HTTP {response.status} from {response.url}", response.status
     if failure.check(TimeoutError, TCPTimedOutError, DownloadTimeoutError):
-        return "timeout", f"no complete answer in time: {error}"
+        return "timeout", f"no complete answer in time: {error}", None
     if failure.check(DNSLookupError):
-        return "dns", f"host name not found: {error}"
+        return "dns", f"host name not found: {error}", None
     if failure.check(ConnectionRefusedError, ConnectError):
-        return "connection", f"could not connect: {error}"
+        return "connection", f"could not connect: {error}", None
     if failure.check(ResponseFailed, ResponseNeverReceived, ConnectionLost):
-        return "data_loss", f"connection broke before the page was complete: {error}"
-    return "download_error", f"{type(error).__name__}: {error}"
+        return "data_loss", f"connection broke before the page was complete: {error}", None
+    return "download_error", f"{type(error).__name__}: {error}", None

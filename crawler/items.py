@@ -83,6 +83,7 @@ class PageFailure:
     kind: str  # http_status, timeout, parse_error, invalid, download_error, ...
     message: str
     listing: bool = False  # True when the failed page was an archive index page
+    http_status: int | None = None
 
 
 @dataclass(frozen=True)
@@ -91,3 +92,22 @@ class DuplicateDigest:
 
     url: str  # canonical URL of the digest it duplicates
     source_urls: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class FetchedPage:
+    """A post page as downloaded, kept so the archive can be re-parsed without the network."""
+
+    url: str  # the URL requested (the plain post URL)
+    http_status: int
+    content_type: str | None
+    etag: str | None
+    last_modified: str | None
+    body: bytes
+
+
+@dataclass(frozen=True)
+class DigestNotModified:
+    """A conditional re-check answered 304: the stored digest is still current."""
+
+    url: str  # the URL re-checked

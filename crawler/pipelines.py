@@ -13,7 +13,7 @@ import time
 from scrapy import signals
 
 import storage
-from crawler.items import Digest, DuplicateDigest, PageFailure
+from crawler.items import Digest, DigestNotModified, DuplicateDigest, FetchedPage, PageFailure
 from crawler.urls import is_http_url, post_key
 
 logger = logging.getLogger(__name__)
@@ -114,6 +114,11 @@ class StoreInArchive:
             storage.record_failure(self.db, self.run_id, item)
             self.stats.inc_value(f"{STATS_PREFIX}/failed")
             logger.warning("Failed %s [%s]: %s", item.url, item.kind, item.message)
+        elif isinstance(item, FetchedPage):
+            storage.save_page(self.db, item)
+        elif isinstance(item, DigestNotModified):
+            storage.mark_not_modified(self.db, item.url)
+            self.stats.inc_value(f"{STATS_PREFIX}/unchanged")
         elif isinstance(item, DuplicateDigest):
             storage.remember_urls_of(self.db, item.url, list(item.source_urls))
             self.stats.inc_value(f"{STATS_PREFIX}/duplicates")
@@ -132,10 +137,10 @@ class StoreInArchive:
         elapsed = time.monotonic() - self.started
         logger.info(
             "Crawl run %d %s in %.1fs: %d new, %d changed, %d unchanged, %d duplicates, %d failed "
-            "(%d listing pages, %d posts listed, %d fetched)%s",
+            "(%d listing pages, %d posts listed, %d downloaded, %d re-checked of which %d not modified)%s",
             self.run_id, status, elapsed, counts["new"], counts["changed"], counts["unchanged"],
             counts["duplicates"], counts["failed"], counts["listing_pages"], counts["posts_listed"],
-            counts["posts_fetched"], f": {message}" if message else "",
+            counts["posts_fetched"], counts["rechecked"], counts["not_modified"], f": {message}" if message else "",
         )
         self.db.close()
         self.db = None

@@ -37,6 +37,10 @@ DOWNLOAD_TIMEOUT = 60
 DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.SkipStoredPosts": 50,
+}
+
 ITEM_PIPELINES = {
     "crawler.pipelines.ValidateDigest": 100,
     "crawler.pipelines.DedupeDigests": 200,

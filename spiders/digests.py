@@ -4,6 +4,7 @@ It only decides what to fetch next; the parsers read pages, the pipelines store.
 
     scrapy crawl digests                                   # refresh the default archive
     scrapy crawl digests -a mode=backfill -s DATABASE=x.db # every page of the archive
+    scrapy crawl digests -a mode=recheck                   # re-check every stored digest for edits
     scrapy crawl digests -a start_url=http://127.0.0.1:8000/en/topic/iran-interlink-weekly-digest
 """
 
@@ -14,23 +15,30 @@ from dataclasses import replace
 from typing import NoReturn
 
 import scrapy
+from scrapy.exceptions import IgnoreRequest
 
 import storage
 from crawler.failures import describe_failure
-from crawler.items import PageFailure
+from crawler.items import DigestNotModified, FetchedPage, PageFailure
 from crawler.parsing import ParseError, parse_digest, parse_listing
 from crawler.parsing.decoding import charset_of
-from crawler.urls import clean_post_url, domain_of, is_http_url, on_site_of, post_key, same_site
+from crawler.urls import clean_post_url, domain_of, is_http_url, on_site_of, post_key, same_site, site_of
 
-MODES = ("refresh", "backfill")
+MODES = ("refresh", "backfill", "recheck")
 STATS = "digests"
 USAGE_EXIT_CODE = 2
+BUSY_EXIT_CODE = 3
 
 
-def _usage_error(message: str) -> NoReturn:
+def _usage_error(message: str, code: int = USAGE_EXIT_CODE) -> NoReturn:
     """Stop before any request with one line, not a traceback: bad arguments are the user's to fix."""
     print(f"digests: error: {message}", file=sys.stderr, flush=True)
-    raise SystemExit(USAGE_EXIT_CODE)
+    raise SystemExit(code)
+
+
+def _header(response, name: str) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None
 
 
 class DigestsSpider(scrapy.Spider):
@@ -39,15 +47,16 @@ class DigestsSpider(scrapy.Spider):
     def __init__(self, start_url: str | None = None, mode: str = "refresh", **kwargs) -> None:
         super().__init__(**kwargs)
         if mode not in MODES:
-            _usage_error(f"unknown mode {mode!r}: use -a mode=refresh or -a mode=backfill")
+            _usage_error(f"unknown mode {mode!r}: use -a mode=refresh, backfill or recheck")
         if start_url is not None and not is_http_url(start_url):
             _usage_error(f"start_url must be an http(s) URL, got {start_url!r}")
         self.mode = mode
         self.start_url = start_url
-        self.known_keys: set[str] = set()  # posts stored before this run began
+        self.state = storage.CrawlState(set(), set(), [])  # what the archive held when the run began
         self.listed_keys: set[str] = set()  # posts named by the listing pages read in this run
         self.scheduled_keys: set[str] = set()  # posts requested in this run
         self.failure_message: str | None = None
+        self.lock: storage.ArchiveLock | None = None
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -57,19 +66,39 @@ class DigestsSpider(scrapy.Spider):
             _usage_error(f"DIGEST_START_URL must be an http(s) URL, got {spider.start_url!r}")
         # Offsite links are stored as links, never followed: only the archive's own site is crawled.
         spider.allowed_domains = [domain_of(spider.start_url)]
+        database = crawler.settings.get("DATABASE")
+        try:
+            spider.lock = storage.ArchiveLock(database).acquire()
+            # Open (create or migrate) the archive now, so a bad path fails before any request.
+            storage.open_database(database).close()
+        except storage.ArchiveBusy as error:
+            _usage_error(str(error), BUSY_EXIT_CODE)
+        except storage.ArchiveError as error:
+            _usage_error(str(error))
         return spider
 
     async def start(self):
-        self.known_keys = storage.known_post_keys_at(self.settings.get("DATABASE"))
-        self.logger.info("%s of %s: %d post URLs already stored", self.mode.capitalize(), self.start_url,
-                         len(self.known_keys))
-        yield self._listing_request(self.start_url)
+        recheck_limit = None if self.mode == "recheck" else \
+            0 if self.mode == "backfill" else self.settings.getint("DIGEST_RECHECK_LATEST")
+        self.state = storage.crawl_state_at(self.settings.get("DATABASE"), site_of(self.start_url), recheck_limit)
+        self.logger.info("%s of %s: %d post URLs stored, %d to re-check", self.mode.capitalize(), self.start_url,
+                         len(self.state.known_keys), len(self.state.recheck))
+        for target in self.state.recheck:
+            yield self._recheck_request(target)
+        if self.mode != "recheck":
+            yield self._listing_request(self.start_url)
+
+    def closed(self, reason):
+        if self.lock is not None:
+            self.lock.release()
 
     # --- archive index pages ----------------------------------------------------------------------
 
     def _listing_request(self, url: str) -> scrapy.Request:
+        # dont_filter: resuming from a JOBDIR must walk the listing again, not trust a queue that a
+        # kill may have lost (the archive, not JOBDIR, says what is done).
         return scrapy.Request(url, callback=self.parse_listing_page, errback=self.listing_failed,
-                              meta={"listing_page": True})
+                              meta={"listing_page": True}, dont_filter=True)
 
     def parse_listing_page(self, response):
         self.crawler.stats.inc_value(f"{STATS}/listing_pages")
@@ -79,7 +108,8 @@ class DigestsSpider(scrapy.Spider):
             yield PageFailure(url=response.url, kind="parse_error", message=str(error), listing=True)
             return
         listed_keys = [post_key(url) for url in listing.post_urls]
-        new_keys = [key for key in listed_keys if key not in self.known_keys]
+        done = self.state.known_keys | self.state.settled_keys
+        new_keys = [key for key in listed_keys if key not in done]
         self.logger.info("Listing %s: %d posts, %d not stored yet%s", response.url, len(listed_keys),
                          len(new_keys), "" if listing.next_url else " (last page)")
         if not listed_keys:
@@ -90,12 +120,12 @@ class DigestsSpider(scrapy.Spider):
                 self.listed_keys.add(key)
                 self.crawler.stats.inc_value(f"{STATS}/posts_listed")
             # A post repeated at the top of the next page, or listed as AMP and plain, is fetched once.
-            if key in self.known_keys or key in self.scheduled_keys:
+            # In a refresh, a post that failed for good (404, unparseable) is not fetched again.
+            skip = self.state.known_keys | (self.state.settled_keys if self.mode == "refresh" else set())
+            if key in skip or key in self.scheduled_keys:
                 continue
             self.scheduled_keys.add(key)
-            # Fetch the plain post (not its AMP, embed or tracked form) at the archive's own origin.
-            yield scrapy.Request(on_site_of(clean_post_url(url), self.start_url), callback=self.parse_post,
-                                 errback=self.post_failed, cb_kwargs={"listed_url": url})
+            yield self._post_request(url)
 
         if listing.next_url is None:
             return
@@ -109,25 +139,53 @@ class DigestsSpider(scrapy.Spider):
         yield self._listing_request(on_site_of(listing.next_url, self.start_url))
 
     def listing_failed(self, failure):
-        kind, message = describe_failure(failure)
+        kind, message, status = describe_failure(failure)
         if failure.request.url == self.start_url:
             self.failure_message = f"the archive index {self.start_url} could not be read: {message}"
-        yield PageFailure(url=failure.request.url, kind=kind, message=message, listing=True)
+        yield PageFailure(url=failure.request.url, kind=kind, message=message, listing=True, http_status=status)
 
     # --- digest posts -----------------------------------------------------------------------------
 
+    def _post_request(self, listed_url: str) -> scrapy.Request:
+        # Fetch the plain post (not its AMP, embed or tracked form) at the archive's own origin.
+        url = on_site_of(clean_post_url(listed_url), self.start_url)
+        return scrapy.Request(url, callback=self.parse_post, errback=self.post_failed, dont_filter=True,
+                              cb_kwargs={"listed_url": listed_url}, meta={"post_key": post_key(listed_url)})
+
+    def _recheck_request(self, target: storage.RecheckTarget) -> scrapy.Request:
+        headers = {}
+        if target.etag:
+            headers["If-None-Match"] = target.etag
+        if target.last_modified:
+            headers["If-Modified-Since"] = target.last_modified
+        url = on_site_of(target.url, self.start_url)
+        return scrapy.Request(url, callback=self.parse_post, errback=self.post_failed, headers=headers,
+                              dont_filter=True, cb_kwargs={"listed_url": target.url},
+                              meta={"post_key": post_key(url), "recheck": True, "handle_httpstatus_list": [304]})
+
     def parse_post(self, response, listed_url: str):
+        if response.meta.get("recheck"):
+            self.crawler.stats.inc_value(f"{STATS}/rechecked")
+        if response.status == 304:
+            self.crawler.stats.inc_value(f"{STATS}/not_modified")
+            yield DigestNotModified(url=listed_url)
+            return
         self.crawler.stats.inc_value(f"{STATS}/posts_fetched")
-        charset = charset_of(response.headers.get("Content-Type"))
+        content_type = _header(response, "Content-Type")
+        yield FetchedPage(url=response.request.url, http_status=response.status, content_type=content_type,
+                          etag=_header(response, "ETag"), last_modified=_header(response, "Last-Modified"),
+                          body=response.body)
         try:
-            digest = parse_digest(response.url, response.body, http_charset=charset)
+            digest = parse_digest(response.url, response.body, http_charset=charset_of(content_type))
         except ParseError as error:
             yield PageFailure(url=listed_url, kind="parse_error", message=f"{response.url}: {error}")
             return
-        sources = dict.fromkeys([listed_url, response.url, *digest.source_urls])
+        sources = dict.fromkeys([listed_url, response.request.url, response.url, *digest.source_urls])
         yield replace(digest, source_urls=tuple(sources))
 
     def post_failed(self, failure):
-        kind, message = describe_failure(failure)
+        if failure.check(IgnoreRequest) and failure.request.meta.get("skipped_as_stored"):
+            return  # a request restored from JOBDIR for a post stored before the stop
+        kind, message, status = describe_failure(failure)
         yield PageFailure(url=failure.request.cb_kwargs.get("listed_url", failure.request.url),
-                          kind=kind, message=message)
+                          kind=kind, message=message, http_status=status)

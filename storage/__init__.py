@@ -1,12 +1,20 @@
 """The archive in SQLite: schema, writes and reads. Every SQL statement of the project lives here."""
 
-from .queries import archive_summary, known_post_keys, known_post_keys_at
+from .queries import (
+    CrawlState, RecheckTarget, StoredPage, archive_summary, crawl_state_at, digest_content, known_post_keys,
+    known_post_keys_at, recheck_targets, settled_failure_keys, stored_pages,
+)
+from .lock import ArchiveBusy, ArchiveLock
 from .schema import ARCHIVE_TABLES, SCHEMA_VERSION, ArchiveError, ensure_schema, open_database
 from .writes import (
-    CHANGED, NEW, RUN_COUNTS, UNCHANGED, finish_run, record_failure, remember_urls, remember_urls_of, save_digest, start_run,
+    CHANGED, NEW, RUN_COUNTS, UNCHANGED, finish_run, mark_not_modified, record_failure, remember_urls, remember_urls_of, save_digest,
+    save_page, start_run,
 )
 
 __all__ = [
+    "ArchiveBusy", "ArchiveLock",
+    "CrawlState", "RecheckTarget", "StoredPage", "crawl_state_at", "digest_content", "mark_not_modified",
+    "recheck_targets", "save_page", "settled_failure_keys", "stored_pages",
     "ARCHIVE_TABLES", "CHANGED", "NEW", "RUN_COUNTS", "SCHEMA_VERSION", "UNCHANGED", "ArchiveError",
     "archive_summary", "ensure_schema", "finish_run", "known_post_keys", "known_post_keys_at",
     "open_database", "record_failure", "remember_urls", "remember_urls_of", "save_digest", "start_run",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -14,15 +17,95 @@ def known_post_keys(db: Database) -> set[str]:
     return {row[0] for row in db.execute("SELECT url_key FROM digest_urls")}
 
 
-def known_post_keys_at(path: str | Path) -> set[str]:
-    """`known_post_keys` of the archive at `path`; an archive not created yet knows nothing."""
+def settled_failure_keys(db: Database) -> set[str]:
+    """Posts not stored whose last failure will not mend by itself (404/410, unparseable).
+
+    A refresh neither re-fetches them nor counts them as new; a backfill tries them again.
+    """
+    return {row[0] for row in db.execute(
+        "SELECT url_key FROM failures f WHERE id = (SELECT max(id) FROM failures WHERE url_key = f.url_key) "
+        "AND (kind IN ('parse_error', 'invalid') OR (kind = 'http_status' AND http_status IN (404, 410))) "
+        "AND url_key NOT IN (SELECT url_key FROM digest_urls)"
+    )}
+
+
+@dataclass(frozen=True)
+class RecheckTarget:
+    """A stored digest to re-check, with the validators its page was last served with."""
+
+    digest_id: int
+    url: str
+    etag: str | None
+    last_modified: str | None
+
+
+def recheck_targets(db: Database, site: str, limit: int | None) -> list[RecheckTarget]:
+    """The newest `limit` digests of a site (all with None), newest first, with their page validators."""
+    sql = (
+        "SELECT d.id, coalesce(p.url, d.url), p.etag, p.last_modified FROM digests d "
+        "LEFT JOIN pages p ON p.url_key = (SELECT u.url_key FROM digest_urls u JOIN pages q ON q.url_key = u.url_key "
+        "                                  WHERE u.digest_id = d.id ORDER BY q.fetched_at DESC LIMIT 1) "
+        "WHERE d.site = ? ORDER BY coalesce(d.published, d.issue_date, d.first_seen) DESC, d.id DESC"
+    )
+    params: list = [site]
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [RecheckTarget(*row) for row in db.execute(sql, params)]
+
+
+@dataclass(frozen=True)
+class CrawlState:
+    known_keys: set[str]
+    settled_keys: set[str]
+    recheck: list[RecheckTarget]
+
+
+def crawl_state_at(path: str | Path, site: str, recheck_limit: int | None) -> CrawlState:
+    """What a crawl needs to know before its first request; an archive not created yet knows nothing."""
     if not Path(path).exists():
-        return set()
+        return CrawlState(set(), set(), [])
     db = open_database(path)
     try:
-        return known_post_keys(db)
+        targets = recheck_targets(db, site, recheck_limit) if recheck_limit != 0 else []
+        return CrawlState(known_post_keys(db), settled_failure_keys(db), targets)
     finally:
         db.close()
+
+
+def known_post_keys_at(path: str | Path) -> set[str]:
+    """`known_post_keys` of the archive at `path`; an archive not created yet knows nothing."""
+    return crawl_state_at(path, "", 0).known_keys
+
+
+@dataclass(frozen=True)
+class StoredPage:
+    url: str
+    http_status: int | None
+    content_type: str | None
+    body: bytes
+
+
+def stored_pages(db: Database) -> Iterator[StoredPage]:
+    """Every kept post page, decompressed, oldest fetch first."""
+    for url, status, content_type, body in db.execute(
+            "SELECT url, http_status, content_type, body FROM pages ORDER BY fetched_at, url_key"):
+        yield StoredPage(url, status, content_type, zlib.decompress(body))
+
+
+def digest_content(db: Database, url: str) -> list[tuple] | None:
+    """The stored entries of the digest known under `url`: (section, text, html, [(url, text)]) each."""
+    from crawler.urls import post_key
+
+    row = db.execute("SELECT digest_id FROM digest_urls WHERE url_key = ?", [post_key(url)]).fetchone()
+    if row is None:
+        return None
+    entries = []
+    for entry_id, section, text, html in db.execute(
+            "SELECT id, section, text, html FROM entries WHERE digest_id = ? ORDER BY position", [row[0]]):
+        links = db.execute("SELECT url, text FROM links WHERE entry_id = ? ORDER BY position", [entry_id]).fetchall()
+        entries.append((section, text, html, [tuple(link) for link in links]))
+    return entries
 
 
 def archive_summary(db: Database) -> dict:

@@ -10,10 +10,16 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-SCHEMA_VERSION = 1
+# 1: digests, digest_urls, entries, links, digest_revisions, crawl_runs, failures (first release)
+# 2: pages (every fetched post page, compressed, with its HTTP validators), digests.year,
+#    failures.http_status, crawl_runs.rechecked / not_modified
+SCHEMA_VERSION = 2
 
 # The tables a database must have to be this project's archive.
-ARCHIVE_TABLES = ("digests", "digest_urls", "entries", "links", "digest_revisions", "crawl_runs", "failures")
+ARCHIVE_TABLES = ("digests", "digest_urls", "entries", "links", "digest_revisions", "crawl_runs", "failures",
+                  "pages")
+# Present in every version: what makes a database this project's, whatever its age.
+_FIRST_TABLES = ("digests", "entries", "links", "crawl_runs", "failures")
 
 
 class ArchiveError(Exception):
@@ -48,7 +54,7 @@ def open_database(path: str | Path, *, create: bool = True) -> Database:
             if db.journal_mode != "wal":
                 db.enable_wal()
             ensure_schema(db)
-        elif not set(ARCHIVE_TABLES) <= existing:
+        elif not set(_FIRST_TABLES) <= existing:
             raise ArchiveError(f"{path}: not a digest archive (missing tables)")
     except sqlite3.DatabaseError as error:
         raise ArchiveError(f"{path}: {error}") from error
@@ -60,11 +66,21 @@ def schema_version(db: Database) -> int:
 
 
 def ensure_schema(db: Database) -> None:
-    """Create whatever is missing; existing tables and rows are left as they are."""
-    if schema_version(db) == SCHEMA_VERSION and set(ARCHIVE_TABLES) <= set(db.table_names()):
+    """Create or migrate the schema to SCHEMA_VERSION; existing rows are kept.
+
+    Migrations are additive: missing tables are created, missing columns added, and derived columns
+    filled in, all in one transaction, so an interrupted migration leaves the old schema intact.
+    """
+    version = schema_version(db)
+    if version > SCHEMA_VERSION:
+        raise ArchiveError(f"archive schema {version} is newer than this digest-archive ({SCHEMA_VERSION}): upgrade")
+    if version == SCHEMA_VERSION and set(ARCHIVE_TABLES) <= set(db.table_names()):
         return
     with db.atomic():
         _create_tables(db)
+        if version == 1:
+            db.execute("UPDATE digests SET year = CAST(substr(coalesce(published, issue_date), 1, 4) AS INTEGER) "
+                       "WHERE coalesce(published, issue_date) IS NOT NULL")
     # FTS creation manages its own transaction.
     if not db["entries"].detect_fts():
         db["entries"].enable_fts(["text"], create_triggers=True, tokenize="porter")
@@ -73,48 +89,52 @@ def ensure_schema(db: Database) -> None:
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
+def _table(db: Database, name: str, columns: dict, **options) -> None:
+    """Create a table, or add the columns an older schema lacks."""
+    table = db[name]
+    if table.exists():
+        for column, kind in columns.items():
+            if column not in table.columns_dict:
+                table.add_column(column, kind)
+    else:
+        table.create(columns, **options)
+
+
 def _create_tables(db: Database) -> None:
-    db["crawl_runs"].create(
-        {"id": int, "mode": str, "start_url": str, "started": str, "finished": str, "status": str,
-         "listing_pages": int, "posts_listed": int, "posts_fetched": int, "new": int, "changed": int,
-         "unchanged": int, "duplicates": int, "failed": int, "message": str},
-        pk="id", not_null={"mode", "start_url", "started", "status"}, if_not_exists=True,
-    )
-    db["digests"].create(
-        {"id": int, "post_id": int, "site": str, "url": str, "url_key": str, "number": int, "title": str,
-         "headline": str, "issue_date": str, "published": str, "dateline": str, "text": str,
-         "entry_count": int, "link_count": int, "content_hash": str,
-         "first_seen": str, "last_seen": str, "last_changed": str},
-        pk="id", not_null={"site", "url", "url_key", "title", "content_hash", "first_seen", "last_seen"},
-        if_not_exists=True,
-    )
+    _table(db, "crawl_runs", {
+        "id": int, "mode": str, "start_url": str, "started": str, "finished": str, "status": str,
+        "listing_pages": int, "posts_listed": int, "posts_fetched": int, "rechecked": int, "not_modified": int,
+        "new": int, "changed": int, "unchanged": int, "duplicates": int, "failed": int, "message": str,
+    }, pk="id", not_null={"mode", "start_url", "started", "status"})
+    _table(db, "digests", {
+        "id": int, "post_id": int, "site": str, "url": str, "url_key": str, "number": int, "title": str,
+        "headline": str, "issue_date": str, "published": str, "year": int, "dateline": str, "text": str,
+        "entry_count": int, "link_count": int, "content_hash": str,
+        "first_seen": str, "last_seen": str, "last_changed": str,
+    }, pk="id", not_null={"site", "url", "url_key", "title", "content_hash", "first_seen", "last_seen"})
     # Every URL a digest has been reached at (listing link, AMP form, canonical), so that a crawl
     # knows a post as stored whichever form a listing names it by.
-    db["digest_urls"].create(
-        {"url_key": str, "digest_id": int, "url": str, "first_seen": str},
-        pk="url_key", not_null={"digest_id", "url", "first_seen"},
-        foreign_keys=[("digest_id", "digests", "id")], if_not_exists=True,
-    )
-    db["entries"].create(
-        {"id": int, "digest_id": int, "position": int, "section": str, "text": str, "html": str},
-        pk="id", not_null={"digest_id", "position", "text", "html"},
-        foreign_keys=[("digest_id", "digests", "id")], if_not_exists=True,
-    )
-    db["links"].create(
-        {"id": int, "entry_id": int, "digest_id": int, "position": int, "url": str, "text": str, "domain": str},
-        pk="id", not_null={"entry_id", "digest_id", "position", "url", "domain"},
-        foreign_keys=[("entry_id", "entries", "id"), ("digest_id", "digests", "id")], if_not_exists=True,
-    )
-    db["digest_revisions"].create(
-        {"id": int, "digest_id": int, "replaced_at": str, "content_hash": str, "title": str, "text": str},
-        pk="id", not_null={"digest_id", "replaced_at", "content_hash"},
-        foreign_keys=[("digest_id", "digests", "id")], if_not_exists=True,
-    )
-    db["failures"].create(
-        {"id": int, "crawl_run_id": int, "url": str, "url_key": str, "kind": str, "message": str, "at": str},
-        pk="id", not_null={"url", "kind", "message", "at"},
-        foreign_keys=[("crawl_run_id", "crawl_runs", "id")], if_not_exists=True,
-    )
+    _table(db, "digest_urls", {"url_key": str, "digest_id": int, "url": str, "first_seen": str},
+           pk="url_key", not_null={"digest_id", "url", "first_seen"}, foreign_keys=[("digest_id", "digests", "id")])
+    _table(db, "entries", {"id": int, "digest_id": int, "position": int, "section": str, "text": str, "html": str},
+           pk="id", not_null={"digest_id", "position", "text", "html"}, foreign_keys=[("digest_id", "digests", "id")])
+    _table(db, "links", {
+        "id": int, "entry_id": int, "digest_id": int, "position": int, "url": str, "text": str, "domain": str,
+    }, pk="id", not_null={"entry_id", "digest_id", "position", "url", "domain"},
+        foreign_keys=[("entry_id", "entries", "id"), ("digest_id", "digests", "id")])
+    _table(db, "digest_revisions", {
+        "id": int, "digest_id": int, "replaced_at": str, "content_hash": str, "title": str, "text": str,
+    }, pk="id", not_null={"digest_id", "replaced_at", "content_hash"}, foreign_keys=[("digest_id", "digests", "id")])
+    _table(db, "failures", {
+        "id": int, "crawl_run_id": int, "url": str, "url_key": str, "kind": str, "http_status": int,
+        "message": str, "at": str,
+    }, pk="id", not_null={"url", "kind", "message", "at"}, foreign_keys=[("crawl_run_id", "crawl_runs", "id")])
+    # The last fetched copy of every post page (zlib-compressed), so that a parser fix can be applied
+    # to the whole archive without the network, and so that re-checks can be conditional.
+    _table(db, "pages", {
+        "url_key": str, "url": str, "fetched_at": str, "checked_at": str, "http_status": int,
+        "content_type": str, "etag": str, "last_modified": str, "size": int, "body": bytes,
+    }, pk="url_key", not_null={"url", "fetched_at", "body"})
     indexes = [
         ("digests", ["url"], True), ("digests", ["url_key"], True), ("digests", ["site", "post_id"], False),
         ("digests", ["number"], False), ("digests", ["published"], False),
@@ -122,7 +142,7 @@ def _create_tables(db: Database) -> None:
         ("entries", ["digest_id", "position"], True), ("entries", ["section"], False),
         ("links", ["entry_id", "position"], True), ("links", ["digest_id"], False), ("links", ["domain"], False),
         ("digest_revisions", ["digest_id"], False),
-        ("failures", ["crawl_run_id"], False), ("failures", ["url_key"], False),
+        ("failures", ["crawl_run_id"], False), ("failures", ["url_key"], False), ("digests", ["year"], False),
     ]
     for table, columns, unique in indexes:
         db[table].create_index(columns, unique=unique, if_not_exists=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime, timezone
 
 from sqlite_utils import Database
 
-from crawler.items import Digest, PageFailure
+from crawler.items import Digest, FetchedPage, PageFailure
 from crawler.urls import post_key
 
 NEW, CHANGED, UNCHANGED = "new", "changed", "unchanged"
@@ -16,13 +17,14 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def save_digest(db: Database, digest: Digest, now: str | None = None) -> str:
+def save_digest(db: Database, digest: Digest, now: str | None = None, *, seen: bool = True) -> str:
     """Insert or update one digest with its entries, links and URLs; returns new/changed/unchanged.
 
     A digest is found again by any URL it was reached at, or by its WordPress post id on the same
     site. A changed digest keeps its previous version in `digest_revisions`; an unchanged one only
     gets `last_seen`. Everything happens in one transaction: a kill leaves the old digest or the
-    new one, never half of either.
+    new one, never half of either. With `seen=False` (a re-parse of stored pages, not a visit to the
+    site) `last_seen` is left alone.
     """
     now = now or utc_now()
     urls = dict.fromkeys([digest.url, *digest.source_urls])
@@ -34,11 +36,11 @@ def save_digest(db: Database, digest: Digest, now: str | None = None) -> str:
         else:
             digest_id, stored_hash = existing
             if stored_hash == digest.content_hash:
-                db.execute("UPDATE digests SET last_seen = ?, post_id = coalesce(post_id, ?) WHERE id = ?",
-                           [now, digest.post_id, digest_id])
+                if seen:
+                    db.execute("UPDATE digests SET last_seen = ? WHERE id = ?", [now, digest_id])
                 outcome = UNCHANGED
             else:
-                _replace_digest(db, digest_id, digest, now)
+                _replace_digest(db, digest_id, digest, now, seen)
                 outcome = CHANGED
         remember_urls(db, digest_id, list(urls), now)
     return outcome
@@ -74,7 +76,9 @@ def _find_digest(db: Database, digest: Digest, keys: list[str]) -> tuple[int, st
 
 
 def _digest_columns(digest: Digest) -> dict:
+    date = digest.published or digest.issue_date
     return {
+        "year": int(date[:4]) if date else None,
         "post_id": digest.post_id, "site": digest.site, "number": digest.number, "title": digest.title,
         "headline": digest.headline, "issue_date": digest.issue_date, "published": digest.published,
         "dateline": digest.dateline, "text": digest.text, "content_hash": digest.content_hash,
@@ -92,14 +96,14 @@ def _insert_digest(db: Database, digest: Digest, now: str) -> int:
     return digest_id
 
 
-def _replace_digest(db: Database, digest_id: int, digest: Digest, now: str) -> None:
+def _replace_digest(db: Database, digest_id: int, digest: Digest, now: str, seen: bool) -> None:
     db.execute(
         "INSERT INTO digest_revisions (digest_id, replaced_at, content_hash, title, text) "
         "SELECT id, ?, content_hash, title, text FROM digests WHERE id = ?", [now, digest_id],
     )
     db.execute("DELETE FROM links WHERE digest_id = ?", [digest_id])
     db.execute("DELETE FROM entries WHERE digest_id = ?", [digest_id])
-    row = {**_digest_columns(digest), "last_seen": now, "last_changed": now, "id": digest_id}
+    row = {**_digest_columns(digest), "last_changed": now, "id": digest_id, **({"last_seen": now} if seen else {})}
     assignments = ", ".join(f"{name} = :{name}" for name in row if name != "id")
     db.execute(f"UPDATE digests SET {assignments} WHERE id = :id", row)
     _insert_entries(db, digest_id, digest)
@@ -121,9 +125,35 @@ def _insert_entries(db: Database, digest_id: int, digest: Digest) -> None:
 def record_failure(db: Database, crawl_run_id: int | None, failure: PageFailure, now: str | None = None) -> None:
     with db.atomic():
         db.execute(
-            "INSERT INTO failures (crawl_run_id, url, url_key, kind, message, at) VALUES (?, ?, ?, ?, ?, ?)",
-            [crawl_run_id, failure.url, post_key(failure.url), failure.kind, failure.message, now or utc_now()],
+            "INSERT INTO failures (crawl_run_id, url, url_key, kind, http_status, message, at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [crawl_run_id, failure.url, post_key(failure.url), failure.kind, failure.http_status, failure.message,
+             now or utc_now()],
         )
+
+
+def save_page(db: Database, page: FetchedPage, now: str | None = None) -> None:
+    """Keep the latest copy of a fetched post page (compressed) with its HTTP validators."""
+    now = now or utc_now()
+    with db.atomic():
+        db.execute(
+            "INSERT OR REPLACE INTO pages (url_key, url, fetched_at, checked_at, http_status, content_type, etag, "
+            "last_modified, size, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [post_key(page.url), page.url, now, now, page.http_status, page.content_type, page.etag,
+             page.last_modified, len(page.body), zlib.compress(page.body, 6)],
+        )
+
+
+def mark_not_modified(db: Database, url: str, now: str | None = None) -> bool:
+    """A re-check answered 304: the page and its digest were seen, unchanged. False if unknown."""
+    now = now or utc_now()
+    key = post_key(url)
+    with db.atomic():
+        db.execute("UPDATE pages SET checked_at = ? WHERE url_key = ?", [now, key])
+        return db.execute(
+            "UPDATE digests SET last_seen = ? WHERE id = (SELECT digest_id FROM digest_urls WHERE url_key = ?)",
+            [now, key],
+        ).rowcount == 1
 
 
 def start_run(db: Database, mode: str, start_url: str, now: str | None = None) -> int:
@@ -134,8 +164,8 @@ def start_run(db: Database, mode: str, start_url: str, now: str | None = None) -
         ).lastrowid
 
 
-RUN_COUNTS = ("listing_pages", "posts_listed", "posts_fetched", "new", "changed", "unchanged",
-              "duplicates", "failed")
+RUN_COUNTS = ("listing_pages", "posts_listed", "posts_fetched", "rechecked", "not_modified", "new", "changed",
+              "unchanged", "duplicates", "failed")
 
 
 def finish_run(db: Database, crawl_run_id: int, status: str, counts: dict[str, int],

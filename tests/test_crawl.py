@@ -111,7 +111,9 @@ def test_refresh_after_backfill_downloads_only_the_first_listing_page(backfilled
     fixture_server.clear_requests()
     result = run_crawl(fixture_server.url(CATEGORY_PATH), database)  # mode=refresh is the default
     assert_clean_run(result)
-    assert fixture_server.page_requests() == [CATEGORY_PATH]
+    assert fixture_server.full_downloads() == [CATEGORY_PATH]
+    # The newest digests are re-checked for edits with conditional requests only (304, no body).
+    assert len(fixture_server.not_modified()) == 3
     assert fixture_server.requests.count("/robots.txt") <= 1
     last = rows(database, "SELECT mode, status, new, listing_pages FROM crawl_runs ORDER BY id DESC LIMIT 1")[0]
     assert last == {"mode": "refresh", "status": "finished", "new": 0, "listing_pages": 1}

@@ -1,0 +1,53 @@
+"""One crawl (or re-parse) at a time per archive: an advisory lock on `<archive>.lock`.
+
+The operating system drops the lock when the process ends, even on `kill -9`, so a crash never
+leaves a stale lock behind.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+from .schema import ArchiveError
+
+
+class ArchiveBusy(ArchiveError):
+    """Another process holds the archive's lock."""
+
+
+class ArchiveLock:
+    def __init__(self, database: str | Path) -> None:
+        self.database = Path(database)
+        self.path = Path(f"{database}.lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> ArchiveLock:
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise ArchiveError(f"{self.database}: cannot create lock file {self.path}: {error.strerror}") from error
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "another process"
+            os.close(fd)
+            raise ArchiveBusy(f"{self.database} is in use by another crawl (pid {holder}); "
+                              "try again when it has finished") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode("ascii"))
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> ArchiveLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
