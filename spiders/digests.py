@@ -83,10 +83,21 @@ class DigestsSpider(scrapy.Spider):
         self.state = storage.crawl_state_at(self.settings.get("DATABASE"), site_of(self.start_url), recheck_limit)
         self.logger.info("%s of %s: %d post URLs stored, %d to re-check", self.mode.capitalize(), self.start_url,
                          len(self.state.known_keys), len(self.state.recheck))
-        for target in self.state.recheck:
+        for target in self._rechecks_for_this_run():
             yield self._recheck_request(target)
         if self.mode != "recheck":
             yield self._listing_request(self.start_url)
+
+    def _rechecks_for_this_run(self) -> list[storage.RecheckTarget]:
+        """Re-checks that keep a refresh cheap: every page the server gave validators for (a 304 costs
+        no download), but of pages served without validators (plain WordPress HTML) only the one
+        checked longest ago, so that each of them is still downloaded and compared every few runs.
+        """
+        if self.mode == "recheck":
+            return self.state.recheck
+        conditional = [t for t in self.state.recheck if t.conditional]
+        unconditional = sorted((t for t in self.state.recheck if not t.conditional), key=lambda t: t.checked_at or "")
+        return conditional + unconditional[:1]
 
     def closed(self, reason):
         if self.lock is not None:
@@ -153,11 +164,14 @@ class DigestsSpider(scrapy.Spider):
                               cb_kwargs={"listed_url": listed_url}, meta={"post_key": post_key(listed_url)})
 
     def _recheck_request(self, target: storage.RecheckTarget) -> scrapy.Request:
+        # Last-Modified first: a WordPress page embeds "recent posts" and "related" widgets, so an ETag
+        # computed over the body changes whenever any post is published, while Last-Modified follows
+        # the post's own modification time. The ETag is used only when it is all the server gave.
         headers = {}
-        if target.etag:
-            headers["If-None-Match"] = target.etag
         if target.last_modified:
             headers["If-Modified-Since"] = target.last_modified
+        elif target.etag:
+            headers["If-None-Match"] = target.etag
         url = on_site_of(target.url, self.start_url)
         return scrapy.Request(url, callback=self.parse_post, errback=self.post_failed, headers=headers,
                               dont_filter=True, cb_kwargs={"listed_url": target.url},

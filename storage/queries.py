@@ -37,12 +37,17 @@ class RecheckTarget:
     url: str
     etag: str | None
     last_modified: str | None
+    checked_at: str | None
+
+    @property
+    def conditional(self) -> bool:
+        return bool(self.etag or self.last_modified)
 
 
 def recheck_targets(db: Database, site: str, limit: int | None) -> list[RecheckTarget]:
     """The newest `limit` digests of a site (all with None), newest first, with their page validators."""
     sql = (
-        "SELECT d.id, coalesce(p.url, d.url), p.etag, p.last_modified FROM digests d "
+        "SELECT d.id, coalesce(p.url, d.url), p.etag, p.last_modified, p.checked_at FROM digests d "
         "LEFT JOIN pages p ON p.url_key = (SELECT u.url_key FROM digest_urls u JOIN pages q ON q.url_key = u.url_key "
         "                                  WHERE u.digest_id = d.id ORDER BY q.fetched_at DESC LIMIT 1) "
         "WHERE d.site = ? ORDER BY coalesce(d.published, d.issue_date, d.first_seen) DESC, d.id DESC"

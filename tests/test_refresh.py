@@ -1,0 +1,139 @@
+"""Scheduled refreshes: what they cost (counted at the fixture server) and how they notice edits."""
+
+from __future__ import annotations
+
+import copy
+from datetime import timedelta
+
+import pytest
+
+from fixtures.server import FixtureServer
+from fixtures.site import CATEGORY_PATH, FixtureEntry, FixturePost, archive_posts, build_site, generated_posts
+
+from .conftest import assert_clean_run, rows, run_crawl
+
+
+def backfill(server: FixtureServer, database) -> None:
+    assert_clean_run(run_crawl(server.url(CATEGORY_PATH), database, "-a", "mode=backfill"))
+    server.clear_requests()
+
+
+def refresh(server: FixtureServer, database, *args: str) -> None:
+    assert_clean_run(run_crawl(server.url(CATEGORY_PATH), database, *args))
+
+
+def last_run(database) -> dict:
+    return rows(database, "SELECT * FROM crawl_runs ORDER BY id DESC LIMIT 1")[0]
+
+
+def with_new_digest(posts: list[FixturePost]) -> list[FixturePost]:
+    newest = posts[0]
+    new = FixturePost(newest.post_id + 12, "Iran Interlink Weekly Digest \u2013 214", 214,
+                      newest.published + timedelta(days=6),
+                      [FixtureEntry(None, ["A new digest: the families return to Tirana."]),
+                       FixtureEntry("In English", ["[[A report|https://example.org/new-report]] on the camp."])])
+    return [new, *posts]
+
+
+def edited(posts: list[FixturePost], index: int, text: str) -> list[FixturePost]:
+    posts = copy.deepcopy(posts)
+    posts[index].entries[0].paragraphs[0] = text
+    posts[index].modified = posts[index].published + timedelta(days=30)  # WordPress bumps post_modified
+    return posts
+
+
+@pytest.fixture()
+def archive(tmp_path, fixture_posts):
+    with FixtureServer(build_site(fixture_posts)) as server:
+        database = tmp_path / "archive.db"
+        backfill(server, database)
+        yield server, database
+
+
+def test_no_change_refresh_costs_one_full_download_and_a_few_conditional_requests(archive):
+    server, database = archive
+    refresh(server, database)
+    assert server.full_downloads() == [CATEGORY_PATH]
+    assert len(server.requests) <= 6, server.requests
+    assert len(server.not_modified()) == 3
+    run = last_run(database)
+    assert (run["status"], run["new"], run["changed"], run["rechecked"], run["not_modified"]) == \
+        ("finished", 0, 0, 3, 3)
+    assert rows(database, "SELECT count(*) AS n FROM digest_revisions")[0]["n"] == 0
+
+
+def test_a_new_digest_is_stored_with_at_most_three_full_downloads(archive, fixture_posts):
+    server, database = archive
+    server.publish(build_site(with_new_digest(fixture_posts)))
+    refresh(server, database)
+    assert len(server.full_downloads()) <= 3, server.full_downloads()
+    assert any("/posts/" in target for target in server.full_downloads())
+    assert rows(database, "SELECT count(*) AS n FROM digests WHERE number = 214")[0]["n"] == 1
+    assert last_run(database)["new"] == 1
+
+
+def test_an_edited_recent_digest_is_updated_in_place_with_its_old_version_kept(archive, fixture_posts):
+    server, database = archive
+    before = rows(database, "SELECT * FROM digests WHERE post_id = ?", [fixture_posts[0].post_id])[0]
+    server.publish(build_site(edited(fixture_posts, 0, "Corrected: the families met the minister on Monday.")))
+    refresh(server, database)
+
+    after = rows(database, "SELECT * FROM digests WHERE post_id = ?", [fixture_posts[0].post_id])[0]
+    assert after["id"] == before["id"]
+    assert after["content_hash"] != before["content_hash"]
+    assert after["last_changed"] >= before["last_changed"] and after["text"].startswith("Corrected:")
+    entries = rows(database, "SELECT text FROM entries WHERE digest_id = ? ORDER BY position", [after["id"]])
+    assert entries[0]["text"] == "Corrected: the families met the minister on Monday."
+    revisions = rows(database, "SELECT * FROM digest_revisions")
+    assert len(revisions) == 1
+    assert (revisions[0]["digest_id"], revisions[0]["content_hash"], revisions[0]["text"]) == \
+        (before["id"], before["content_hash"], before["text"])
+    run = last_run(database)
+    assert (run["changed"], run["new"]) == (1, 0)
+    # Only the edited page was downloaded again; the other re-checks were answered 304.
+    assert sorted(server.full_downloads()) == sorted([CATEGORY_PATH, fixture_posts[0].path])
+
+
+def test_an_edit_to_an_older_digest_is_found_by_recheck_mode(archive, fixture_posts):
+    server, database = archive
+    older = next(i for i, p in enumerate(fixture_posts) if p.number == 195)
+    server.publish(build_site(edited(fixture_posts, older, "A correction to an old digest.")))
+    refresh(server, database)
+    assert rows(database, "SELECT count(*) AS n FROM digest_revisions")[0]["n"] == 0  # beyond the newest 3
+
+    server.clear_requests()
+    refresh(server, database, "-a", "mode=recheck")
+    stored = sum(1 for p in fixture_posts if p.stored)
+    assert len(server.requests) - server.requests.count("/robots.txt") == stored  # no listing pages
+    assert server.full_downloads() == [fixture_posts[older].path]
+    revised = rows(database, "SELECT d.number FROM digest_revisions r JOIN digests d ON d.id = r.digest_id")
+    assert revised == [{"number": 195}]
+    run = last_run(database)
+    assert (run["mode"], run["rechecked"], run["not_modified"], run["changed"], run["unchanged"]) == \
+        ("recheck", stored, stored - 1, 1, stored - 1)
+
+
+def test_without_validators_a_refresh_downloads_one_recent_page_and_compares_its_content(tmp_path, fixture_posts):
+    with FixtureServer(build_site(fixture_posts), validators=False) as server:
+        database = tmp_path / "archive.db"
+        backfill(server, database)
+        checked = set()
+        for _ in range(3):
+            refresh(server, database)
+            downloads = server.full_downloads()
+            assert len(downloads) == 2 and CATEGORY_PATH in downloads, downloads
+            checked.update(d for d in downloads if d != CATEGORY_PATH)
+            server.clear_requests()
+        # Each of the newest three was downloaded once in three refreshes; none counts as changed.
+        assert checked == {p.path for p in fixture_posts[:3]}
+        assert rows(database, "SELECT count(*) AS n FROM digest_revisions")[0]["n"] == 0
+
+
+@pytest.mark.parametrize("size", [25, 250])
+def test_refresh_cost_does_not_grow_with_the_archive(tmp_path, size):
+    with FixtureServer(build_site(generated_posts(size))) as server:
+        database = tmp_path / "archive.db"
+        backfill(server, database)
+        refresh(server, database)
+        assert server.full_downloads() == [CATEGORY_PATH]
+        assert len(server.requests) == 5  # robots.txt, listing page 1, three 304 re-checks

@@ -1,0 +1,131 @@
+"""A backfill killed with SIGKILL and started again ends exactly as an uninterrupted one."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from fixtures.server import FixtureServer
+from fixtures.site import CATEGORY_PATH, build_site
+
+from .conftest import FAST, REPO, assert_clean_run, run_crawl
+
+
+def crawl_command(start_url: str, database, *args: str) -> list[str]:
+    return [sys.executable, "-m", "scrapy", "crawl", "digests", "-a", f"start_url={start_url}",
+            "-a", "mode=backfill", "-s", f"DATABASE={database}", *FAST, *args]
+
+
+def stored_count(database) -> int:
+    if not database.exists():
+        return 0
+    try:
+        connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5)
+        try:
+            return connection.execute("SELECT count(*) FROM digests").fetchone()[0]
+        finally:
+            connection.close()
+    except sqlite3.OperationalError:
+        return 0  # not created yet
+
+
+_HOST = re.compile(r"127\.0\.0\.1:\d+")
+
+
+def _hostless(rows) -> list:
+    """Rows with the fixture server's address (a new port each run) replaced by one word."""
+    return sorted(tuple(_HOST.sub("HOST", v) if isinstance(v, str) else v for v in row) for row in rows)
+
+
+def snapshot(database) -> dict:
+    """The archive's content, without ids, timestamps and hashes (entry links carry the port of each run)."""
+    connection = sqlite3.connect(database)
+    try:
+        return {
+            "digests": _hostless(connection.execute(
+                "SELECT url_key, post_id, number, title, published, entry_count, link_count FROM digests")),
+            "entries": _hostless(connection.execute(
+                "SELECT d.url_key, e.position, e.section, e.text, e.html FROM entries e JOIN digests d ON d.id = e.digest_id")),
+            "links": _hostless(connection.execute(
+                "SELECT d.url_key, e.position, l.position, l.url, l.text FROM links l JOIN entries e ON e.id = l.entry_id "
+                "JOIN digests d ON d.id = l.digest_id")),
+            "urls": _hostless(connection.execute("SELECT u.url_key, d.url_key FROM digest_urls u JOIN digests d ON d.id = u.digest_id")),
+            "integrity": connection.execute("PRAGMA integrity_check").fetchone()[0],
+            "foreign_keys": connection.execute("PRAGMA foreign_key_check").fetchall(),
+            "orphans": connection.execute(
+                "SELECT count(*) FROM digests d WHERE entry_count != (SELECT count(*) FROM entries WHERE digest_id = d.id)"
+            ).fetchone()[0],
+        }
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, fixture_posts):
+    database = tmp_path_factory.mktemp("whole") / "archive.db"
+    with FixtureServer(build_site(fixture_posts)) as server:
+        assert_clean_run(run_crawl(server.url(CATEGORY_PATH), database, "-a", "mode=backfill"))
+    return snapshot(database)
+
+
+@pytest.mark.parametrize("use_jobdir", [True, False], ids=["with-JOBDIR", "without-JOBDIR"])
+@pytest.mark.parametrize("kill_after", [2, 17])
+def test_kill_9_then_resume_gives_the_same_archive(tmp_path, fixture_posts, uninterrupted, use_jobdir, kill_after):
+    database = tmp_path / "archive.db"
+    jobdir = ["-s", f"JOBDIR={tmp_path / 'job'}"] if use_jobdir else []
+    with FixtureServer(build_site(fixture_posts), delay=0.15) as server:
+        start_url = server.url(CATEGORY_PATH)
+        process = subprocess.Popen(crawl_command(start_url, database, *jobdir), cwd=REPO,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while stored_count(database) < kill_after and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert process.poll() is None, "the crawl ended before it could be killed"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        stored_before = stored_count(database)
+        assert 0 < stored_before < len(uninterrupted["digests"])
+        with sqlite3.connect(database) as connection:
+            done_keys = {row[0].split("/", 1)[1] for row in connection.execute("SELECT url_key FROM digest_urls")}
+
+        server.delay = 0
+        server.clear_requests()
+        resumed = subprocess.run(crawl_command(start_url, database, *jobdir), cwd=REPO,
+                                 capture_output=True, text=True, timeout=120)
+        assert_clean_run(resumed)
+        downloaded_again = {target.lstrip("/") for target in server.page_requests()} & done_keys
+        assert downloaded_again == set(), "posts stored before the kill were downloaded again"
+        assert CATEGORY_PATH + "/page/4" in server.page_requests(), "the resumed run did not walk to the end"
+
+    after = snapshot(database)
+    assert after["integrity"] == "ok" and after["foreign_keys"] == [] and after["orphans"] == 0
+    for part in ("digests", "entries", "links", "urls"):
+        assert after[part] == uninterrupted[part], part
+
+
+def test_a_second_crawl_on_the_same_archive_refuses_with_one_line(tmp_path, fixture_posts):
+    database = tmp_path / "archive.db"
+    with FixtureServer(build_site(fixture_posts), delay=0.1) as server:
+        start_url = server.url(CATEGORY_PATH)
+        first = subprocess.Popen(crawl_command(start_url, database), cwd=REPO,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while stored_count(database) < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        second = subprocess.run(crawl_command(start_url, database), cwd=REPO, capture_output=True, text=True,
+                                timeout=60)
+        assert second.returncode == 3
+        errors = [line for line in second.stderr.splitlines() if line.startswith("digests: error:")]
+        assert len(errors) == 1 and "in use by another crawl" in errors[0], second.stderr[-2000:]
+        assert "Traceback" not in second.stderr
+        _, first_log = first.communicate(timeout=120)
+        assert first.returncode == 0, first_log[-3000:]
+    assert snapshot(database)["integrity"] == "ok"
+    assert stored_count(database) == sum(1 for p in fixture_posts if p.stored)
