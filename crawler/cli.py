@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
+from pathlib import Path
 
 import click
 
 import storage
+from storage.datasette import metadata as datasette_metadata
+from storage.export import EXPORTED_TABLES, FORMATS, copy_database, export_tables
+from storage.report import number_ranges, series_report
 
 EXIT_NO_ARCHIVE = 2
 
@@ -68,3 +73,132 @@ def summary(database: str, as_json: bool) -> None:
         click.echo("Pages that failed and are not stored:")
         for failure in data["unresolved_failures"]:
             click.echo(f"  [{failure['kind']}] {failure['url']}: {failure['message']}")
+
+
+@main.command()
+@click.option("--db", "database", default="archive.db", show_default=True, help="The archive to re-parse.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def reparse(database: str, as_json: bool) -> None:
+    """Rebuild every digest from the stored pages with the current parser, offline.
+
+    Changed digests keep their previous version in digest_revisions, like an edit
+    found by a crawl. Re-parsing an unchanged archive changes nothing.
+
+    Example: digest-archive reparse --db archive.db
+    """
+    from crawler.reparse import reparse_archive
+
+    db = _open_archive(database)
+    try:
+        with storage.ArchiveLock(database):
+            report = reparse_archive(db)
+    except storage.ArchiveError as error:
+        click.echo(f"digest-archive: error: {error}", err=True)
+        sys.exit(EXIT_NO_ARCHIVE)
+    finally:
+        db.close()
+    if as_json:
+        click.echo(json.dumps(report.__dict__, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"Re-parsed {report.pages} stored pages: {report.new} new, {report.changed} changed, "
+               f"{report.unchanged} unchanged, {len(report.unreadable)} unreadable")
+    for kind in ("entries", "links"):
+        tally = getattr(report, kind)
+        click.echo(f"  {kind}: {tally['added']} added, {tally['removed']} removed, {tally['altered']} altered")
+    for url in report.changed_digests:
+        click.echo(f"  changed: {url}")
+    for url, reason in report.unreadable:
+        click.echo(f"  unreadable: {url}: {reason}")
+
+
+@main.command()
+@click.option("--db", "database", default="archive.db", show_default=True, help="The archive to examine.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def report(database: str, as_json: bool) -> None:
+    """Report the health of the series: gaps, reused numbers, numbers out of order.
+
+    Also digests without a number, entries or date, and the last run's failures.
+
+    Example: digest-archive report --db archive.db --json
+    """
+    db = _open_archive(database)
+    data = series_report(db)
+    db.close()
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"Series report for {database} ({data['digests']} digests)")
+    click.echo(f"Missing numbers: {number_ranges(data['missing_numbers']) or 'none'}")
+    click.echo(f"Numbers used by more than one post: {len(data['duplicate_numbers']) or 'none'}")
+    for row in data["duplicate_numbers"]:
+        click.echo(f"  {row['number']}: {row['posts']} posts: {row['urls']}")
+    click.echo(f"Numbers out of order with their dates: {len(data['out_of_order']) or 'none'}")
+    for row in data["out_of_order"]:
+        click.echo(f"  {row['number']} published {row['published']}, between {row['number_before']} "
+                   f"and {row['number_after']}")
+    click.echo(f"Digests without a number (dated titles): {len(data['without_number']) or 'none'}")
+    for row in data["without_number"]:
+        click.echo(f"  {row['issue_date'] or row['published'] or '?'}  {row['title']}")
+    for name, label in (("without_entries", "Digests with no entries"), ("without_date", "Digests with no date")):
+        click.echo(f"{label}: {len(data[name]) or 'none'}")
+        for row in data[name]:
+            click.echo(f"  {row['title']}  {row['url']}")
+    run = data["last_run"]
+    if run:
+        click.echo(f"Last run #{run['id']} ({run['mode']}, {run['status']}): {len(data['last_run_failures'])} failures")
+        for row in data["last_run_failures"]:
+            click.echo(f"  [{row['kind']}] {row['url']}: {row['message']}")
+
+
+@main.command()
+@click.option("--db", "database", default="archive.db", show_default=True, help="The archive to export.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True, help="Output format.")
+@click.option("--output", required=True, type=click.Path(),
+              help="Directory for csv/json/ndjson (one file per table); a new file for sqlite.")
+def export(database: str, fmt: str, output: str) -> None:
+    """Export the archive: one file per table, or a consistent copy of the database.
+
+    Tables: digests, entries, links, digest_revisions, crawl_runs, failures.
+    The sqlite copy is made with SQLite's backup API, so it is consistent even
+    while a crawl is writing.
+
+    Example: digest-archive export --db archive.db --format csv --output export/
+    """
+    db = _open_archive(database)
+    try:
+        if fmt == "sqlite":
+            db.close()
+            try:
+                copy_database(database, output)
+            except FileExistsError as error:
+                click.echo(f"digest-archive: error: {error}", err=True)
+                sys.exit(1)
+            click.echo(f"Copied {database} to {output}")
+            return
+        counts = export_tables(db, fmt, output)
+    finally:
+        db.close()
+    for table in EXPORTED_TABLES:
+        click.echo(f"{Path(output) / f'{table}.{fmt}'}: {counts[table]} rows")
+
+
+@main.command()
+@click.option("--db", "database", default="archive.db", show_default=True, help="The archive to browse.")
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="Port on 127.0.0.1.")
+def serve(database: str, port: int) -> None:
+    """Browse the archive in Datasette on 127.0.0.1, with the project's metadata.
+
+    Facets on section, domain and year, full-text search, and canned queries
+    (digests linking to a domain, entries per section per year, series health).
+
+    Example: digest-archive serve --db demo.db --port 8001
+    """
+    from datasette.cli import cli as datasette_cli
+
+    _open_archive(database).close()
+    with tempfile.TemporaryDirectory() as folder:
+        metadata_file = Path(folder) / "metadata.json"
+        metadata_file.write_text(json.dumps(datasette_metadata(Path(database).stem), indent=2))
+        datasette_cli.main(["serve", database, "--host", "127.0.0.1", "--port", str(port),
+                            "--metadata", str(metadata_file), "--setting", "facet_time_limit_ms", "500"],
+                           prog_name="datasette")

@@ -50,12 +50,12 @@ def open_database(path: str | Path, *, create: bool = True) -> Database:
         if existing and "digests" not in existing:
             db.close()
             raise ArchiveError(f"{path}: a SQLite database, but not a digest archive (no digests table)")
-        if create:
-            if db.journal_mode != "wal":
-                db.enable_wal()
-            ensure_schema(db)
-        elif not set(_FIRST_TABLES) <= existing:
+        if existing and not set(_FIRST_TABLES) <= existing:
             raise ArchiveError(f"{path}: not a digest archive (missing tables)")
+        if db.journal_mode != "wal":
+            db.enable_wal()
+        # An archive written by an older version is migrated whenever it is opened.
+        ensure_schema(db)
     except sqlite3.DatabaseError as error:
         raise ArchiveError(f"{path}: {error}") from error
     return db

@@ -1,0 +1,77 @@
+"""Datasette metadata for an archive: titles, descriptions, facets, labels and canned queries."""
+
+from __future__ import annotations
+
+from .report import DUPLICATE_NUMBERS, MISSING_NUMBERS, OUT_OF_ORDER, WITHOUT_NUMBER
+
+SOURCE = "Iran Interlink Weekly Digest, as published on nejatngo.org and iran-interlink.org"
+SOURCE_URL = "https://www.nejatngo.org/en/topic/iran-interlink-weekly-digest"
+
+DIGESTS_MENTIONING_DOMAIN = """
+SELECT d.id AS digest_id, d.number, d.title, d.published, l.url, l.text
+FROM links l JOIN digests d ON d.id = l.digest_id
+WHERE l.domain = :domain ORDER BY d.published, d.id, l.id
+"""
+
+ENTRIES_PER_SECTION_PER_YEAR = """
+SELECT d.year, coalesce(e.section, '(no section)') AS section, count(*) AS entries
+FROM entries e JOIN digests d ON d.id = e.digest_id
+GROUP BY d.year, section ORDER BY d.year, section
+"""
+
+SEARCH_ENTRIES = """
+SELECT d.number, d.title, d.published, e.section, snippet(entries_fts, -1, '[', ']', '…', 20) AS snippet
+FROM entries_fts JOIN entries e ON e.rowid = entries_fts.rowid JOIN digests d ON d.id = e.digest_id
+WHERE entries_fts MATCH :query ORDER BY d.published
+"""
+
+
+def metadata(database_name: str = "archive") -> dict:
+    """Metadata for `datasette serve <database_name>.db --metadata metadata.json`."""
+    return {
+        "title": "Iran Interlink Weekly Digest archive",
+        "description": "Every digest, its entries and the links in them, crawled by digest-archive.",
+        "source": SOURCE,
+        "source_url": SOURCE_URL,
+        "databases": {
+            database_name: {
+                "tables": {
+                    "digests": {
+                        "description": "One row per digest post. `number` is as published (null for dated titles).",
+                        "label_column": "title",
+                        "sort_desc": "published",
+                        "facets": ["year", "site"],
+                    },
+                    "entries": {
+                        "description": "One row per `++` entry, in order, with its section heading.",
+                        "facets": ["section"],
+                        "sort": "id",
+                    },
+                    "links": {
+                        "description": "Every link inside an entry, canonicalised, with its domain.",
+                        "facets": ["domain"],
+                    },
+                    "digest_urls": {"description": "Every URL form a digest was reached at.", "hidden": True},
+                    "digest_revisions": {"description": "Earlier versions of digests that were edited."},
+                    "crawl_runs": {"description": "One row per crawl, with its counts and status.",
+                                   "sort_desc": "id"},
+                    "failures": {"description": "Pages that could not become a digest, and why.",
+                                 "facets": ["kind"], "sort_desc": "id"},
+                    "pages": {"description": "Stored copies of fetched post pages (compressed).", "hidden": True},
+                },
+                "queries": {
+                    "digests_mentioning_domain": {"title": "Digests linking to a domain",
+                                                  "sql": DIGESTS_MENTIONING_DOMAIN.strip()},
+                    "entries_per_section_per_year": {"title": "Entries per section per year",
+                                                     "sql": ENTRIES_PER_SECTION_PER_YEAR.strip()},
+                    "search_entries": {"title": "Search entries", "sql": SEARCH_ENTRIES.strip()},
+                    "missing_numbers": {"title": "Numbers missing from the series", "sql": MISSING_NUMBERS.strip()},
+                    "duplicate_numbers": {"title": "Numbers used by more than one post",
+                                          "sql": DUPLICATE_NUMBERS.strip()},
+                    "out_of_order": {"title": "Numbers out of order with their dates", "sql": OUT_OF_ORDER.strip()},
+                    "without_number": {"title": "Digests without a number (dated titles)",
+                                       "sql": WITHOUT_NUMBER.strip()},
+                },
+            }
+        },
+    }

@@ -1,0 +1,77 @@
+"""Exports: one file per table (CSV, JSON, NDJSON), or a consistent copy of the whole database."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from pathlib import Path
+
+from sqlite_utils import Database
+
+EXPORTED_TABLES = ("digests", "entries", "links", "digest_revisions", "crawl_runs", "failures")
+FORMATS = ("csv", "json", "ndjson", "sqlite")
+
+
+def _table_rows(db: Database, table: str):
+    cursor = db.execute(f"SELECT * FROM [{table}] ORDER BY rowid")
+    return [c[0] for c in cursor.description], cursor
+
+
+def export_tables(db: Database, fmt: str, directory: str | Path) -> dict[str, int]:
+    """Write `<table>.<fmt>` for each exported table; returns rows written per table.
+
+    Read inside one transaction, so the files agree with each other even while a crawl writes.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    counts = {}
+    db.execute("BEGIN")
+    try:
+        for table in EXPORTED_TABLES:
+            columns, cursor = _table_rows(db, table)
+            path = directory / f"{table}.{fmt}"
+            with open(path, "w", encoding="utf-8", newline="") as handle:
+                counts[table] = _write(handle, fmt, columns, cursor)
+    finally:
+        db.execute("COMMIT")
+    return counts
+
+
+def _write(handle, fmt: str, columns: list[str], cursor) -> int:
+    count = 0
+    if fmt == "csv":
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        for row in cursor:
+            writer.writerow(row)
+            count += 1
+    elif fmt == "ndjson":
+        for row in cursor:
+            handle.write(json.dumps(dict(zip(columns, row)), ensure_ascii=False) + "\n")
+            count += 1
+    elif fmt == "json":
+        handle.write("[")
+        for row in cursor:
+            handle.write(("," if count else "") + "\n" + json.dumps(dict(zip(columns, row)), ensure_ascii=False))
+            count += 1
+        handle.write("\n]\n")
+    else:
+        raise ValueError(f"unknown format {fmt!r}")
+    return count
+
+
+def copy_database(source: str | Path, destination: str | Path) -> None:
+    """A consistent copy of the whole archive through SQLite's backup API (safe while a crawl writes)."""
+    destination = Path(destination)
+    if destination.exists():
+        raise FileExistsError(f"{destination} exists; not overwriting it")
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    dst = sqlite3.connect(destination)
+    try:
+        with dst:
+            src.backup(dst)
+        dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+    finally:
+        src.close()
+        dst.close()

@@ -1,0 +1,230 @@
+"""`digest-archive` reparse, report, export and serve, on a real crawled archive."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import storage
+from crawler.cli import main
+from fixtures.server import FixtureServer
+from fixtures.site import CATEGORY_PATH, build_site
+
+from .conftest import REPO, assert_clean_run, rows, run_crawl
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory, fixture_posts) -> Path:
+    database = tmp_path_factory.mktemp("crawled") / "archive.db"
+    with FixtureServer(build_site(fixture_posts)) as server:
+        assert_clean_run(run_crawl(server.url(CATEGORY_PATH), database, "-a", "mode=backfill"))
+    return database
+
+
+@pytest.fixture()
+def archive(crawled, tmp_path) -> Path:
+    """A private copy of the crawled archive (the fixture server is gone: no network from here on)."""
+    copy = tmp_path / "archive.db"
+    storage.export.copy_database(crawled, copy)
+    return copy
+
+
+def invoke(*args: str):
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result
+
+
+def snapshot(database: Path) -> list:
+    return rows(database, "SELECT id, content_hash, last_seen, last_changed, text FROM digests ORDER BY id")
+
+
+# --- migration ------------------------------------------------------------------------------------
+
+
+def test_an_archive_from_schema_1_is_migrated_when_opened(tmp_path):
+    path = tmp_path / "old.db"
+    shutil.copy(DATA / "archive_schema_v1.db", path)
+    before = rows(path, "SELECT id, title, content_hash FROM digests ORDER BY id")
+    db = storage.open_database(path, create=False)
+    assert storage.schema.schema_version(db) == storage.SCHEMA_VERSION
+    assert "pages" in db.table_names() and "year" in db["digests"].columns_dict
+    db.close()
+    assert rows(path, "SELECT id, title, content_hash FROM digests ORDER BY id") == before
+    assert {r["year"] for r in rows(path, "SELECT year FROM digests")} == {2013, 2017}
+    result = invoke("report", "--db", str(path), "--json")
+    assert result.exit_code == 0 and json.loads(result.output)["digests"] == 4
+
+
+# --- reparse --------------------------------------------------------------------------------------
+
+
+def test_reparse_of_an_unchanged_archive_changes_nothing(archive):
+    before = snapshot(archive)
+    result = invoke("reparse", "--db", str(archive), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert (report["changed"], report["new"], report["unchanged"]) == (0, 0, len(before))
+    assert len(report["unreadable"]) == 1  # the fixture page whose content is missing
+    assert snapshot(archive) == before
+    assert rows(archive, "SELECT count(*) AS n FROM digest_revisions")[0]["n"] == 0
+
+
+def test_reparse_rebuilds_what_an_older_parser_got_wrong_and_reports_it(archive):
+    # What a parser with a bug would have stored: the last entry of digest 200 lost, a link dropped.
+    digest = rows(archive, "SELECT id, content_hash, text FROM digests WHERE number = 200")[0]
+    with sqlite3.connect(archive) as connection:
+        connection.execute("PRAGMA foreign_keys = ON")
+        last = connection.execute("SELECT max(position) FROM entries WHERE digest_id = ?", [digest["id"]]).fetchone()[0]
+        connection.execute("DELETE FROM links WHERE entry_id IN (SELECT id FROM entries WHERE digest_id = ? AND "
+                           "position = ?)", [digest["id"], last])
+        connection.execute("DELETE FROM entries WHERE digest_id = ? AND position = ?", [digest["id"], last])
+        connection.execute("UPDATE digests SET content_hash = 'from-the-old-parser', text = 'old' WHERE id = ?",
+                           [digest["id"]])
+    result = invoke("reparse", "--db", str(archive), "--json")
+    report = json.loads(result.output)
+    assert (report["changed"], report["new"]) == (1, 0)
+    assert report["entries"] == {"added": 1, "removed": 0, "altered": 0}
+    assert report["links"] == {"added": 1, "removed": 0, "altered": 0}
+    assert rows(archive, "SELECT content_hash FROM digests WHERE id = ?", [digest["id"]])[0]["content_hash"] == \
+        digest["content_hash"]
+    revisions = rows(archive, "SELECT digest_id, content_hash, text FROM digest_revisions")
+    assert revisions == [{"digest_id": digest["id"], "content_hash": "from-the-old-parser", "text": "old"}]
+
+
+# --- report ---------------------------------------------------------------------------------------
+
+
+def test_report_finds_the_series_quirks(archive, fixture_posts):
+    result = invoke("report", "--db", str(archive), "--json")
+    assert result.exit_code == 0
+    report = json.loads(result.output)
+    numbers = {p.number for p in fixture_posts if p.stored}
+    assert report["missing_numbers"] == [n for n in range(6, 214) if n not in numbers]
+    assert [row["number"] for row in report["duplicate_numbers"]] == [213]
+    assert [row["number"] for row in report["out_of_order"]] == [167]
+    assert report["without_number"] == report["without_entries"] == report["without_date"] == []
+    assert sorted(row["kind"] for row in report["last_run_failures"]) == ["http_status", "parse_error"]
+    text = invoke("report", "--db", str(archive)).output
+    assert "Missing numbers: 8\u201353, 55\u2013166, 168\u2013181, 196, 211\u2013212" in text
+    assert "167 published 2017-07-28, between 195 and 197" in text
+
+
+# --- export ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "ndjson"])
+def test_export_writes_one_file_per_table_with_its_columns(archive, tmp_path, fmt):
+    out = tmp_path / "export"
+    result = invoke("export", "--db", str(archive), "--format", fmt, "--output", str(out))
+    assert result.exit_code == 0, result.output
+    db = storage.open_database(archive, create=False)
+    for table in storage.export.EXPORTED_TABLES:
+        columns = list(db[table].columns_dict)
+        path = out / f"{table}.{fmt}"
+        if fmt == "csv":
+            with open(path, encoding="utf-8", newline="") as handle:
+                exported = list(csv.reader(handle))
+            assert exported[0] == columns
+            records = exported[1:]
+        elif fmt == "json":
+            records = json.loads(path.read_text(encoding="utf-8"))
+            assert all(list(record) == columns for record in records)
+        else:
+            records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+            assert all(list(record) == columns for record in records)
+        assert len(records) == db[table].count, table
+    db.close()
+
+
+def test_export_sqlite_is_a_consistent_copy_even_during_a_crawl(tmp_path, fixture_posts):
+    database, copy = tmp_path / "live.db", tmp_path / "copy.db"
+    with FixtureServer(build_site(fixture_posts), delay=0.1) as server:
+        command = [sys.executable, "-m", "scrapy", "crawl", "digests", "-a", f"start_url={server.url(CATEGORY_PATH)}",
+                   "-a", "mode=backfill", "-s", f"DATABASE={database}", "-s", "AUTOTHROTTLE_ENABLED=False",
+                   "-s", "DOWNLOAD_DELAY=0"]
+        crawl = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and (not database.exists() or
+                                                   rows(database, "SELECT count(*) AS n FROM digests")[0]["n"] < 5):
+                time.sleep(0.05)
+            result = invoke("export", "--db", str(database), "--format", "sqlite", "--output", str(copy))
+            assert result.exit_code == 0, result.output
+        finally:
+            crawl.wait(timeout=120)
+    connection = sqlite3.connect(copy)
+    assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert connection.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert connection.execute("SELECT count(*) FROM digests d WHERE entry_count != "
+                              "(SELECT count(*) FROM entries WHERE digest_id = d.id)").fetchone()[0] == 0
+    assert connection.execute("SELECT count(*) FROM digests").fetchone()[0] >= 5
+    connection.close()
+
+
+@pytest.mark.parametrize("command", [["report"], ["summary"], ["reparse"], ["export", "--format", "csv", "--output", "x"]])
+def test_commands_refuse_a_missing_or_foreign_file_with_exit_2(tmp_path, command):
+    missing = CliRunner().invoke(main, [*command, "--db", str(tmp_path / "missing.db")])
+    assert missing.exit_code == 2 and "no such archive" in missing.output and "Traceback" not in missing.output
+    foreign = tmp_path / "foreign.db"
+    sqlite3.connect(foreign).execute("CREATE TABLE t (x)").connection.close()
+    result = CliRunner().invoke(main, [*command, "--db", str(foreign)])
+    assert result.exit_code == 2 and "not a digest archive" in result.output
+    assert [r[0] for r in sqlite3.connect(foreign).execute("SELECT name FROM sqlite_master")] == ["t"]
+
+
+# --- serve ----------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def get_json(url: str):
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.load(response)
+
+
+def test_serve_opens_the_archive_in_datasette_with_the_projects_metadata(archive):
+    port = free_port()
+    server = subprocess.Popen([str(Path(sys.executable).parent / "digest-archive"), "serve", "--db", str(archive),
+                               "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                metadata = get_json(f"{base}/-/metadata.json")
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "datasette did not start"
+                time.sleep(0.2)
+        assert metadata["title"] == "Iran Interlink Weekly Digest archive"
+        digests = get_json(f"{base}/archive/digests.json?_shape=array&_sort=number&_size=100")
+        assert len(digests) == 34 and digests[0]["number"] == 6
+        sections = get_json(f"{base}/archive/entries.json?_facet=section&_size=0")["facet_results"]
+        facet = sections["results"]["section"] if "results" in sections else sections["section"]
+        assert "In English" in {item["value"] for item in facet["results"]}
+        out_of_order = get_json(f"{base}/archive/out_of_order.json?_shape=array")
+        assert [row["number"] for row in out_of_order] == [167]
+        found = get_json(f"{base}/archive/entries.json?_search=Rajavi&_shape=array")
+        assert found and all("rajavi" in row["text"].lower() for row in found)
+        by_domain = get_json(f"{base}/archive/digests_mentioning_domain.json?domain=al-monitor.com&_shape=array")
+        assert by_domain and {row["url"].split("/")[2] for row in by_domain} == {"www.al-monitor.com"}
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
