@@ -1,19 +1,52 @@
-"""Downloader middleware: at most one download of a post per run, none of a post already stored.
+"""Downloader middlewares of the project.
 
-The spider never schedules a stored post, but requests restored from a JOBDIR queue after a stop
-were scheduled by the previous process; this is where they are dropped before any download.
+- `StayOnSite`: nothing is fetched from a host other than the archive's, redirects included.
+- `SkipStoredPosts`: at most one download of a post per run, none of a post already stored.
+- `RetryAfterRetryMiddleware`: Scrapy's retries, waiting as long as a 429/503 `Retry-After` asks.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from email.utils import parsedate_to_datetime
+from datetime import datetime, timezone
 
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
+
+from crawler.urls import same_site, site_of
 
 logger = logging.getLogger(__name__)
 
 
+class StayOnSite:
+    """Refuse any request to another site than the start URL's, before it reaches the network.
+
+    Scrapy's own offsite filter compares domains only, so `127.0.0.1:8001` and `127.0.0.1:9999`
+    pass as one site, and it sees redirects only after robots.txt of the new host was fetched.
+    """
+
+    def __init__(self, crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def process_request(self, request):
+        start_url = getattr(self.crawler.spider, "start_url", None)
+        if start_url and not same_site(request.url, start_url):
+            request.meta["offsite"] = True
+            self.crawler.stats.inc_value("digests/offsite_refused")
+            raise IgnoreRequest(f"not fetched: {request.url} is not on {site_of(start_url)}")
+        return None
+
+
 class SkipStoredPosts:
+    """Requests restored from a JOBDIR queue after a stop were scheduled by the previous process;
+    a post stored since then is dropped here, before any download."""
+
     def __init__(self, crawler) -> None:
         self.crawler = crawler
         self.downloaded: set[str] = set()
@@ -24,7 +57,8 @@ class SkipStoredPosts:
 
     def process_request(self, request):
         key = request.meta.get("post_key")
-        if key is None or request.meta.get("recheck") or request.meta.get("redirect_times"):
+        if key is None or request.meta.get("recheck") or request.meta.get("redirect_times") \
+                or request.meta.get("retry_times"):
             return None
         spider = self.crawler.spider
         if key in spider.state.known_keys or key in self.downloaded:
@@ -34,3 +68,41 @@ class SkipStoredPosts:
             raise IgnoreRequest(f"already stored: {request.url}")
         self.downloaded.add(key)
         return None
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds asked by a `Retry-After` header (delta-seconds or an HTTP-date), None if absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+class RetryAfterRetryMiddleware(RetryMiddleware):
+    """Scrapy ignores `Retry-After` (scrapy#3849); a site that asks us to wait is waited for,
+    up to `DIGEST_RETRY_AFTER_MAX` seconds (longer asks give up on the page, and say so)."""
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        middleware = super().from_crawler(crawler)
+        middleware.max_wait = crawler.settings.getfloat("DIGEST_RETRY_AFTER_MAX")
+        return middleware
+
+    async def process_response(self, request, response):
+        if response.status in (429, 503) and not request.meta.get("dont_retry"):
+            header = response.headers.get("Retry-After")
+            wait = retry_after_seconds(header.decode("latin-1") if header else None)
+            if wait is not None:
+                if wait > self.max_wait:
+                    logger.warning("%s asks to retry after %.0fs, more than DIGEST_RETRY_AFTER_MAX (%.0fs): "
+                                   "giving up on it for this run", request.url, wait, self.max_wait)
+                    return response
+                logger.info("%s answered %d: waiting %.1fs as Retry-After asks", request.url, response.status, wait)
+                await asyncio.sleep(wait)
+        return super().process_response(request, response)

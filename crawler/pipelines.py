@@ -111,9 +111,7 @@ class StoreInArchive:
             logger.info("%s digest %s: %s (%d entries)", outcome.capitalize(),
                         item.number if item.number is not None else "-", item.url, len(item.entries))
         elif isinstance(item, PageFailure):
-            storage.record_failure(self.db, self.run_id, item)
-            self.stats.inc_value(f"{STATS_PREFIX}/failed")
-            logger.warning("Failed %s [%s]: %s", item.url, item.kind, item.message)
+            self._record_failure(item)
         elif isinstance(item, FetchedPage):
             storage.save_page(self.db, item)
         elif isinstance(item, DigestNotModified):
@@ -125,15 +123,29 @@ class StoreInArchive:
             logger.info("Duplicate of %s: %s", item.url, ", ".join(item.source_urls))
         return item
 
+    def _record_failure(self, failure: PageFailure) -> None:
+        storage.record_failure(self.db, self.run_id, failure)
+        self.stats.inc_value(f"{STATS_PREFIX}/failed")
+        self.stats.inc_value(f"{STATS_PREFIX}/failed/{failure.kind}")
+        logger.warning("Failed %s [%s]: %s", failure.url, failure.kind, failure.message)
+
     def spider_closed(self, spider, reason):
         if self.db is None:
             return
+        if reason == "finished" and hasattr(spider, "unanswered_posts"):
+            # Every post a listing named ends as a digest or a failure, even one Scrapy dropped silently.
+            for url in spider.unanswered_posts():
+                self._record_failure(PageFailure(url=url, kind="dropped",
+                                                 message="requested, but Scrapy dropped the request without an "
+                                                         "answer (duplicate or offsite filter)"))
         counts = {name: self.stats.get_value(f"{STATS_PREFIX}/{name}", 0) for name in storage.RUN_COUNTS}
+        kinds = {key.rsplit("/", 1)[1]: value for key, value in self.stats.get_stats().items()
+                 if key.startswith(f"{STATS_PREFIX}/failed/")}
         status = {"finished": "finished", "shutdown": "interrupted"}.get(reason, "failed")
         message = getattr(spider, "failure_message", None) or (None if status == "finished" else reason)
         if status == "finished" and message:
             status = "failed"
-        storage.finish_run(self.db, self.run_id, status, counts, message)
+        storage.finish_run(self.db, self.run_id, status, counts, message, failure_kinds=kinds)
         elapsed = time.monotonic() - self.started
         logger.info(
             "Crawl run %d %s in %.1fs: %d new, %d changed, %d unchanged, %d duplicates, %d failed "
@@ -142,5 +154,7 @@ class StoreInArchive:
             counts["duplicates"], counts["failed"], counts["listing_pages"], counts["posts_listed"],
             counts["posts_fetched"], counts["rechecked"], counts["not_modified"], f": {message}" if message else "",
         )
+        if kinds:
+            logger.warning("Failures by kind: %s", ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())))
         self.db.close()
         self.db = None

@@ -38,7 +38,11 @@ DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 
 DOWNLOADER_MIDDLEWARES = {
-    "crawler.middlewares.SkipStoredPosts": 50,
+    "crawler.middlewares.StayOnSite": 40,
+    "crawler.middlewares.SkipStoredPosts": 45,
+    # Scrapy's retries, but honouring Retry-After.
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.RetryAfterRetryMiddleware": 550,
 }
 
 ITEM_PIPELINES = {

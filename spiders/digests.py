@@ -54,7 +54,8 @@ class DigestsSpider(scrapy.Spider):
         self.start_url = start_url
         self.state = storage.CrawlState(set(), set(), [])  # what the archive held when the run began
         self.listed_keys: set[str] = set()  # posts named by the listing pages read in this run
-        self.scheduled_keys: set[str] = set()  # posts requested in this run
+        self.scheduled: dict[str, str] = {}  # post key → listed URL, for every post requested in this run
+        self.answered: set[str] = set()  # post keys that ended as a digest, a failure or a 304
         self.failure_message: str | None = None
         self.lock: storage.ArchiveLock | None = None
 
@@ -133,9 +134,9 @@ class DigestsSpider(scrapy.Spider):
             # A post repeated at the top of the next page, or listed as AMP and plain, is fetched once.
             # In a refresh, a post that failed for good (404, unparseable) is not fetched again.
             skip = self.state.known_keys | (self.state.settled_keys if self.mode == "refresh" else set())
-            if key in skip or key in self.scheduled_keys:
+            if key in skip or key in self.scheduled:
                 continue
-            self.scheduled_keys.add(key)
+            self.scheduled[key] = url
             yield self._post_request(url)
 
         if listing.next_url is None:
@@ -177,7 +178,13 @@ class DigestsSpider(scrapy.Spider):
                               dont_filter=True, cb_kwargs={"listed_url": target.url},
                               meta={"post_key": post_key(url), "recheck": True, "handle_httpstatus_list": [304]})
 
+    def unanswered_posts(self) -> list[str]:
+        """Listed URLs of posts requested in this run that got no answer at all: Scrapy dropped them
+        without calling an errback. The store pipeline records them as failures."""
+        return [url for key, url in self.scheduled.items() if key not in self.answered]
+
     def parse_post(self, response, listed_url: str):
+        self.answered.add(response.meta["post_key"])
         if response.meta.get("recheck"):
             self.crawler.stats.inc_value(f"{STATS}/rechecked")
         if response.status == 304:
@@ -186,6 +193,15 @@ class DigestsSpider(scrapy.Spider):
             return
         self.crawler.stats.inc_value(f"{STATS}/posts_fetched")
         content_type = _header(response, "Content-Type")
+        if not response.body.strip():
+            yield PageFailure(url=listed_url, kind="empty", http_status=response.status,
+                              message=f"{response.url}: HTTP {response.status} with an empty body")
+            return
+        if content_type and not any(marker in content_type.lower() for marker in ("html", "xml", "text/plain")):
+            yield PageFailure(url=listed_url, kind="not_html", http_status=response.status,
+                              message=f"{response.url}: {content_type.split(';')[0]}, not an HTML page "
+                                      f"({len(response.body)} bytes)")
+            return
         yield FetchedPage(url=response.request.url, http_status=response.status, content_type=content_type,
                           etag=_header(response, "ETag"), last_modified=_header(response, "Last-Modified"),
                           body=response.body)
@@ -200,6 +216,7 @@ class DigestsSpider(scrapy.Spider):
     def post_failed(self, failure):
         if failure.check(IgnoreRequest) and failure.request.meta.get("skipped_as_stored"):
             return  # a request restored from JOBDIR for a post stored before the stop
+        self.answered.add(failure.request.meta.get("post_key"))
         kind, message, status = describe_failure(failure)
         yield PageFailure(url=failure.request.cb_kwargs.get("listed_url", failure.request.url),
                           kind=kind, message=message, http_status=status)

@@ -12,7 +12,7 @@ from sqlite_utils import Database
 
 # 1: digests, digest_urls, entries, links, digest_revisions, crawl_runs, failures (first release)
 # 2: pages (every fetched post page, compressed, with its HTTP validators), digests.year,
-#    failures.http_status, crawl_runs.rechecked / not_modified
+#    failures.http_status, crawl_runs.rechecked / not_modified / failure_kinds
 SCHEMA_VERSION = 2
 
 # The tables a database must have to be this project's archive.
@@ -104,7 +104,8 @@ def _create_tables(db: Database) -> None:
     _table(db, "crawl_runs", {
         "id": int, "mode": str, "start_url": str, "started": str, "finished": str, "status": str,
         "listing_pages": int, "posts_listed": int, "posts_fetched": int, "rechecked": int, "not_modified": int,
-        "new": int, "changed": int, "unchanged": int, "duplicates": int, "failed": int, "message": str,
+        "new": int, "changed": int, "unchanged": int, "duplicates": int, "failed": int, "failure_kinds": str,
+        "message": str,
     }, pk="id", not_null={"mode", "start_url", "started", "status"})
     _table(db, "digests", {
         "id": int, "post_id": int, "site": str, "url": str, "url_key": str, "number": int, "title": str,

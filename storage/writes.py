@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zlib
 from datetime import datetime, timezone
 
@@ -169,12 +170,13 @@ RUN_COUNTS = ("listing_pages", "posts_listed", "posts_fetched", "rechecked", "no
 
 
 def finish_run(db: Database, crawl_run_id: int, status: str, counts: dict[str, int],
-               message: str | None = None, now: str | None = None) -> None:
+               message: str | None = None, now: str | None = None, failure_kinds: dict[str, int] | None = None) -> None:
     values = {name: int(counts.get(name, 0)) for name in RUN_COUNTS}
     assignments = ", ".join(f"{name} = :{name}" for name in values)
     with db.atomic():
         db.execute(
-            f"UPDATE crawl_runs SET finished = :finished, status = :status, message = :message, {assignments} "
-            "WHERE id = :id",
-            {**values, "finished": now or utc_now(), "status": status, "message": message, "id": crawl_run_id},
+            f"UPDATE crawl_runs SET finished = :finished, status = :status, message = :message, "
+            f"failure_kinds = :failure_kinds, {assignments} WHERE id = :id",
+            {**values, "finished": now or utc_now(), "status": status, "message": message, "id": crawl_run_id,
+             "failure_kinds": json.dumps(failure_kinds or {}, sort_keys=True)},
         )

@@ -44,6 +44,20 @@ def rows(database: Path, sql: str, params=()) -> list[dict]:
         connection.close()
 
 
+def stored_count(database: Path) -> int:
+    """Digests stored so far, read while a crawl may be writing (0 before the schema exists)."""
+    if not database.exists():
+        return 0
+    try:
+        connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5)
+        try:
+            return connection.execute("SELECT count(*) FROM digests").fetchone()[0]
+        finally:
+            connection.close()
+    except sqlite3.OperationalError:
+        return 0
+
+
 @pytest.fixture(scope="session")
 def fixture_posts():
     return archive_posts()

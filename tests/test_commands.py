@@ -21,7 +21,7 @@ from crawler.cli import main
 from fixtures.server import FixtureServer
 from fixtures.site import CATEGORY_PATH, build_site
 
-from .conftest import REPO, assert_clean_run, rows, run_crawl
+from .conftest import REPO, assert_clean_run, rows, run_crawl, stored_count
 
 DATA = Path(__file__).parent / "data"
 
@@ -158,8 +158,7 @@ def test_export_sqlite_is_a_consistent_copy_even_during_a_crawl(tmp_path, fixtur
         crawl = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and (not database.exists() or
-                                                   rows(database, "SELECT count(*) AS n FROM digests")[0]["n"] < 5):
+            while time.monotonic() < deadline and stored_count(database) < 5:
                 time.sleep(0.05)
             result = invoke("export", "--db", str(database), "--format", "sqlite", "--output", str(copy))
             assert result.exit_code == 0, result.output

@@ -15,25 +15,12 @@ import pytest
 from fixtures.server import FixtureServer
 from fixtures.site import CATEGORY_PATH, build_site
 
-from .conftest import FAST, REPO, assert_clean_run, run_crawl
+from .conftest import FAST, REPO, assert_clean_run, run_crawl, stored_count
 
 
 def crawl_command(start_url: str, database, *args: str) -> list[str]:
     return [sys.executable, "-m", "scrapy", "crawl", "digests", "-a", f"start_url={start_url}",
             "-a", "mode=backfill", "-s", f"DATABASE={database}", *FAST, *args]
-
-
-def stored_count(database) -> int:
-    if not database.exists():
-        return 0
-    try:
-        connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5)
-        try:
-            return connection.execute("SELECT count(*) FROM digests").fetchone()[0]
-        finally:
-            connection.close()
-    except sqlite3.OperationalError:
-        return 0  # not created yet
 
 
 _HOST = re.compile(r"127\.0\.0\.1:\d+")
