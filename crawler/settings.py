@@ -32,6 +32,9 @@ TELNETCONSOLE_ENABLED = False
 # Transient failures are retried (5xx, 408, 429 and timeouts by Scrapy's RetryMiddleware).
 RETRY_ENABLED = True
 RETRY_TIMES = 3
+# A page that still fails after its retries is a recorded failure (kind + message in the archive and
+# the closing summary), not an error of the crawl: ERROR stays for what needs a person's attention.
+RETRY_GIVE_UP_LOG_LEVEL = "WARNING"
 DOWNLOAD_TIMEOUT = 60
 # A digest page is well under 1 MB; anything far larger is not a digest.
 DOWNLOAD_MAXSIZE = 8 * 1024 * 1024

@@ -112,31 +112,50 @@ def on_site_of(url: str, start_url: str) -> str:
     return urlunsplit((start.scheme, start.netloc, parts.path, parts.query, ""))
 
 
+def join_url(base_url: str, href: str | None) -> str | None:
+    """`href` made absolute against `base_url`, if it is a usable http(s) URL; None otherwise.
+
+    Pages carry hostile or broken hrefs (`https://<![CDATA[www…`, `http://[::1`, `javascript:`);
+    urllib raises ValueError on some of them, so every join in the parsers goes through here.
+    """
+    if not href or len(href) > MAX_URL_LENGTH:
+        return None
+    try:
+        absolute = urljoin(base_url, href.strip())
+        parts = urlsplit(absolute)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in _STORED_LINK_SCHEMES or not parts.hostname:
+        return None
+    return absolute
+
+
 def canonical_link(href: str | None, base_url: str) -> str | None:
     """An entry link as stored: absolute, http(s) only, trackers and fragment removed.
 
     Returns None for what is not a link to store (`javascript:`, `mailto:`, in-page anchors,
     empty or absurdly long hrefs).
     """
-    if not href:
+    if not href or href.strip().startswith("#"):
         return None
-    href = href.strip()
-    if not href or href.startswith("#") or len(href) > MAX_URL_LENGTH:
+    absolute = join_url(base_url, href)
+    if absolute is None:
         return None
-    try:
-        absolute = urljoin(base_url, href)
-        parts = urlsplit(absolute)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in _STORED_LINK_SCHEMES or not parts.netloc:
-        return None
+    parts = urlsplit(absolute)
     query = _without_tracking(parts.query)
-    return canonicalize_url(urlunsplit((parts.scheme, parts.netloc, parts.path, query, "")))
+    try:
+        return canonicalize_url(urlunsplit((parts.scheme, parts.netloc, parts.path, query, "")))
+    except (ValueError, UnicodeError):
+        return None
 
 
-def is_http_url(url: str) -> bool:
+def is_http_url(url: str | None) -> bool:
+    if not url:
+        return False
     try:
         parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError:
         return False
     return parts.scheme in ("http", "https") and bool(parts.hostname)

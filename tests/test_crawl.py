@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 from collections import Counter
 from html import unescape
+from pathlib import Path
 
 import pytest
 
@@ -151,3 +152,23 @@ def test_bad_arguments_fail_with_one_line_before_any_request(tmp_path, fixture_s
     assert "Traceback" not in result.stderr
     assert fixture_server.requests == []
     assert not (tmp_path / "a.db").exists()
+
+
+def test_a_database_that_is_not_sqlite_is_refused_and_left_alone(tmp_path, fixture_server):
+    notes = tmp_path / "notes.db"
+    notes.write_text("not a database\n")
+    result = run_crawl(fixture_server.url(CATEGORY_PATH), notes)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("digests: error:")]
+    assert len(errors) == 1 and "not a SQLite database" in errors[0]
+    assert notes.read_text() == "not a database\n"
+    assert fixture_server.requests == []
+
+
+def test_an_unwritable_database_path_is_refused_with_one_line(tmp_path, fixture_server):
+    # /proc accepts no new files, even for root (who ignores file permissions).
+    result = run_crawl(fixture_server.url(CATEGORY_PATH), Path("/proc/digest-archive-test.db"))
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("digests: error:")]
+    assert len(errors) == 1 and "/proc/digest-archive-test.db" in errors[0]
+    assert "Traceback" not in result.stderr and fixture_server.requests == []

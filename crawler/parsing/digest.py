@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import re
 from html import escape as html_escape
-from urllib.parse import parse_qsl, urljoin, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import nh3
 from bs4 import NavigableString, Tag
 from bs4.element import Comment
 
 from ..items import Digest, Entry, Link
-from ..urls import canonical_link, clean_post_url, domain_of, is_http_url, same_site, site_of
+from ..urls import canonical_link, clean_post_url, domain_of, is_http_url, join_url, same_site, site_of
 from .decoding import decode_html
 from .errors import ParseError
 from .html import BLOCK_TAGS, HEADING_TAGS, in_chrome, iter_blocks, make_soup, text_of
@@ -121,10 +121,12 @@ def _parse_canonical_url(soup, url: str) -> str:
     site is not trusted with the post's identity.
     """
     for candidate in (_link_rel(soup, "canonical"), _meta(soup, "og:url")):
-        if candidate:
-            absolute = urljoin(url, candidate)
-            if is_http_url(absolute) and same_site(absolute, url):
+        absolute = join_url(url, candidate)
+        if absolute and same_site(absolute, url):
+            try:
                 return clean_post_url(absolute)
+            except (ValueError, UnicodeError):
+                continue  # a canonical link too broken to use: fall back to the URL fetched
     return clean_post_url(url)
 
 
@@ -134,7 +136,7 @@ _POSTS_PATH = re.compile(r"/posts?/(\d+)(?:/|$)")
 
 
 def _query_post_id(url: str | None) -> int | None:
-    if not url:
+    if not is_http_url(url):
         return None
     for key, value in parse_qsl(urlsplit(url).query):
         if key == "p" and value.isdigit():
@@ -387,7 +389,8 @@ def _parse_body(container: Tag, url: str, title: str, skip: set[int]):
             line.text = text_of(line.nodes)
             current = _Entry(section)
             entries.append(current)
-            current.add(line)
+            if line.text:  # a bare `++` opens an entry that the next line fills
+                current.add(line)
             closed = False
             continue
         if _is_heading(line, block):
@@ -425,7 +428,7 @@ def _parse_body(container: Tag, url: str, title: str, skip: set[int]):
             current = _Entry(section)
             entries.append(current)
         current.add(line)
-    return [_finish_entry(entry, url) for entry in entries], dateline
+    return [_finish_entry(entry, url) for entry in entries if entry.pieces], dateline
 
 
 def _visible_length(text: str) -> int:

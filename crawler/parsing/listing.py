@@ -7,12 +7,12 @@ then text cues (a post link's title names the series).
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from bs4 import Tag
 
 from ..items import Listing
-from ..urls import is_http_url, post_key, same_site, site_of
+from ..urls import is_http_url, join_url, post_key, same_site, site_of
 from .decoding import decode_html
 from .errors import ParseError
 from .html import HEADING_TAGS, in_chrome, make_soup, text_of
@@ -51,7 +51,7 @@ def parse_listing(url: str, html: str | bytes) -> Listing:
 
 def _base_href(soup, url: str) -> str:
     base = soup.find("base", href=True)
-    return urljoin(url, base["href"]) if base else url
+    return (join_url(url, base["href"]) or url) if base else url
 
 
 # --- post links -----------------------------------------------------------------------------------
@@ -105,8 +105,8 @@ def _is_post_title_link(link: Tag) -> bool:
 def _parse_post_urls(soup, listing_url: str, base: str) -> tuple[str, ...]:
     candidates: list[tuple[str, str, bool]] = []  # (key, url, names the series)
     for link in soup.body.find_all("a", href=True):
-        href = urljoin(base, link["href"].strip()).split("#", 1)[0]
-        if not _looks_like_post(href, listing_url) or in_chrome(link) or not _is_post_title_link(link):
+        href = (join_url(base, link["href"]) or "").split("#", 1)[0]
+        if not href or not _looks_like_post(href, listing_url) or in_chrome(link) or not _is_post_title_link(link):
             continue
         candidates.append((post_key(href), href, mentions_series(text_of(link))))
     # On a listing where titles name the series, a post whose title does not (an "About us" post
@@ -126,24 +126,26 @@ def _parse_post_urls(soup, listing_url: str, base: str) -> tuple[str, ...]:
 def _next_candidates(soup, base: str):
     for tag in soup.find_all("link", href=True):
         if "next" in (tag.get("rel") or []):
-            yield urljoin(base, tag["href"])
+            yield join_url(base, tag["href"])
     links = soup.body.find_all("a", href=True)
     for link in links:
         if "next" in (link.get("rel") or []):
-            yield urljoin(base, link["href"])
+            yield join_url(base, link["href"])
     for link in links:
         holders = [link, link.parent] if isinstance(link.parent, Tag) else [link]
         if any(_NEXT_CLASS_TOKENS.intersection(h.get("class") or []) for h in holders):
-            yield urljoin(base, link["href"])
+            yield join_url(base, link["href"])
     for link in links:
         if _NEXT_TEXT.match(text_of(link)):
-            yield urljoin(base, link["href"])
+            yield join_url(base, link["href"])
 
 
 def _parse_next_url(soup, url: str, base: str) -> str | None:
     """The next (older) page of this same archive, or None on the last page."""
     here_base, here_page = archive_base(url), page_number(url)
     for candidate in _next_candidates(soup, base):
+        if candidate is None:
+            continue
         candidate = candidate.split("#", 1)[0]
         # A "next" that leaves the archive (a post's "next post", another category) or goes back
         # to an earlier page would make the walk wander or loop.
@@ -152,7 +154,7 @@ def _parse_next_url(soup, url: str, base: str) -> str | None:
     # Numbered pagination only: a link to page N+1 of this archive.
     wanted = here_page + 1
     for link in soup.body.find_all("a", href=True):
-        candidate = urljoin(base, link["href"]).split("#", 1)[0]
+        candidate = (join_url(base, link["href"]) or "").split("#", 1)[0]
         if is_http_url(candidate) and archive_base(candidate) == here_base and page_number(candidate) == wanted:
             return candidate
     return None
