@@ -78,7 +78,9 @@ def summary(database: str, as_json: bool) -> None:
 @main.command()
 @click.option("--db", "database", default="archive.db", show_default=True, help="The archive to re-parse.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def reparse(database: str, as_json: bool) -> None:
+@click.option("--allow-shrink", is_flag=True,
+              help="Replace digests even when the new parse has lost more than half of their entries.")
+def reparse(database: str, as_json: bool, allow_shrink: bool) -> None:
     """Rebuild every digest from the stored pages with the current parser, offline.
 
     Changed digests keep their previous version in digest_revisions, like an edit
@@ -91,7 +93,7 @@ def reparse(database: str, as_json: bool) -> None:
     db = _open_archive(database)
     try:
         with storage.ArchiveLock(database):
-            report = reparse_archive(db)
+            report = reparse_archive(db, allow_shrink=allow_shrink)
     except storage.ArchiveError as error:
         click.echo(f"digest-archive: error: {error}", err=True)
         sys.exit(EXIT_NO_ARCHIVE)

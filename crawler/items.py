@@ -73,6 +73,7 @@ class Listing:
     url: str
     post_urls: tuple[str, ...]
     next_url: str | None
+    last_page: int | None = None  # the highest page number the pagination shows, when it shows one
 
 
 @dataclass(frozen=True)

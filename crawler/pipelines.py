@@ -13,6 +13,7 @@ import time
 from scrapy import signals
 
 import storage
+from crawler.health import UNREADABLE_KINDS, RunHealth
 from crawler.items import Digest, DigestNotModified, DuplicateDigest, FetchedPage, PageFailure
 from crawler.urls import is_http_url, post_key
 
@@ -88,6 +89,7 @@ class StoreInArchive:
         self.db = None
         self.run_id = None
         self.started = 0.0
+        self.health = RunHealth()
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -107,6 +109,12 @@ class StoreInArchive:
     def process_item(self, item):
         if isinstance(item, Digest):
             outcome = storage.save_digest(self.db, item)
+            if outcome == storage.SHRUNK:
+                self._record_failure(PageFailure(
+                    url=item.source_urls[0] if item.source_urls else item.url, kind="shrunk",
+                    message=f"{item.url}: parsed {len(item.entries)} entries where the archive has more than twice "
+                            "as many; the stored digest was kept"))
+                return item
             self.stats.inc_value(f"{STATS_PREFIX}/{outcome}")
             logger.info("%s digest %s: %s (%d entries)", outcome.capitalize(),
                         item.number if item.number is not None else "-", item.url, len(item.entries))
@@ -125,6 +133,8 @@ class StoreInArchive:
 
     def _record_failure(self, failure: PageFailure) -> None:
         storage.record_failure(self.db, self.run_id, failure)
+        if failure.kind in UNREADABLE_KINDS:
+            self.health.unreadable.append((failure.url, failure.message.split(": ", 1)[-1]))
         self.stats.inc_value(f"{STATS_PREFIX}/failed")
         self.stats.inc_value(f"{STATS_PREFIX}/failed/{failure.kind}")
         logger.warning("Failed %s [%s]: %s", failure.url, failure.kind, failure.message)
@@ -142,9 +152,14 @@ class StoreInArchive:
         kinds = {key.rsplit("/", 1)[1]: value for key, value in self.stats.get_stats().items()
                  if key.startswith(f"{STATS_PREFIX}/failed/")}
         status = {"finished": "finished", "shutdown": "interrupted"}.get(reason, "failed")
-        message = getattr(spider, "failure_message", None) or (None if status == "finished" else reason)
+        self.health.empty_listings = list(getattr(spider, "empty_listings", []))
+        self.health.posts_read = counts["posts_fetched"] - kinds.get("empty", 0) - kinds.get("not_html", 0)
+        message = getattr(spider, "failure_message", None) or self.health.problem() or \
+            (None if status == "finished" else reason)
         if status == "finished" and message:
             status = "failed"
+        # Read by the project's `scrapy crawl` command to exit non-zero, so cron reports a failed run.
+        self.stats.set_value(f"{STATS_PREFIX}/run_status", status)
         storage.finish_run(self.db, self.run_id, status, counts, message, failure_kinds=kinds)
         elapsed = time.monotonic() - self.started
         logger.info(
@@ -156,5 +171,7 @@ class StoreInArchive:
         )
         if kinds:
             logger.warning("Failures by kind: %s", ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())))
+        if status == "failed":
+            logger.error("Crawl run %d failed: %s", self.run_id, message)
         self.db.close()
         self.db = None

@@ -41,7 +41,7 @@ def _links(entries: list[tuple]) -> list[tuple]:
     return [(position, link) for position, entry in enumerate(entries) for link in entry[3]]
 
 
-def reparse_archive(db) -> ReparseReport:
+def reparse_archive(db, *, allow_shrink: bool = False) -> ReparseReport:
     report = ReparseReport()
     for page in list(storage.stored_pages(db)):
         report.pages += 1
@@ -55,7 +55,11 @@ def reparse_archive(db) -> ReparseReport:
             report.unreadable.append((page.url, "; ".join(problems)))
             continue
         before = storage.digest_content(db, page.url) or []
-        outcome = storage.save_digest(db, digest, seen=False)
+        outcome = storage.save_digest(db, digest, seen=False, allow_shrink=allow_shrink)
+        if outcome == storage.SHRUNK:
+            report.unreadable.append((page.url, f"{len(digest.entries)} entries where the archive has more than "
+                                                "twice as many: kept the stored digest (--allow-shrink replaces it)"))
+            continue
         setattr(report, outcome, getattr(report, outcome) + 1)
         if outcome == storage.UNCHANGED:
             continue

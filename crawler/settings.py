@@ -7,6 +7,8 @@ from crawler.config import project_defaults
 BOT_NAME = "digest-archive"
 SPIDER_MODULES = ["spiders"]
 NEWSPIDER_MODULE = "spiders"
+# Our `crawl` command: Scrapy's, exiting 1 when the run failed (see crawler/commands/crawl.py).
+COMMANDS_MODULE = "crawler.commands"
 
 # DATABASE, DIGEST_START_URL: see crawler/config.py (declared there once, with help).
 globals().update(project_defaults())
@@ -46,6 +48,10 @@ DOWNLOADER_MIDDLEWARES = {
     # Scrapy's retries, but honouring Retry-After.
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.RetryAfterRetryMiddleware": 550,
+}
+
+EXTENSIONS = {
+    "crawler.progress.CrawlProgress": 500,
 }
 
 ITEM_PIPELINES = {

@@ -56,7 +56,9 @@ class DigestsSpider(scrapy.Spider):
         self.listed_keys: set[str] = set()  # posts named by the listing pages read in this run
         self.scheduled: dict[str, str] = {}  # post key → listed URL, for every post requested in this run
         self.answered: set[str] = set()  # post keys that ended as a digest, a failure or a 304
-        self.failure_message: str | None = None
+        self.failure_message: str | None = None  # why the run failed as a whole, if it did
+        self.empty_listings: list[str] = []  # listing pages that named no post (a changed theme?)
+        self.last_page_seen: int | None = None  # the archive's last page, when its pagination shows it
         self.lock: storage.ArchiveLock | None = None
 
     @classmethod
@@ -119,12 +121,15 @@ class DigestsSpider(scrapy.Spider):
         except ParseError as error:
             yield PageFailure(url=response.url, kind="parse_error", message=str(error), listing=True)
             return
+        if listing.last_page:
+            self.last_page_seen = max(self.last_page_seen or 0, listing.last_page)
         listed_keys = [post_key(url) for url in listing.post_urls]
         done = self.state.known_keys | self.state.settled_keys
         new_keys = [key for key in listed_keys if key not in done]
         self.logger.info("Listing %s: %d posts, %d not stored yet%s", response.url, len(listed_keys),
                          len(new_keys), "" if listing.next_url else " (last page)")
         if not listed_keys:
+            self.empty_listings.append(response.url)
             self.logger.warning("Listing %s names no digest posts: has the theme changed?", response.url)
 
         for url, key in zip(listing.post_urls, listed_keys):

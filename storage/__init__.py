@@ -7,7 +7,7 @@ from .queries import (
 from .lock import ArchiveBusy, ArchiveLock
 from .schema import ARCHIVE_TABLES, SCHEMA_VERSION, ArchiveError, ensure_schema, open_database
 from .writes import (
-    CHANGED, NEW, RUN_COUNTS, UNCHANGED, finish_run, mark_not_modified, record_failure, remember_urls, remember_urls_of, save_digest,
+    CHANGED, NEW, RUN_COUNTS, SHRUNK, UNCHANGED, finish_run, mark_not_modified, record_failure, remember_urls, remember_urls_of, save_digest,
     save_page, start_run,
 )
 
@@ -15,7 +15,7 @@ __all__ = [
     "ArchiveBusy", "ArchiveLock",
     "CrawlState", "RecheckTarget", "StoredPage", "crawl_state_at", "digest_content", "mark_not_modified",
     "recheck_targets", "save_page", "settled_failure_keys", "stored_pages",
-    "ARCHIVE_TABLES", "CHANGED", "NEW", "RUN_COUNTS", "SCHEMA_VERSION", "UNCHANGED", "ArchiveError",
+    "ARCHIVE_TABLES", "CHANGED", "SHRUNK", "NEW", "RUN_COUNTS", "SCHEMA_VERSION", "UNCHANGED", "ArchiveError",
     "archive_summary", "ensure_schema", "finish_run", "known_post_keys", "known_post_keys_at",
     "open_database", "record_failure", "remember_urls", "remember_urls_of", "save_digest", "start_run",
 ]

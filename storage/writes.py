@@ -11,14 +11,15 @@ from sqlite_utils import Database
 from crawler.items import Digest, FetchedPage, PageFailure
 from crawler.urls import post_key
 
-NEW, CHANGED, UNCHANGED = "new", "changed", "unchanged"
+NEW, CHANGED, UNCHANGED, SHRUNK = "new", "changed", "unchanged", "shrunk"
 
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def save_digest(db: Database, digest: Digest, now: str | None = None, *, seen: bool = True) -> str:
+def save_digest(db: Database, digest: Digest, now: str | None = None, *, seen: bool = True,
+                allow_shrink: bool = False) -> str:
     """Insert or update one digest with its entries, links and URLs; returns new/changed/unchanged.
 
     A digest is found again by any URL it was reached at, or by its WordPress post id on the same
@@ -26,6 +27,10 @@ def save_digest(db: Database, digest: Digest, now: str | None = None, *, seen: b
     gets `last_seen`. Everything happens in one transaction: a kill leaves the old digest or the
     new one, never half of either. With `seen=False` (a re-parse of stored pages, not a visit to the
     site) `last_seen` is left alone.
+
+    A new version that has lost more than half of the stored entries is not written (returns
+    `shrunk`) unless `allow_shrink`: that is what a changed theme does to a parser, and good data
+    must not be replaced by half-parsed data.
     """
     now = now or utc_now()
     urls = dict.fromkeys([digest.url, *digest.source_urls])
@@ -35,7 +40,10 @@ def save_digest(db: Database, digest: Digest, now: str | None = None, *, seen: b
             digest_id = _insert_digest(db, digest, now)
             outcome = NEW
         else:
-            digest_id, stored_hash = existing
+            digest_id, stored_hash, stored_entries = existing
+            if stored_hash != digest.content_hash and not allow_shrink and stored_entries >= 2 \
+                    and len(digest.entries) * 2 < stored_entries:
+                return SHRUNK
             if stored_hash == digest.content_hash:
                 if seen:
                     db.execute("UPDATE digests SET last_seen = ? WHERE id = ?", [now, digest_id])
@@ -64,14 +72,14 @@ def remember_urls_of(db: Database, digest_url: str, urls: list[str], now: str | 
             remember_urls(db, row[0], urls, now)
 
 
-def _find_digest(db: Database, digest: Digest, keys: list[str]) -> tuple[int, str] | None:
+def _find_digest(db: Database, digest: Digest, keys: list[str]) -> tuple[int, str, int] | None:
     placeholders = ", ".join("?" for _ in keys)
     row = db.execute(
-        f"SELECT d.id, d.content_hash FROM digest_urls u JOIN digests d ON d.id = u.digest_id "
+        f"SELECT d.id, d.content_hash, d.entry_count FROM digest_urls u JOIN digests d ON d.id = u.digest_id "
         f"WHERE u.url_key IN ({placeholders}) LIMIT 1", keys,
     ).fetchone()
     if row is None and digest.post_id is not None:
-        row = db.execute("SELECT id, content_hash FROM digests WHERE site = ? AND post_id = ? LIMIT 1",
+        row = db.execute("SELECT id, content_hash, entry_count FROM digests WHERE site = ? AND post_id = ? LIMIT 1",
                          [digest.site, digest.post_id]).fetchone()
     return tuple(row) if row else None
 

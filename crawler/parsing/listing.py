@@ -46,7 +46,9 @@ def parse_listing(url: str, html: str | bytes) -> Listing:
     if soup.body is None:
         raise ParseError(f"{url}: not an HTML page (no <body>)")
     base = _base_href(soup, url)
-    return Listing(url=url, post_urls=_parse_post_urls(soup, url, base), next_url=_parse_next_url(soup, url, base))
+    next_url = _parse_next_url(soup, url, base)
+    return Listing(url=url, post_urls=_parse_post_urls(soup, url, base), next_url=next_url,
+                   last_page=_parse_last_page(soup, url, base, next_url))
 
 
 def _base_href(soup, url: str) -> str:
@@ -159,3 +161,20 @@ def _parse_next_url(soup, url: str, base: str) -> str | None:
             return candidate
     return None
 
+
+
+def _parse_last_page(soup, url: str, base: str, next_url: str | None) -> int | None:
+    """The highest page of this archive that the pagination links to (`1 2 … 31 »` → 31).
+
+    Only a hint for progress estimates: None when the pagination shows no numbers.
+    """
+    here_base = archive_base(url)
+    pages = [page_number(url)]
+    for link in soup.body.find_all("a", href=True):
+        candidate = join_url(base, link["href"])
+        if candidate and archive_base(candidate) == here_base:
+            pages.append(page_number(candidate))
+    highest = max(pages)
+    if next_url is not None and highest <= page_number(next_url):
+        return None  # only a "next" link: the end is not in sight
+    return highest

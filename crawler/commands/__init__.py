@@ -1,0 +1,1 @@
+"""Project commands for `scrapy`: `crawl` exits non-zero when the run failed."""

@@ -1,0 +1,91 @@
+"""Progress of a crawl: a status line on a terminal, a plain log line every so often elsewhere.
+
+    listing 3/31 · posts 27 done of 30 listed · 1 failed · 41.2/min · ETA 6m40s
+
+ETA counts the posts listed so far plus, when the pagination shows its last page, the posts the
+remaining listing pages will name (estimated from the pages read).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+from twisted.internet import task
+
+logger = logging.getLogger(__name__)
+
+TERMINAL_INTERVAL = 0.5
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds}s"
+
+
+class CrawlProgress:
+    def __init__(self, crawler, interval: float, on_terminal: bool) -> None:
+        self.crawler = crawler
+        self.interval = interval
+        self.on_terminal = on_terminal
+        self.started = 0.0
+        self.loop: task.LoopingCall | None = None
+        self.last_line = ""
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        mode = crawler.settings.get("DIGEST_PROGRESS")
+        if mode == "off":
+            raise NotConfigured
+        on_terminal = mode == "terminal" or (mode == "auto" and sys.stderr.isatty())
+        extension = cls(crawler, crawler.settings.getfloat("DIGEST_PROGRESS_INTERVAL"), on_terminal)
+        crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        return extension
+
+    def spider_opened(self, spider):
+        self.started = time.monotonic()
+        self.loop = task.LoopingCall(self.report)
+        self.loop.start(TERMINAL_INTERVAL if self.on_terminal else self.interval, now=False)
+
+    def spider_closed(self, spider, reason):
+        if self.loop is not None and self.loop.running:
+            self.loop.stop()
+        if self.on_terminal and self.last_line:
+            self.report()
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+    def line(self) -> str:
+        stats = self.crawler.stats
+        spider = self.crawler.spider
+        value = lambda name: stats.get_value(f"digests/{name}", 0)  # noqa: E731
+        pages, listed = value("listing_pages"), len(getattr(spider, "scheduled", {}))
+        done = len(getattr(spider, "answered", ()))
+        failed = value("failed")
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        rate = done / elapsed * 60
+        last_page = getattr(spider, "last_page_seen", None)
+        expected = listed
+        if last_page and pages and last_page > pages:
+            expected += round(listed / pages * (last_page - pages))
+        eta = f"ETA {_duration((expected - done) / (rate / 60))}" if rate > 0 and expected > done else "ETA -"
+        listing = f"listing {pages}/{last_page}" if last_page else f"listing {pages}"
+        return (f"{listing} · posts {done} done of {listed} listed · {failed} failed · {rate:.1f}/min · "
+                f"{eta} · {_duration(elapsed)} elapsed")
+
+    def report(self):
+        line = self.line()
+        self.last_line = line
+        if self.on_terminal:
+            sys.stderr.write("\r\x1b[2K" + line)
+            sys.stderr.flush()
+        else:
+            logger.info("Progress: %s", line)
