@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test crawl backfill clean
+.PHONY: setup demo test test-e2e screenshots crawl backfill clean
 
 ## setup: create .venv/ with the project and its pinned dependencies
 setup: $(STAMP)
@@ -22,6 +22,16 @@ demo: setup
 test: setup
 	$(BIN)/pytest
 
+## test-e2e: a real browser (Debian's chromium, installed by scripts/install-browser.sh) and a real scrapyd
+test-e2e: setup
+	bash scripts/install-browser.sh
+	$(BIN)/pytest -m e2e
+
+## screenshots: refresh the README's screenshots (docs/screenshots) from the browser test
+screenshots: setup
+	bash scripts/install-browser.sh
+	DIGEST_SCREENSHOTS=docs/screenshots $(BIN)/pytest -m e2e tests/e2e/test_browser.py
+
 ## crawl: refresh archive.db from the real site (politely; stops at the first page with nothing new)
 crawl: setup
 	$(BIN)/scrapy crawl digests
@@ -31,4 +41,4 @@ backfill: setup
 	$(BIN)/scrapy crawl digests -a mode=backfill -s JOBDIR=.jobs/backfill
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis demo.db demo.db-wal demo.db-shm
+	rm -rf $(VENV) .pytest_cache .hypothesis demo.db demo.db-wal demo.db-shm demo.db.lock test-output build *.egg-info

@@ -26,6 +26,26 @@ WHERE entries_fts MATCH :query ORDER BY d.published
 """
 
 
+# The reading view of one digest (storage/datasette_plugin): the digest, its entries, its neighbours.
+DIGEST_FOR_VIEW = """
+SELECT id, number, title, headline, issue_date, published, dateline, url, site, entry_count, link_count,
+       first_seen, last_changed FROM digests WHERE id = :id
+"""
+ENTRIES_FOR_VIEW = "SELECT id, position, section, html FROM entries WHERE digest_id = :id ORDER BY position"
+NEIGHBOURS_FOR_VIEW = """
+SELECT
+  (SELECT id FROM digests WHERE (coalesce(published, issue_date), id) < (coalesce(d.published, d.issue_date), d.id)
+   ORDER BY coalesce(published, issue_date) DESC, id DESC LIMIT 1) AS previous_id,
+  (SELECT id FROM digests WHERE (coalesce(published, issue_date), id) > (coalesce(d.published, d.issue_date), d.id)
+   ORDER BY coalesce(published, issue_date), id LIMIT 1) AS next_id
+FROM digests d WHERE d.id = :id
+"""
+
+
+READABLE_COLUMNS = ("number", "title", "headline", "published", "issue_date", "entry_count", "link_count")
+READABLE_DIGESTS = "?_sort=number&" + "&".join(f"_col={column}" for column in READABLE_COLUMNS)
+
+
 def metadata(database_name: str = "archive") -> dict:
     """Metadata for `datasette serve <database_name>.db --metadata metadata.json`."""
     return {
@@ -37,7 +57,10 @@ def metadata(database_name: str = "archive") -> dict:
             database_name: {
                 "tables": {
                     "digests": {
-                        "description": "One row per digest post. `number` is as published (null for dated titles).",
+                        "description_html": (
+                            "One row per digest post; <code>number</code> is as published (null for dated titles). "
+                            "Titles open the digest as it was published. "
+                            f'<a href="{READABLE_DIGESTS}">Show only number, title, date and counts</a>.'),
                         "label_column": "title",
                         "sort_desc": "published",
                         "facets": ["year", "site"],
