@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test test-e2e screenshots crawl backfill clean
+.PHONY: setup demo test test-e2e screenshots bench crawl backfill clean
 
 ## setup: create .venv/ with the project and its pinned dependencies
 setup: $(STAMP)
@@ -42,3 +42,7 @@ backfill: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis demo.db demo.db-wal demo.db-shm demo.db.lock test-output build *.egg-info
+
+## bench: the five benchmark figures (not part of make test), written to bench/results.md
+bench: setup
+	$(BIN)/python bench/run.py

@@ -27,6 +27,8 @@ PROJECT_SETTINGS = (
                    "How many of the newest stored digests a refresh re-checks for edits (conditional requests; 0 = none)."),
     ProjectSetting("DIGEST_RETRY_AFTER_MAX", 120,
                    "Longest wait (seconds) a 429/503 `Retry-After` is honoured for before the page counts as failed."),
+    ProjectSetting("DIGEST_WRITE_BATCH", 50,
+                   "Items written per transaction (each digest stays atomic); a kill loses at most this many, to be fetched again."),
     ProjectSetting("DIGEST_PROGRESS", "auto",
                    "Progress display: `auto` (a status line on a terminal, log lines otherwise), `terminal`, `log`, `off`."),
     ProjectSetting("DIGEST_PROGRESS_INTERVAL", 30,

@@ -82,8 +82,10 @@ class DedupeDigests:
 class StoreInArchive:
     """Writes digests and failures to the archive and keeps the run's `crawl_runs` row."""
 
-    def __init__(self, crawler, database: str) -> None:
+    def __init__(self, crawler, database: str, batch_size: int = 50) -> None:
         self.crawler = crawler
+        self.batch_size = batch_size
+        self.batch: storage.WriteBatch | None = None
         self.stats = crawler.stats
         self.database = database
         self.db = None
@@ -93,7 +95,7 @@ class StoreInArchive:
 
     @classmethod
     def from_crawler(cls, crawler):
-        pipeline = cls(crawler, crawler.settings.get("DATABASE"))
+        pipeline = cls(crawler, crawler.settings.get("DATABASE"), crawler.settings.getint("DIGEST_WRITE_BATCH"))
         # The run is closed on spider_closed, which comes after pipelines close and carries the reason.
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         return pipeline
@@ -103,10 +105,18 @@ class StoreInArchive:
         self.db = storage.open_database(self.database)
         self.started = time.monotonic()
         self.run_id = storage.start_run(self.db, getattr(spider, "mode", "?"), getattr(spider, "start_url", "?"))
+        self.batch = storage.WriteBatch(self.db, max_items=self.batch_size)
         logger.info("Archive %s: crawl run %d started (%s mode)", self.database, self.run_id,
                     getattr(spider, "mode", "?"))
 
     def process_item(self, item):
+        self.batch.before_write()
+        try:
+            return self._store(item)
+        finally:
+            self.batch.after_write()
+
+    def _store(self, item):
         if isinstance(item, Digest):
             outcome = storage.save_digest(self.db, item)
             if outcome == storage.SHRUNK:
@@ -142,6 +152,7 @@ class StoreInArchive:
     def spider_closed(self, spider, reason):
         if self.db is None:
             return
+        self.batch.commit()
         if reason == "finished" and hasattr(spider, "unanswered_posts"):
             # Every post a listing named ends as a digest or a failure, even one Scrapy dropped silently.
             for url in spider.unanswered_posts():

@@ -7,6 +7,7 @@ parts of a WordPress URL carry no identity.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
@@ -37,6 +38,9 @@ _VARIANT_SUFFIX = re.compile(r"/(?:amp|embed)(/?)$")
 
 MAX_URL_LENGTH = 2048
 
+# The functions below are pure and called for every link of every page, mostly with URLs seen
+# before (menus, sidebars, the same posts on several pages): they are memoised.
+
 _STORED_LINK_SCHEMES = ("http", "https")
 
 
@@ -50,6 +54,7 @@ def _without_tracking(query: str) -> str:
     return urlencode([(k, v) for k, v in pairs if not _is_tracking_param(k)])
 
 
+@lru_cache(maxsize=8192)
 def host_of(url: str) -> str:
     """The lower-cased host with its port when one is given, without a leading `www.`."""
     netloc = urlsplit(url).netloc.lower().rsplit("@", 1)[-1]
@@ -74,6 +79,7 @@ def same_site(url: str, other: str) -> bool:
     return site_of(url) == site_of(other)
 
 
+@lru_cache(maxsize=8192)
 def clean_post_url(url: str) -> str:
     """The post URL with its variant markers removed (AMP, oEmbed, trackers, fragment).
 
@@ -86,6 +92,7 @@ def clean_post_url(url: str) -> str:
     return canonicalize_url(urlunsplit((parts.scheme, parts.netloc, path, query, "")))
 
 
+@lru_cache(maxsize=8192)
 def post_key(url: str) -> str:
     """The identity of the post a URL names: one key for every variant of one post.
 
@@ -120,17 +127,29 @@ def join_url(base_url: str, href: str | None) -> str | None:
     """
     if not href or len(href) > MAX_URL_LENGTH:
         return None
+    href = href.strip()
+    if href[:7].lower() == "http://" or href[:8].lower() == "https://":
+        return _usable_absolute(href)  # most links: nothing to join, and memoised on the href alone
     try:
-        absolute = urljoin(base_url, href.strip())
-        parts = urlsplit(absolute)
+        absolute = urljoin(base_url, href)
+    except ValueError:
+        return None
+    return _usable_absolute(absolute)
+
+
+@lru_cache(maxsize=8192)
+def _usable_absolute(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError:
         return None
     if parts.scheme.lower() not in _STORED_LINK_SCHEMES or not parts.hostname:
         return None
-    return absolute
+    return url
 
 
+@lru_cache(maxsize=8192)
 def canonical_link(href: str | None, base_url: str) -> str | None:
     """An entry link as stored: absolute, http(s) only, trackers and fragment removed.
 
@@ -150,6 +169,7 @@ def canonical_link(href: str | None, base_url: str) -> str | None:
         return None
 
 
+@lru_cache(maxsize=8192)
 def is_http_url(url: str | None) -> bool:
     if not url:
         return False

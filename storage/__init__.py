@@ -8,11 +8,11 @@ from .lock import ArchiveBusy, ArchiveLock
 from .schema import ARCHIVE_TABLES, SCHEMA_VERSION, ArchiveError, ensure_schema, open_database
 from .writes import (
     CHANGED, NEW, RUN_COUNTS, SHRUNK, UNCHANGED, finish_run, mark_not_modified, record_failure, remember_urls, remember_urls_of, save_digest,
-    save_page, start_run,
+    WriteBatch, save_page, start_run,
 )
 
 __all__ = [
-    "ArchiveBusy", "ArchiveLock",
+    "ArchiveBusy", "ArchiveLock", "WriteBatch",
     "CrawlState", "RecheckTarget", "StoredPage", "crawl_state_at", "digest_content", "mark_not_modified",
     "recheck_targets", "save_page", "settled_failure_keys", "stored_pages",
     "ARCHIVE_TABLES", "CHANGED", "SHRUNK", "NEW", "RUN_COUNTS", "SCHEMA_VERSION", "UNCHANGED", "ArchiveError",

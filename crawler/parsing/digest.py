@@ -13,15 +13,20 @@ import re
 from html import escape as html_escape
 from urllib.parse import parse_qsl, urlsplit
 
+import lxml.html
 import nh3
 from bs4 import NavigableString, Tag
+from lxml import etree
 from bs4.element import Comment
 
 from ..items import Digest, Entry, Link
 from ..urls import canonical_link, clean_post_url, domain_of, is_http_url, join_url, same_site, site_of
 from .decoding import decode_html
 from .errors import ParseError
-from .html import BLOCK_TAGS, HEADING_TAGS, in_chrome, iter_blocks, make_soup, text_of
+from .html import (
+    BLOCK_TAGS, HEADING_TAGS, SKIP_ATTRIBUTE, iter_blocks, lx_in_chrome, lx_text, lx_tokens, make_soup, make_tree,
+    text_of,
+)
 from .text import DATE_IN_WORDS, is_series_name, match_dateline, mentions_series, parse_date, parse_title, squash
 
 # --- entry text cues ------------------------------------------------------------------------------
@@ -59,23 +64,23 @@ def parse_digest(url: str, html: str | bytes, http_charset: str | None = None) -
     """Parse one digest post page. Raises `ParseError` for a page that is not a readable digest."""
     if isinstance(html, bytes):
         html = decode_html(html, http_charset)
-    soup = make_soup(html)
-    if soup.body is None:
-        raise ParseError("not an HTML page: no <body>")
+    tree = make_tree(html)
 
-    canonical = _parse_canonical_url(soup, url)
-    post_id = _parse_post_id(soup, url, canonical)
-    published = _parse_published(soup)
-    title_element, title = _parse_title(soup)
+    canonical = _parse_canonical_url(tree, url)
+    post_id = _parse_post_id(tree, url, canonical)
+    published = _parse_published(tree)
+    title_element, title = _parse_title(tree)
     if not title:
         raise ParseError("no post title found (no entry-title, <h1>, og:title or <title>)")
-    subheadline_element, subheadline = _parse_subheadline(soup, title_element)
+    subheadline_element, subheadline = _parse_subheadline(tree, title_element)
 
-    container = _find_content(soup)
+    container = _find_content(tree)
     if container is None:
         raise ParseError("no post content found (no `++` entries and no entry-content container)")
-    skip = {id(el) for el in (title_element, subheadline_element) if el is not None}
-    entries, dateline = _parse_body(container, url, title, skip)
+    for element in (title_element, subheadline_element):
+        if element is not None:
+            element.set(SKIP_ATTRIBUTE, "1")
+    entries, dateline = _parse_body(_fragment(container), url, title)
     if not entries:
         raise ParseError("the post content holds no entries")
 
@@ -95,32 +100,41 @@ def parse_digest(url: str, html: str | bytes, http_charset: str | None = None) -
     )
 
 
-# --- metadata -------------------------------------------------------------------------------------
+def _fragment(container) -> Tag:
+    """The content container as a BeautifulSoup element (the only part of a page BeautifulSoup reads)."""
+    markup = lxml.html.tostring(container, encoding="unicode")
+    soup = make_soup(markup)
+    root = soup.body if container.tag in ("body", "html") else \
+        next((child for child in soup.body.children if isinstance(child, Tag)), soup.body)
+    return root
 
 
-def _meta(soup, *names: str) -> str | None:
+# --- metadata (lxml, whole page) -------------------------------------------------------------------
+
+
+def _meta(tree, *names: str) -> str | None:
     for name in names:
-        tag = soup.find("meta", attrs={"property": name}) or soup.find("meta", attrs={"name": name}) \
-            or soup.find("meta", attrs={"itemprop": name})
-        if tag and tag.get("content"):
-            return tag["content"].strip()
+        for attribute in ("property", "name", "itemprop"):
+            for tag in tree.iter("meta"):
+                if tag.get(attribute) == name and tag.get("content"):
+                    return tag.get("content").strip()
     return None
 
 
-def _link_rel(soup, rel: str) -> str | None:
-    for tag in soup.find_all("link", href=True):
-        if rel in (tag.get("rel") or []):
-            return tag["href"].strip()
+def _link_rel(tree, rel: str) -> str | None:
+    for tag in tree.iter("link"):
+        if rel in (tag.get("rel") or "").split() and tag.get("href"):
+            return tag.get("href").strip()
     return None
 
 
-def _parse_canonical_url(soup, url: str) -> str:
+def _parse_canonical_url(tree, url: str) -> str:
     """`<link rel=canonical>` (or og:url) when it names a page of the same site, else the URL fetched.
 
     AMP and oEmbed variants point their canonical link at the post; a canonical link to another
     site is not trusted with the post's identity.
     """
-    for candidate in (_link_rel(soup, "canonical"), _meta(soup, "og:url")):
+    for candidate in (_link_rel(tree, "canonical"), _meta(tree, "og:url")):
         absolute = join_url(url, candidate)
         if absolute and same_site(absolute, url):
             try:
@@ -144,18 +158,19 @@ def _query_post_id(url: str | None) -> int | None:
     return None
 
 
-def _parse_post_id(soup, url: str, canonical: str) -> int | None:
+def _parse_post_id(tree, url: str, canonical: str) -> int | None:
     """The WordPress post id: `postid-N` body class, `?p=N` shortlink, `post-N` article, `/posts/N`."""
-    for token in soup.body.get("class") or []:
+    for token in (tree.find("body").get("class") or "").split():
         match = _POSTID_CLASS.match(token)
         if match:
             return int(match[1])
-    shortlink = _query_post_id(_link_rel(soup, "shortlink"))
+    shortlink = _query_post_id(join_url(url, _link_rel(tree, "shortlink")))
     if shortlink:
         return shortlink
-    for article in soup.find_all("article", id=_POST_ARTICLE_ID):
-        if not in_chrome(article):
-            return int(_POST_ARTICLE_ID.match(article["id"])[1])
+    for article in tree.iter("article"):
+        match = _POST_ARTICLE_ID.match(article.get("id") or "")
+        if match and not lx_in_chrome(article):
+            return int(match[1])
     for candidate in (canonical, url):
         match = _POSTS_PATH.search(urlsplit(candidate).path)
         if match:
@@ -163,10 +178,12 @@ def _parse_post_id(soup, url: str, canonical: str) -> int | None:
     return _query_post_id(url)
 
 
-def _json_ld_date(soup) -> str | None:
-    for script in soup.find_all("script", type="application/ld+json"):
+def _json_ld_date(tree) -> str | None:
+    for script in tree.iter("script"):
+        if script.get("type") != "application/ld+json":
+            continue
         try:
-            data = json.loads(script.string or "")
+            data = json.loads(script.text or "")
         except (ValueError, TypeError):
             continue
         stack = [data]
@@ -181,11 +198,9 @@ def _json_ld_date(soup) -> str | None:
     return None
 
 
-def _has_foreign_dates(tag: Tag) -> bool:
-    for parent in tag.parents:
-        tokens = [*(parent.get("class") or []), *([parent["id"]] if parent.get("id") else [])] \
-            if isinstance(parent, Tag) else []
-        if parent.name in ("aside", "nav") or any(_FOREIGN_DATES.match(t) for t in tokens):
+def _has_foreign_dates(element) -> bool:
+    for parent in element.iterancestors():
+        if parent.tag in ("aside", "nav") or any(_FOREIGN_DATES.match(t) for t in lx_tokens(parent)):
             return True
     return False
 
@@ -193,39 +208,40 @@ def _has_foreign_dates(tag: Tag) -> bool:
 _POSTED_ON = re.compile(rf"Posted\s+on:?\s*(\d{{4}}/\d{{1,2}}/\d{{1,2}}|{DATE_IN_WORDS})", re.IGNORECASE)
 
 
-def _parse_published(soup) -> str | None:
+def _parse_published(tree) -> str | None:
     """Publication date: article:published_time, JSON-LD, `<time datetime>`, then `Posted on:` text."""
-    for value in (_meta(soup, "article:published_time", "og:published_time", "datePublished",
-                        "date", "DC.date.issued"), _json_ld_date(soup)):
+    for value in (_meta(tree, "article:published_time", "og:published_time", "datePublished",
+                        "date", "DC.date.issued"), _json_ld_date(tree)):
         if parse_date(value):
             return parse_date(value)
-    times = [t for t in soup.body.find_all("time", datetime=True) if not _has_foreign_dates(t)]
-    times.sort(key=lambda t: "published" not in (t.get("class") or []))
+    times = [t for t in tree.find("body").iter("time") if t.get("datetime") and not _has_foreign_dates(t)]
+    times.sort(key=lambda t: "published" not in (t.get("class") or "").split())
     for tag in times:
-        if parse_date(tag["datetime"]):
-            return parse_date(tag["datetime"])
-    posted_on = _POSTED_ON.search(soup.body.get_text(" "))
+        if parse_date(tag.get("datetime")):
+            return parse_date(tag.get("datetime"))
+    posted_on = _POSTED_ON.search(lx_text(tree.find("body")))
     return parse_date(posted_on[1]) if posted_on else None
 
 
-def _parse_title(soup) -> tuple[Tag | None, str | None]:
+def _parse_title(tree):
     """The post title: a title-classed heading, an `<h1>`, a heading naming the series; else og:title / `<title>`.
 
     A heading naming the series wins over one that does not (a theme may put its logo in an h1).
     """
-    headings = [h for h in soup.body.find_all(["h1", "h2", "h3"]) if not in_chrome(h) and text_of(h)]
-    titled = [h for h in headings if _TITLE_TOKENS.intersection(h.get("class") or [])]
-    h1s = [h for h in headings if h.name == "h1" and h not in titled]
-    naming = [h for h in headings if h not in titled and h not in h1s and mentions_series(text_of(h))]
+    headings = [h for h in tree.find("body").iter("h1", "h2", "h3") if lx_text(h) and not lx_in_chrome(h)]
+    titled = [h for h in headings if _TITLE_TOKENS.intersection((h.get("class") or "").split())]
+    h1s = [h for h in headings if h.tag == "h1" and h not in titled]
+    naming = [h for h in headings if h not in titled and h not in h1s and mentions_series(lx_text(h))]
     candidates = titled + h1s + naming
     for heading in candidates:
-        if mentions_series(text_of(heading)):
-            return heading, text_of(heading)
+        if mentions_series(lx_text(heading)):
+            return heading, lx_text(heading)
     if candidates:
-        return candidates[0], text_of(candidates[0])
-    for text in (_meta(soup, "og:title"), soup.title.string if soup.title else None):
+        return candidates[0], lx_text(candidates[0])
+    title_tag = tree.find(".//title")
+    for text in (_meta(tree, "og:title"), title_tag.text_content() if title_tag is not None else None):
         if text and squash(text):
-            return None, _without_site_name(squash(text), _meta(soup, "og:site_name"))
+            return None, _without_site_name(squash(text), _meta(tree, "og:site_name"))
     return None, None
 
 
@@ -237,16 +253,20 @@ def _without_site_name(title: str, site_name: str | None) -> str:
     return next((part for part in parts if mentions_series(part)), parts[0])
 
 
-def _parse_subheadline(soup, title_element: Tag | None) -> tuple[Tag | None, str | None]:
+def _parse_subheadline(tree, title_element):
     """The sub-headline nejatngo shows under the title from 2021 (e.g. `Maryam Rajavi Lost`)."""
-    for tag in soup.body.find_all(True, class_=_SUBTITLE_TOKEN):
-        if not in_chrome(tag) and _is_subheadline_text(text_of(tag)):
-            return tag, text_of(tag)
+    for element in tree.find("body").iter():
+        if isinstance(element.tag, str) and element.get("class") and \
+                any(_SUBTITLE_TOKEN.match(token) for token in element.get("class").split()):
+            if not lx_in_chrome(element) and _is_subheadline_text(lx_text(element)):
+                return element, lx_text(element)
     if title_element is not None:
-        following = title_element.find_next_sibling()
-        if following is not None and following.name in ("h2", "h3", "h4") and not in_chrome(following) \
-                and _is_subheadline_text(text_of(following)):
-            return following, text_of(following)
+        following = title_element.getnext()
+        while following is not None and not isinstance(following.tag, str):
+            following = following.getnext()
+        if following is not None and following.tag in ("h2", "h3", "h4") and not lx_in_chrome(following) \
+                and _is_subheadline_text(lx_text(following)):
+            return following, lx_text(following)
     return None, None
 
 
@@ -256,60 +276,69 @@ def _is_subheadline_text(text: str) -> bool:
             and not match_dateline(text) and not parse_date(text) and not _CAPTION.match(text))
 
 
-# --- content --------------------------------------------------------------------------------------
+# --- where the content is (lxml, whole page) ---------------------------------------------------------
+
+_PLUS_TEXT = etree.XPath("//body//text()[(starts-with(normalize-space(.), '++') or "
+                         "starts-with(normalize-space(.), '+ +')) and not(ancestor::script) and not(ancestor::style)]")
+_BLOCKISH = BLOCK_TAGS | {"div"}
 
 
-def _find_content(soup) -> Tag | None:
+def _find_content(tree):
     """The element holding the entries: around the `++` paragraphs, else a WordPress content div."""
     plus_blocks = []
-    for string in soup.body.find_all(string=_PLUS):
-        block = string.find_parent(BLOCK_TAGS | {"div"})
-        if block is not None and not in_chrome(block) and block not in plus_blocks:
+    for string in _PLUS_TEXT(tree):
+        holder = string.getparent()
+        if holder is not None and string.is_tail:
+            holder = holder.getparent()
+        block = next((e for e in ([holder] if holder is not None else []) + list(holder.iterancestors()
+                      if holder is not None else []) if e.tag in _BLOCKISH), None)
+        if block is not None and block not in plus_blocks and not lx_in_chrome(block):
             plus_blocks.append(block)
     if plus_blocks:
         common = _common_ancestor(plus_blocks)
-        if common.name in BLOCK_TAGS and common.name not in ("table",):
-            common = common.parent
+        if common.tag in BLOCK_TAGS and common.tag != "table" and common.getparent() is not None:
+            common = common.getparent()
         # Widen to the content container that holds them, so headings and datelines beside a
         # single `++` paragraph are read too.
-        for ancestor in [common, *common.parents]:
-            if isinstance(ancestor, Tag) and _is_content_container(ancestor):
+        for ancestor in [common, *common.iterancestors()]:
+            if _is_content_container(ancestor):
                 return ancestor
         return common
+    body = tree.find("body")
     for token in _CONTENT_TOKENS:
-        for tag in soup.body.find_all(True, class_=token):
-            if not in_chrome(tag) and text_of(tag):
-                return tag
-    article_body = soup.body.find(True, itemprop="articleBody")
-    if article_body is not None:
-        return article_body
-    return _densest_paragraph_parent(soup)
+        for element in body.iter():
+            if isinstance(element.tag, str) and token in (element.get("class") or "").split() \
+                    and not lx_in_chrome(element) and lx_text(element):
+                return element
+    for element in body.iter():
+        if isinstance(element.tag, str) and element.get("itemprop") == "articleBody":
+            return element
+    return _densest_paragraph_parent(body)
 
 
-def _is_content_container(tag: Tag) -> bool:
-    classes = tag.get("class") or []
-    return tag.get("itemprop") == "articleBody" or any(token in classes for token in _CONTENT_TOKENS)
+def _is_content_container(element) -> bool:
+    classes = (element.get("class") or "").split()
+    return element.get("itemprop") == "articleBody" or any(token in classes for token in _CONTENT_TOKENS)
 
 
-def _common_ancestor(tags: list[Tag]) -> Tag:
-    ancestors = [tags[0], *tags[0].parents]
-    for candidate in ancestors:
-        if all(candidate is tag or candidate in tag.parents for tag in tags[1:]):
+def _common_ancestor(elements: list):
+    first = [elements[0], *elements[0].iterancestors()]
+    for candidate in first:
+        if all(candidate is element or candidate in set(element.iterancestors()) for element in elements[1:]):
             return candidate
-    return ancestors[-1]
+    return first[-1]
 
 
-def _densest_paragraph_parent(soup) -> Tag | None:
-    scores: dict[int, tuple[int, Tag]] = {}
-    for paragraph in soup.body.find_all("p"):
-        if in_chrome(paragraph) or paragraph.parent is None:
+def _densest_paragraph_parent(body):
+    scores: dict = {}
+    for paragraph in body.iter("p"):
+        parent = paragraph.getparent()
+        if parent is None or lx_in_chrome(paragraph):
             continue
-        parent = paragraph.parent
-        score, _ = scores.get(id(parent), (0, parent))
-        scores[id(parent)] = (score + len(text_of(paragraph)), parent)
+        scores[parent] = scores.get(parent, 0) + len(lx_text(paragraph))
     if not scores:
         return None
-    return max(scores.values(), key=lambda pair: pair[0])[1]
+    return max(scores.items(), key=lambda pair: pair[1])[0]
 
 
 # --- entries --------------------------------------------------------------------------------------
@@ -369,9 +398,9 @@ class _Entry:
                                 line.block_index, [line]))
 
 
-def _parse_body(container: Tag, url: str, title: str, skip: set[int]):
+def _parse_body(container: Tag, url: str, title: str):
     """Walk the content's lines in order and group them into entries under their sections."""
-    blocks = [b for b in iter_blocks(container) if isinstance(b, list) or id(b) not in skip]
+    blocks = [b for b in iter_blocks(container) if isinstance(b, list) or not b.get(SKIP_ATTRIBUTE)]
     lines = [(line, block) for index, block in enumerate(blocks) for line in _lines(block, index)]
     plus_mode = any(_PLUS.match(line.text) for line, _ in lines)
 

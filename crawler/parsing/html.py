@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+import lxml.html
 from bs4 import BeautifulSoup, NavigableString, Tag
 from bs4.element import Comment, Doctype, ProcessingInstruction
+from lxml import etree
 
+from .errors import ParseError
 from .text import squash
 
 # Elements that are never content, whatever the theme.
@@ -38,8 +41,100 @@ _LAYOUT_TAGS = BLOCK_TAGS | _CONTAINER_TAGS | {"hr", "br"}
 HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 
 
+# Marks the title and sub-headline inside a content fragment, so the entry walk passes them by.
+SKIP_ATTRIBUTE = "data-digest-skip"
+
+
 def make_soup(html: str) -> BeautifulSoup:
+    """A BeautifulSoup tree: only ever of a fragment (the content container), never of a whole page."""
     return BeautifulSoup(html, "lxml")
+
+
+# --- whole pages, with lxml ---------------------------------------------------------------------------
+# Pages carry far more theme than content; lxml reads the whole page (metadata, title, where the
+# content is), and BeautifulSoup only the content container (see bench/results.md).
+
+
+def make_tree(html: str):
+    """The page's lxml tree; ParseError for what is not an HTML document."""
+    if not html.strip():
+        raise ParseError("empty page")
+    try:
+        tree = lxml.html.document_fromstring(html.encode("utf-8", "replace"),
+                                             parser=lxml.html.HTMLParser(encoding="utf-8"))
+    except (etree.ParserError, ValueError) as error:
+        raise ParseError(f"not an HTML page: {error}") from None
+    if tree.find("body") is None:
+        raise ParseError("not an HTML page: no <body>")
+    return tree
+
+
+def lx_tokens(element) -> list[str]:
+    tokens = (element.get("class") or "").split()
+    ident = element.get("id")
+    return [*tokens, *([ident] if ident else [])]
+
+
+def lx_is_chrome(element) -> bool:
+    tag = element.tag
+    if not isinstance(tag, str):
+        return False
+    if tag in _CHROME_TAGS:
+        return True
+    if tag in _NEVER_CHROME:
+        return False
+    if tag == "header" and element.find(".//h1") is None and element.find(".//h2") is None \
+            and element.find(".//h3") is None:
+        return True
+    return any(_CHROME_TOKEN.match(token) for token in lx_tokens(element))
+
+
+def lx_in_chrome(element, memo: dict | None = None) -> bool:
+    """True when the element or an ancestor is chrome. Pass one `memo` dict for all the checks of a
+    page: a listing asks this for every link, and the links share their ancestors."""
+    path = []
+    node = element
+    answer = False
+    while node is not None:
+        if memo is not None and node in memo:
+            answer = memo[node]
+            break
+        path.append(node)
+        if lx_is_chrome(node):
+            answer = True
+            break
+        node = node.getparent()
+    if memo is not None:
+        for visited in path:
+            # Below a chrome element everything is chrome; above it nothing is known yet.
+            if answer or visited is not node:
+                memo[visited] = answer
+    return answer
+
+
+def lx_text(element) -> str:
+    """Text of an element, block boundaries as spaces, white space collapsed, scripts left out."""
+    if element is None:
+        return ""
+    parts: list[str] = []
+
+    def walk(node) -> None:
+        if not isinstance(node.tag, str) or node.tag in ("script", "style", "template", "noscript"):
+            return
+        block = node.tag in _LAYOUT_TAGS
+        if block:
+            parts.append(" ")
+        if node.text:
+            parts.append(node.text)
+        for child in node:
+            walk(child)
+            if child.tail:
+                parts.append(child.tail)
+        if block:
+            parts.append(" ")
+
+    walk(element)
+    return squash("".join(parts))
 
 
 def _tokens(tag: Tag) -> list[str]:

@@ -9,13 +9,11 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from bs4 import Tag
-
 from ..items import Listing
 from ..urls import is_http_url, join_url, post_key, same_site, site_of
 from .decoding import decode_html
 from .errors import ParseError
-from .html import HEADING_TAGS, in_chrome, make_soup, text_of
+from .html import HEADING_TAGS, lx_in_chrome, lx_text, make_tree
 from .text import mentions_series
 
 # Paths that are archives, feeds or WordPress machinery, never a post.
@@ -42,18 +40,19 @@ def parse_listing(url: str, html: str | bytes) -> Listing:
     """The digest posts named on one archive index page, in page order, and the next page's URL."""
     if isinstance(html, bytes):
         html = decode_html(html)
-    soup = make_soup(html)
-    if soup.body is None:
-        raise ParseError(f"{url}: not an HTML page (no <body>)")
-    base = _base_href(soup, url)
-    next_url = _parse_next_url(soup, url, base)
-    return Listing(url=url, post_urls=_parse_post_urls(soup, url, base), next_url=next_url,
-                   last_page=_parse_last_page(soup, url, base, next_url))
+    tree = make_tree(html)
+    base = _base_href(tree, url)
+    # Every link once, made absolute once: (element, absolute URL without fragment)
+    links = [(a, (join_url(base, a.get("href")) or "").split("#", 1)[0]) for a in tree.find("body").iter("a")
+             if a.get("href")]
+    next_url = _parse_next_url(tree, links, url, base)
+    return Listing(url=url, post_urls=_parse_post_urls(links, url), next_url=next_url,
+                   last_page=_parse_last_page(links, url, next_url))
 
 
-def _base_href(soup, url: str) -> str:
-    base = soup.find("base", href=True)
-    return (join_url(url, base["href"]) or url) if base else url
+def _base_href(tree, url: str) -> str:
+    base = tree.find(".//base[@href]")
+    return (join_url(url, base.get("href")) or url) if base is not None else url
 
 
 # --- post links -----------------------------------------------------------------------------------
@@ -95,22 +94,23 @@ def _looks_like_post(href: str, listing_url: str) -> bool:
     return not listing_path.startswith(path)
 
 
-def _is_post_title_link(link: Tag) -> bool:
+def _is_post_title_link(link) -> bool:
     """A link that names a post: its text names the series, or it is a heading or bookmark link."""
-    if mentions_series(text_of(link)):
+    if mentions_series(lx_text(link)):
         return True
-    if "bookmark" in (link.get("rel") or []):
+    if "bookmark" in (link.get("rel") or "").split():
         return True
-    return link.find_parent(HEADING_TAGS) is not None
+    return any(ancestor.tag in HEADING_TAGS for ancestor in link.iterancestors())
 
 
-def _parse_post_urls(soup, listing_url: str, base: str) -> tuple[str, ...]:
+def _parse_post_urls(links, listing_url: str) -> tuple[str, ...]:
     candidates: list[tuple[str, str, bool]] = []  # (key, url, names the series)
-    for link in soup.body.find_all("a", href=True):
-        href = (join_url(base, link["href"]) or "").split("#", 1)[0]
-        if not href or not _looks_like_post(href, listing_url) or in_chrome(link) or not _is_post_title_link(link):
+    chrome: dict = {}
+    for link, href in links:
+        if not href or not _looks_like_post(href, listing_url) or lx_in_chrome(link, chrome) \
+                or not _is_post_title_link(link):
             continue
-        candidates.append((post_key(href), href, mentions_series(text_of(link))))
+        candidates.append((post_key(href), href, mentions_series(lx_text(link))))
     # On a listing where titles name the series, a post whose title does not (an "About us" post
     # in an author archive, a sticky notice) is not a digest.
     if any(names_series for _, _, names_series in candidates):
@@ -125,28 +125,28 @@ def _parse_post_urls(soup, listing_url: str, base: str) -> tuple[str, ...]:
 # --- pagination -----------------------------------------------------------------------------------
 
 
-def _next_candidates(soup, base: str):
-    for tag in soup.find_all("link", href=True):
-        if "next" in (tag.get("rel") or []):
-            yield join_url(base, tag["href"])
-    links = soup.body.find_all("a", href=True)
-    for link in links:
-        if "next" in (link.get("rel") or []):
-            yield join_url(base, link["href"])
-    for link in links:
-        holders = [link, link.parent] if isinstance(link.parent, Tag) else [link]
-        if any(_NEXT_CLASS_TOKENS.intersection(h.get("class") or []) for h in holders):
-            yield join_url(base, link["href"])
-    for link in links:
-        if _NEXT_TEXT.match(text_of(link)):
-            yield join_url(base, link["href"])
+def _next_candidates(tree, links, base: str):
+    for tag in tree.iter("link"):
+        if "next" in (tag.get("rel") or "").split() and tag.get("href"):
+            yield join_url(base, tag.get("href"))
+    for link, href in links:
+        if "next" in (link.get("rel") or "").split():
+            yield href
+    for link, href in links:
+        parent = link.getparent()
+        holders = [link, parent] if parent is not None else [link]
+        if any(_NEXT_CLASS_TOKENS.intersection((h.get("class") or "").split()) for h in holders):
+            yield href
+    for link, href in links:
+        if _NEXT_TEXT.match(lx_text(link)):
+            yield href
 
 
-def _parse_next_url(soup, url: str, base: str) -> str | None:
+def _parse_next_url(tree, links, url: str, base: str) -> str | None:
     """The next (older) page of this same archive, or None on the last page."""
     here_base, here_page = archive_base(url), page_number(url)
-    for candidate in _next_candidates(soup, base):
-        if candidate is None:
+    for candidate in _next_candidates(tree, links, base):
+        if not candidate:
             continue
         candidate = candidate.split("#", 1)[0]
         # A "next" that leaves the archive (a post's "next post", another category) or goes back
@@ -155,24 +155,21 @@ def _parse_next_url(soup, url: str, base: str) -> str | None:
             return candidate
     # Numbered pagination only: a link to page N+1 of this archive.
     wanted = here_page + 1
-    for link in soup.body.find_all("a", href=True):
-        candidate = (join_url(base, link["href"]) or "").split("#", 1)[0]
+    for _, candidate in links:
         if is_http_url(candidate) and archive_base(candidate) == here_base and page_number(candidate) == wanted:
             return candidate
     return None
 
 
-
-def _parse_last_page(soup, url: str, base: str, next_url: str | None) -> int | None:
+def _parse_last_page(links, url: str, next_url: str | None) -> int | None:
     """The highest page of this archive that the pagination links to (`1 2 … 31 »` → 31).
 
     Only a hint for progress estimates: None when the pagination shows no numbers.
     """
     here_base = archive_base(url)
     pages = [page_number(url)]
-    for link in soup.body.find_all("a", href=True):
-        candidate = join_url(base, link["href"])
-        if candidate and archive_base(candidate) == here_base:
+    for _, candidate in links:
+        if is_http_url(candidate) and archive_base(candidate) == here_base:
             pages.append(page_number(candidate))
     highest = max(pages)
     if next_url is not None and highest <= page_number(next_url):

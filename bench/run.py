@@ -1,0 +1,260 @@
+"""`make bench`: five figures, each a ratio (or a count) measured side by side in one run.
+
+Writes bench/results.md with the machine, versions and date. Candidates are run alternately
+(A B A B …) and the median of the rounds is reported; no absolute time is a target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import lxml.html  # noqa: E402
+
+import storage  # noqa: E402
+from common import BIN, FAST, REPO, alternate, machine, median, timed  # noqa: E402
+from crawler.parsing import parse_digest  # noqa: E402
+from fixtures.cases import PAGE_CASES, case_url  # noqa: E402
+from fixtures.server import FixtureServer  # noqa: E402
+from fixtures.site import CATEGORY_PATH, build_site, generated_posts  # noqa: E402
+
+
+def crawl_command(start_url: str, database: Path, *extra: str) -> list[str]:
+    return [str(BIN / "scrapy"), "crawl", "digests", "-a", f"start_url={start_url}", "-s", f"DATABASE={database}",
+            *FAST, *extra]
+
+
+def fresh_db() -> Path:
+    return Path(tempfile.mkdtemp(prefix="bench-")) / "archive.db"
+
+
+# --- 1. crawl vs the floor ------------------------------------------------------------------------
+
+def crawl_vs_floor(posts: int, rounds: int) -> dict:
+    with FixtureServer(build_site(generated_posts(posts))) as server:
+        url = server.url(CATEGORY_PATH)
+
+        def project():
+            return timed(crawl_command(url, fresh_db(), "-a", "mode=backfill"))
+
+        def bare():
+            # Outside the project (cwd /tmp): a bare Scrapy spider that fetches and drops the same pages.
+            return timed([str(BIN / "scrapy"), "runspider", str(REPO / "bench" / "bare_spider.py"),
+                          "-a", f"start_url={url}", *FAST], cwd=Path(tempfile.gettempdir()))
+
+        server.clear_requests()
+        project()
+        requests_per_run = len(server.requests)
+        results = alternate(rounds, project=project, bare=bare)
+    project_s = median(t for t, _ in results["project"])
+    bare_s = median(t for t, _ in results["bare"])
+    return {"project_s": project_s, "bare_s": bare_s, "ratio": project_s / bare_s, "requests": requests_per_run,
+            "project_rss_kib": median(r for _, r in results["project"]), "rounds": rounds}
+
+
+# --- 2. parser vs raw lxml -------------------------------------------------------------------------
+
+def parser_vs_lxml(rounds: int, repeat: int = 20) -> dict:
+    pages = [((case / "page.html").read_bytes(), case_url(case)) for case in PAGE_CASES]
+
+    def ours():
+        started = time.perf_counter()
+        for _ in range(repeat):
+            for body, url in pages:
+                parse_digest(url, body)
+        return time.perf_counter() - started
+
+    def raw_lxml():
+        started = time.perf_counter()
+        for _ in range(repeat):
+            for body, _ in pages:
+                lxml.html.fromstring(body)
+        return time.perf_counter() - started
+
+    results = alternate(rounds, ours=ours, lxml=raw_lxml)
+    count = repeat * len(pages)
+    ours_s, lxml_s = median(results["ours"]), median(results["lxml"])
+    return {"pages": len(pages), "ours_pages_per_s": count / ours_s, "lxml_pages_per_s": count / lxml_s,
+            "ratio": ours_s / lxml_s, "rounds": rounds,
+            "mean_page_kb": sum(len(b) for b, _ in pages) / len(pages) / 1024}
+
+
+# --- 3. storage vs plain sqlite3 ------------------------------------------------------------------
+
+def _digests_for_storage(count: int) -> list:
+    site = build_site(generated_posts(count))
+    return [parse_digest(f"https://www.nejatngo.org{p.path}", site.pages[p.path].body)
+            for p in site.posts]
+
+
+def _plain_rows(digests):
+    """The same rows the storage layer writes, with ids chosen up front for executemany."""
+    digest_rows, url_rows, entry_rows, link_rows = [], [], [], []
+    entry_id = 0
+    now = "2026-01-01T00:00:00+00:00"
+    for digest_id, digest in enumerate(digests, start=1):
+        from crawler.urls import post_key
+        digest_rows.append((digest_id, digest.post_id, digest.site, digest.url, post_key(digest.url), digest.number,
+                            digest.title, digest.headline, digest.issue_date, digest.published,
+                            int(digest.published[:4]), digest.dateline, digest.text, len(digest.entries),
+                            sum(len(e.links) for e in digest.entries), digest.content_hash, now, now, now))
+        url_rows.append((post_key(digest.url), digest_id, digest.url, now))
+        for position, entry in enumerate(digest.entries, start=1):
+            entry_id += 1
+            entry_rows.append((entry_id, digest_id, position, entry.section, entry.text, entry.html))
+            link_rows.extend((entry_id, digest_id, n, link.url, link.text, link.domain)
+                             for n, link in enumerate(entry.links, start=1))
+    return digest_rows, url_rows, entry_rows, link_rows
+
+
+def storage_vs_sqlite(rounds: int, count: int = 400) -> dict:
+    digests = _digests_for_storage(count)
+    rows = _plain_rows(digests)
+
+    def ours():
+        db = storage.open_database(fresh_db())
+        batch = storage.WriteBatch(db, max_items=50)
+        started = time.perf_counter()
+        for digest in digests:
+            batch.before_write()
+            storage.save_digest(db, digest)
+            batch.after_write()
+        batch.commit()
+        elapsed = time.perf_counter() - started
+        db.close()
+        return elapsed
+
+    def plain():
+        path = fresh_db()
+        storage.open_database(path).close()  # the same schema: tables, indexes, FTS and its triggers
+        connection = sqlite3.connect(path, isolation_level=None)
+        digest_rows, url_rows, entry_rows, link_rows = rows
+        started = time.perf_counter()
+        connection.execute("BEGIN")
+        connection.executemany(
+            "INSERT INTO digests (id, post_id, site, url, url_key, number, title, headline, issue_date, published, "
+            "year, dateline, text, entry_count, link_count, content_hash, first_seen, last_seen, last_changed) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", digest_rows)
+        connection.executemany("INSERT INTO digest_urls (url_key, digest_id, url, first_seen) VALUES (?, ?, ?, ?)",
+                               url_rows)
+        connection.executemany("INSERT INTO entries (id, digest_id, position, section, text, html) "
+                               "VALUES (?, ?, ?, ?, ?, ?)", entry_rows)
+        connection.executemany("INSERT INTO links (entry_id, digest_id, position, url, text, domain) "
+                               "VALUES (?, ?, ?, ?, ?, ?)", link_rows)
+        connection.execute("COMMIT")
+        elapsed = time.perf_counter() - started
+        connection.close()
+        return elapsed
+
+    results = alternate(rounds, ours=ours, plain=plain)
+    ours_s, plain_s = median(results["ours"]), median(results["plain"])
+    return {"digests": count, "ours_per_s": count / ours_s, "plain_per_s": count / plain_s,
+            "ratio": ours_s / plain_s, "rounds": rounds}
+
+
+# --- 4 and 5. refresh cost vs size, memory of a large backfill -------------------------------------
+
+def refresh_and_memory(sizes: list[int]) -> dict:
+    out = {}
+    for size in sizes:
+        database = fresh_db()
+        with FixtureServer(build_site(generated_posts(size))) as server:
+            url = server.url(CATEGORY_PATH)
+            seconds, rss = timed(crawl_command(url, database, "-a", "mode=backfill"))
+            stored = sqlite3.connect(database).execute("SELECT count(*) FROM digests").fetchone()[0]
+            server.clear_requests()
+            timed(crawl_command(url, database))
+            out[size] = {"backfill_s": seconds, "backfill_rss_kib": rss, "stored": stored,
+                         "refresh_requests": len(server.requests), "refresh_full": len(server.full_downloads())}
+    return out
+
+
+def write_results(path: Path, started: float, figures: dict) -> str:
+    crawl, parser, store, sizes = figures["crawl"], figures["parser"], figures["storage"], figures["sizes"]
+    largest, smallest_large = max(sizes), sorted(sizes)[-2]
+    growth = (sizes[largest]["backfill_rss_kib"] - sizes[smallest_large]["backfill_rss_kib"]) / 1024 / \
+        ((largest - smallest_large) / 1000)
+    peak = sizes[largest]["backfill_rss_kib"] / 1024
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "**not met**"
+
+    refresh_counts = [sizes[s]["refresh_requests"] for s in sorted(sizes)]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `make bench` in {time.monotonic() - started:.0f}s.",
+        f"Machine and versions: {machine()}.",
+        "",
+        "Every figure is measured side by side in this one run, candidates alternating (A B A B …), median of "
+        "the rounds. Fixture archives are served by the project's fixture server on 127.0.0.1 (shared by both "
+        "candidates, so its own cost is in both).",
+        "",
+        "| # | figure | measured | target | |",
+        "|---|---|---|---|---|",
+        f"| 1 | backfill of a {crawl['requests'] - 1}-request ({figures['crawl_posts']}-post) archive, politeness off, "
+        f"32 concurrent: project ÷ bare Scrapy spider | **{crawl['ratio']:.2f}×** ({crawl['project_s']:.2f}s vs "
+        f"{crawl['bare_s']:.2f}s, {crawl['rounds']} rounds) | ≤ 1.5× | {verdict(crawl['ratio'] <= 1.5)} |",
+        f"| 2 | parser ÷ `lxml.html.fromstring` on the {parser['pages']} saved post pages (mean "
+        f"{parser['mean_page_kb']:.1f} KB) | **{parser['ratio']:.2f}×** ({parser['ours_pages_per_s']:.0f} vs "
+        f"{parser['lxml_pages_per_s']:.0f} pages/s) | ≤ 4× | {verdict(parser['ratio'] <= 4)} |",
+        f"| 3 | storage layer ÷ plain sqlite3 `executemany`, {store['digests']} digests with entries, links and FTS "
+        f"| **{store['ratio']:.2f}×** ({store['ours_per_s']:.0f} vs {store['plain_per_s']:.0f} digests/s) | ≤ 1.5× "
+        f"| {verdict(store['ratio'] <= 1.5)} |",
+        f"| 4 | requests of a no-change refresh at {', '.join(f'{s:,}' for s in sorted(sizes))} posts | "
+        f"**{' / '.join(map(str, refresh_counts))}** (full downloads "
+        f"{' / '.join(str(sizes[s]['refresh_full']) for s in sorted(sizes))}) | the same small number | "
+        f"{verdict(len(set(refresh_counts)) == 1 and refresh_counts[0] <= 6)} |",
+        f"| 5 | peak RSS of a {largest:,}-post backfill; growth per extra 1,000 posts | **{peak:.0f} MB**; "
+        f"**{growth:.1f} MB** ({smallest_large:,} → {largest:,}) | ≤ 200 MB; < 5 MB | "
+        f"{verdict(peak <= 200 and growth < 5)} |",
+        "",
+        "Backfills behind figures 4 and 5: " + "; ".join(
+            f"{s:,} posts: {sizes[s]['stored']:,} stored in {sizes[s]['backfill_s']:.1f}s, peak RSS "
+            f"{sizes[s]['backfill_rss_kib'] / 1024:.0f} MB" for s in sorted(sizes)) + ".",
+        "",
+        "What the figures measure: (1) wall time of `scrapy crawl digests -a mode=backfill` against "
+        "`scrapy runspider bench/bare_spider.py` fetching the same listing and post pages and dropping them, "
+        "both obeying robots.txt, with `AUTOTHROTTLE_ENABLED=False DOWNLOAD_DELAY=0 CONCURRENT_REQUESTS=32`; "
+        "(2) `parse_digest` against `lxml.html.fromstring` over the same bytes; (3) `storage.save_digest` in "
+        "batches of 50 (as the crawl writes) against `executemany` of the same rows into the same schema, "
+        "FTS triggers included; (4) requests the fixture server received during a refresh right after the "
+        "backfill (robots.txt, listing page 1, three conditional re-checks); (5) `ru_maxrss` of the crawl process.",
+        "",
+    ]
+    text = "\n".join(lines)
+    path.write_text(text, encoding="utf-8")
+    return text
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--crawl-posts", type=int, default=1000)
+    parser.add_argument("--sizes", default="100,1000,10000")
+    parser.add_argument("--output", default=str(REPO / "bench" / "results.md"))
+    args = parser.parse_args()
+    started = time.monotonic()
+    figures = {"crawl_posts": args.crawl_posts}
+    print("1/4 crawl vs the floor …", flush=True)
+    figures["crawl"] = crawl_vs_floor(args.crawl_posts, args.rounds)
+    print("2/4 parser vs lxml …", flush=True)
+    figures["parser"] = parser_vs_lxml(max(args.rounds, 5))
+    print("3/4 storage vs sqlite3 …", flush=True)
+    figures["storage"] = storage_vs_sqlite(max(args.rounds, 5))
+    print("4/4 refresh cost and memory by archive size …", flush=True)
+    figures["sizes"] = refresh_and_memory([int(s) for s in args.sizes.split(",")])
+    print(write_results(Path(args.output), started, figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
