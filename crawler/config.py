@@ -25,6 +25,8 @@ PROJECT_SETTINGS = (
                    "Archive index page a crawl starts from when no `-a start_url=` is given."),
     ProjectSetting("DIGEST_RECHECK_LATEST", 3,
                    "How many of the newest stored digests a refresh re-checks for edits (conditional requests; 0 = none)."),
+    ProjectSetting("DIGEST_RECHECK_MIN_AGE", 6,
+                   "Hours before a page served without validators is downloaded again to re-check it."),
     ProjectSetting("DIGEST_RETRY_AFTER_MAX", 120,
                    "Longest wait (seconds) a 429/503 `Retry-After` is honoured for before the page counts as failed."),
     ProjectSetting("DIGEST_WRITE_BATCH", 50,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from typing import NoReturn
 
 import scrapy
@@ -94,12 +95,17 @@ class DigestsSpider(scrapy.Spider):
     def _rechecks_for_this_run(self) -> list[storage.RecheckTarget]:
         """Re-checks that keep a refresh cheap: every page the server gave validators for (a 304 costs
         no download), but of pages served without validators (plain WordPress HTML) only the one
-        checked longest ago, so that each of them is still downloaded and compared every few runs.
+        checked longest ago, and only once it was last checked `DIGEST_RECHECK_MIN_AGE` hours ago:
+        a page fetched minutes ago is not downloaded again to see whether it changed.
         """
         if self.mode == "recheck":
             return self.state.recheck
         conditional = [t for t in self.state.recheck if t.conditional]
-        unconditional = sorted((t for t in self.state.recheck if not t.conditional), key=lambda t: t.checked_at or "")
+        oldest_allowed = (datetime.now(timezone.utc)
+                          - timedelta(hours=self.settings.getfloat("DIGEST_RECHECK_MIN_AGE"))).isoformat()
+        unconditional = sorted((t for t in self.state.recheck
+                                if not t.conditional and (t.checked_at or "") <= oldest_allowed),
+                               key=lambda t: t.checked_at or "")
         return conditional + unconditional[:1]
 
     def closed(self, reason):

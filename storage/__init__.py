@@ -2,7 +2,7 @@
 
 from .queries import (
     CrawlState, RecheckTarget, StoredPage, archive_summary, crawl_state_at, digest_content, known_post_keys,
-    known_post_keys_at, recheck_targets, settled_failure_keys, stored_pages,
+    recheck_targets, settled_failure_keys, stored_pages,
 )
 from .lock import ArchiveBusy, ArchiveLock
 from .schema import ARCHIVE_TABLES, SCHEMA_VERSION, ArchiveError, ensure_schema, open_database
@@ -16,6 +16,6 @@ __all__ = [
     "CrawlState", "RecheckTarget", "StoredPage", "crawl_state_at", "digest_content", "mark_not_modified",
     "recheck_targets", "save_page", "settled_failure_keys", "stored_pages",
     "ARCHIVE_TABLES", "CHANGED", "SHRUNK", "NEW", "RUN_COUNTS", "SCHEMA_VERSION", "UNCHANGED", "ArchiveError",
-    "archive_summary", "ensure_schema", "finish_run", "known_post_keys", "known_post_keys_at",
+    "archive_summary", "ensure_schema", "finish_run", "known_post_keys",
     "open_database", "record_failure", "remember_urls", "remember_urls_of", "save_digest", "start_run",
 ]

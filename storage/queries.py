@@ -78,11 +78,6 @@ def crawl_state_at(path: str | Path, site: str, recheck_limit: int | None) -> Cr
         db.close()
 
 
-def known_post_keys_at(path: str | Path) -> set[str]:
-    """`known_post_keys` of the archive at `path`; an archive not created yet knows nothing."""
-    return crawl_state_at(path, "", 0).known_keys
-
-
 @dataclass(frozen=True)
 class StoredPage:
     url: str

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
+import socket
 import sqlite3
+import urllib.request
 import subprocess
 import sys
 from pathlib import Path
@@ -56,6 +59,18 @@ def stored_count(database: Path) -> int:
             connection.close()
     except sqlite3.OperationalError:
         return 0
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (for servers that cannot report the one they got)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def get_json(url: str):
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.load(response)
 
 
 @pytest.fixture(scope="session")

@@ -5,12 +5,10 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -21,7 +19,7 @@ from crawler.cli import main
 from fixtures.server import FixtureServer
 from fixtures.site import CATEGORY_PATH, build_site
 
-from .conftest import REPO, assert_clean_run, rows, run_crawl, stored_count
+from .conftest import REPO, assert_clean_run, free_port, get_json, rows, run_crawl, stored_count
 
 DATA = Path(__file__).parent / "data"
 
@@ -185,17 +183,6 @@ def test_commands_refuse_a_missing_or_foreign_file_with_exit_2(tmp_path, command
 
 
 # --- serve ----------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def get_json(url: str):
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return json.load(response)
 
 
 def test_serve_opens_the_archive_in_datasette_with_the_projects_metadata(archive):

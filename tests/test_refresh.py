@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from fixtures.server import FixtureServer
-from fixtures.site import CATEGORY_PATH, FixtureEntry, FixturePost, archive_posts, build_site, generated_posts
+from fixtures.site import CATEGORY_PATH, FixtureEntry, FixturePost, build_site, generated_posts
 
 from .conftest import assert_clean_run, rows, run_crawl
 
@@ -113,13 +113,22 @@ def test_an_edit_to_an_older_digest_is_found_by_recheck_mode(archive, fixture_po
         ("recheck", stored, stored - 1, 1, stored - 1)
 
 
+def test_without_validators_a_refresh_right_after_a_backfill_downloads_only_page_1(tmp_path, fixture_posts):
+    with FixtureServer(build_site(fixture_posts), validators=False) as server:
+        database = tmp_path / "archive.db"
+        backfill(server, database)
+        refresh(server, database)
+        assert server.page_requests() == [CATEGORY_PATH]
+
+
 def test_without_validators_a_refresh_downloads_one_recent_page_and_compares_its_content(tmp_path, fixture_posts):
     with FixtureServer(build_site(fixture_posts), validators=False) as server:
         database = tmp_path / "archive.db"
         backfill(server, database)
         checked = set()
         for _ in range(3):
-            refresh(server, database)
+            # As if the pages had been checked long ago: `DIGEST_RECHECK_MIN_AGE=0`.
+            refresh(server, database, "-s", "DIGEST_RECHECK_MIN_AGE=0")
             downloads = server.full_downloads()
             assert len(downloads) == 2 and CATEGORY_PATH in downloads, downloads
             checked.update(d for d in downloads if d != CATEGORY_PATH)

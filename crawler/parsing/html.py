@@ -156,16 +156,6 @@ def is_chrome(tag: Tag) -> bool:
     return any(_CHROME_TOKEN.match(token) for token in _tokens(tag))
 
 
-def in_chrome(tag: Tag, stop: Tag | None = None) -> bool:
-    """True when `tag` or an ancestor (below `stop`) is chrome."""
-    node: Tag | None = tag
-    while node is not None and node is not stop and node.name != "[document]":
-        if is_chrome(node):
-            return True
-        node = node.parent
-    return False
-
-
 def is_inline(node) -> bool:
     if isinstance(node, NavigableString):
         return not isinstance(node, (Comment, Doctype, ProcessingInstruction))

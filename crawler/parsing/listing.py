@@ -12,7 +12,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from ..items import Listing
 from ..urls import is_http_url, join_url, post_key, same_site, site_of
 from .decoding import decode_html
-from .errors import ParseError
 from .html import HEADING_TAGS, lx_in_chrome, lx_text, make_tree
 from .text import mentions_series
 

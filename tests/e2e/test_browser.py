@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ import pytest
 from fixtures.server import FixtureServer
 from fixtures.site import CATEGORY_PATH, build_site
 
-from ..conftest import REPO, assert_clean_run, run_crawl
+from ..conftest import REPO, assert_clean_run, free_port, run_crawl
 
 pytestmark = pytest.mark.e2e
 
@@ -30,12 +29,6 @@ SHOTS = REPO / os.environ.get("DIGEST_SCREENSHOTS", "test-output/screenshots")
 # As root in a container, Chromium needs --no-sandbox; the rest keep it off this machine's closed network.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import socket
 import subprocess
 import sys
 import time
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -17,23 +14,12 @@ import requests
 from fixtures.server import FixtureServer
 from fixtures.site import CATEGORY_PATH, build_site
 
-from ..conftest import REPO, rows
+from ..conftest import REPO, free_port, get_json, rows
 
 pytestmark = pytest.mark.e2e
 
 BIN = Path(sys.executable).parent
 PROJECT = "digest_archive"  # as in scrapy.cfg's [deploy] target
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return json.load(response)
 
 
 @pytest.fixture()
