@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.server import FixtureServer
 from fixtures.site import CATEGORY_PATH, TAG_PATH
 
 from .conftest import assert_clean_run, rows, run_crawl
@@ -172,3 +173,39 @@ def test_an_unwritable_database_path_is_refused_with_one_line(tmp_path, fixture_
     errors = [line for line in result.stderr.splitlines() if line.startswith("digests: error:")]
     assert len(errors) == 1 and "/proc/digest-archive-test.db" in errors[0]
     assert "Traceback" not in result.stderr and fixture_server.requests == []
+
+
+def test_an_iran_interlink_author_archive_is_crawled_end_to_end(tmp_path):
+    """Another layout over real HTTP: slug permalinks, author archive with its query, dated titles."""
+    from fixtures.interlink import AUTHOR_ARCHIVE, interlink_site
+
+    database = tmp_path / "interlink.db"
+    with FixtureServer(interlink_site()) as server:
+        assert_clean_run(run_crawl(server.url(AUTHOR_ARCHIVE), database, "-a", "mode=backfill"))
+        listing_requests = [r for r in server.page_requests() if "/author/" in r]
+        assert listing_requests == [AUTHOR_ARCHIVE, "/wordpress/author/page/2/?author=khodaadmin&authorid=1"]
+        stored = rows(database, "SELECT title, number, issue_date, headline, published, dateline, entry_count "
+                                "FROM digests ORDER BY issue_date")
+        assert stored == [
+            {"title": "Iran Interlink Weekly Digest \u2013 September 20, 2019", "number": None,
+             "issue_date": "2019-09-20", "headline": None, "published": "2019-09-21",
+             "dateline": "Iran Interlink, September 20 2019", "entry_count": 5},
+            {"title": "covid-19 MEK Albania (Iran Interlink Weekly Digest \u2013 Apr 24, 2020)", "number": None,
+             "issue_date": "2020-04-24", "headline": "covid-19 MEK Albania", "published": "2020-04-24",
+             "dateline": "Iran Interlink, April 24 2020", "entry_count": 3},
+            {"title": "Rajavi\u2019s Albanian Problem \u2013 Iran Interlink Weekly Digest \u2013 Sep 10, 2021",
+             "number": None, "issue_date": "2021-09-10", "headline": "Rajavi\u2019s Albanian Problem",
+             "published": "2021-09-11", "dateline": "Iran Interlink, September 10 2021", "entry_count": 4},
+        ]
+        # The "About" post is not a digest; "MEK and Lebanon" is listed but gone (404).
+        failures = rows(database, "SELECT url, kind FROM failures")
+        assert [(f["url"].split("/wordpress/")[1], f["kind"]) for f in failures] == [("mek-and-lebanon/", "http_status")]
+        # The /embed/ and tracked forms were fetched as the plain posts, once each.
+        posts = [r for r in server.page_requests() if "/author/" not in r]
+        assert sorted(posts) == sorted(["/wordpress/rajavis-albanian-problem-iran-interlink-weekly-digest-sep-10-2021/",
+                                        "/wordpress/covid-19-mek-albania/", "/wordpress/mek-and-lebanon/",
+                                        "/wordpress/iran-interlink-weekly-digest-september-20-2019/"])
+
+        server.clear_requests()
+        assert_clean_run(run_crawl(server.url(AUTHOR_ARCHIVE), database))
+        assert server.full_downloads() == [AUTHOR_ARCHIVE]
