@@ -76,3 +76,11 @@ def test_pagination_never_leaves_the_archive_or_goes_back():
             "<a class='next page-numbers' href='/en/topic/x/page/1'>1</a>"
             "<a href='/en/topic/other/page/3'>Older posts</a></body></html>")
     assert parse_listing("https://www.nejatngo.org/en/topic/x/page/2", html).next_url is None
+
+
+def test_a_date_printed_as_text_in_the_theme_is_the_publication_date():
+    html = page("<p>++ One entry</p><p>Iran Interlink, August 25 2017</p>").replace(
+        "<article>", "<article><div class='post-meta'><span class='date meta-item'>August 26, 2017</span></div>")
+    assert parse_digest(URL, html).published == "2017-08-26"
+    # Without it, the dateline gives the date.
+    assert parse_digest(URL, page("<p>++ One entry</p><p>Iran Interlink, August 25 2017</p>")).published == "2017-08-25"

@@ -209,7 +209,8 @@ _POSTED_ON = re.compile(rf"Posted\s+on:?\s*(\d{{4}}/\d{{1,2}}/\d{{1,2}}|{DATE_IN
 
 
 def _parse_published(tree) -> str | None:
-    """Publication date: article:published_time, JSON-LD, `<time datetime>`, then `Posted on:` text."""
+    """Publication date: article:published_time, JSON-LD, `<time datetime>`, `Posted on:` text, a date-classed
+    element's text. None when the page shows none (the dateline is the caller's last resort)."""
     for value in (_meta(tree, "article:published_time", "og:published_time", "datePublished",
                         "date", "DC.date.issued"), _json_ld_date(tree)):
         if parse_date(value):
@@ -220,7 +221,20 @@ def _parse_published(tree) -> str | None:
         if parse_date(tag.get("datetime")):
             return parse_date(tag.get("datetime"))
     posted_on = _POSTED_ON.search(lx_text(tree.find("body")))
-    return parse_date(posted_on[1]) if posted_on else None
+    if posted_on and parse_date(posted_on[1]):
+        return parse_date(posted_on[1])
+    # Themes that print the date as text only (TieLabs: `<span class="date meta-item">August 25, 2017</span>`).
+    for element in tree.find("body").iter():
+        if isinstance(element.tag, str) and _DATE_CLASSES.intersection((element.get("class") or "").split()) \
+                and not _has_foreign_dates(element):
+            found = parse_date(lx_text(element))
+            if found:
+                return found
+    return None
+
+
+_DATE_CLASSES = {"date", "post-date", "entry-date", "published", "posted-on", "meta-date", "post-meta-date",
+                 "td-post-date", "entry-time"}
 
 
 def _parse_title(tree):
