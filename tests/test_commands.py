@@ -149,10 +149,10 @@ def test_export_writes_one_file_per_table_with_its_columns(archive, tmp_path, fm
 
 def test_export_sqlite_is_a_consistent_copy_even_during_a_crawl(tmp_path, fixture_posts):
     database, copy = tmp_path / "live.db", tmp_path / "copy.db"
-    with FixtureServer(build_site(fixture_posts), delay=0.1) as server:
+    with FixtureServer(build_site(fixture_posts), delay=0.2) as server:
         command = [sys.executable, "-m", "scrapy", "crawl", "digests", "-a", f"start_url={server.url(CATEGORY_PATH)}",
                    "-a", "mode=backfill", "-s", f"DATABASE={database}", "-s", "AUTOTHROTTLE_ENABLED=False",
-                   "-s", "DOWNLOAD_DELAY=0"]
+                   "-s", "DOWNLOAD_DELAY=0", "-s", "DIGEST_WRITE_BATCH=2"]
         crawl = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 60
@@ -160,6 +160,7 @@ def test_export_sqlite_is_a_consistent_copy_even_during_a_crawl(tmp_path, fixtur
                 time.sleep(0.05)
             result = invoke("export", "--db", str(database), "--format", "sqlite", "--output", str(copy))
             assert result.exit_code == 0, result.output
+            assert crawl.poll() is None, "the crawl had ended: the copy was not made during it"
         finally:
             crawl.wait(timeout=120)
     connection = sqlite3.connect(copy)

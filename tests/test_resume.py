@@ -19,8 +19,9 @@ from .conftest import FAST, REPO, assert_clean_run, run_crawl, stored_count
 
 
 def crawl_command(start_url: str, database, *args: str) -> list[str]:
+    # Small write batches, so that "N digests stored" is reached mid-crawl, where the kill is meant to land.
     return [sys.executable, "-m", "scrapy", "crawl", "digests", "-a", f"start_url={start_url}",
-            "-a", "mode=backfill", "-s", f"DATABASE={database}", *FAST, *args]
+            "-a", "mode=backfill", "-s", f"DATABASE={database}", *FAST, "-s", "DIGEST_WRITE_BATCH=3", *args]
 
 
 _HOST = re.compile(r"127\.0\.0\.1:\d+")
@@ -99,7 +100,7 @@ def test_kill_9_then_resume_gives_the_same_archive(tmp_path, fixture_posts, unin
 
 def test_a_second_crawl_on_the_same_archive_refuses_with_one_line(tmp_path, fixture_posts):
     database = tmp_path / "archive.db"
-    with FixtureServer(build_site(fixture_posts), delay=0.1) as server:
+    with FixtureServer(build_site(fixture_posts), delay=0.2) as server:
         start_url = server.url(CATEGORY_PATH)
         first = subprocess.Popen(crawl_command(start_url, database), cwd=REPO,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
