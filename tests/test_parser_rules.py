@@ -84,3 +84,12 @@ def test_a_date_printed_as_text_in_the_theme_is_the_publication_date():
     assert parse_digest(URL, html).published == "2017-08-26"
     # Without it, the dateline gives the date.
     assert parse_digest(URL, page("<p>++ One entry</p><p>Iran Interlink, August 25 2017</p>")).published == "2017-08-25"
+
+
+def test_entries_marked_after_a_no_break_space_in_a_theme_without_content_classes():
+    html = ("<html><body><div id='page'><h1>Iran Interlink Weekly Digest &#8211; 201</h1>"
+            "<div class='x'><p>&nbsp;++ First entry</p><p>\u00a0++\u00a0Second entry</p></div>"
+            "<div class='y'><p>Some other block of site text that is long enough to look like content, "
+            "longer than the entries themselves, written by the theme.</p></div></div></body></html>")
+    digest = parse_digest(URL, html)
+    assert [e.text for e in digest.entries] == ["First entry", "Second entry"]

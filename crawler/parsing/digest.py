@@ -292,8 +292,10 @@ def _is_subheadline_text(text: str) -> bool:
 
 # --- where the content is (lxml, whole page) ---------------------------------------------------------
 
-_PLUS_TEXT = etree.XPath("//body//text()[(starts-with(normalize-space(.), '++') or "
-                         "starts-with(normalize-space(.), '+ +')) and not(ancestor::script) and not(ancestor::style)]")
+# normalize-space() knows no no-break space, and the WordPress editor writes `&nbsp;++ …`.
+_PLUS_TEXT = etree.XPath("//body//text()[(starts-with(normalize-space(translate(., '\u00a0', ' ')), '++') or "
+                         "starts-with(normalize-space(translate(., '\u00a0', ' ')), '+ +')) "
+                         "and not(ancestor::script) and not(ancestor::style)]")
 _BLOCKISH = BLOCK_TAGS | {"div"}
 
 
