@@ -61,6 +61,3 @@ def machine() -> str:
             f"beautifulsoup4 {bs4_version}, sqlite-utils {sqlite_utils.__version__ if hasattr(sqlite_utils, '__version__') else ''}, "
             f"SQLite {__import__('sqlite3').sqlite_version}")
 
-
-def peak_rss_mb(kib: int) -> float:
-    return kib / 1024

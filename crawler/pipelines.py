@@ -13,13 +13,13 @@ import time
 from scrapy import signals
 
 import storage
+from crawler.config import STATS_PREFIX
 from crawler.health import UNREADABLE_KINDS, RunHealth
 from crawler.items import Digest, DigestNotModified, DuplicateDigest, FetchedPage, PageFailure
 from crawler.urls import is_http_url, post_key
 
 logger = logging.getLogger(__name__)
 
-STATS_PREFIX = "digests"
 
 
 def problems_with(digest: Digest) -> list[str]:

@@ -16,6 +16,8 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from twisted.internet import task
 
+from crawler.config import STATS_PREFIX
+
 logger = logging.getLogger(__name__)
 
 TERMINAL_INTERVAL = 0.5
@@ -66,7 +68,7 @@ class CrawlProgress:
     def line(self) -> str:
         stats = self.crawler.stats
         spider = self.crawler.spider
-        value = lambda name: stats.get_value(f"digests/{name}", 0)  # noqa: E731
+        value = lambda name: stats.get_value(f"{STATS_PREFIX}/{name}", 0)  # noqa: E731
         pages, listed = value("listing_pages"), len(getattr(spider, "scheduled", {}))
         done = len(getattr(spider, "answered", ()))
         failed = value("failed")

@@ -169,13 +169,5 @@ def canonical_link(href: str | None, base_url: str) -> str | None:
         return None
 
 
-@lru_cache(maxsize=8192)
 def is_http_url(url: str | None) -> bool:
-    if not url:
-        return False
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
+    return bool(url) and _usable_absolute(url) is not None

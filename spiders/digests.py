@@ -19,6 +19,7 @@ import scrapy
 from scrapy.exceptions import IgnoreRequest
 
 import storage
+from crawler.config import STATS_PREFIX
 from crawler.failures import describe_failure
 from crawler.items import DigestNotModified, FetchedPage, PageFailure
 from crawler.parsing import ParseError, parse_digest, parse_listing
@@ -26,7 +27,6 @@ from crawler.parsing.decoding import charset_of
 from crawler.urls import clean_post_url, domain_of, is_http_url, on_site_of, post_key, same_site, site_of
 
 MODES = ("refresh", "backfill", "recheck")
-STATS = "digests"
 USAGE_EXIT_CODE = 2
 BUSY_EXIT_CODE = 3
 
@@ -53,7 +53,9 @@ class DigestsSpider(scrapy.Spider):
             _usage_error(f"start_url must be an http(s) URL, got {start_url!r}")
         self.mode = mode
         self.start_url = start_url
-        self.state = storage.CrawlState(set(), set(), [])  # what the archive held when the run began
+        # What the archive held when the run began. (Not `state`: Scrapy's SpiderState extension owns that
+        # attribute and replaces it when a JOBDIR is used.)
+        self.archive_state = storage.CrawlState(set(), set(), [])
         self.listed_keys: set[str] = set()  # posts named by the listing pages read in this run
         self.scheduled: dict[str, str] = {}  # post key → listed URL, for every post requested in this run
         self.answered: set[str] = set()  # post keys that ended as a digest, a failure or a 304
@@ -71,10 +73,17 @@ class DigestsSpider(scrapy.Spider):
         # Offsite links are stored as links, never followed: only the archive's own site is crawled.
         spider.allowed_domains = [domain_of(spider.start_url)]
         database = crawler.settings.get("DATABASE")
+        recheck_limit = None if spider.mode == "recheck" else \
+            0 if spider.mode == "backfill" else crawler.settings.getint("DIGEST_RECHECK_LATEST")
         try:
             spider.lock = storage.ArchiveLock(database).acquire()
-            # Open (create or migrate) the archive now, so a bad path fails before any request.
-            storage.open_database(database).close()
+            # Open (create or migrate) the archive now, so a bad path fails before any request, and
+            # read what it holds once: the run decides against the archive as it was when it began.
+            db = storage.open_database(database)
+            try:
+                spider.archive_state = storage.crawl_state(db, site_of(spider.start_url), recheck_limit)
+            finally:
+                db.close()
         except storage.ArchiveBusy as error:
             _usage_error(str(error), BUSY_EXIT_CODE)
         except storage.ArchiveError as error:
@@ -82,11 +91,8 @@ class DigestsSpider(scrapy.Spider):
         return spider
 
     async def start(self):
-        recheck_limit = None if self.mode == "recheck" else \
-            0 if self.mode == "backfill" else self.settings.getint("DIGEST_RECHECK_LATEST")
-        self.state = storage.crawl_state_at(self.settings.get("DATABASE"), site_of(self.start_url), recheck_limit)
         self.logger.info("%s of %s: %d post URLs stored, %d to re-check", self.mode.capitalize(), self.start_url,
-                         len(self.state.known_keys), len(self.state.recheck))
+                         len(self.archive_state.known_keys), len(self.archive_state.recheck))
         for target in self._rechecks_for_this_run():
             yield self._recheck_request(target)
         if self.mode != "recheck":
@@ -99,11 +105,11 @@ class DigestsSpider(scrapy.Spider):
         a page fetched minutes ago is not downloaded again to see whether it changed.
         """
         if self.mode == "recheck":
-            return self.state.recheck
-        conditional = [t for t in self.state.recheck if t.conditional]
+            return self.archive_state.recheck
+        conditional = [t for t in self.archive_state.recheck if t.conditional]
         oldest_allowed = (datetime.now(timezone.utc)
                           - timedelta(hours=self.settings.getfloat("DIGEST_RECHECK_MIN_AGE"))).isoformat()
-        unconditional = sorted((t for t in self.state.recheck
+        unconditional = sorted((t for t in self.archive_state.recheck
                                 if not t.conditional and (t.checked_at or "") <= oldest_allowed),
                                key=lambda t: t.checked_at or "")
         return conditional + unconditional[:1]
@@ -121,7 +127,7 @@ class DigestsSpider(scrapy.Spider):
                               meta={"listing_page": True}, dont_filter=True)
 
     def parse_listing_page(self, response):
-        self.crawler.stats.inc_value(f"{STATS}/listing_pages")
+        self.crawler.stats.inc_value(f"{STATS_PREFIX}/listing_pages")
         try:
             listing = parse_listing(response.url, response.body)
         except ParseError as error:
@@ -130,7 +136,7 @@ class DigestsSpider(scrapy.Spider):
         if listing.last_page:
             self.last_page_seen = max(self.last_page_seen or 0, listing.last_page)
         listed_keys = [post_key(url) for url in listing.post_urls]
-        done = self.state.known_keys | self.state.settled_keys
+        done = self.archive_state.known_keys | self.archive_state.settled_keys
         new_keys = [key for key in listed_keys if key not in done]
         self.logger.info("Listing %s: %d posts, %d not stored yet%s", response.url, len(listed_keys),
                          len(new_keys), "" if listing.next_url else " (last page)")
@@ -141,10 +147,10 @@ class DigestsSpider(scrapy.Spider):
         for url, key in zip(listing.post_urls, listed_keys):
             if key not in self.listed_keys:
                 self.listed_keys.add(key)
-                self.crawler.stats.inc_value(f"{STATS}/posts_listed")
+                self.crawler.stats.inc_value(f"{STATS_PREFIX}/posts_listed")
             # A post repeated at the top of the next page, or listed as AMP and plain, is fetched once.
             # In a refresh, a post that failed for good (404, unparseable) is not fetched again.
-            skip = self.state.known_keys | (self.state.settled_keys if self.mode == "refresh" else set())
+            skip = self.archive_state.known_keys | (self.archive_state.settled_keys if self.mode == "refresh" else set())
             if key in skip or key in self.scheduled:
                 continue
             self.scheduled[key] = url
@@ -197,12 +203,12 @@ class DigestsSpider(scrapy.Spider):
     def parse_post(self, response, listed_url: str):
         self.answered.add(response.meta["post_key"])
         if response.meta.get("recheck"):
-            self.crawler.stats.inc_value(f"{STATS}/rechecked")
+            self.crawler.stats.inc_value(f"{STATS_PREFIX}/rechecked")
         if response.status == 304:
-            self.crawler.stats.inc_value(f"{STATS}/not_modified")
+            self.crawler.stats.inc_value(f"{STATS_PREFIX}/not_modified")
             yield DigestNotModified(url=listed_url)
             return
-        self.crawler.stats.inc_value(f"{STATS}/posts_fetched")
+        self.crawler.stats.inc_value(f"{STATS_PREFIX}/posts_fetched")
         content_type = _header(response, "Content-Type")
         if not response.body.strip():
             yield PageFailure(url=listed_url, kind="empty", http_status=response.status,

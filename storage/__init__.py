@@ -1,7 +1,7 @@
 """The archive in SQLite: schema, writes and reads. Every SQL statement of the project lives here."""
 
 from .queries import (
-    CrawlState, RecheckTarget, StoredPage, archive_summary, crawl_state_at, digest_content, known_post_keys,
+    CrawlState, RecheckTarget, StoredPage, archive_summary, crawl_state, digest_content, known_post_keys,
     recheck_targets, settled_failure_keys, stored_pages,
 )
 from .lock import ArchiveBusy, ArchiveLock
@@ -13,7 +13,7 @@ from .writes import (
 
 __all__ = [
     "ArchiveBusy", "ArchiveLock", "WriteBatch",
-    "CrawlState", "RecheckTarget", "StoredPage", "crawl_state_at", "digest_content", "mark_not_modified",
+    "CrawlState", "RecheckTarget", "StoredPage", "crawl_state", "digest_content", "mark_not_modified",
     "recheck_targets", "save_page", "settled_failure_keys", "stored_pages",
     "ARCHIVE_TABLES", "CHANGED", "SHRUNK", "NEW", "RUN_COUNTS", "SCHEMA_VERSION", "UNCHANGED", "ArchiveError",
     "archive_summary", "ensure_schema", "finish_run", "known_post_keys",

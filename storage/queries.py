@@ -5,11 +5,9 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlite_utils import Database
 
-from .schema import open_database
 
 
 def known_post_keys(db: Database) -> set[str]:
@@ -66,16 +64,10 @@ class CrawlState:
     recheck: list[RecheckTarget]
 
 
-def crawl_state_at(path: str | Path, site: str, recheck_limit: int | None) -> CrawlState:
-    """What a crawl needs to know before its first request; an archive not created yet knows nothing."""
-    if not Path(path).exists():
-        return CrawlState(set(), set(), [])
-    db = open_database(path)
-    try:
-        targets = recheck_targets(db, site, recheck_limit) if recheck_limit != 0 else []
-        return CrawlState(known_post_keys(db), settled_failure_keys(db), targets)
-    finally:
-        db.close()
+def crawl_state(db: Database, site: str, recheck_limit: int | None) -> CrawlState:
+    """What a crawl needs to know before its first request (`recheck_limit` None: every digest)."""
+    targets = recheck_targets(db, site, recheck_limit) if recheck_limit != 0 else []
+    return CrawlState(known_post_keys(db), settled_failure_keys(db), targets)
 
 
 @dataclass(frozen=True)

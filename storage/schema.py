@@ -27,7 +27,7 @@ class ArchiveError(Exception):
 
 
 def open_database(path: str | Path, *, create: bool = True) -> Database:
-    """Open (and with `create`, create or migrate) the archive at `path`.
+    """Open the archive at `path`, migrating an older schema; with `create`, a missing file is created.
 
     Raises `ArchiveError` with a one-line reason for a file that is not SQLite, a database that
     belongs to something else, or a missing file when `create` is False. Nothing is overwritten.

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 
+from crawler.config import STATS_PREFIX
+
 RUN_FAILED_EXIT_CODE = 1
 
 
@@ -22,5 +24,5 @@ class Command(ScrapyCrawlCommand):
     def run(self, args, opts) -> None:
         super().run(args, opts)
         stats = getattr(self.crawler, "stats", None)
-        if not self.exitcode and stats is not None and stats.get_value("digests/run_status") == "failed":
+        if not self.exitcode and stats is not None and stats.get_value(f"{STATS_PREFIX}/run_status") == "failed":
             self.exitcode = RUN_FAILED_EXIT_CODE
