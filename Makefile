@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test test-e2e screenshots bench crawl backfill clean
+.PHONY: setup demo test test-e2e test-wordpress screenshots bench crawl backfill clean
 
 ## setup: create .venv/ with the project and its pinned dependencies
 setup: $(STAMP)
@@ -26,6 +26,11 @@ test: setup
 test-e2e: setup
 	bash scripts/install-browser.sh
 	$(BIN)/pytest -m e2e
+
+## test-wordpress: crawl tests against a real WordPress (Debian's wordpress, MariaDB, PHP; scripts/install-wordpress.sh)
+test-wordpress: setup
+	bash scripts/install-wordpress.sh
+	$(BIN)/pytest -m wordpress
 
 ## screenshots: refresh the README's screenshots (docs/screenshots) from the browser test
 screenshots: setup

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from fixtures.server import FixtureServer
-from fixtures.site import CATEGORY_PATH, FixtureEntry, FixturePost, build_site, generated_posts
+from fixtures.site import CATEGORY_PATH, FixturePost, build_site, generated_posts, next_digest
 
 from .conftest import assert_clean_run, rows, run_crawl
 
@@ -27,12 +27,7 @@ def last_run(database) -> dict:
 
 
 def with_new_digest(posts: list[FixturePost]) -> list[FixturePost]:
-    newest = posts[0]
-    new = FixturePost(newest.post_id + 12, "Iran Interlink Weekly Digest \u2013 214", 214,
-                      newest.published + timedelta(days=6),
-                      [FixtureEntry(None, ["A new digest: the families return to Tirana."]),
-                       FixtureEntry("In English", ["[[A report|https://example.org/new-report]] on the camp."])])
-    return [new, *posts]
+    return [next_digest(posts), *posts]
 
 
 def edited(posts: list[FixturePost], index: int, text: str) -> list[FixturePost]:

@@ -22,6 +22,8 @@ _NOT_A_POST_PATH = re.compile(
     re.IGNORECASE,
 )
 _NOT_A_POST_PARAMS = {"s", "author", "cat", "tag", "paged", "feed", "m", "replytocom"}
+# WordPress's default ("plain") permalinks name a post by query on the site's root: `/?p=28`.
+_POST_ID_PARAM = "p"
 # "/page/3", "/page/3/", and the AMP listing form "/amp/page/3".
 _PAGE_IN_PATH = re.compile(r"(?:/amp)?/page/(?P<n>\d+)/?$")
 _PAGE_PARAMS = ("paged", "page")
@@ -85,8 +87,11 @@ def _looks_like_post(href: str, listing_url: str) -> bool:
     parts = urlsplit(href)
     if _NOT_A_POST_PATH.search(parts.path):
         return False
-    if any(key in _NOT_A_POST_PARAMS for key, _ in parse_qsl(parts.query, keep_blank_values=True)):
+    params = {key for key, _ in parse_qsl(parts.query, keep_blank_values=True)}
+    if params & _NOT_A_POST_PARAMS:
         return False
+    if _POST_ID_PARAM in params:
+        return True  # `/?p=28` shares its path with the home page and a plain-permalink listing (`/?cat=2`)
     # The listing itself, the home page and the WordPress root (`/wordpress/`) are not posts.
     listing_path = urlsplit(listing_url).path.rstrip("/") + "/"
     path = parts.path.rstrip("/") + "/"
