@@ -2,6 +2,9 @@
 project's backfill and does nothing with them. Run outside the project:
 
     scrapy runspider bench/bare_spider.py -a start_url=http://127.0.0.1:PORT/en/topic/iran-interlink-weekly-digest
+
+`post_css` and `next_css` name the theme's post title links and "next page" link (the defaults are
+the fixture archive's markup; bench/wordpress_pages.py gives the WordPress themes').
 """
 
 import scrapy
@@ -12,15 +15,16 @@ class BareSpider(scrapy.Spider):
     # Same politeness switches as the project (robots.txt obeyed), nothing else.
     custom_settings = {"LOG_LEVEL": "WARNING", "TELNETCONSOLE_ENABLED": False, "ROBOTSTXT_OBEY": True}
 
-    def __init__(self, start_url: str, **kwargs):
+    def __init__(self, start_url: str, post_css: str = "h2.post-box-title a", next_css: str = "a.next", **kwargs):
         super().__init__(**kwargs)
         self.start_urls = [start_url]
+        self.post_css = post_css
+        self.next_css = next_css
 
     def parse(self, response):
-        # The fixture listing's own markup: post titles in h2.post-box-title, "next" in a.next.
-        for href in response.css("h2.post-box-title a::attr(href)").getall():
+        for href in response.css(f"{self.post_css}::attr(href)").getall():
             yield response.follow(href.split("?")[0], callback=self.ignore)
-        next_page = response.css("a.next::attr(href)").get()
+        next_page = response.css(f"{self.next_css}::attr(href)").get()
         if next_page:
             yield response.follow(next_page, callback=self.parse)
 

@@ -25,6 +25,7 @@ from crawler.parsing import parse_digest  # noqa: E402
 from fixtures.cases import PAGE_CASES, case_url  # noqa: E402
 from fixtures.server import FixtureServer  # noqa: E402
 from fixtures.site import CATEGORY_PATH, build_site, generated_posts  # noqa: E402
+from wordpress_pages import saved_archives  # noqa: E402
 
 
 def crawl_command(start_url: str, database: Path, *extra: str) -> list[str]:
@@ -38,9 +39,9 @@ def fresh_db() -> Path:
 
 # --- 1. crawl vs the floor ------------------------------------------------------------------------
 
-def crawl_vs_floor(posts: int, rounds: int) -> dict:
-    with FixtureServer(build_site(generated_posts(posts))) as server:
-        url = server.url(CATEGORY_PATH)
+def crawl_vs_floor(site, start_path: str, rounds: int, bare_args: tuple[str, ...] = ()) -> dict:
+    with FixtureServer(site) as server:
+        url = server.url(start_path)
 
         def project():
             return timed(crawl_command(url, fresh_db(), "-a", "mode=backfill"))
@@ -48,7 +49,7 @@ def crawl_vs_floor(posts: int, rounds: int) -> dict:
         def bare():
             # Outside the project (cwd /tmp): a bare Scrapy spider that fetches and drops the same pages.
             return timed([str(BIN / "scrapy"), "runspider", str(REPO / "bench" / "bare_spider.py"),
-                          "-a", f"start_url={url}", *FAST], cwd=Path(tempfile.gettempdir()))
+                          "-a", f"start_url={url}", *bare_args, *FAST], cwd=Path(tempfile.gettempdir()))
 
         server.clear_requests()
         project()
@@ -62,8 +63,7 @@ def crawl_vs_floor(posts: int, rounds: int) -> dict:
 
 # --- 2. parser vs raw lxml -------------------------------------------------------------------------
 
-def parser_vs_lxml(rounds: int, repeat: int = 20) -> dict:
-    pages = [((case / "page.html").read_bytes(), case_url(case)) for case in PAGE_CASES]
+def parser_vs_lxml(pages: list[tuple[bytes, str]], rounds: int, repeat: int = 20) -> dict:
 
     def ours():
         started = time.perf_counter()
@@ -177,6 +177,44 @@ def refresh_and_memory(sizes: list[int]) -> dict:
     return out
 
 
+def wordpress_figures(posts: int, rounds: int) -> list[dict] | None:
+    """Figures 1 and 2 again, on the WordPress test bed's own pages (None when it is not installed)."""
+    archives = saved_archives(posts)
+    if archives is None:
+        return None
+    figures = []
+    for archive in archives:
+        sample = archive.post_paths[:: max(1, len(archive.post_paths) // 30)]
+        origin = archive.site.origins[0]
+        figures.append({
+            "theme": archive.theme, "posts": posts, "post_kb": archive.mean_kb(archive.post_paths),
+            "listing_kb": archive.mean_kb([p for p in archive.site.pages if p not in set(archive.post_paths)]),
+            "crawl": crawl_vs_floor(archive.site, archive.start_path, rounds,
+                                    ("-a", f"post_css={archive.post_css}", "-a", f"next_css={archive.next_css}")),
+            "parser": parser_vs_lxml([(archive.site.pages[p].body, origin + p) for p in sample], max(rounds, 5),
+                                     repeat=5),
+        })
+    return figures
+
+
+def wordpress_rows(figures: list[dict] | None) -> list[str]:
+    if figures is None:
+        return ["", "Figures 1w and 2w (WordPress test bed pages) were not measured: run scripts/install-wordpress.sh."]
+    rows = []
+    for number, figure in enumerate(figures, start=1):
+        crawl, parser = figure["crawl"], figure["parser"]
+        rows += [
+            f"| 1w{number} | as 1, on saved pages of the WordPress test bed, theme {figure['theme']}: "
+            f"{figure['posts']} posts (mean post {figure['post_kb']:.1f} KB, listing {figure['listing_kb']:.1f} KB), "
+            f"{crawl['requests'] - 1} requests | **{crawl['ratio']:.2f}×** ({crawl['project_s']:.2f}s vs "
+            f"{crawl['bare_s']:.2f}s) | ≤ 1.5× | {'met' if crawl['ratio'] <= 1.5 else '**not met**'} |",
+            f"| 2w{number} | as 2, on {parser['pages']} of those post pages (mean {parser['mean_page_kb']:.1f} KB) "
+            f"| **{parser['ratio']:.2f}×** ({parser['ours_pages_per_s']:.0f} vs {parser['lxml_pages_per_s']:.0f} "
+            f"pages/s) | ≤ 4× | {'met' if parser['ratio'] <= 4 else '**not met**'} |",
+        ]
+    return rows
+
+
 def write_results(path: Path, started: float, figures: dict) -> str:
     crawl, parser, store, sizes = figures["crawl"], figures["parser"], figures["storage"], figures["sizes"]
     largest, smallest_large = max(sizes), sorted(sizes)[-2]
@@ -216,6 +254,7 @@ def write_results(path: Path, started: float, figures: dict) -> str:
         f"| 5 | peak RSS of a {largest:,}-post backfill; growth per extra 1,000 posts | **{peak:.0f} MB**; "
         f"**{growth:.1f} MB** ({smallest_large:,} → {largest:,}) | ≤ 200 MB; < 5 MB | "
         f"{verdict(peak <= 200 and growth < 5)} |",
+        *wordpress_rows(figures.get("wordpress")),
         "",
         "Backfills behind figures 4 and 5: " + "; ".join(
             f"{s:,} posts: {sizes[s]['stored']:,} stored in {sizes[s]['backfill_s']:.1f}s, peak RSS "
@@ -240,18 +279,23 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--crawl-posts", type=int, default=1000)
     parser.add_argument("--sizes", default="100,1000,10000")
+    parser.add_argument("--wordpress-posts", type=int, default=306, help="digests in the test bed's archive "
+                        "(306: the real archive's size)")
     parser.add_argument("--output", default=str(REPO / "bench" / "results.md"))
     args = parser.parse_args()
     started = time.monotonic()
     figures = {"crawl_posts": args.crawl_posts}
     print("1/4 crawl vs the floor …", flush=True)
-    figures["crawl"] = crawl_vs_floor(args.crawl_posts, args.rounds)
+    figures["crawl"] = crawl_vs_floor(build_site(generated_posts(args.crawl_posts)), CATEGORY_PATH, args.rounds)
     print("2/4 parser vs lxml …", flush=True)
-    figures["parser"] = parser_vs_lxml(max(args.rounds, 5))
+    saved = [((case / "page.html").read_bytes(), case_url(case)) for case in PAGE_CASES]
+    figures["parser"] = parser_vs_lxml(saved, max(args.rounds, 5))
     print("3/4 storage vs sqlite3 …", flush=True)
     figures["storage"] = storage_vs_sqlite(max(args.rounds, 5))
     print("4/4 refresh cost and memory by archive size …", flush=True)
     figures["sizes"] = refresh_and_memory([int(s) for s in args.sizes.split(",")])
+    print("1w, 2w crawl and parser on the WordPress test bed's pages …", flush=True)
+    figures["wordpress"] = wordpress_figures(args.wordpress_posts, args.rounds)
     print(write_results(Path(args.output), started, figures))
     return 0
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DEFAULT_START_URL = "https://www.nejatngo.org/en/topic/iran-interlink-weekly-digest"
-# The project's Scrapy stats are `digests/<name>` (read by the pipeline, progress and the crawl command).
-STATS_PREFIX = "digests"
 
 
 @dataclass(frozen=True)

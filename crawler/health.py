@@ -14,6 +14,10 @@ class RunHealth:
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (url, reason)
     empty_listings: list[str] = field(default_factory=list)  # listing pages that named no post
 
+    def record_failure(self, failure) -> None:
+        if failure.kind in UNREADABLE_KINDS:
+            self.unreadable.append((failure.url, failure.message.split(": ", 1)[-1]))
+
     def problem(self) -> str | None:
         """A one-paragraph reason to call the run failed, or None when it looks healthy.
 

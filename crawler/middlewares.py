@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
 
-from crawler.config import STATS_PREFIX
+from crawler.run import CrawlRun
 from crawler.urls import same_site, site_of
 
 logger = logging.getLogger(__name__)
@@ -36,10 +36,9 @@ class StayOnSite:
         return cls(crawler)
 
     def process_request(self, request):
-        start_url = getattr(self.crawler.spider, "start_url", None)
-        if start_url and not same_site(request.url, start_url):
+        start_url = CrawlRun.of(self.crawler).start_url
+        if not same_site(request.url, start_url):
             request.meta["offsite"] = True
-            self.crawler.stats.inc_value(f"{STATS_PREFIX}/offsite_refused")
             raise IgnoreRequest(f"not fetched: {request.url} is not on {site_of(start_url)}")
         return None
 
@@ -61,10 +60,8 @@ class SkipStoredPosts:
         if key is None or request.meta.get("recheck") or request.meta.get("redirect_times") \
                 or request.meta.get("retry_times"):
             return None
-        spider = self.crawler.spider
-        if key in spider.archive_state.known_keys or key in self.downloaded:
+        if CrawlRun.of(self.crawler).is_stored(key) or key in self.downloaded:
             request.meta["skipped_as_stored"] = True
-            self.crawler.stats.inc_value(f"{STATS_PREFIX}/skipped_as_stored")
             logger.debug("Not downloading %s: already stored or downloaded in this run", request.url)
             raise IgnoreRequest(f"already stored: {request.url}")
         self.downloaded.add(key)

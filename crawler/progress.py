@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from twisted.internet import task
 
-from crawler.config import STATS_PREFIX
+from crawler.run import CrawlRun, Progress
 
 logger = logging.getLogger(__name__)
 
@@ -32,12 +31,26 @@ def _duration(seconds: float) -> str:
     return f"{seconds}s"
 
 
+def progress_line(progress: Progress) -> str:
+    """`listing 3/31 · posts 27 done of 30 listed · 1 failed · 41.2/min · ETA 6m40s · 40s elapsed`"""
+    pages, last_page, listed, done = progress.listing_pages, progress.last_page, progress.posts_listed, \
+        progress.posts_done
+    elapsed = max(progress.elapsed, 1e-6)
+    rate = done / elapsed * 60
+    expected = listed
+    if last_page and pages and last_page > pages:
+        expected += round(listed / pages * (last_page - pages))
+    eta = f"ETA {_duration((expected - done) / (rate / 60))}" if rate > 0 and expected > done else "ETA -"
+    listing = f"listing {pages}/{last_page}" if last_page else f"listing {pages}"
+    return (f"{listing} · posts {done} done of {listed} listed · {progress.failed} failed · {rate:.1f}/min · "
+            f"{eta} · {_duration(elapsed)} elapsed")
+
+
 class CrawlProgress:
     def __init__(self, crawler, interval: float, on_terminal: bool) -> None:
         self.crawler = crawler
         self.interval = interval
         self.on_terminal = on_terminal
-        self.started = 0.0
         self.loop: task.LoopingCall | None = None
         self.last_line = ""
 
@@ -53,7 +66,6 @@ class CrawlProgress:
         return extension
 
     def spider_opened(self, spider):
-        self.started = time.monotonic()
         self.loop = task.LoopingCall(self.report)
         self.loop.start(TERMINAL_INTERVAL if self.on_terminal else self.interval, now=False)
 
@@ -66,22 +78,7 @@ class CrawlProgress:
             sys.stderr.flush()
 
     def line(self) -> str:
-        stats = self.crawler.stats
-        spider = self.crawler.spider
-        value = lambda name: stats.get_value(f"{STATS_PREFIX}/{name}", 0)  # noqa: E731
-        pages, listed = value("listing_pages"), len(getattr(spider, "scheduled", {}))
-        done = len(getattr(spider, "answered", ()))
-        failed = value("failed")
-        elapsed = max(time.monotonic() - self.started, 1e-6)
-        rate = done / elapsed * 60
-        last_page = getattr(spider, "last_page_seen", None)
-        expected = listed
-        if last_page and pages and last_page > pages:
-            expected += round(listed / pages * (last_page - pages))
-        eta = f"ETA {_duration((expected - done) / (rate / 60))}" if rate > 0 and expected > done else "ETA -"
-        listing = f"listing {pages}/{last_page}" if last_page else f"listing {pages}"
-        return (f"{listing} · posts {done} done of {listed} listed · {failed} failed · {rate:.1f}/min · "
-                f"{eta} · {_duration(elapsed)} elapsed")
+        return progress_line(CrawlRun.of(self.crawler).progress())
 
     def report(self):
         line = self.line()

@@ -1,11 +1,15 @@
-"""Re-parse every stored page with the current parser: no network, changes recorded like edits."""
+"""Re-parse every stored page with the current parser: no network, changes recorded like edits.
+
+The decisions are the crawl's own: `problems_with` (the validate pipeline) says what is unfit to
+store, and storage's shrink guard keeps a digest whose new parse lost most of its entries.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import storage
-from crawler.items import Digest
+from crawler.items import Entry
 from crawler.parsing import ParseError, parse_digest
 from crawler.parsing.decoding import charset_of
 from crawler.pipelines import problems_with
@@ -24,6 +28,7 @@ class ReparseReport:
 
 
 def _count_differences(before: list, after: list, tally: dict[str, int]) -> None:
+    """Compare two sequences position by position: longer means added, shorter removed, else altered."""
     for position in range(max(len(before), len(after))):
         if position >= len(before):
             tally["added"] += 1
@@ -33,12 +38,12 @@ def _count_differences(before: list, after: list, tally: dict[str, int]) -> None
             tally["altered"] += 1
 
 
-def _content(digest: Digest) -> list[tuple]:
-    return [(e.section, e.text, e.html, [(link.url, link.text) for link in e.links]) for e in digest.entries]
+def _without_links(entries: tuple[Entry, ...]) -> list[Entry]:
+    return [replace(entry, links=()) for entry in entries]
 
 
-def _links(entries: list[tuple]) -> list[tuple]:
-    return [(position, link) for position, entry in enumerate(entries) for link in entry[3]]
+def _links_by_entry(entries: tuple[Entry, ...]) -> list:
+    return [(position, link) for position, entry in enumerate(entries) for link in entry.links]
 
 
 def reparse_archive(db, *, allow_shrink: bool = False) -> ReparseReport:
@@ -54,18 +59,17 @@ def reparse_archive(db, *, allow_shrink: bool = False) -> ReparseReport:
         if problems:
             report.unreadable.append((page.url, "; ".join(problems)))
             continue
-        before = storage.digest_content(db, page.url) or []
+        before = storage.digest_entries(db, page.url) or ()
         outcome = storage.save_digest(db, digest, seen=False, allow_shrink=allow_shrink)
         if outcome == storage.SHRUNK:
-            report.unreadable.append((page.url, f"{len(digest.entries)} entries where the archive has more than "
-                                                "twice as many: kept the stored digest (--allow-shrink replaces it)"))
+            report.unreadable.append((page.url, storage.shrunk_failure(digest).message
+                                      + " (--allow-shrink replaces it)"))
             continue
         setattr(report, outcome, getattr(report, outcome) + 1)
         if outcome == storage.UNCHANGED:
             continue
-        after = _content(digest)
-        _count_differences([e[:3] for e in before], [e[:3] for e in after], report.entries)
-        _count_differences(_links(before), _links(after), report.links)
+        _count_differences(_without_links(before), _without_links(digest.entries), report.entries)
+        _count_differences(_links_by_entry(before), _links_by_entry(digest.entries), report.links)
         if outcome == storage.CHANGED:
             report.changed_digests.append(digest.url)
     return report

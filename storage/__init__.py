@@ -1,19 +1,19 @@
 """The archive in SQLite: schema, writes and reads. Every SQL statement of the project lives here."""
 
 from .queries import (
-    CrawlState, RecheckTarget, StoredPage, archive_summary, crawl_state, digest_content, known_post_keys,
+    CrawlState, RecheckTarget, StoredPage, archive_summary, crawl_state, digest_entries, known_post_keys,
     recheck_targets, settled_failure_keys, stored_pages,
 )
 from .lock import ArchiveBusy, ArchiveLock
 from .schema import ARCHIVE_TABLES, SCHEMA_VERSION, ArchiveError, ensure_schema, open_database
 from .writes import (
-    CHANGED, NEW, RUN_COUNTS, SHRUNK, UNCHANGED, finish_run, mark_not_modified, record_failure, remember_urls, remember_urls_of, save_digest,
-    WriteBatch, save_page, start_run,
+    CHANGED, NEW, RUN_COUNTS, SHRUNK, UNCHANGED, RunCounts, WriteBatch, finish_run, mark_not_modified, record_failure,
+    remember_urls, remember_urls_of, save_digest, save_page, shrunk_failure, start_run,
 )
 
 __all__ = [
-    "ArchiveBusy", "ArchiveLock", "WriteBatch",
-    "CrawlState", "RecheckTarget", "StoredPage", "crawl_state", "digest_content", "mark_not_modified",
+    "ArchiveBusy", "ArchiveLock", "RunCounts", "WriteBatch", "shrunk_failure",
+    "CrawlState", "RecheckTarget", "StoredPage", "crawl_state", "digest_entries", "mark_not_modified",
     "recheck_targets", "save_page", "settled_failure_keys", "stored_pages",
     "ARCHIVE_TABLES", "CHANGED", "SHRUNK", "NEW", "RUN_COUNTS", "SCHEMA_VERSION", "UNCHANGED", "ArchiveError",
     "archive_summary", "ensure_schema", "finish_run", "known_post_keys",

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
+from crawler.items import Entry, Link
+from crawler.urls import post_key
+
 
 
 def known_post_keys(db: Database) -> set[str]:
@@ -85,19 +88,18 @@ def stored_pages(db: Database) -> Iterator[StoredPage]:
         yield StoredPage(url, status, content_type, zlib.decompress(body))
 
 
-def digest_content(db: Database, url: str) -> list[tuple] | None:
-    """The stored entries of the digest known under `url`: (section, text, html, [(url, text)]) each."""
-    from crawler.urls import post_key
-
+def digest_entries(db: Database, url: str) -> tuple[Entry, ...] | None:
+    """The stored entries, with their links, of the digest known under `url` (None if none is)."""
     row = db.execute("SELECT digest_id FROM digest_urls WHERE url_key = ?", [post_key(url)]).fetchone()
     if row is None:
         return None
-    entries = []
-    for entry_id, section, text, html in db.execute(
-            "SELECT id, section, text, html FROM entries WHERE digest_id = ? ORDER BY position", [row[0]]):
-        links = db.execute("SELECT url, text FROM links WHERE entry_id = ? ORDER BY position", [entry_id]).fetchall()
-        entries.append((section, text, html, [tuple(link) for link in links]))
-    return entries
+    links: dict[int, list[Link]] = {}
+    for entry_id, link_url, text, domain in db.execute(
+            "SELECT entry_id, url, text, domain FROM links WHERE digest_id = ? ORDER BY entry_id, position", [row[0]]):
+        links.setdefault(entry_id, []).append(Link(url=link_url, text=text or "", domain=domain))
+    return tuple(Entry(section=section, text=text, html=html, links=tuple(links.get(entry_id, ())))
+                 for entry_id, section, text, html in db.execute(
+                     "SELECT id, section, text, html FROM entries WHERE digest_id = ? ORDER BY position", [row[0]]))
 
 
 def archive_summary(db: Database) -> dict:

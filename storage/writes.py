@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import zlib
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 
 from sqlite_utils import Database
@@ -54,6 +55,13 @@ def save_digest(db: Database, digest: Digest, now: str | None = None, *, seen: b
                 outcome = CHANGED
         remember_urls(db, digest_id, list(urls), now)
     return outcome
+
+
+def shrunk_failure(digest: Digest) -> PageFailure:
+    """The failure recorded when a new parse of a digest has lost more than half of its entries."""
+    return PageFailure(url=digest.source_urls[0] if digest.source_urls else digest.url, kind="shrunk",
+                       message=f"{digest.url}: parsed {len(digest.entries)} entries where the archive has more "
+                               "than twice as many; the stored digest was kept")
 
 
 def remember_urls(db: Database, digest_id: int, urls: list[str], now: str | None = None) -> None:
@@ -181,13 +189,28 @@ def start_run(db: Database, mode: str, start_url: str, now: str | None = None) -
         ).lastrowid
 
 
-RUN_COUNTS = ("listing_pages", "posts_listed", "posts_fetched", "rechecked", "not_modified", "new", "changed",
-              "unchanged", "duplicates", "failed")
+@dataclass
+class RunCounts:
+    """The counts a crawl run keeps, one `crawl_runs` column each."""
+
+    listing_pages: int = 0
+    posts_listed: int = 0
+    posts_fetched: int = 0
+    rechecked: int = 0
+    not_modified: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    failed: int = 0
 
 
-def finish_run(db: Database, crawl_run_id: int, status: str, counts: dict[str, int],
+RUN_COUNTS = tuple(f.name for f in fields(RunCounts))
+
+
+def finish_run(db: Database, crawl_run_id: int, status: str, counts: RunCounts,
                message: str | None = None, now: str | None = None, failure_kinds: dict[str, int] | None = None) -> None:
-    values = {name: int(counts.get(name, 0)) for name in RUN_COUNTS}
+    values = asdict(counts)
     assignments = ", ".join(f"{name} = :{name}" for name in values)
     with db.atomic():
         db.execute(
@@ -227,4 +250,10 @@ class WriteBatch:
     def commit(self) -> None:
         if self.db.conn.in_transaction:
             self.db.execute("COMMIT")
+        self.pending = 0
+
+    def rollback(self) -> None:
+        """Give up the uncommitted items (after a storage error the next crawl fetches them again)."""
+        if self.db.conn.in_transaction:
+            self.db.execute("ROLLBACK")
         self.pending = 0

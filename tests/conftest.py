@@ -33,7 +33,7 @@ def assert_clean_run(result: subprocess.CompletedProcess) -> None:
     """`scrapy crawl` exits 0 even when a callback raised: look at the log too."""
     log = result.stderr
     assert result.returncode == 0, log[-4000:]
-    assert "Traceback" not in log, log[-4000:]
+    assert "Traceback" not in log, log[max(0, log.find("Traceback") - 1500):][:5000]
     errors = re.search(r"'log_count/ERROR': (\d+)", log)
     assert errors is None, log[-4000:]
 

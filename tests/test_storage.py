@@ -94,7 +94,7 @@ def test_a_digest_that_fails_half_way_leaves_nothing_behind(db):
 def test_runs_and_failures_are_recorded(db):
     run_id = storage.start_run(db, "backfill", "http://127.0.0.1/en/topic/x")
     storage.record_failure(db, run_id, PageFailure("http://127.0.0.1/en/posts/9", "http_status", "HTTP 404"))
-    storage.finish_run(db, run_id, "finished", {"new": 3, "failed": 1, "listing_pages": 2})
+    storage.finish_run(db, run_id, "finished", storage.RunCounts(new=3, failed=1, listing_pages=2))
     assert db.execute("SELECT status, new, failed, listing_pages, changed FROM crawl_runs").fetchone() == (
         "finished", 3, 1, 2, 0)
     assert db.execute("SELECT crawl_run_id, url_key, kind FROM failures").fetchone() == (

@@ -1,17 +1,15 @@
-"""`scrapy crawl`, as Scrapy's own, but a run recorded as failed exits 1 so that cron and systemd notice.
+"""`scrapy crawl`, as Scrapy's own, but exiting with the run's verdict so that cron and systemd notice.
 
-Scrapy's `crawl` exits 0 whatever happened inside the run. Exit codes here: 0 finished, 1 the run
-failed (the archive index could not be read, layout drift), 2 bad arguments or an unusable
-DATABASE, 3 another crawl holds the archive.
+Scrapy's `crawl` exits 0 whatever happened inside the run. Here the exit code is the run's
+(`crawler.run.EXIT_CODES`): 0 finished, 1 the run failed because of the site, 2 a bad argument or
+DATABASE, 3 another crawl holds the archive, 4 a storage error, 5 interrupted.
 """
 
 from __future__ import annotations
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 
-from crawler.config import STATS_PREFIX
-
-RUN_FAILED_EXIT_CODE = 1
+from crawler.run import CrawlRun
 
 
 class Command(ScrapyCrawlCommand):
@@ -23,6 +21,5 @@ class Command(ScrapyCrawlCommand):
 
     def run(self, args, opts) -> None:
         super().run(args, opts)
-        stats = getattr(self.crawler, "stats", None)
-        if not self.exitcode and stats is not None and stats.get_value(f"{STATS_PREFIX}/run_status") == "failed":
-            self.exitcode = RUN_FAILED_EXIT_CODE
+        if not self.exitcode and self.crawler is not None:
+            self.exitcode = CrawlRun.exit_code_of(self.crawler)

@@ -14,7 +14,6 @@ from html import escape as html_escape
 from urllib.parse import parse_qsl, urlsplit
 
 import lxml.html
-import nh3
 from bs4 import NavigableString, Tag
 from lxml import etree
 from bs4.element import Comment
@@ -23,6 +22,7 @@ from ..items import Digest, Entry, Link
 from ..urls import canonical_link, clean_post_url, domain_of, is_http_url, join_url, same_site, site_of
 from .decoding import decode_html
 from .errors import ParseError
+from .sanitise import sanitise_html
 from .html import (
     BLOCK_TAGS, HEADING_TAGS, SKIP_ATTRIBUTE, iter_blocks, lx_in_chrome, lx_text, lx_tokens, make_soup, make_tree,
     text_of,
@@ -55,9 +55,6 @@ _SUBTITLE_TOKEN = re.compile(r"^(?:entry-sub-?title|sub-?title|post-sub-?title|s
                              r"subhead|sub-?headline|td-post-sub-title|entry-subheading)$", re.IGNORECASE)
 # Comment lists, related posts and widgets carry dates of their own.
 _FOREIGN_DATES = re.compile(r"^(?:comments?|comment-|related|yarpp|jp-relatedposts|widget|sidebar)", re.IGNORECASE)
-
-_ALLOWED_TAGS = {"a", "b", "strong", "i", "em", "u", "br", "p", "blockquote", "q", "cite", "ul", "ol",
-                 "li", "sub", "sup", "code", "span", "small", "s", "del", "ins", "abbr"}
 
 
 def parse_digest(url: str, html: str | bytes, http_charset: str | None = None) -> Digest:
@@ -418,62 +415,76 @@ def _parse_body(container: Tag, url: str, title: str):
     """Walk the content's lines in order and group them into entries under their sections."""
     blocks = [b for b in iter_blocks(container) if isinstance(b, list) or not b.get(SKIP_ATTRIBUTE)]
     lines = [(line, block) for index, block in enumerate(blocks) for line in _lines(block, index)]
-    plus_mode = any(_PLUS.match(line.text) for line, _ in lines)
-
-    entries: list[_Entry] = []
-    section: str | None = None
-    dateline = None
-    closed = False  # after a closing dateline only theme text follows
-    current: _Entry | None = None
+    reader = _BodyReader(title, plus_mode=any(_PLUS.match(line.text) for line, _ in lines))
     for line, block in lines:
-        text = line.text
-        if _END_OF_POST.match(text):
+        if _END_OF_POST.match(line.text):
             break
+        reader.read(line, block)
+    return [_finish_entry(entry, url) for entry in reader.entries if entry.pieces], reader.dateline
+
+
+class _BodyReader:
+    """Reads a post body line by line: `++` opens an entry, a heading opens a section, a dateline
+    opens or closes the body; other text continues the open entry (or, in digests from before the
+    `++` habit, is an entry of its own, one per paragraph)."""
+
+    def __init__(self, title: str, plus_mode: bool) -> None:
+        self.title = title
+        self.plus_mode = plus_mode
+        self.entries: list[_Entry] = []
+        self.section: str | None = None
+        self.dateline = None
+        self.current: _Entry | None = None  # the entry that following text continues
+        self.closed = False  # after a closing dateline only theme text follows
+
+    def read(self, line: _Line, block) -> None:
+        text = line.text
         if _PLUS.match(text):
-            _strip_leading_chars(line.nodes, 2)
-            line.text = text_of(line.nodes)
-            current = _Entry(section)
-            entries.append(current)
-            if line.text:  # a bare `++` opens an entry that the next line fills
-                current.add(line)
-            closed = False
-            continue
-        if _is_heading(line, block):
-            section = text.rstrip(":").strip() or None
-            current = None
-            continue
-        found = match_dateline(text)
-        if found and (not found.rest or not entries):
-            dateline = dateline or found
-            if found.rest:  # "Iran Interlink, September 20 2019: ++ first entry…" on one line
-                _strip_leading_chars(line.nodes, _visible_length(text) - _visible_length(found.rest))
-                line.text = text_of(line.nodes)
-                if _PLUS.match(line.text):
-                    _strip_leading_chars(line.nodes, 2)
-                    line.text = text_of(line.nodes)
-                    current = _Entry(section)
-                    entries.append(current)
-                    current.add(line)
-                continue
-            closed = bool(entries)
-            current = None
-            continue
-        if _CAPTION.match(text) or text == title or is_series_name(text):
-            continue
-        if plus_mode:
+            self._open_entry(line)
+        elif _is_heading(line, block):
+            self.section = text.rstrip(":").strip() or None
+            self.current = None
+        elif self._read_dateline(line):
+            pass
+        elif _CAPTION.match(text) or text == self.title or is_series_name(text):
+            pass
+        elif self.plus_mode:
             # Text after a `++` item that is not itself an item continues it (a quoted second
             # paragraph, an embedded tweet); text before the first item is preamble.
-            if current is not None and not closed:
-                current.add(line)
-            continue
-        if closed:
-            continue
-        # Digests from before the `++` habit: one entry per paragraph.
-        if current is None or current.pieces[-1][1] != line.block_index:
-            current = _Entry(section)
-            entries.append(current)
-        current.add(line)
-    return [_finish_entry(entry, url) for entry in entries if entry.pieces], dateline
+            if self.current is not None and not self.closed:
+                self.current.add(line)
+        elif not self.closed:
+            if self.current is None or self.current.pieces[-1][1] != line.block_index:
+                self.current = _Entry(self.section)
+                self.entries.append(self.current)
+            self.current.add(line)
+
+    def _open_entry(self, line: _Line) -> None:
+        """A `++` line: the marker goes, an entry opens (a bare `++` is filled by the next line)."""
+        _strip_leading_chars(line.nodes, 2)
+        line.text = text_of(line.nodes)
+        self.current = _Entry(self.section)
+        self.entries.append(self.current)
+        if line.text:
+            self.current.add(line)
+        self.closed = False
+
+    def _read_dateline(self, line: _Line) -> bool:
+        """`Iran Interlink, August 25 2017` closes the body; at its start, text may follow on the same
+        line (`Iran Interlink, September 20 2019: ++ first entry…`). False when the line is no dateline."""
+        found = match_dateline(line.text)
+        if not found or (found.rest and self.entries):
+            return False
+        self.dateline = self.dateline or found
+        if found.rest:
+            _strip_leading_chars(line.nodes, _visible_length(line.text) - _visible_length(found.rest))
+            line.text = text_of(line.nodes)
+            if _PLUS.match(line.text):
+                self._open_entry(line)
+            return True
+        self.closed = bool(self.entries)
+        self.current = None
+        return True
 
 
 def _visible_length(text: str) -> int:
@@ -534,6 +545,5 @@ def _finish_entry(entry: _Entry, url: str) -> Entry:
         text_pieces.append("\n".join(line.text for line in lines))
         inner = "<br>".join("".join(_html_of(node) for node in line.nodes).strip() for line in lines)
         html_pieces.append(f"<{tag}>{inner}</{tag}>")
-    html = nh3.clean("".join(html_pieces), tags=_ALLOWED_TAGS, attributes={"a": {"href", "title"}},
-                     url_schemes={"http", "https"}, link_rel="noopener noreferrer nofollow")
+    html = sanitise_html("".join(html_pieces))
     return Entry(section=entry.section, text="\n\n".join(text_pieces), html=html, links=tuple(links))

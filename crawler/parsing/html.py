@@ -1,4 +1,8 @@
-"""BeautifulSoup helpers shared by the listing and post parsers: theme chrome, blocks, text."""
+"""Page helpers shared by the listing and post parsers: theme chrome, blocks, text.
+
+lxml reads whole pages and BeautifulSoup only a post's content container (see bench/results.md); the
+rules (what is chrome, what ends a block, what is never text) are written once, over plain values,
+with a thin adapter for each tree."""
 
 from __future__ import annotations
 
@@ -69,6 +73,33 @@ def make_tree(html: str):
     return tree
 
 
+# --- the rules, once: what is theme chrome, which tags end a block of text ------------------------------
+# Each is written over plain values (a tag name, its class and id tokens); the lxml and BeautifulSoup
+# adapters below only read those values off their own trees.
+
+_UNREAD_TAGS = {"script", "style", "template", "noscript"}  # never part of a page's text
+
+
+def is_chrome_element(tag: str, tokens: list[str], has_heading) -> bool:
+    """The chrome rule: a chrome tag, a `<header>` without a heading (a site header, not the post's
+    title), or a class or id token of theme chrome. `has_heading()` is asked only for a header."""
+    if tag in _CHROME_TAGS:
+        return True
+    if tag in _NEVER_CHROME:
+        return False
+    if tag == "header" and not has_heading():
+        return True
+    return any(_CHROME_TOKEN.match(token) for token in tokens)
+
+
+def separates_blocks(tag: str) -> bool:
+    """Text on either side of this tag belongs to different blocks (a space between them, at least)."""
+    return tag in _LAYOUT_TAGS
+
+
+# --- lxml adapters (whole pages) ------------------------------------------------------------------------
+
+
 def lx_tokens(element) -> list[str]:
     tokens = (element.get("class") or "").split()
     ident = element.get("id")
@@ -76,17 +107,10 @@ def lx_tokens(element) -> list[str]:
 
 
 def lx_is_chrome(element) -> bool:
-    tag = element.tag
-    if not isinstance(tag, str):
+    if not isinstance(element.tag, str):
         return False
-    if tag in _CHROME_TAGS:
-        return True
-    if tag in _NEVER_CHROME:
-        return False
-    if tag == "header" and element.find(".//h1") is None and element.find(".//h2") is None \
-            and element.find(".//h3") is None:
-        return True
-    return any(_CHROME_TOKEN.match(token) for token in lx_tokens(element))
+    return is_chrome_element(element.tag, lx_tokens(element),
+                             lambda: next(element.iterdescendants(*HEADING_TAGS), None) is not None)
 
 
 def lx_in_chrome(element, memo: dict | None = None) -> bool:
@@ -119,9 +143,9 @@ def lx_text(element) -> str:
     parts: list[str] = []
 
     def walk(node) -> None:
-        if not isinstance(node.tag, str) or node.tag in ("script", "style", "template", "noscript"):
+        if not isinstance(node.tag, str) or node.tag in _UNREAD_TAGS:
             return
-        block = node.tag in _LAYOUT_TAGS
+        block = separates_blocks(node.tag)
         if block:
             parts.append(" ")
         if node.text:
@@ -137,6 +161,9 @@ def lx_text(element) -> str:
     return squash("".join(parts))
 
 
+# --- BeautifulSoup adapters (the content container only) ---------------------------------------------
+
+
 def _tokens(tag: Tag) -> list[str]:
     classes = tag.get("class") or []
     if isinstance(classes, str):
@@ -147,13 +174,7 @@ def _tokens(tag: Tag) -> list[str]:
 
 def is_chrome(tag: Tag) -> bool:
     """True for an element that is theme chrome rather than post content."""
-    if tag.name in _CHROME_TAGS:
-        return True
-    if tag.name in _NEVER_CHROME:
-        return False
-    if tag.name == "header" and not tag.find(HEADING_TAGS):
-        return True
-    return any(_CHROME_TOKEN.match(token) for token in _tokens(tag))
+    return is_chrome_element(tag.name, _tokens(tag), lambda: tag.find(HEADING_TAGS) is not None)
 
 
 def is_inline(node) -> bool:
@@ -182,12 +203,9 @@ def _collect_text(node, parts: list[str]) -> None:
     if isinstance(node, NavigableString):
         parts.append(str(node))
         return
-    if not isinstance(node, Tag) or node.name in ("script", "style", "template", "noscript"):
+    if not isinstance(node, Tag) or node.name in _UNREAD_TAGS:
         return
-    if node.name == "br":
-        parts.append(" ")
-        return
-    block = node.name in _LAYOUT_TAGS
+    block = separates_blocks(node.name)
     if block:
         parts.append(" ")
     for child in node.children:

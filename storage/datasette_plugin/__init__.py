@@ -7,15 +7,13 @@ each title links to this view. Registered through the `datasette` entry point in
 
 from __future__ import annotations
 
-import nh3
 from datasette import hookimpl
 from datasette.utils.asgi import NotFound, Response
 from markupsafe import Markup, escape
 
+from crawler.parsing.sanitise import sanitise_html
 from storage.datasette import DIGEST_FOR_VIEW, ENTRIES_FOR_VIEW, NEIGHBOURS_FOR_VIEW
 
-_ALLOWED_TAGS = {"a", "b", "strong", "i", "em", "u", "br", "p", "blockquote", "q", "cite", "ul", "ol", "li",
-                 "sub", "sup", "code", "span", "small", "s", "del", "ins", "abbr"}
 
 
 def digest_path(database: str, digest_id: int) -> str:
@@ -43,8 +41,7 @@ async def digest_view(datasette, request):
         if not sections or sections[-1]["name"] != entry["section"]:
             sections.append({"name": entry["section"], "entries": []})
         # Stored HTML was sanitised at parse time; cleaning again here costs little and guards the reader.
-        html = nh3.clean(entry["html"], tags=_ALLOWED_TAGS, attributes={"a": {"href", "title"}},
-                         url_schemes={"http", "https"}, link_rel="noopener noreferrer nofollow")
+        html = sanitise_html(entry["html"])
         sections[-1]["entries"].append({"position": entry["position"], "html": Markup(html)})
     neighbours = (await db.execute(NEIGHBOURS_FOR_VIEW, {"id": digest_id})).first()
     context = {
