@@ -1,6 +1,11 @@
 """`digest-archive`: commands around the archive the crawl builds.
 
-Exit codes: 0 success, 1 a user error (bad option value), 2 misuse or a missing / foreign database.
+Every command takes the archive as its first argument, as sqlite-utils and Datasette do
+(`digest-archive summary demo.db`; `--db PATH` works too). Read-only commands (summary, report,
+export, serve) open it read-only: no migration, no change of journal mode.
+
+Exit codes: 0 success, 1 a user error (bad option value), 2 misuse or a missing / foreign database,
+3 another crawl holds the archive.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -17,16 +23,36 @@ from storage.datasette import metadata as datasette_metadata
 from storage.export import EXPORTED_TABLES, FORMATS, copy_database, export_tables
 from storage.report import number_ranges, series_report
 
-EXIT_NO_ARCHIVE = 2
+EXIT_USER_ERROR, EXIT_NO_ARCHIVE, EXIT_BUSY = 1, 2, 3
+DEFAULT_ARCHIVE = "archive.db"
 
 
-def _open_archive(path: str):
-    """Open an existing archive read-write, or stop with one line and exit code 2."""
+def _fail(error: Exception, code: int) -> NoReturn:
+    click.echo(f"digest-archive: error: {error}", err=True)
+    sys.exit(code)
+
+
+def _open_archive(path: str, *, write: bool = False):
+    """Open an existing archive (read-only unless `write`), or stop with one line and exit code 2."""
     try:
-        return storage.open_database(path, create=False)
+        return storage.open_database(path, create=False) if write else storage.open_for_reading(path)
     except storage.ArchiveError as error:
-        click.echo(f"digest-archive: error: {error}", err=True)
-        sys.exit(EXIT_NO_ARCHIVE)
+        _fail(error, EXIT_NO_ARCHIVE)
+
+
+def archive_argument(help_text: str):
+    """The archive as the first argument (`digest-archive summary demo.db`), or as `--db PATH`."""
+    def decorate(command):
+        command = click.option("--db", "db_option", default=None, metavar="PATH",
+                               help=f"{help_text} The same as ARCHIVE.")(command)
+        return click.argument("archive", required=False)(command)
+    return decorate
+
+
+def _archive_path(archive: str | None, db_option: str | None) -> str:
+    if archive and db_option and archive != db_option:
+        _fail(f"two archives given: {archive} and --db {db_option}", EXIT_NO_ARCHIVE)
+    return archive or db_option or DEFAULT_ARCHIVE
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -39,13 +65,14 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--db", "database", default="archive.db", show_default=True, help="The archive to read.")
+@archive_argument("The archive to read (default archive.db).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def summary(database: str, as_json: bool) -> None:
+def summary(archive: str | None, db_option: str | None, as_json: bool) -> None:
     """Print what the archive holds: counts, number range, the last run, pages that failed.
 
-    Example: digest-archive summary --db demo.db
+    Example: digest-archive summary demo.db
     """
+    database = _archive_path(archive, db_option)
     db = _open_archive(database)
     data = storage.archive_summary(db)
     db.close()
@@ -76,29 +103,35 @@ def summary(database: str, as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--db", "database", default="archive.db", show_default=True, help="The archive to re-parse.")
+@archive_argument("The archive to re-parse (default archive.db).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--allow-shrink", is_flag=True,
               help="Replace digests even when the new parse has lost more than half of their entries.")
-def reparse(database: str, as_json: bool, allow_shrink: bool) -> None:
+def reparse(archive: str | None, db_option: str | None, as_json: bool, allow_shrink: bool) -> None:
     """Rebuild every digest from the stored pages with the current parser, offline.
 
     Changed digests keep their previous version in digest_revisions, like an edit
-    found by a crawl. Re-parsing an unchanged archive changes nothing.
+    found by a crawl. Re-parsing an unchanged archive changes nothing. Migrates an
+    archive written by an older version.
 
-    Example: digest-archive reparse --db archive.db
+    Example: digest-archive reparse archive.db
     """
     from crawler.reparse import reparse_archive
 
-    db = _open_archive(database)
+    database = _archive_path(archive, db_option)
+    if not Path(database).exists():  # before a lock file is created beside it
+        _fail(f"{database}: no such archive", EXIT_NO_ARCHIVE)
     try:
         with storage.ArchiveLock(database):
-            report = reparse_archive(db, allow_shrink=allow_shrink)
+            db = _open_archive(database, write=True)
+            try:
+                report = reparse_archive(db, allow_shrink=allow_shrink)
+            finally:
+                db.close()
+    except storage.ArchiveBusy as error:
+        _fail(error, EXIT_BUSY)
     except storage.ArchiveError as error:
-        click.echo(f"digest-archive: error: {error}", err=True)
-        sys.exit(EXIT_NO_ARCHIVE)
-    finally:
-        db.close()
+        _fail(error, EXIT_NO_ARCHIVE)
     if as_json:
         click.echo(json.dumps(report.__dict__, indent=2, ensure_ascii=False))
         return
@@ -114,15 +147,16 @@ def reparse(database: str, as_json: bool, allow_shrink: bool) -> None:
 
 
 @main.command()
-@click.option("--db", "database", default="archive.db", show_default=True, help="The archive to examine.")
+@archive_argument("The archive to examine (default archive.db).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def report(database: str, as_json: bool) -> None:
+def report(archive: str | None, db_option: str | None, as_json: bool) -> None:
     """Report the health of the series: gaps, reused numbers, numbers out of order.
 
     Also digests without a number, entries or date, and the last run's failures.
 
-    Example: digest-archive report --db archive.db --json
+    Example: digest-archive report archive.db --json
     """
+    database = _archive_path(archive, db_option)
     db = _open_archive(database)
     data = series_report(db)
     db.close()
@@ -153,19 +187,20 @@ def report(database: str, as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--db", "database", default="archive.db", show_default=True, help="The archive to export.")
+@archive_argument("The archive to export (default archive.db).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True, help="Output format.")
 @click.option("--output", required=True, type=click.Path(),
               help="Directory for csv/json/ndjson (one file per table); a new file for sqlite.")
-def export(database: str, fmt: str, output: str) -> None:
+def export(archive: str | None, db_option: str | None, fmt: str, output: str) -> None:
     """Export the archive: one file per table, or a consistent copy of the database.
 
     Tables: digests, entries, links, digest_revisions, crawl_runs, failures.
     The sqlite copy is made with SQLite's backup API, so it is consistent even
     while a crawl is writing.
 
-    Example: digest-archive export --db archive.db --format csv --output export/
+    Example: digest-archive export archive.db --format csv --output export/
     """
+    database = _archive_path(archive, db_option)
     db = _open_archive(database)
     try:
         if fmt == "sqlite":
@@ -173,8 +208,7 @@ def export(database: str, fmt: str, output: str) -> None:
             try:
                 copy_database(database, output)
             except FileExistsError as error:
-                click.echo(f"digest-archive: error: {error}", err=True)
-                sys.exit(1)
+                _fail(error, EXIT_USER_ERROR)
             click.echo(f"Copied {database} to {output}")
             return
         counts = export_tables(db, fmt, output)
@@ -185,18 +219,19 @@ def export(database: str, fmt: str, output: str) -> None:
 
 
 @main.command()
-@click.option("--db", "database", default="archive.db", show_default=True, help="The archive to browse.")
+@archive_argument("The archive to browse (default archive.db).")
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="Port on 127.0.0.1.")
-def serve(database: str, port: int) -> None:
+def serve(archive: str | None, db_option: str | None, port: int) -> None:
     """Browse the archive in Datasette on 127.0.0.1, with the project's metadata.
 
     Facets on section, domain and year, full-text search, and canned queries
     (digests linking to a domain, entries per section per year, series health).
 
-    Example: digest-archive serve --db demo.db --port 8001
+    Example: digest-archive serve demo.db --port 8001
     """
     from datasette.cli import cli as datasette_cli
 
+    database = _archive_path(archive, db_option)
     _open_archive(database).close()
     with tempfile.TemporaryDirectory() as folder:
         metadata_file = Path(folder) / "metadata.json"

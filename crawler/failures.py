@@ -12,6 +12,8 @@ from twisted.internet.error import (
 )
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
+# Every kind a `failures` row can have, with its meaning (shown in Datasette; a test checks that the
+# code records no other kind).
 FAILURE_KINDS = {
     "http_status": "the server answered with an error status (after retries)",
     "timeout": "no complete answer within DOWNLOAD_TIMEOUT (after retries)",
@@ -24,6 +26,8 @@ FAILURE_KINDS = {
     "empty": "the answer is empty",
     "parse_error": "an HTML page, but not a readable digest",
     "invalid": "parsed, but without a title or entries",
+    "shrunk": "parsed with less than half the entries the archive has: the stored digest was kept",
+    "storage": "the archive could not store it (disk full, read-only, locked, a constraint): the run stopped",
     "dns": "the host name could not be resolved",
     "connection": "the server refused the connection",
     "dropped": "Scrapy dropped the request without an answer",

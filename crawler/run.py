@@ -21,10 +21,12 @@ exits with STORAGE_FAILED_EXIT_CODE.
 from __future__ import annotations
 
 import logging
+import shutil
 import sqlite3
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from scrapy import signals
 from scrapy.exceptions import DropItem
@@ -99,6 +101,7 @@ class CrawlRun:
         self.status: str | None = None  # finished, failed or interrupted, once closed
         self.message: str | None = None  # why the run failed, if it did
         self.storage_error: str | None = None
+        self.not_stored = 0  # items that arrived after a storage error stopped the run
         self.started = time.monotonic()
         self._lock: storage.ArchiveLock | None = None
         self._db = None
@@ -122,14 +125,31 @@ class CrawlRun:
         try:
             run._db = storage.open_database(run.database)
             run.state = storage.crawl_state(run._db, site_of(start_url), recheck_limit)
+            abandoned = storage.close_abandoned_runs(run._db)
         except storage.ArchiveError as error:
             run._release()
             raise RunRefused(str(error), USAGE_EXIT_CODE) from None
+        if abandoned:
+            run._discard_job_queue(crawler.settings.get("JOBDIR"))
         crawler.signals.connect(run._spider_opened, signal=signals.spider_opened)
         # Connected after the spider's own `closed`: the run closes last, after every pipeline.
         crawler.signals.connect(run._spider_closed, signal=signals.spider_closed)
         crawler.digest_run = run
         return run
+
+    @staticmethod
+    def _discard_job_queue(jobdir: str | None) -> None:
+        """The last crawl was killed: its JOBDIR queue may be half-written (Scrapy reads it back with
+        `unpack requires a buffer`, scrapy#845, #3413). The archive says what is done and every listing
+        page is walked again, so the queue is dropped rather than trusted."""
+        if not jobdir:
+            return
+        for name in ("requests.queue", "requests.seen"):
+            path = Path(jobdir) / name
+            if path.exists():
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+                logger.warning("The last crawl of this archive was killed: not trusting its job queue %s "
+                               "(the archive says what is stored; listing pages are walked again)", path)
 
     @staticmethod
     def of(crawler) -> CrawlRun:
@@ -214,14 +234,17 @@ class CrawlRun:
     def store(self, item) -> object:
         """Write one item in the current batch. A storage error stops the run (see the module doc)."""
         if self.storage_error is not None:
-            raise DropItem(f"not stored: the run stopped after a storage error ({self.storage_error})")
+            # Pages already on their way when the run stopped: counted and logged once at the end.
+            self.not_stored += 1
+            raise DropItem(f"not stored: the run stopped after a storage error ({self.storage_error})",
+                           log_level="DEBUG")
         try:
             self._batch.before_write()
             outcome = self._write(item)
             self._batch.after_write()
         except sqlite3.Error as error:
-            self._storage_failed(error, item)
-            raise DropItem(f"not stored: {error}") from None
+            self._storage_failed(error, item)  # logged there, in one line without the item
+            raise DropItem(f"not stored: {error}", log_level="DEBUG") from None
         return outcome
 
     def _write(self, item):
@@ -355,6 +378,9 @@ class CrawlRun:
         if self.failure_kinds:
             logger.warning("Failures by kind: %s", ", ".join(f"{n} {kind}" for kind, n in
                                                             sorted(self.failure_kinds.items())))
+        if self.not_stored:
+            logger.warning("%d items that arrived after the storage error were not stored; the next crawl "
+                           "fetches them again", self.not_stored)
         if self.status == "failed":
             logger.error("Crawl run %s failed: %s", self.run_id, self.message)
 

@@ -5,17 +5,17 @@ from .queries import (
     recheck_targets, settled_failure_keys, stored_pages,
 )
 from .lock import ArchiveBusy, ArchiveLock
-from .schema import ARCHIVE_TABLES, SCHEMA_VERSION, ArchiveError, ensure_schema, open_database
+from .schema import ARCHIVE_TABLES, SCHEMA_VERSION, ArchiveError, ensure_schema, open_database, open_for_reading
 from .writes import (
-    CHANGED, NEW, RUN_COUNTS, SHRUNK, UNCHANGED, RunCounts, WriteBatch, finish_run, mark_not_modified, record_failure,
+    CHANGED, NEW, RUN_COUNTS, SHRUNK, UNCHANGED, RunCounts, WriteBatch, close_abandoned_runs, finish_run, mark_not_modified, record_failure,
     remember_urls, remember_urls_of, save_digest, save_page, shrunk_failure, start_run,
 )
 
 __all__ = [
-    "ArchiveBusy", "ArchiveLock", "RunCounts", "WriteBatch", "shrunk_failure",
+    "ArchiveBusy", "ArchiveLock", "close_abandoned_runs", "RunCounts", "WriteBatch", "shrunk_failure",
     "CrawlState", "RecheckTarget", "StoredPage", "crawl_state", "digest_entries", "mark_not_modified",
     "recheck_targets", "save_page", "settled_failure_keys", "stored_pages",
     "ARCHIVE_TABLES", "CHANGED", "SHRUNK", "NEW", "RUN_COUNTS", "SCHEMA_VERSION", "UNCHANGED", "ArchiveError",
     "archive_summary", "ensure_schema", "finish_run", "known_post_keys",
-    "open_database", "record_failure", "remember_urls", "remember_urls_of", "save_digest", "start_run",
+    "open_database", "open_for_reading", "record_failure", "remember_urls", "remember_urls_of", "save_digest", "start_run",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from crawler.failures import FAILURE_KINDS
+
 from .report import DUPLICATE_NUMBERS, MISSING_NUMBERS, OUT_OF_ORDER, WITHOUT_NUMBER
 
 SOURCE = "Iran Interlink Weekly Digest, as published on nejatngo.org and iran-interlink.org"
@@ -78,7 +80,9 @@ def metadata(database_name: str = "archive") -> dict:
                     "digest_revisions": {"description": "Earlier versions of digests that were edited."},
                     "crawl_runs": {"description": "One row per crawl, with its counts and status.",
                                    "sort_desc": "id"},
-                    "failures": {"description": "Pages that could not become a digest, and why.",
+                    "failures": {"description_html": "Pages that could not become a digest, and why. Kinds: "
+                                 + "; ".join(f"<code>{kind}</code> {meaning}" for kind, meaning in FAILURE_KINDS.items())
+                                 + ".",
                                  "facets": ["kind"], "sort_desc": "id"},
                     "pages": {"description": "Stored copies of fetched post pages (compressed).", "hidden": True},
                 },

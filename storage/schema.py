@@ -27,13 +27,56 @@ class ArchiveError(Exception):
 
 
 def open_database(path: str | Path, *, create: bool = True) -> Database:
-    """Open the archive at `path`, migrating an older schema; with `create`, a missing file is created.
+    """Open the archive at `path` for writing, migrating an older schema; with `create`, a missing file
+    is created.
 
     Raises `ArchiveError` with a one-line reason for a file that is not SQLite, a database that
     belongs to something else, or a missing file when `create` is False. Nothing is overwritten.
     """
+    path = _checked_path(path, must_exist=not create)
+    try:
+        db = Database(path)
+        _check_archive(db, path)
+        db.execute("PRAGMA foreign_keys = ON")
+        # A crawl and a reader (Datasette, an export) share the file; wait rather than fail at once.
+        db.execute("PRAGMA busy_timeout = 10000")
+        if db.journal_mode != "wal":
+            db.enable_wal()
+        # An archive written by an older version is migrated whenever it is opened for writing.
+        ensure_schema(db)
+    except sqlite3.DatabaseError as error:
+        raise ArchiveError(f"{path}: {error}") from error
+    return db
+
+
+def open_for_reading(path: str | Path) -> Database:
+    """Open an existing archive read-only: no migration, no change of journal mode, nothing written.
+
+    An archive of an older schema is refused with a one-line reason (the next crawl, or
+    `digest-archive reparse`, migrates it).
+    """
+    path = _checked_path(path, must_exist=True)
+    try:
+        db = Database(sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False))
+        _check_archive(db, path)
+        if not db.table_names():
+            db.close()
+            raise ArchiveError(f"{path}: an empty database, not a digest archive")
+        db.execute("PRAGMA busy_timeout = 10000")
+        version = schema_version(db)
+    except sqlite3.DatabaseError as error:
+        raise ArchiveError(f"{path}: {error}") from error
+    if version != SCHEMA_VERSION:
+        db.close()
+        newer = "newer than this digest-archive: upgrade" if version > SCHEMA_VERSION else \
+            "older: a crawl or `digest-archive reparse` migrates it"
+        raise ArchiveError(f"{path}: archive schema {version} is {newer} (this version reads schema {SCHEMA_VERSION})")
+    return db
+
+
+def _checked_path(path: str | Path, *, must_exist: bool) -> Path:
     path = Path(path)
-    if not create and not path.exists():
+    if must_exist and not path.exists():
         raise ArchiveError(f"{path}: no such archive")
     if path.exists() and path.is_dir():
         raise ArchiveError(f"{path}: is a directory, not an archive")
@@ -41,24 +84,17 @@ def open_database(path: str | Path, *, create: bool = True) -> Database:
         with open(path, "rb") as handle:
             if handle.read(16) != b"SQLite format 3\x00":
                 raise ArchiveError(f"{path}: not a SQLite database")
-    try:
-        db = Database(path)
-        db.execute("PRAGMA foreign_keys = ON")
-        # A crawl and a reader (Datasette, an export) share the file; wait rather than fail at once.
-        db.execute("PRAGMA busy_timeout = 10000")
-        existing = set(db.table_names())
-        if existing and "digests" not in existing:
-            db.close()
-            raise ArchiveError(f"{path}: a SQLite database, but not a digest archive (no digests table)")
-        if existing and not set(_FIRST_TABLES) <= existing:
-            raise ArchiveError(f"{path}: not a digest archive (missing tables)")
-        if db.journal_mode != "wal":
-            db.enable_wal()
-        # An archive written by an older version is migrated whenever it is opened.
-        ensure_schema(db)
-    except sqlite3.DatabaseError as error:
-        raise ArchiveError(f"{path}: {error}") from error
-    return db
+    return path
+
+
+def _check_archive(db: Database, path: Path) -> None:
+    existing = set(db.table_names())
+    if existing and "digests" not in existing:
+        db.close()
+        raise ArchiveError(f"{path}: a SQLite database, but not a digest archive (no digests table)")
+    if existing and not set(_FIRST_TABLES) <= existing:
+        db.close()
+        raise ArchiveError(f"{path}: not a digest archive (missing tables)")
 
 
 def schema_version(db: Database) -> int:

@@ -181,6 +181,16 @@ def mark_not_modified(db: Database, url: str, now: str | None = None) -> bool:
         ).rowcount == 1
 
 
+def close_abandoned_runs(db: Database, now: str | None = None) -> int:
+    """Runs left `running` by a process that ended without closing them (kill -9, power loss) are
+    marked `killed`. Call it holding the archive's lock: then no other run is really running."""
+    with db.atomic():
+        return db.execute(
+            "UPDATE crawl_runs SET status = 'killed', finished = ?, message = 'the crawl process ended without "
+            "closing its run (killed, or the machine stopped); what it committed is kept' WHERE status = 'running'",
+            [now or utc_now()]).rowcount
+
+
 def start_run(db: Database, mode: str, start_url: str, now: str | None = None) -> int:
     with db.atomic():
         return db.execute(

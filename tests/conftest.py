@@ -1,20 +1,26 @@
-"""Shared test helpers: the fixture server, and running the real `scrapy crawl` as a subprocess."""
+"""Shared test helpers: the fixture server, a backfilled template archive, and the real `scrapy crawl`.
+
+The session serves the fixture archive once (`site_server`, restored after every test that changes
+it) and backfills it once into a template archive; tests that start from a backfilled archive get a
+copy of it (`backfilled_archive`): as real as a fresh crawl, without crawling the same site again.
+"""
 
 from __future__ import annotations
 
 import json
 import re
-import socket
 import sqlite3
-import urllib.request
 import subprocess
 import sys
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from storage.export import copy_database
 from fixtures.server import FixtureServer
-from fixtures.site import archive_posts, build_site
+from fixtures.site import CATEGORY_PATH, archive_posts, build_site
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -22,11 +28,16 @@ REPO = Path(__file__).resolve().parent.parent
 FAST = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0", "-s", "LOG_LEVEL=INFO"]
 
 
+def crawl_command(start_url: str, database: Path, *args: str) -> list[str]:
+    """`scrapy crawl digests` as a user runs it, with the politeness off for the loopback server."""
+    return [sys.executable, "-m", "scrapy", "crawl", "digests", "-a", f"start_url={start_url}",
+            "-s", f"DATABASE={database}", *FAST, *args]
+
+
 def run_crawl(start_url: str, database: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    """`scrapy crawl digests` for real, from the repository root, as a user would run it."""
-    command = [sys.executable, "-m", "scrapy", "crawl", "digests", "-a", f"start_url={start_url}",
-               "-s", f"DATABASE={database}", *FAST, *args]
-    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    """`scrapy crawl digests` for real, from the repository root, as a subprocess."""
+    return subprocess.run(crawl_command(start_url, database, *args), cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def assert_clean_run(result: subprocess.CompletedProcess) -> None:
@@ -61,11 +72,18 @@ def stored_count(database: Path) -> int:
         return 0
 
 
-def free_port() -> int:
-    """A port nobody listens on right now (for servers that cannot report the one they got)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def start_datasette(database: Path) -> tuple[subprocess.Popen, str]:
+    """`digest-archive serve ARCHIVE --port 0`: the OS picks the port, Datasette says which."""
+    server = subprocess.Popen([str(Path(sys.executable).parent / "digest-archive"), "serve", str(database),
+                               "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in server.stdout:
+        lines.append(line)
+        started = re.search(r"Uvicorn running on (http://127\.0\.0\.1:\d+)", line)
+        if started:
+            return server, started[1]
+    server.wait(timeout=10)
+    raise AssertionError("datasette did not start:\n" + "".join(lines))
 
 
 def get_json(url: str):
@@ -78,7 +96,56 @@ def fixture_posts():
     return archive_posts()
 
 
-@pytest.fixture()
-def fixture_server(fixture_posts):
+@pytest.fixture(scope="session")
+def session_server(fixture_posts):
     with FixtureServer(build_site(fixture_posts)) as server:
         yield server
+
+
+@pytest.fixture()
+def site_server(session_server, fixture_posts):
+    """The fixture archive's server, shared by the session. What a test publishes, slows down or turns
+    off is undone after it, and its request log starts empty."""
+    site = session_server.site
+    session_server.clear_requests()
+    yield session_server
+    session_server.publish(site)
+    session_server.delay = 0
+    session_server.validators = True
+    session_server.clear_requests()
+
+
+@pytest.fixture()
+def slow_site_server(site_server):
+    """The same server answering post pages after 0.1 s, so that a test can act mid-crawl."""
+    site_server.delay = 0.1
+    return site_server
+
+
+@dataclass(frozen=True)
+class Backfill:
+    database: Path
+    requests: list[str]  # what the fixture server received during the backfill, in order
+    log: str
+
+
+@pytest.fixture(scope="session")
+def backfilled_template(session_server, tmp_path_factory) -> Backfill:
+    """One backfill of the fixture archive per session (do not change its database: copy it)."""
+    database = tmp_path_factory.mktemp("template") / "archive.db"
+    session_server.clear_requests()
+    # Progress lines every 0.2 s: the log shows them (tests/test_progress.py reads it).
+    result = run_crawl(session_server.url(CATEGORY_PATH), database, "-a", "mode=backfill",
+                       "-s", "DIGEST_PROGRESS_INTERVAL=0.2")
+    assert_clean_run(result)
+    backfill = Backfill(database, list(session_server.requests), result.stderr)
+    session_server.clear_requests()
+    return backfill
+
+
+@pytest.fixture()
+def backfilled_archive(backfilled_template, site_server, tmp_path) -> Path:
+    """A test's own copy of the backfilled archive; its URLs are those of `site_server`."""
+    database = tmp_path / "archive.db"
+    copy_database(backfilled_template.database, database)
+    return database

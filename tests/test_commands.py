@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import shutil
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,27 +16,18 @@ from click.testing import CliRunner
 
 import storage
 from crawler.cli import main
-from fixtures.server import FixtureServer
-from fixtures.site import CATEGORY_PATH, build_site
+from fixtures.site import CATEGORY_PATH
 
-from .conftest import REPO, assert_clean_run, free_port, get_json, rows, run_crawl, stored_count
+from .conftest import REPO, crawl_command, get_json, rows, start_datasette, stored_count
 
 DATA = Path(__file__).parent / "data"
 
 
-@pytest.fixture(scope="module")
-def crawled(tmp_path_factory, fixture_posts) -> Path:
-    database = tmp_path_factory.mktemp("crawled") / "archive.db"
-    with FixtureServer(build_site(fixture_posts)) as server:
-        assert_clean_run(run_crawl(server.url(CATEGORY_PATH), database, "-a", "mode=backfill"))
-    return database
-
-
 @pytest.fixture()
-def archive(crawled, tmp_path) -> Path:
-    """A private copy of the crawled archive (the fixture server is gone: no network from here on)."""
+def archive(backfilled_template, tmp_path) -> Path:
+    """A private copy of the crawled archive (the commands make no request: no network from here on)."""
     copy = tmp_path / "archive.db"
-    storage.export.copy_database(crawled, copy)
+    storage.export.copy_database(backfilled_template.database, copy)
     return copy
 
 
@@ -147,22 +138,21 @@ def test_export_writes_one_file_per_table_with_its_columns(archive, tmp_path, fm
     db.close()
 
 
-def test_export_sqlite_is_a_consistent_copy_even_during_a_crawl(tmp_path, fixture_posts):
+def test_export_sqlite_is_a_consistent_copy_even_during_a_crawl(tmp_path, slow_site_server):
     database, copy = tmp_path / "live.db", tmp_path / "copy.db"
-    with FixtureServer(build_site(fixture_posts), delay=0.2) as server:
-        command = [sys.executable, "-m", "scrapy", "crawl", "digests", "-a", f"start_url={server.url(CATEGORY_PATH)}",
-                   "-a", "mode=backfill", "-s", f"DATABASE={database}", "-s", "AUTOTHROTTLE_ENABLED=False",
-                   "-s", "DOWNLOAD_DELAY=0", "-s", "DIGEST_WRITE_BATCH=2"]
-        crawl = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and stored_count(database) < 5:
-                time.sleep(0.05)
-            result = invoke("export", "--db", str(database), "--format", "sqlite", "--output", str(copy))
-            assert result.exit_code == 0, result.output
-            assert crawl.poll() is None, "the crawl had ended: the copy was not made during it"
-        finally:
-            crawl.wait(timeout=120)
+    command = crawl_command(slow_site_server.url(CATEGORY_PATH), database, "-a", "mode=backfill",
+                            "-s", "DIGEST_WRITE_BATCH=2")
+    crawl = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and stored_count(database) < 5:
+            time.sleep(0.05)
+        result = invoke("export", "--db", str(database), "--format", "sqlite", "--output", str(copy))
+        assert result.exit_code == 0, result.output
+        assert crawl.poll() is None, "the crawl had ended: the copy was not made during it"
+    finally:
+        crawl.terminate()  # the copy is made; the rest of the crawl proves nothing more
+        crawl.wait(timeout=120)
     connection = sqlite3.connect(copy)
     assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert connection.execute("PRAGMA foreign_key_check").fetchall() == []
@@ -187,31 +177,90 @@ def test_commands_refuse_a_missing_or_foreign_file_with_exit_2(tmp_path, command
 
 
 def test_serve_opens_the_archive_in_datasette_with_the_projects_metadata(archive):
-    port = free_port()
-    server = subprocess.Popen([str(Path(sys.executable).parent / "digest-archive"), "serve", "--db", str(archive),
-                               "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
+    server, base = start_datasette(archive)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                metadata = get_json(f"{base}/-/metadata.json")
-                break
-            except OSError:
-                assert time.monotonic() < deadline and server.poll() is None, "datasette did not start"
-                time.sleep(0.2)
+        metadata = get_json(f"{base}/-/metadata.json")
         assert metadata["title"] == "Iran Interlink Weekly Digest archive"
         digests = get_json(f"{base}/archive/digests.json?_shape=array&_sort=number&_size=100")
         assert len(digests) == 34 and digests[0]["number"] == 6
-        sections = get_json(f"{base}/archive/entries.json?_facet=section&_size=0")["facet_results"]
-        facet = sections["results"]["section"] if "results" in sections else sections["section"]
-        assert "In English" in {item["value"] for item in facet["results"]}
-        out_of_order = get_json(f"{base}/archive/out_of_order.json?_shape=array")
-        assert [row["number"] for row in out_of_order] == [167]
-        found = get_json(f"{base}/archive/entries.json?_search=Rajavi&_shape=array")
-        assert found and all("rajavi" in row["text"].lower() for row in found)
-        by_domain = get_json(f"{base}/archive/digests_mentioning_domain.json?domain=al-monitor.com&_shape=array")
-        assert by_domain and {row["url"].split("/")[2] for row in by_domain} == {"www.al-monitor.com"}
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+# --- browsing, in-process (Datasette's own test client: no port, no browser) ---------------------------
+
+
+@pytest.fixture()
+def datasette(archive):
+    from datasette.app import Datasette
+
+    from storage.datasette import metadata
+
+    instance = Datasette([str(archive)], metadata=metadata("archive"))
+
+    def get(path: str):
+        response = asyncio.run(instance.client.get(path))
+        assert response.status_code == 200, (path, response.status_code, response.text[:500])
+        return response
+
+    return get
+
+
+def test_facets_search_and_canned_queries_answer_in_datasette(datasette):
+    sections = datasette("/archive/entries.json?_facet=section&_size=0").json()["facet_results"]
+    facet = sections["results"]["section"] if "results" in sections else sections["section"]
+    assert "In English" in {item["value"] for item in facet["results"]}
+    assert [row["number"] for row in datasette("/archive/out_of_order.json?_shape=array").json()] == [167]
+    found = datasette("/archive/entries.json?_search=Rajavi&_shape=array").json()
+    assert found and all("rajavi" in row["text"].lower() for row in found)
+    by_domain = datasette("/archive/digests_mentioning_domain.json?domain=al-monitor.com&_shape=array").json()
+    assert by_domain and {row["url"].split("/")[2] for row in by_domain} == {"www.al-monitor.com"}
+
+
+def test_the_reading_view_shows_a_digest_as_published(datasette, archive):
+    digest = rows(archive, "SELECT id FROM digests WHERE number = 200")[0]
+    html = datasette(f"/-/digest/archive/{digest['id']}").text
+    assert "Iran Interlink Weekly Digest \u2013 200" in html and "In English" in html
+    assert html.count('class="entry"') == 9 and "Iran Interlink, August 25 2017" in html
+    assert 'href="https://order-order.com/2017/08/paid-by-iranian-exiles/"' in html
+    table = datasette("/archive/digests?number=200").text
+    assert f'href="/-/digest/archive/{digest["id"]}"' in table
+
+
+# --- read-only commands, the archive as first argument ---------------------------------------------
+
+
+def test_read_only_commands_leave_the_file_as_it_was(archive, tmp_path):
+    with sqlite3.connect(archive) as connection:
+        connection.execute("PRAGMA journal_mode = DELETE")
+    before = archive.read_bytes()
+    for command in (["summary", str(archive)], ["report", str(archive), "--json"],
+                    ["export", str(archive), "--format", "csv", "--output", str(tmp_path / "out")]):
+        result = invoke(*command)
+        assert result.exit_code == 0, result.output
+    assert archive.read_bytes() == before
+    assert not Path(f"{archive}-wal").exists()
+
+
+def test_the_archive_is_the_first_argument_or_db(archive):
+    positional, option = invoke("summary", str(archive), "--json"), invoke("summary", "--db", str(archive), "--json")
+    assert positional.exit_code == option.exit_code == 0
+    assert json.loads(positional.output) == json.loads(option.output)
+    both = CliRunner().invoke(main, ["summary", str(archive), "--db", "other.db"])
+    assert both.exit_code == 2 and "two archives given" in both.output
+
+
+def test_an_older_archive_is_read_only_after_a_migration(tmp_path):
+    path = tmp_path / "old.db"
+    shutil.copy(DATA / "archive_schema_v1.db", path)
+    refused = CliRunner().invoke(main, ["summary", str(path)])
+    assert refused.exit_code == 2 and "archive schema 1 is older" in refused.output
+    assert invoke("reparse", str(path)).exit_code == 0  # migrates
+    assert invoke("summary", str(path)).exit_code == 0
+
+
+def test_reparse_of_an_archive_a_crawl_holds_exits_3(archive):
+    with storage.ArchiveLock(archive):
+        result = CliRunner().invoke(main, ["reparse", str(archive)])
+    assert result.exit_code == 3 and "in use by another crawl" in result.output

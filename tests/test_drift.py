@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 
-from fixtures.server import FixtureServer
 from fixtures.site import CATEGORY_PATH, build_site
 
 from .conftest import assert_clean_run, rows, run_crawl
@@ -23,12 +22,8 @@ def with_more_new_digests(posts, count):
 
 
 @pytest.fixture()
-def archive(tmp_path, fixture_posts):
-    with FixtureServer(build_site(fixture_posts)) as server:
-        database = tmp_path / "archive.db"
-        assert_clean_run(run_crawl(server.url(CATEGORY_PATH), database, "-a", "mode=backfill"))
-        server.clear_requests()
-        yield server, database
+def archive(site_server, backfilled_archive):
+    return site_server, backfilled_archive
 
 
 def last_run(database):
@@ -74,8 +69,8 @@ def test_a_digest_that_lost_most_of_its_entries_does_not_replace_the_stored_one(
     assert [f["kind"] for f in failure] == ["shrunk"] and "kept" in failure[0]["message"]
 
 
-def test_an_unreadable_start_page_fails_the_run(tmp_path, fixture_server):
-    result = run_crawl(fixture_server.url("/en/topic/no-such-archive"), tmp_path / "a.db")
+def test_an_unreadable_start_page_fails_the_run(tmp_path, site_server):
+    result = run_crawl(site_server.url("/en/topic/no-such-archive"), tmp_path / "a.db")
     assert result.returncode == 1
     run = last_run(tmp_path / "a.db")
     assert run["status"] == "failed" and "could not be read" in run["message"] and "404" in run["message"]

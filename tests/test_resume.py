@@ -7,21 +7,18 @@ import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 
 import pytest
 
-from fixtures.server import FixtureServer
-from fixtures.site import CATEGORY_PATH, build_site
+from fixtures.site import CATEGORY_PATH
 
-from .conftest import FAST, REPO, assert_clean_run, run_crawl, stored_count
+from .conftest import REPO, assert_clean_run, crawl_command, rows, stored_count
 
 
-def crawl_command(start_url: str, database, *args: str) -> list[str]:
+def backfill_command(start_url: str, database, *args: str) -> list[str]:
     # Small write batches, so that "N digests stored" is reached mid-crawl, where the kill is meant to land.
-    return [sys.executable, "-m", "scrapy", "crawl", "digests", "-a", f"start_url={start_url}",
-            "-a", "mode=backfill", "-s", f"DATABASE={database}", *FAST, "-s", "DIGEST_WRITE_BATCH=3", *args]
+    return crawl_command(start_url, database, "-a", "mode=backfill", "-s", "DIGEST_WRITE_BATCH=3", *args)
 
 
 _HOST = re.compile(r"127\.0\.0\.1:\d+")
@@ -56,41 +53,41 @@ def snapshot(database) -> dict:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory, fixture_posts):
-    database = tmp_path_factory.mktemp("whole") / "archive.db"
-    with FixtureServer(build_site(fixture_posts)) as server:
-        assert_clean_run(run_crawl(server.url(CATEGORY_PATH), database, "-a", "mode=backfill"))
-    return snapshot(database)
+def uninterrupted(backfilled_template):
+    return snapshot(backfilled_template.database)
 
 
 @pytest.mark.parametrize("use_jobdir", [True, False], ids=["with-JOBDIR", "without-JOBDIR"])
 @pytest.mark.parametrize("kill_after", [2, 17])
-def test_kill_9_then_resume_gives_the_same_archive(tmp_path, fixture_posts, uninterrupted, use_jobdir, kill_after):
+def test_kill_9_then_resume_gives_the_same_archive(tmp_path, slow_site_server, uninterrupted, use_jobdir, kill_after):
     database = tmp_path / "archive.db"
     jobdir = ["-s", f"JOBDIR={tmp_path / 'job'}"] if use_jobdir else []
-    with FixtureServer(build_site(fixture_posts), delay=0.15) as server:
-        start_url = server.url(CATEGORY_PATH)
-        process = subprocess.Popen(crawl_command(start_url, database, *jobdir), cwd=REPO,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while stored_count(database) < kill_after and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert process.poll() is None, "the crawl ended before it could be killed"
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait()
-        stored_before = stored_count(database)
-        assert 0 < stored_before < len(uninterrupted["digests"])
-        with sqlite3.connect(database) as connection:
-            done_keys = {row[0].split("/", 1)[1] for row in connection.execute("SELECT url_key FROM digest_urls")}
+    server = slow_site_server
+    start_url = server.url(CATEGORY_PATH)
+    process = subprocess.Popen(backfill_command(start_url, database, *jobdir), cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while stored_count(database) < kill_after and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert process.poll() is None, "the crawl ended before it could be killed"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    stored_before = stored_count(database)
+    assert 0 < stored_before < len(uninterrupted["digests"])
+    with sqlite3.connect(database) as connection:
+        done_keys = {row[0].split("/", 1)[1] for row in connection.execute("SELECT url_key FROM digest_urls")}
 
-        server.delay = 0
-        server.clear_requests()
-        resumed = subprocess.run(crawl_command(start_url, database, *jobdir), cwd=REPO,
-                                 capture_output=True, text=True, timeout=120)
-        assert_clean_run(resumed)
-        downloaded_again = {target.lstrip("/") for target in server.page_requests()} & done_keys
-        assert downloaded_again == set(), "posts stored before the kill were downloaded again"
-        assert CATEGORY_PATH + "/page/4" in server.page_requests(), "the resumed run did not walk to the end"
+    server.delay = 0
+    server.clear_requests()
+    resumed = subprocess.run(backfill_command(start_url, database, *jobdir), cwd=REPO,
+                             capture_output=True, text=True, timeout=120)
+    assert_clean_run(resumed)
+    # The killed run is not left `running`; with a JOBDIR, its queue was not trusted.
+    assert [r["status"] for r in rows(database, "SELECT status FROM crawl_runs ORDER BY id")] == ["killed", "finished"]
+    assert ("not trusting its job queue" in resumed.stderr) == use_jobdir
+    downloaded_again = {target.lstrip("/") for target in server.page_requests()} & done_keys
+    assert downloaded_again == set(), "posts stored before the kill were downloaded again"
+    assert CATEGORY_PATH + "/page/4" in server.page_requests(), "the resumed run did not walk to the end"
 
     after = snapshot(database)
     assert after["integrity"] == "ok" and after["foreign_keys"] == [] and after["orphans"] == 0
@@ -98,22 +95,23 @@ def test_kill_9_then_resume_gives_the_same_archive(tmp_path, fixture_posts, unin
         assert after[part] == uninterrupted[part], part
 
 
-def test_a_second_crawl_on_the_same_archive_refuses_with_one_line(tmp_path, fixture_posts):
+def test_a_second_crawl_on_the_same_archive_refuses_with_one_line(tmp_path, slow_site_server, fixture_posts):
     database = tmp_path / "archive.db"
-    with FixtureServer(build_site(fixture_posts), delay=0.2) as server:
-        start_url = server.url(CATEGORY_PATH)
-        first = subprocess.Popen(crawl_command(start_url, database), cwd=REPO,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 60
-        while stored_count(database) < 1 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        second = subprocess.run(crawl_command(start_url, database), cwd=REPO, capture_output=True, text=True,
-                                timeout=60)
-        assert second.returncode == 3
-        errors = [line for line in second.stderr.splitlines() if line.startswith("digests: error:")]
-        assert len(errors) == 1 and "in use by another crawl" in errors[0], second.stderr[-2000:]
-        assert "Traceback" not in second.stderr
-        _, first_log = first.communicate(timeout=120)
-        assert first.returncode == 0, first_log[-3000:]
+    server = slow_site_server
+    start_url = server.url(CATEGORY_PATH)
+    first = subprocess.Popen(backfill_command(start_url, database), cwd=REPO,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while stored_count(database) < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    second = subprocess.run(backfill_command(start_url, database), cwd=REPO, capture_output=True, text=True,
+                            timeout=60)
+    assert second.returncode == 3
+    errors = [line for line in second.stderr.splitlines() if line.startswith("digests: error:")]
+    assert len(errors) == 1 and "in use by another crawl" in errors[0], second.stderr[-2000:]
+    assert "Traceback" not in second.stderr
+    server.delay = 0  # the refusal is seen: let the first crawl finish quickly
+    _, first_log = first.communicate(timeout=120)
+    assert first.returncode == 0, first_log[-3000:]
     assert snapshot(database)["integrity"] == "ok"
     assert stored_count(database) == sum(1 for p in fixture_posts if p.stored)

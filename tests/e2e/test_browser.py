@@ -9,18 +9,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from fixtures.server import FixtureServer
-from fixtures.site import CATEGORY_PATH, build_site
 
-from ..conftest import REPO, assert_clean_run, free_port, run_crawl
+from ..conftest import REPO, start_datasette
 
 pytestmark = pytest.mark.e2e
 
@@ -32,22 +26,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 
 @pytest.fixture(scope="module")
-def served_archive(tmp_path_factory, fixture_posts):
-    database = tmp_path_factory.mktemp("browse") / "archive.db"
-    with FixtureServer(build_site(fixture_posts)) as site:
-        assert_clean_run(run_crawl(site.url(CATEGORY_PATH), database, "-a", "mode=backfill"))
-    port = free_port()
-    server = subprocess.Popen([str(Path(sys.executable).parent / "digest-archive"), "serve", "--db", str(database),
-                               "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/-/versions.json", timeout=2).close()
-            break
-        except OSError:
-            assert server.poll() is None and time.monotonic() < deadline, "datasette did not start"
-            time.sleep(0.2)
+def served_archive(backfilled_template):
+    server, base = start_datasette(backfilled_template.database)
     yield base
     server.terminate()
     server.wait(timeout=10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ import requests
 from fixtures.server import FixtureServer
 from fixtures.site import CATEGORY_PATH, build_site
 
-from ..conftest import REPO, free_port, get_json, rows
+from ..conftest import REPO, get_json, rows
 
 pytestmark = pytest.mark.e2e
 
@@ -22,27 +23,42 @@ BIN = Path(sys.executable).parent
 PROJECT = "digest_archive"  # as in scrapy.cfg's [deploy] target
 
 
-@pytest.fixture()
-def scrapyd(tmp_path):
-    port = free_port()
-    (tmp_path / "scrapyd.conf").write_text(
+def _start_scrapyd(folder: Path, port: int) -> subprocess.Popen | None:
+    """scrapyd on `port`, or None when it did not come up (another process took the port first)."""
+    (folder / "scrapyd.conf").write_text(
         "[scrapyd]\n"
         f"bind_address = 127.0.0.1\nhttp_port = {port}\n"
-        f"eggs_dir = {tmp_path / 'eggs'}\nlogs_dir = {tmp_path / 'logs'}\ndbs_dir = {tmp_path / 'dbs'}\n"
+        f"eggs_dir = {folder / 'eggs'}\nlogs_dir = {folder / 'logs'}\ndbs_dir = {folder / 'dbs'}\n"
         "items_dir =\nmax_proc = 1\npoll_interval = 0.5\n"
     )
-    process = subprocess.Popen([str(BIN / "scrapyd")], cwd=tmp_path, stdout=subprocess.DEVNULL,
+    process = subprocess.Popen([str(BIN / "scrapyd")], cwd=folder, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
-    while True:
+    while process.poll() is None and time.monotonic() < deadline:
         try:
-            get_json(f"{base}/daemonstatus.json")
-            break
+            get_json(f"http://127.0.0.1:{port}/daemonstatus.json")
+            return process
         except OSError:
-            assert process.poll() is None and time.monotonic() < deadline, "scrapyd did not start"
             time.sleep(0.2)
-    yield base, tmp_path
+    process.terminate()
+    process.wait(timeout=10)
+    return None
+
+
+@pytest.fixture()
+def scrapyd(tmp_path):
+    # scrapyd cannot listen on port 0 and report it: take a port the OS says is free, and take
+    # another if something grabbed it before scrapyd could.
+    for _ in range(5):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        process = _start_scrapyd(tmp_path, port)
+        if process is not None:
+            break
+    else:
+        pytest.fail("scrapyd did not start")
+    yield f"http://127.0.0.1:{port}", tmp_path
     process.terminate()
     process.wait(timeout=10)
 
