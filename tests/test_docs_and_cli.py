@@ -62,3 +62,21 @@ def test_summary_reports_what_is_stored(tmp_path):
     assert result.exit_code == 0, result.output
     assert re.search(r"digests\s+1\b", result.output) and re.search(r"entries\s+2\b", result.output)
     assert "Iran Interlink Weekly Digest \u2013 200" in result.output
+
+
+def test_readme_lists_every_exit_code_of_a_crawl():
+    from crawler.run import EXIT_CODES
+
+    for code, meaning in EXIT_CODES.items():
+        assert f"| {code} | {meaning} |" in README, code
+
+
+def test_every_failure_kind_the_code_records_is_documented():
+    from crawler.failures import FAILURE_KINDS
+
+    sources = [path.read_text(encoding="utf-8") for folder in ("crawler", "spiders", "storage")
+               for path in (REPO / folder).rglob("*.py")]
+    recorded = {kind for text in sources for kind in re.findall(r'kind="([a-z_]+)"', text)}
+    returned = set(re.findall(r'return "([a-z_]+)", ', (REPO / "crawler" / "failures.py").read_text()))
+    assert recorded and returned
+    assert (recorded | returned) <= set(FAILURE_KINDS)
