@@ -47,6 +47,8 @@ class Digest:
     # Every URL this digest was reached at (listing link, fetched URL, canonical):
     # storage remembers them so that a later crawl recognises the digest under any of them.
     source_urls: tuple[str, ...] = ()
+    # When the site last modified the post (GMT, ISO), where its REST API said; not part of the content.
+    modified: str | None = None
 
     @property
     def text(self) -> str:
@@ -112,6 +114,7 @@ class FetchedPage:
     etag: str | None
     last_modified: str | None
     body: bytes
+    source: str = "html"  # "html": the post page; "rest": the post's REST API item (JSON)
 
     def __repr__(self) -> str:  # Scrapy logs items at DEBUG: not the whole page, please
         return f"FetchedPage({self.url!r}, {self.http_status}, {len(self.body)} bytes)"
@@ -122,3 +125,19 @@ class DigestNotModified:
     """A conditional re-check answered 304: the stored digest is still current."""
 
     url: str  # the URL re-checked
+
+
+@dataclass(frozen=True)
+class IndexConfirmed:
+    """The site's REST index shows these stored posts unmodified since they were stored."""
+
+    site: str
+    modified_by_post: dict[int, str]  # post id → the site's modification time (GMT)
+
+
+@dataclass(frozen=True)
+class PostsGone:
+    """Stored posts the site no longer publishes (trashed, unpublished): marked, never deleted."""
+
+    site: str
+    post_ids: tuple[int, ...]

@@ -3,6 +3,7 @@
 - `StayOnSite`: nothing is fetched from a host other than the archive's, redirects included.
 - `SkipStoredPosts`: at most one download of a post per run, none of a post already stored.
 - `RetryAfterRetryMiddleware`: Scrapy's retries, waiting as long as a 429/503 `Retry-After` asks.
+- `CrawlDelay`: the `Crawl-delay` of robots.txt, honoured between requests to the site.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 from email.utils import parsedate_to_datetime
 from datetime import datetime, timezone
 
+from protego import Protego
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
 
@@ -57,8 +59,8 @@ class SkipStoredPosts:
 
     def process_request(self, request):
         key = request.meta.get("post_key")
-        if key is None or request.meta.get("recheck") or request.meta.get("redirect_times") \
-                or request.meta.get("retry_times"):
+        if key is None or request.meta.get("recheck") or request.meta.get("refetch") \
+                or request.meta.get("redirect_times") or request.meta.get("retry_times"):
             return None
         if CrawlRun.of(self.crawler).is_stored(key) or key in self.downloaded:
             request.meta["skipped_as_stored"] = True
@@ -104,3 +106,48 @@ class RetryAfterRetryMiddleware(RetryMiddleware):
                 logger.info("%s answered %d: waiting %.1fs as Retry-After asks", request.url, response.status, wait)
                 await asyncio.sleep(wait)
         return super().process_response(request, response)
+
+
+class CrawlDelay:
+    """robots.txt's `Crawl-delay` (Scrapy ignores it, scrapy#892): at most one request per that many
+    seconds to the site, whatever the concurrency and AutoThrottle say.
+
+    The robots.txt answer passes through this middleware on its way to Scrapy's RobotsTxtMiddleware,
+    which holds every other request of the site until it has read it; so the delay is known before
+    the first of them.
+    """
+
+    def __init__(self, crawler) -> None:
+        self.user_agent = crawler.settings.get("ROBOTSTXT_USER_AGENT") or crawler.settings.get("USER_AGENT") or ""
+        self.delays: dict[str, float] = {}  # site → seconds
+        self.next_allowed: dict[str, float] = {}  # site → the loop's time of the next request
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def process_response(self, request, response):
+        if request.url.endswith("/robots.txt") and response.status == 200:
+            try:
+                rules = Protego.parse(response.text if hasattr(response, "text") else response.body.decode())
+                delay = rules.crawl_delay(self.user_agent) or rules.crawl_delay("*")
+            except (UnicodeDecodeError, ValueError):
+                delay = None
+            if delay:
+                self.delays[site_of(request.url)] = float(delay)
+                logger.info("robots.txt of %s asks for %.1fs between requests (Crawl-delay): honoured",
+                            site_of(request.url), float(delay))
+        return response
+
+    async def process_request(self, request):
+        site = site_of(request.url)
+        delay = self.delays.get(site)
+        if not delay or request.url.endswith("/robots.txt"):
+            return None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        start = max(now, self.next_allowed.get(site, now))
+        self.next_allowed[site] = start + delay
+        if start > now:
+            await asyncio.sleep(start - now)
+        return None

@@ -24,7 +24,7 @@ import logging
 import shutil
 import sqlite3
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -34,7 +34,7 @@ from scrapy.utils.defer import deferred_from_coro
 
 import storage
 from crawler.health import RunHealth
-from crawler.items import Digest, DigestNotModified, DuplicateDigest, FetchedPage, PageFailure
+from crawler.items import Digest, DigestNotModified, DuplicateDigest, FetchedPage, IndexConfirmed, PageFailure, PostsGone
 from crawler.urls import site_of
 
 logger = logging.getLogger(__name__)
@@ -97,6 +97,10 @@ class CrawlRun:
         self.listings = _Listings()
         self.health = RunHealth()
         self.state = storage.CrawlState(set(), set(), [])
+        self.archive_index: storage.ArchiveIndex | None = None  # what the last crawl learnt of the indexes
+        self.index_used: str | None = None  # "rest" or "html" in this run
+        self.index_notes: list[str] = []  # why not the REST API, what the sample check found
+        self._learnt: dict = {}  # changes to the archive's index record, saved when the run finishes
         self.run_id: int | None = None
         self.status: str | None = None  # finished, failed or interrupted, once closed
         self.message: str | None = None  # why the run failed, if it did
@@ -125,6 +129,7 @@ class CrawlRun:
         try:
             run._db = storage.open_database(run.database)
             run.state = storage.crawl_state(run._db, site_of(start_url), recheck_limit)
+            run.archive_index = storage.load_archive_index(run._db, start_url)
             abandoned = storage.close_abandoned_runs(run._db)
         except storage.ArchiveError as error:
             run._release()
@@ -218,6 +223,66 @@ class CrawlRun:
         elif status is not None:
             self.counts.posts_fetched += 1
 
+    # --- the archive's own indexes ---------------------------------------------------------------
+
+    def discovered(self, rest_root: str, posts_filter: str, feed_url: str | None) -> storage.ArchiveIndex:
+        """The start page advertised these indexes; returns the record to read them with."""
+        known = self.archive_index or storage.ArchiveIndex(self.start_url, site_of(self.start_url))
+        if (known.rest_root, known.posts_filter, known.feed_url) != (rest_root, posts_filter, feed_url):
+            # Re-discovered: what was kept of the old indexes (validators, sync point) no longer holds.
+            known = storage.ArchiveIndex(self.start_url, site_of(self.start_url), rest_root, posts_filter,
+                                         feed_url=feed_url, discovered_at=storage.utc_now())
+        self._learnt.update(rest_root=rest_root, posts_filter=posts_filter, feed_url=feed_url,
+                            discovered_at=known.discovered_at or storage.utc_now())
+        self.archive_index = known
+        return known
+
+    def use_index(self, kind: str, note: str | None = None) -> None:
+        self.index_used = kind
+        self._learnt["index_used"] = kind
+        if note:
+            self.note(note)
+
+    def note(self, text: str) -> None:
+        if text not in self.index_notes:
+            self.index_notes.append(text)
+
+    def rest_failed(self, reason: str) -> None:
+        """The REST API stopped working: the next crawl discovers it again from the start page."""
+        self._learnt.update(index_used="html", note=reason)
+
+    def rest_supports_modified_after(self, supported: bool) -> None:
+        self._learnt["modified_after"] = supported
+
+    def feed_validators(self, etag: str | None, last_modified: str | None) -> None:
+        self._learnt.update(feed_etag=etag, feed_last_modified=last_modified)
+
+    def feed_unchanged(self) -> None:
+        self.note("the feed answered 304: nothing changed on the site since the last run")
+
+    def index_read(self, posts: int) -> None:
+        self.counts.index_pages += 1
+        self.counts.posts_listed += posts
+
+    def synced(self, newest_modified: str | None) -> None:
+        """The REST index was read to its end: the next refresh asks only for what changed since."""
+        if newest_modified:
+            self._learnt["synced_to"] = newest_modified
+
+    def built_from_rest(self) -> None:
+        self.counts.from_rest += 1
+
+    def _save_archive_index(self) -> None:
+        """What this run learnt of the archive's indexes, kept only when the run finished: a failed run
+        must not move the sync point past what it stored."""
+        if not self._learnt:
+            return
+        base = self.archive_index or storage.ArchiveIndex(self.start_url, site_of(self.start_url))
+        learnt = dict(self._learnt)
+        if learnt.get("index_used") == "rest":
+            learnt.setdefault("note", None)
+        storage.save_archive_index(self._db, replace(base, **learnt))
+
     def fail(self, message: str) -> None:
         """The run failed as a whole (its archive index could not be read): it goes on, then fails."""
         self.message = self.message or message
@@ -263,6 +328,13 @@ class CrawlRun:
         elif isinstance(item, DigestNotModified):
             storage.mark_not_modified(self._db, item.url)
             self.count("unchanged")
+        elif isinstance(item, IndexConfirmed):
+            storage.confirm_unchanged(self._db, item.site, item.modified_by_post)
+            self.counts.unchanged += len(item.modified_by_post)
+        elif isinstance(item, PostsGone):
+            self.counts.gone += storage.mark_gone(self._db, item.site, list(item.post_ids))
+            logger.warning("Gone from the site (kept in the archive, marked gone): posts %s",
+                           ", ".join(map(str, item.post_ids)))
         elif isinstance(item, DuplicateDigest):
             storage.remember_urls_of(self._db, item.url, list(item.source_urls))
             self.count("duplicates")
@@ -335,8 +407,11 @@ class CrawlRun:
                 self._storage_failed_at_close(error)
         self.status, self.message = self._verdict(reason)
         try:
+            if self.status == "finished":
+                self._save_archive_index()
             storage.finish_run(self._db, self.run_id, self.status, self.counts, self.message,
-                               failure_kinds=self.failure_kinds)
+                               failure_kinds=self.failure_kinds, index_used=self.index_used,
+                               index_note="; ".join(self.index_notes) or None)
         except sqlite3.Error as error:
             logger.error("Could not record the end of crawl run %s in %s (%s); the run is %s: %s",
                          self.run_id, self.database, error, self.status, self.message)
@@ -371,10 +446,13 @@ class CrawlRun:
         c = self.counts
         logger.info(
             "Crawl run %s %s in %.1fs: %d new, %d changed, %d unchanged, %d duplicates, %d failed "
-            "(%d listing pages, %d posts listed, %d downloaded, %d re-checked of which %d not modified)%s",
+            "(index: %s; %d listing pages, %d REST index pages, %d posts listed, %d downloaded, %d built from the "
+            "REST API, %d re-checked of which %d not modified, %d gone)%s",
             self.run_id, self.status, time.monotonic() - self.started, c.new, c.changed, c.unchanged, c.duplicates,
-            c.failed, c.listing_pages, c.posts_listed, c.posts_fetched, c.rechecked, c.not_modified,
-            f": {self.message}" if self.message else "")
+            c.failed, self.index_used or "-", c.listing_pages, c.index_pages, c.posts_listed, c.posts_fetched,
+            c.from_rest, c.rechecked, c.not_modified, c.gone, f": {self.message}" if self.message else "")
+        if self.index_notes:
+            logger.info("Index: %s", "; ".join(self.index_notes))
         if self.failure_kinds:
             logger.warning("Failures by kind: %s", ", ".join(f"{n} {kind}" for kind, n in
                                                             sorted(self.failure_kinds.items())))

@@ -45,6 +45,8 @@ DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.StayOnSite": 40,
     "crawler.middlewares.SkipStoredPosts": 45,
+    # After Scrapy's RobotsTxtMiddleware (100): waits between requests as robots.txt's Crawl-delay asks.
+    "crawler.middlewares.CrawlDelay": 110,
     # Scrapy's retries, but honouring Retry-After.
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.RetryAfterRetryMiddleware": 550,

@@ -1,17 +1,27 @@
-"""The `digests` spider: walks an archive index from its first page to the last and fetches digest posts.
+"""The `digests` spider: reads an archive through its cheapest index and fetches the digest posts.
 
-It only decides what to fetch next; the parsers read pages, the pipelines store.
+It only decides what to fetch next; the parsers read pages, the pipelines store, the run keeps count.
 
     scrapy crawl digests                                   # refresh the default archive
-    scrapy crawl digests -a mode=backfill -s DATABASE=x.db # every page of the archive
+    scrapy crawl digests -a mode=backfill -s DATABASE=x.db # every post of the archive
     scrapy crawl digests -a mode=recheck                   # re-check every stored digest for edits
+    scrapy crawl digests -a index=html                     # the HTML listing only, not the REST API
     scrapy crawl digests -a start_url=http://127.0.0.1:8000/en/topic/iran-interlink-weekly-digest
+
+The indexes, cheapest first (`index=auto`):
+1. the archive's feed, asked conditionally: 304 means nothing changed anywhere on the site (refresh);
+2. the REST API (`/wp/v2/posts?categories=N`, 100 posts a request with their modification times):
+   what is new or changed is fetched; a backfill builds digests from it once a sample of pages agrees;
+3. the HTML listing (`/page/N`, `?paged=N`): when the site offers no REST API, blocks it, or
+   answers nonsense; the reason is logged once and kept in `crawl_runs.index_note`.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import replace
+from datetime import timedelta
 from typing import NoReturn
 
 import scrapy
@@ -19,13 +29,18 @@ from scrapy.exceptions import IgnoreRequest
 
 import storage
 from crawler.failures import describe_failure
-from crawler.items import DigestNotModified, FetchedPage, PageFailure
+from crawler.indexes import RestPlan
+from crawler.items import DigestNotModified, FetchedPage, IndexConfirmed, PageFailure, PostsGone
 from crawler.parsing import ParseError, parse_digest, parse_listing
 from crawler.parsing.decoding import charset_of
+from crawler.parsing.wordpress import (
+    Discovery, parse_discovery, parse_rest_post, parse_rest_posts, parse_rest_routes, rest_url,
+)
 from crawler.run import USAGE_EXIT_CODE, CrawlRun, RunRefused
 from crawler.urls import clean_post_url, domain_of, is_http_url, on_site_of, post_key, same_site, site_of
 
 MODES = ("refresh", "backfill", "recheck")
+INDEXES = ("auto", "html")
 
 
 def _usage_error(message: str, code: int = USAGE_EXIT_CODE) -> NoReturn:
@@ -42,15 +57,22 @@ def _header(response, name: str) -> str | None:
 class DigestsSpider(scrapy.Spider):
     name = "digests"
 
-    def __init__(self, start_url: str | None = None, mode: str = "refresh", **kwargs) -> None:
+    def __init__(self, start_url: str | None = None, mode: str = "refresh", index: str = "auto", **kwargs) -> None:
         super().__init__(**kwargs)
         if mode not in MODES:
             _usage_error(f"unknown mode {mode!r}: use -a mode=refresh, backfill or recheck")
+        if index not in INDEXES:
+            _usage_error(f"unknown index {index!r}: use -a index=auto (feed and REST API first) or html")
         if start_url is not None and not is_http_url(start_url):
             _usage_error(f"start_url must be an http(s) URL, got {start_url!r}")
         self.mode = mode
+        self.index = index
         self.start_url = start_url
         self.run: CrawlRun | None = None
+        self.plan: RestPlan | None = None  # set when the REST API is the index of this run
+        self.start_listing = None  # the start page read as a listing, for a fall back to the HTML path
+        self.sampled: list = []  # posts whose pages check the REST content (backfill)
+        self.held_back: list = []  # posts waiting for the sample's verdict (backfill)
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -72,15 +94,237 @@ class DigestsSpider(scrapy.Spider):
         return spider
 
     async def start(self):
-        rechecks = self.run.rechecks()
-        self.logger.info("%s of %s: %d post URLs stored, %d to re-check", self.mode.capitalize(), self.start_url,
-                         len(self.run.state.known_keys), len(rechecks))
-        for target in rechecks:
+        self.logger.info("%s of %s: %d post URLs stored", self.mode.capitalize(), self.start_url,
+                         len(self.run.state.known_keys))
+        known = self.run.archive_index
+        if self.index == "auto" and known is not None and known.rest_usable and self.mode != "backfill":
+            self.plan = self._plan(known)
+            self.run.use_index("rest")
+            if self.mode == "refresh" and known.feed_url and (known.feed_etag or known.feed_last_modified):
+                yield self._feed_request(known, conditional=True)
+            else:
+                yield self._index_request(1)
+            return
+        if self.mode == "recheck":
+            self.run.use_index("html", "recheck of every stored page" if self.index == "html"
+                               else "the REST API is not known to work for this archive")
+            for target in self.run.rechecks():
+                yield self._recheck_request(target)
+            return
+        yield scrapy.Request(self.start_url, callback=self.parse_start_page, errback=self.listing_failed,
+                             meta={"listing_page": True}, dont_filter=True)
+
+    def _plan(self, index: storage.ArchiveIndex) -> RestPlan:
+        settings = self.settings
+        return RestPlan(self.mode, index, self.run.state.posts, settings.getint("DIGEST_REST_SAMPLE"),
+                        timedelta(hours=settings.getfloat("DIGEST_REST_OVERLAP")))
+
+    # --- the start page: where the site's indexes are ---------------------------------------------
+
+    def parse_start_page(self, response):
+        discovery = None
+        if self.index == "auto":
+            try:
+                discovery = parse_discovery(response.url, response.body, _header(response, "Link"))
+            except ParseError:
+                discovery = None
+        why_not = self._why_not_rest(discovery)
+        if why_not is None:
+            index = self.run.discovered(discovery.rest_root, "=".join(map(str, discovery.posts_filter)),
+                                        discovery.feed_url)
+            self.plan = self._plan(index)
+            self.run.use_index("rest")
+            try:
+                self.start_listing = parse_listing(response.url, response.body)
+            except ParseError:
+                self.start_listing = None
+            # The REST index says whether modified_after works (for the next refresh); the feed's
+            # validators make the next refresh one request.
+            yield scrapy.Request(rest_url(discovery.rest_root, "/"), callback=self.rest_routes_read,
+                                 errback=self.side_request_failed, dont_filter=True)
+            if discovery.feed_url:
+                yield self._feed_request(index, conditional=False)
+            yield self._index_request(1)
+            return
+        self.run.use_index("html", why_not)
+        yield from self._html_path_start()
+        yield from self.parse_listing_page(response)
+
+    def _why_not_rest(self, discovery: Discovery | None) -> str | None:
+        if self.index == "html":
+            return "-a index=html"
+        if discovery is None or discovery.rest_root is None:
+            return "the start page advertises no REST API"
+        if discovery.posts_filter is None:
+            return "the start page names no archive object for the REST API (WordPress before 5.5, or not " \
+                   "a category, tag or author archive)"
+        if not same_site(discovery.rest_root, self.start_url):
+            return f"the REST API is on another site ({discovery.rest_root})"
+        return None
+
+    def _html_path_start(self):
+        """What the HTML path does besides reading listings: re-check the newest digests for edits."""
+        for target in self.run.rechecks():
             yield self._recheck_request(target)
-        if self.mode != "recheck":
+
+    def _fall_back_to_html(self, reason: str):
+        """The REST API failed this run: the HTML listing instead, from the start page."""
+        if self.plan is None:
+            return
+        self.plan = None
+        self.logger.warning("Not using the REST API of %s: %s; reading the HTML listing instead",
+                            self.start_url, reason)
+        self.run.use_index("html", reason)
+        self.run.rest_failed(reason)
+        yield from self._html_path_start()
+        if self.start_listing is not None:
+            yield from self._follow_listing(self.start_url, self.start_listing)
+        else:
             yield self._listing_request(self.start_url)
 
-    # --- archive index pages ----------------------------------------------------------------------
+    # --- the feed: has anything changed? ------------------------------------------------------------
+
+    def _feed_request(self, index: storage.ArchiveIndex, *, conditional: bool) -> scrapy.Request:
+        headers = {}
+        if conditional:
+            # WordPress answers 304 only when every validator sent matches (class-wp.php send_headers).
+            if index.feed_etag:
+                headers["If-None-Match"] = index.feed_etag
+            if index.feed_last_modified:
+                headers["If-Modified-Since"] = index.feed_last_modified
+        return scrapy.Request(on_site_of(index.feed_url, self.start_url), headers=headers, dont_filter=True,
+                              callback=self.feed_read, errback=self.feed_failed, cb_kwargs={"conditional": conditional},
+                              meta={"handle_httpstatus_list": [304], "dont_cache": True})
+
+    def feed_read(self, response, conditional: bool):
+        if response.status == 304:
+            self.logger.info("The feed %s is unchanged since the last run: nothing was published or edited",
+                             response.url)
+            self.run.feed_unchanged()
+            return
+        self.run.feed_validators(_header(response, "ETag"), _header(response, "Last-Modified"))
+        if conditional:
+            yield self._index_request(1)
+
+    def feed_failed(self, failure):
+        _, message, _ = describe_failure(failure)
+        self.logger.info("The feed could not be read (%s); the REST index says what changed", message)
+        if failure.request.cb_kwargs.get("conditional"):
+            yield self._index_request(1)
+
+    def rest_routes_read(self, response):
+        try:
+            self.run.rest_supports_modified_after(parse_rest_routes(response.url, response.body))
+        except ParseError as error:
+            self.logger.info("The REST index could not be read (%s); refreshes will page by modification time",
+                             error)
+
+    def side_request_failed(self, failure):
+        _, message, _ = describe_failure(failure)
+        self.logger.info("%s could not be read: %s", failure.request.url, message)
+
+    # --- the REST index -----------------------------------------------------------------------------
+
+    def _index_request(self, page: int) -> scrapy.Request:
+        return scrapy.Request(self.plan.index_url(page), callback=self.rest_index_read, errback=self.rest_failed,
+                              cb_kwargs={"page": page}, dont_filter=True, meta={"dont_redirect": True})
+
+    def rest_index_read(self, response, page: int):
+        if self.plan is None:
+            return  # fell back to the HTML path meanwhile
+        try:
+            posts = parse_rest_posts(response.url, response.body, _header(response, "X-WP-TotalPages"))
+        except ParseError as error:
+            yield from self._fall_back_to_html(str(error))
+            return
+        self.run.index_read(len(posts.posts))
+        following = self.plan.read(posts, page)
+        if following is not None:
+            yield self._index_request(following)
+            return
+        yield from self._after_index()
+
+    def rest_failed(self, failure):
+        _, message, _ = describe_failure(failure)
+        yield from self._fall_back_to_html(f"{failure.request.url}: {message}")
+
+    def _after_index(self):
+        """The whole index is read: confirm what is current, fetch what is new or changed."""
+        plan = self.plan
+        if not plan.listed and self.start_listing is not None and self.start_listing.post_urls:
+            yield from self._fall_back_to_html(f"the REST index lists no posts where the start page lists "
+                                               f"{len(self.start_listing.post_urls)}")
+            return
+        self.run.synced(plan.newest_modified)
+        unchanged = plan.unchanged()
+        if unchanged:
+            yield IndexConfirmed(site=site_of(self.start_url), modified_by_post=unchanged)
+        to_fetch = plan.to_fetch()
+        self.logger.info("REST index of %s: %d digests listed, %d new or changed", self.start_url,
+                         len(plan.digests()), len(to_fetch))
+        if self.mode == "recheck":
+            missing = plan.missing()
+            if missing:
+                yield scrapy.Request(plan.still_published_url(missing), callback=self.published_read,
+                                     errback=self.side_request_failed, cb_kwargs={"asked": missing},
+                                     dont_filter=True)
+        if self.mode == "backfill":
+            self.sampled = plan.sample(to_fetch)
+            if self.sampled:
+                sampled_ids = {post.post_id for post in self.sampled}
+                self.held_back = [post for post in to_fetch if post.post_id not in sampled_ids]
+                to_fetch = self.sampled
+        for post in to_fetch:
+            yield from self._request_post(post)
+
+    def _request_post(self, post):
+        key = post_key(post.link)
+        if self.run.post_requested(key, post.link):
+            yield self._post_request(post.link, modified=post.modified_gmt, post_id=post.post_id,
+                                     refetch=self.run.is_stored(key))
+
+    def published_read(self, response, asked: list[int]):
+        try:
+            still = {post.post_id for post in parse_rest_posts(response.url, response.body).posts}
+        except ParseError as error:
+            self.logger.info("Could not tell which posts are gone: %s", error)
+            return
+        gone = [post_id for post_id in asked if post_id not in still]
+        if gone:
+            yield PostsGone(site=site_of(self.start_url), post_ids=tuple(gone))
+
+    def _sample_answered(self, post_id: int | None, digest):
+        """A sampled page was read (or failed): once all are, the REST content is trusted or not."""
+        if self.plan is None or not self.sampled or post_id not in {post.post_id for post in self.sampled}:
+            return
+        self.plan.check_sample(post_id, digest)
+        if not self.plan.sample_done(self.sampled):
+            return
+        trusted, why = self.plan.rest_content_trusted()
+        self.logger.info("%s: %s", "Building the other digests from the REST API" if trusted
+                         else "Fetching every page", why)
+        self.run.note(why)
+        held_back, self.held_back, self.sampled = self.held_back, [], []
+        for post in held_back:
+            if trusted:
+                yield from self._digest_from_rest(post)
+            else:
+                yield from self._request_post(post)
+
+    def _digest_from_rest(self, post):
+        """A digest built from the post's REST item, kept like a page (source `rest`) for re-parsing."""
+        self.run.built_from_rest()
+        body = json.dumps(post.item, ensure_ascii=False).encode("utf-8")
+        yield FetchedPage(url=post.link, http_status=200, content_type="application/json", etag=None,
+                          last_modified=None, body=body, source="rest")
+        try:
+            digest = parse_rest_post(post.item)
+        except ParseError as error:
+            yield PageFailure(url=post.link, kind="parse_error", message=f"REST post {post.post_id}: {error}")
+            return
+        yield replace(digest, modified=post.modified_gmt, source_urls=(post.link,))
+
+    # --- archive index pages (the HTML path) ----------------------------------------------------------
 
     def _listing_request(self, url: str) -> scrapy.Request:
         # dont_filter: resuming from a JOBDIR must walk the listing again, not trust a queue that a
@@ -95,27 +339,31 @@ class DigestsSpider(scrapy.Spider):
             self.run.count("listing_pages")
             yield PageFailure(url=response.url, kind="parse_error", message=str(error), listing=True)
             return
-        listed_keys = [post_key(url) for url in listing.post_urls]
-        self.run.listing_read(response.url, listed_keys, listing.last_page)
-        new_keys = [key for key in listed_keys if not self.run.is_stored(key) and not self.run.is_settled(key)]
-        self.logger.info("Listing %s: %d posts, %d not stored yet%s", response.url, len(listed_keys),
-                         len(new_keys), "" if listing.next_url else " (last page)")
-        if not listed_keys:
-            self.logger.warning("Listing %s names no digest posts: has the theme changed?", response.url)
+        yield from self._follow_listing(response.url, listing)
 
-        for url, key in zip(listing.post_urls, listed_keys):
+    def _follow_listing(self, url: str, listing):
+        listed_keys = [post_key(post_url) for post_url in listing.post_urls]
+        self.run.listing_read(url, listed_keys, listing.last_page)
+        done = [self.run.is_stored(key) or self.run.is_settled(key) for key in listed_keys]
+        self.logger.info("Listing %s: %d posts, %d not stored yet%s", url, len(listed_keys),
+                         done.count(False), "" if listing.next_url else " (last page)")
+        if not listed_keys:
+            self.logger.warning("Listing %s names no digest posts: has the theme changed?", url)
+
+        for post_url, key in zip(listing.post_urls, listed_keys):
             # A post repeated at the top of the next page, or listed as AMP and plain, is fetched once.
             # In a refresh, a post that failed for good (404, unparseable) is not fetched again.
             if self.run.is_stored(key) or (self.mode == "refresh" and self.run.is_settled(key)):
                 continue
-            if self.run.post_requested(key, url):
-                yield self._post_request(url)
+            if self.run.post_requested(key, post_url):
+                yield self._post_request(post_url)
 
         if listing.next_url is None:
             return
-        if self.mode == "refresh" and not new_keys:
-            # Listings are newest first: a page with nothing new means the rest is stored already.
-            self.logger.info("Refresh: %s names nothing new; not following older pages", response.url)
+        if self.mode == "refresh" and (False not in done or done[done.index(False):].count(True)):
+            # Listings are newest first: a page with nothing new, or a stored post after the new
+            # ones (a sticky post may stand above them), is the stored frontier: older pages are stored.
+            self.logger.info("Refresh: %s reaches what is stored; not following older pages", url)
             return
         if not same_site(listing.next_url, self.start_url):
             self.logger.warning("Not following next page %s: another site", listing.next_url)
@@ -130,11 +378,14 @@ class DigestsSpider(scrapy.Spider):
 
     # --- digest posts -----------------------------------------------------------------------------
 
-    def _post_request(self, listed_url: str) -> scrapy.Request:
+    def _post_request(self, listed_url: str, *, modified: str | None = None, post_id: int | None = None,
+                      refetch: bool = False) -> scrapy.Request:
         # Fetch the plain post (not its AMP, embed or tracked form) at the archive's own origin.
         url = on_site_of(clean_post_url(listed_url), self.start_url)
         return scrapy.Request(url, callback=self.parse_post, errback=self.post_failed, dont_filter=True,
-                              cb_kwargs={"listed_url": listed_url}, meta={"post_key": post_key(listed_url)})
+                              cb_kwargs={"listed_url": listed_url},
+                              meta={"post_key": post_key(listed_url), "modified": modified, "post_id": post_id,
+                                    "refetch": refetch})
 
     def _recheck_request(self, target: storage.RecheckTarget) -> scrapy.Request:
         # Last-Modified first: a WordPress page embeds "recent posts" and "related" widgets, so an ETag
@@ -156,26 +407,28 @@ class DigestsSpider(scrapy.Spider):
         if response.status == 304:
             yield DigestNotModified(url=listed_url)
             return
+        digest = None
         content_type = _header(response, "Content-Type")
         if not response.body.strip():
             yield PageFailure(url=listed_url, kind="empty", http_status=response.status,
                               message=f"{response.url}: HTTP {response.status} with an empty body")
-            return
-        if content_type and not any(marker in content_type.lower() for marker in ("html", "xml", "text/plain")):
+        elif content_type and not any(marker in content_type.lower() for marker in ("html", "xml", "text/plain")):
             yield PageFailure(url=listed_url, kind="not_html", http_status=response.status,
                               message=f"{response.url}: {content_type.split(';')[0]}, not an HTML page "
                                       f"({len(response.body)} bytes)")
-            return
-        yield FetchedPage(url=response.request.url, http_status=response.status, content_type=content_type,
-                          etag=_header(response, "ETag"), last_modified=_header(response, "Last-Modified"),
-                          body=response.body)
-        try:
-            digest = parse_digest(response.url, response.body, http_charset=charset_of(content_type))
-        except ParseError as error:
-            yield PageFailure(url=listed_url, kind="parse_error", message=f"{response.url}: {error}")
-            return
-        sources = dict.fromkeys([listed_url, response.request.url, response.url, *digest.source_urls])
-        yield replace(digest, source_urls=tuple(sources))
+        else:
+            yield FetchedPage(url=response.request.url, http_status=response.status, content_type=content_type,
+                              etag=_header(response, "ETag"), last_modified=_header(response, "Last-Modified"),
+                              body=response.body)
+            try:
+                digest = parse_digest(response.url, response.body, http_charset=charset_of(content_type))
+            except ParseError as error:
+                yield PageFailure(url=listed_url, kind="parse_error", message=f"{response.url}: {error}")
+            else:
+                sources = dict.fromkeys([listed_url, response.request.url, response.url, *digest.source_urls])
+                digest = replace(digest, source_urls=tuple(sources), modified=response.meta.get("modified"))
+                yield digest
+        yield from self._sample_answered(response.meta.get("post_id"), digest)
 
     def post_failed(self, failure):
         if failure.check(IgnoreRequest) and failure.request.meta.get("skipped_as_stored"):
@@ -184,3 +437,4 @@ class DigestsSpider(scrapy.Spider):
         kind, message, status = describe_failure(failure)
         yield PageFailure(url=failure.request.cb_kwargs.get("listed_url", failure.request.url),
                           kind=kind, message=message, http_status=status)
+        yield from self._sample_answered(failure.request.meta.get("post_id"), None)

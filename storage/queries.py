@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlite_utils import Database
 
@@ -61,16 +61,29 @@ def recheck_targets(db: Database, site: str, limit: int | None) -> list[RecheckT
 
 
 @dataclass(frozen=True)
+class StoredPost:
+    """What the archive knows of a WordPress post of the site being crawled."""
+
+    modified: str | None  # the site's last modification (GMT), when its REST API said
+    last_seen: str  # when the crawler last saw the content (UTC)
+    gone: bool
+
+
+@dataclass(frozen=True)
 class CrawlState:
     known_keys: set[str]
     settled_keys: set[str]
     recheck: list[RecheckTarget]
+    posts: dict[int, StoredPost] = field(default_factory=dict)  # post id → what is stored, this site only
 
 
 def crawl_state(db: Database, site: str, recheck_limit: int | None) -> CrawlState:
     """What a crawl needs to know before its first request (`recheck_limit` None: every digest)."""
     targets = recheck_targets(db, site, recheck_limit) if recheck_limit != 0 else []
-    return CrawlState(known_post_keys(db), settled_failure_keys(db), targets)
+    posts = {post_id: StoredPost(modified, last_seen, gone is not None) for post_id, modified, last_seen, gone in
+             db.execute("SELECT post_id, modified, last_seen, gone FROM digests WHERE site = ? AND post_id IS NOT NULL",
+                        [site])}
+    return CrawlState(known_post_keys(db), settled_failure_keys(db), targets, posts)
 
 
 @dataclass(frozen=True)

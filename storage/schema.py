@@ -13,11 +13,13 @@ from sqlite_utils import Database
 # 1: digests, digest_urls, entries, links, digest_revisions, crawl_runs, failures (first release)
 # 2: pages (every fetched post page, compressed, with its HTTP validators), digests.year,
 #    failures.http_status, crawl_runs.rechecked / not_modified / failure_kinds
-SCHEMA_VERSION = 2
+# 3: archives (per start URL: the site's REST API, archive object, feed and its validators, the
+#    last sync), digests.modified / gone, pages.source, crawl_runs.index_used / index_note
+SCHEMA_VERSION = 3
 
 # The tables a database must have to be this project's archive.
 ARCHIVE_TABLES = ("digests", "digest_urls", "entries", "links", "digest_revisions", "crawl_runs", "failures",
-                  "pages")
+                  "pages", "archives")
 # Present in every version: what makes a database this project's, whatever its age.
 _FIRST_TABLES = ("digests", "entries", "links", "crawl_runs", "failures")
 
@@ -114,6 +116,8 @@ def ensure_schema(db: Database) -> None:
         return
     with db.atomic():
         _create_tables(db)
+        if 0 < version < 3:
+            db.execute("UPDATE pages SET source = 'html' WHERE source IS NULL")
         if version == 1:
             db.execute("UPDATE digests SET year = CAST(substr(coalesce(published, issue_date), 1, 4) AS INTEGER) "
                        "WHERE coalesce(published, issue_date) IS NOT NULL")
@@ -141,13 +145,13 @@ def _create_tables(db: Database) -> None:
         "id": int, "mode": str, "start_url": str, "started": str, "finished": str, "status": str,
         "listing_pages": int, "posts_listed": int, "posts_fetched": int, "rechecked": int, "not_modified": int,
         "new": int, "changed": int, "unchanged": int, "duplicates": int, "failed": int, "failure_kinds": str,
-        "message": str,
+        "message": str, "index_used": str, "index_note": str, "index_pages": int, "from_rest": int, "gone": int,
     }, pk="id", not_null={"mode", "start_url", "started", "status"})
     _table(db, "digests", {
         "id": int, "post_id": int, "site": str, "url": str, "url_key": str, "number": int, "title": str,
         "headline": str, "issue_date": str, "published": str, "year": int, "dateline": str, "text": str,
         "entry_count": int, "link_count": int, "content_hash": str,
-        "first_seen": str, "last_seen": str, "last_changed": str,
+        "first_seen": str, "last_seen": str, "last_changed": str, "modified": str, "gone": str,
     }, pk="id", not_null={"site", "url", "url_key", "title", "content_hash", "first_seen", "last_seen"})
     # Every URL a digest has been reached at (listing link, AMP form, canonical), so that a crawl
     # knows a post as stored whichever form a listing names it by.
@@ -170,8 +174,15 @@ def _create_tables(db: Database) -> None:
     # to the whole archive without the network, and so that re-checks can be conditional.
     _table(db, "pages", {
         "url_key": str, "url": str, "fetched_at": str, "checked_at": str, "http_status": int,
-        "content_type": str, "etag": str, "last_modified": str, "size": int, "body": bytes,
+        "content_type": str, "etag": str, "last_modified": str, "size": int, "body": bytes, "source": str,
     }, pk="url_key", not_null={"url", "fetched_at", "body"})
+    # What a crawl learnt of an archive's own indexes (one row per start URL): where the REST API is and
+    # which object the archive is, its feed and the feed's validators, how far the REST index was read.
+    _table(db, "archives", {
+        "start_url": str, "site": str, "rest_root": str, "posts_filter": str, "modified_after": int,
+        "feed_url": str, "feed_etag": str, "feed_last_modified": str, "synced_to": str, "index_used": str,
+        "note": str, "discovered_at": str, "checked_at": str,
+    }, pk="start_url", not_null={"site", "checked_at"})
     indexes = [
         ("digests", ["url"], True), ("digests", ["url_key"], True), ("digests", ["site", "post_id"], False),
         ("digests", ["number"], False), ("digests", ["published"], False),
@@ -180,6 +191,7 @@ def _create_tables(db: Database) -> None:
         ("links", ["entry_id", "position"], True), ("links", ["digest_id"], False), ("links", ["domain"], False),
         ("digest_revisions", ["digest_id"], False),
         ("failures", ["crawl_run_id"], False), ("failures", ["url_key"], False), ("digests", ["year"], False),
+        ("digests", ["site", "modified"], False),
     ]
     for table, columns, unique in indexes:
         db[table].create_index(columns, unique=unique, if_not_exists=True)

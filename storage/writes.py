@@ -48,7 +48,8 @@ def save_digest(db: Database, digest: Digest, now: str | None = None, *, seen: b
                 return SHRUNK
             if stored_hash == digest.content_hash:
                 if seen:
-                    db.execute("UPDATE digests SET last_seen = ? WHERE id = ?", [now, digest_id])
+                    db.execute("UPDATE digests SET last_seen = ?, modified = coalesce(?, modified) WHERE id = ?",
+                               [now, digest.modified, digest_id])
                 outcome = UNCHANGED
             else:
                 _replace_digest(db, digest_id, digest, now, seen)
@@ -105,6 +106,7 @@ def _digest_columns(digest: Digest) -> dict:
         "headline": digest.headline, "issue_date": digest.issue_date, "published": digest.published,
         "dateline": digest.dateline, "text": digest.text, "content_hash": digest.content_hash,
         "entry_count": len(digest.entries), "link_count": sum(len(e.links) for e in digest.entries),
+        **({"modified": digest.modified} if digest.modified else {}),
     }
 
 
@@ -163,9 +165,9 @@ def save_page(db: Database, page: FetchedPage, now: str | None = None) -> None:
     with db.atomic():
         db.execute(
             "INSERT OR REPLACE INTO pages (url_key, url, fetched_at, checked_at, http_status, content_type, etag, "
-            "last_modified, size, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "last_modified, size, body, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [post_key(page.url), page.url, now, now, page.http_status, page.content_type, page.etag,
-             page.last_modified, len(page.body), zlib.compress(page.body, 6)],
+             page.last_modified, len(page.body), zlib.compress(page.body, 6), page.source],
         )
 
 
@@ -179,6 +181,22 @@ def mark_not_modified(db: Database, url: str, now: str | None = None) -> bool:
             "UPDATE digests SET last_seen = ? WHERE id = (SELECT digest_id FROM digest_urls WHERE url_key = ?)",
             [now, key],
         ).rowcount == 1
+
+
+def confirm_unchanged(db: Database, site: str, modified_by_post: dict[int, str], now: str | None = None) -> None:
+    """Posts the site's REST index shows unmodified since they were stored: seen now, nothing downloaded."""
+    now = now or utc_now()
+    with db.atomic():
+        db.conn.executemany("UPDATE digests SET last_seen = ?, modified = ? WHERE site = ? AND post_id = ?",
+                            [(now, modified, site, post_id) for post_id, modified in modified_by_post.items()])
+
+
+def mark_gone(db: Database, site: str, post_ids: list[int], now: str | None = None) -> int:
+    """Digests whose posts are no longer on the site (trashed, unpublished): marked, never deleted."""
+    now = now or utc_now()
+    with db.atomic():
+        return db.conn.executemany("UPDATE digests SET gone = ? WHERE site = ? AND post_id = ? AND gone IS NULL",
+                                   [(now, site, post_id) for post_id in post_ids]).rowcount
 
 
 def close_abandoned_runs(db: Database, now: str | None = None) -> int:
@@ -213,21 +231,27 @@ class RunCounts:
     unchanged: int = 0
     duplicates: int = 0
     failed: int = 0
+    index_pages: int = 0  # pages of the REST index read
+    from_rest: int = 0  # digests built from the REST API's content, their pages not downloaded
+    gone: int = 0  # stored posts found gone from the site
 
 
 RUN_COUNTS = tuple(f.name for f in fields(RunCounts))
 
 
 def finish_run(db: Database, crawl_run_id: int, status: str, counts: RunCounts,
-               message: str | None = None, now: str | None = None, failure_kinds: dict[str, int] | None = None) -> None:
+               message: str | None = None, now: str | None = None, failure_kinds: dict[str, int] | None = None,
+               index_used: str | None = None, index_note: str | None = None) -> None:
     values = asdict(counts)
     assignments = ", ".join(f"{name} = :{name}" for name in values)
     with db.atomic():
         db.execute(
             f"UPDATE crawl_runs SET finished = :finished, status = :status, message = :message, "
-            f"failure_kinds = :failure_kinds, {assignments} WHERE id = :id",
+            f"failure_kinds = :failure_kinds, index_used = :index_used, index_note = :index_note, {assignments} "
+            f"WHERE id = :id",
             {**values, "finished": now or utc_now(), "status": status, "message": message, "id": crawl_run_id,
-             "failure_kinds": json.dumps(failure_kinds or {}, sort_keys=True)},
+             "failure_kinds": json.dumps(failure_kinds or {}, sort_keys=True), "index_used": index_used,
+             "index_note": index_note},
         )
 
 

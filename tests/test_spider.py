@@ -82,24 +82,24 @@ def test_a_refresh_of_an_empty_archive_walks_every_page_and_asks_for_each_post_o
     assert sorted(posts) == sorted(post.url for post in fixture_posts)
 
 
-def test_a_refresh_stops_at_the_first_page_that_names_nothing_new(tmp_path, site, fixture_posts):
-    database = tmp_path / "a.db"
-    store(database, site, [post for post in fixture_posts[:12] if post.stored])
-    with make_spider(database) as spider:
-        listings, posts = follow(spider, page(site, CATEGORY))
-    assert (listings, posts) == ([], [])
-    # A new post on page 1 makes the refresh read page 2; page 2 names only stored posts (the 404 is a
-    # settled failure), so page 3 is not read.
-    database.unlink()
-    store(database, site, [post for post in fixture_posts[1:20] if post.stored])
-    gone = next(post for post in fixture_posts[1:20] if not post.stored)
-    db = storage.open_database(database)
-    storage.record_failure(db, None, PageFailure(gone.url, "http_status", "HTTP 404", http_status=404))
-    db.close()
-    with make_spider(database) as spider:
-        pages, posts = walk(spider, site, CATEGORY)
-    assert pages == [CATEGORY, f"{CATEGORY}/page/2"] and posts == [fixture_posts[0].url]
-
+def test_a_refresh_stops_at_the_stored_frontier(tmp_path, site, fixture_posts):
+    page_1, page_2 = fixture_posts[:10], fixture_posts[9:20]  # page 2 repeats the last post of page 1
+    for stored, pages_read, fetched in [
+        # Nothing new on page 1: page 2 is not read.
+        (page_1, [CATEGORY], []),
+        # One new post, then stored ones: page 1 reaches the frontier.
+        (page_1[1:], [CATEGORY], [page_1[0]]),
+        # A stored (sticky) post above new ones: page 2 is read, up to its frontier (its 404 post was
+        # never stored: it is asked for too).
+        ([page_1[0], *fixture_posts[10:]], [CATEGORY, f"{CATEGORY}/page/2"],
+         page_1[1:] + [post for post in page_2 if not post.stored]),
+    ]:
+        database = tmp_path / f"{len(stored)}.db"
+        store(database, site, [post for post in stored if post.stored])
+        with make_spider(database) as spider:
+            pages, posts = walk(spider, site, CATEGORY)
+        assert pages == pages_read
+        assert posts == [post.url for post in fetched]
 
 def test_a_post_that_failed_for_good_is_skipped_by_a_refresh_and_retried_by_a_backfill(tmp_path, site,
                                                                                       fixture_posts):

@@ -13,7 +13,7 @@ from ..items import Listing
 from ..urls import is_http_url, join_url, post_key, same_site, site_of
 from .decoding import decode_html
 from .html import HEADING_TAGS, lx_in_chrome, lx_text, make_tree
-from .text import mentions_series
+from .text import mentions_series, only_digests
 
 # Paths that are archives, feeds or WordPress machinery, never a post.
 _NOT_A_POST_PATH = re.compile(
@@ -108,19 +108,15 @@ def _is_post_title_link(link) -> bool:
 
 
 def _parse_post_urls(links, listing_url: str) -> tuple[str, ...]:
-    candidates: list[tuple[str, str, bool]] = []  # (key, url, names the series)
+    candidates: list[tuple[str, str, str]] = []  # (key, url, link text)
     chrome: dict = {}
     for link, href in links:
         if not href or not _looks_like_post(href, listing_url) or lx_in_chrome(link, chrome) \
                 or not _is_post_title_link(link):
             continue
-        candidates.append((post_key(href), href, mentions_series(lx_text(link))))
-    # On a listing where titles name the series, a post whose title does not (an "About us" post
-    # in an author archive, a sticky notice) is not a digest.
-    if any(names_series for _, _, names_series in candidates):
-        candidates = [c for c in candidates if c[2]]
+        candidates.append((post_key(href), href, lx_text(link)))
     found: dict[str, str] = {}
-    for key, href, _ in candidates:
+    for key, href, _ in only_digests(candidates, lambda candidate: candidate[2]):
         # "Read more" and thumbnail links repeat a post already named by its title link.
         found.setdefault(key, href)
     return tuple(found.values())

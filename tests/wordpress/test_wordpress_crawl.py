@@ -7,6 +7,7 @@ with the fixture model; requests are counted from PHP's own request log.
 from __future__ import annotations
 
 import copy
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -35,45 +36,69 @@ def archive_url(wordpress, kind: str = "category") -> str:
 
 def post_downloads(wordpress) -> list[str]:
     """Targets of the post pages downloaded (listing pages, robots.txt and REST calls aside)."""
-    listing_markers = ("cat=", "tag=", "author=", "/category/", "/tag/", "/author/", "paged=", "/page/")
+    listing_markers = ("cat=", "tag=", "author=", "/category/", "/tag/", "/author/", "paged=", "/page/", "feed",
+                       "wp-json", "rest_route")
     return [target for _, target, status in wordpress.page_requests()
             if status == 200 and not any(marker in target for marker in listing_markers)]
 
 
-def backfill_then_refresh(wordpress, start_url: str, database, expected) -> None:
+def backfill_then_refresh(wordpress, start_url: str, database, expected, index: str = "auto") -> None:
+    """A backfill, then a refresh with nothing changed: the archive holds exactly `expected` after each.
+
+    Through the HTML listing (`index=html`) every digest page is downloaded once and the refresh reads
+    listing page 1 only; through the REST API (`auto`) only a sample of pages is downloaded, and the
+    refresh is one conditional request of the feed.
+    """
     wordpress.clear_requests()
-    assert_clean_run(run_crawl(start_url, database, "-a", "mode=backfill"))
+    assert_clean_run(run_crawl(start_url, database, "-a", "mode=backfill", "-a", f"index={index}"))
     assert_archive_holds(database, expected)
-    # Each digest page once; nothing else of the site (no non-digest post) downloaded.
-    assert len(post_downloads(wordpress)) == len(expected), post_downloads(wordpress)
     assert all(status == 200 for _, _, status in wordpress.page_requests()), wordpress.page_requests()
+    downloads = post_downloads(wordpress)
+    used = rows(database, "SELECT index_used FROM crawl_runs ORDER BY id DESC LIMIT 1")[0]["index_used"]
+    if index == "html":
+        # Each digest page once; nothing else of the site (no non-digest post) downloaded.
+        assert used == "html" and len(downloads) == len(expected), downloads
+    else:
+        assert used == "rest" and len(downloads) == 3, downloads  # the sample of DIGEST_REST_SAMPLE pages
 
     wordpress.clear_requests()
-    assert_clean_run(run_crawl(start_url, database))
+    assert_clean_run(run_crawl(start_url, database, "-a", f"index={index}"))
     assert_archive_holds(database, expected)
     refresh = rows(database, "SELECT mode, status, new, changed FROM crawl_runs ORDER BY id DESC LIMIT 1")[0]
     assert refresh == {"mode": "refresh", "status": "finished", "new": 0, "changed": 0}
     assert post_downloads(wordpress) == []
+    if index == "auto":
+        assert [(target, status) for _, target, status in wordpress.page_requests()] == [(feed_target(database), 304)]
 
 
+def feed_target(database) -> str:
+    """The request target of the archive's feed, as the server logs it."""
+    feed = urlsplit(rows(database, "SELECT feed_url FROM archives")[0]["feed_url"])
+    return feed.path + (f"?{feed.query}" if feed.query else "")
+
+
+@pytest.mark.parametrize("index", ["html", "auto"])
 @pytest.mark.parametrize("permalinks", PERMALINKS)
 @pytest.mark.parametrize("theme", THEMES)
-def test_a_category_archive_is_stored_exactly(wordpress, tmp_path, theme, permalinks):
+def test_a_category_archive_is_stored_exactly(wordpress, tmp_path, theme, permalinks, index):
     wordpress.configure(theme=theme, permalinks=PERMALINKS[permalinks])
-    backfill_then_refresh(wordpress, archive_url(wordpress), tmp_path / "archive.db", digest_posts())
+    backfill_then_refresh(wordpress, archive_url(wordpress), tmp_path / "archive.db", digest_posts(), index)
 
 
-def test_a_tag_archive_holds_only_the_tagged_digests(wordpress, tmp_path):
+@pytest.mark.parametrize("index", ["html", "auto"])
+def test_a_tag_archive_holds_only_the_tagged_digests(wordpress, tmp_path, index):
     wordpress.configure(theme="twentytwentyone", permalinks=DAY_AND_NAME)
     tagged = [post for post in digest_posts() if is_tagged(post)]
     assert 0 < len(tagged) < len(digest_posts())
     # The tag is also on a post that is not a digest: it is listed, but never stored.
-    backfill_then_refresh(wordpress, archive_url(wordpress, "tag"), tmp_path / "archive.db", tagged)
+    backfill_then_refresh(wordpress, archive_url(wordpress, "tag"), tmp_path / "archive.db", tagged, index)
 
 
-def test_an_author_archive_leaves_the_authors_other_posts_out(wordpress, tmp_path):
+@pytest.mark.parametrize("index", ["html", "auto"])
+def test_an_author_archive_leaves_the_authors_other_posts_out(wordpress, tmp_path, index):
     wordpress.configure(theme="twentytwentythree", permalinks=DAY_AND_NAME)
-    backfill_then_refresh(wordpress, archive_url(wordpress, "author"), tmp_path / "archive.db", digest_posts())
+    backfill_then_refresh(wordpress, archive_url(wordpress, "author"), tmp_path / "archive.db", digest_posts(),
+                          index)
 
 
 @pytest.fixture(scope="module")
@@ -84,14 +109,15 @@ def wordpress_in_subdirectory(mariadb, wordpress_root):
     site.stop()
 
 
+@pytest.mark.parametrize("index", ["html", "auto"])
 @pytest.mark.parametrize("permalinks", ["plain", "day-and-name"])
 def test_a_category_archive_of_a_subdirectory_install_is_stored_exactly(wordpress_in_subdirectory, tmp_path,
-                                                                        permalinks):
+                                                                        permalinks, index):
     site = wordpress_in_subdirectory
     site.configure(theme="twentytwentyone", permalinks=PERMALINKS[permalinks])
     start_url = archive_url(site)
     assert start_url.startswith(site.origin + "/wordpress/")
-    backfill_then_refresh(site, start_url, tmp_path / "archive.db", digest_posts())
+    backfill_then_refresh(site, start_url, tmp_path / "archive.db", digest_posts(), index)
 
 
 # --- refreshes after the site changed ------------------------------------------------------------------

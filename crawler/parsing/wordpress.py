@@ -1,0 +1,222 @@
+"""What a WordPress page says about the site's own indexes, and what those indexes answer.
+
+- `parse_discovery(url, html, link_header)`: from any front-end page, the REST API root (`Link:
+  <…/wp-json/>; rel="https://api.w.org/"`, or `<link rel="https://api.w.org/">`; `?rest_route=/`
+  without pretty permalinks), the queried object (WordPress 5.5+: `<link rel="alternate"
+  type="application/json" href="…/wp/v2/categories/2">`) and the archive's feed.
+- `parse_rest_routes(body)`: whether `/wp/v2/posts` takes `modified_after` (WordPress 5.7+; older
+  versions ignore unknown parameters silently, so it must be checked in the index).
+- `parse_rest_posts(url, body, total_pages)`: one page of `/wp/v2/posts`.
+- `parse_rest_post(item)`: a digest built from a post's REST fields, by the page parser itself.
+
+Pure functions: no Scrapy, no network. Facts checked in WordPress's source (6.1: class-wp.php
+`send_headers`, rest-api.php `rest_output_link_header` and `rest_get_queried_resource_route`,
+class-wp-rest-posts-controller.php).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from html import escape
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from ..items import Digest
+from ..urls import is_http_url, join_url, same_site
+from .decoding import decode_html
+from .digest import parse_digest
+from .errors import ParseError
+from .html import make_tree
+
+REST_REL = "https://api.w.org/"
+# The queried object's route, as WordPress prints it: /wp/v2/categories/2, /wp/v2/tags/5, /wp/v2/users/1.
+_OBJECT_ROUTE = re.compile(r"/wp/v2/(?P<kind>categories|tags|users)/(?P<id>\d+)/?$")
+# The REST filter for the posts of each kind of archive.
+POSTS_FILTER = {"categories": "categories", "tags": "tags", "users": "author"}
+_LINK_VALUE = re.compile(r'<(?P<url>[^>]*)>(?P<params>[^,<]*)')
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """The site's own indexes, as advertised by one of its pages."""
+
+    rest_root: str | None  # `https://site/wp-json/` or `https://site/?rest_route=/`
+    archive_kind: str | None  # categories, tags or users
+    archive_id: int | None
+    feed_url: str | None  # the archive's own feed, else the site's main feed
+
+    @property
+    def posts_filter(self) -> tuple[str, int] | None:
+        """The `/wp/v2/posts` parameter that lists this archive's posts (`("categories", 2)`)."""
+        if self.archive_kind is None or self.archive_id is None:
+            return None
+        return POSTS_FILTER[self.archive_kind], self.archive_id
+
+
+def _link_header_targets(link_header: str | None, rel: str) -> list[str]:
+    found = []
+    for match in _LINK_VALUE.finditer(link_header or ""):
+        rels = re.findall(r'rel="?([^";]+)"?', match["params"])
+        if any(rel in value.split() for value in rels):
+            found.append(match["url"].strip())
+    return found
+
+
+def parse_discovery(url: str, html: str | bytes, link_header: str | None = None) -> Discovery:
+    """The REST root, the queried archive object and the feed a WordPress page advertises."""
+    if isinstance(html, bytes):
+        html = decode_html(html)
+    tree = make_tree(html)
+    links = [(tuple((link.get("rel") or "").lower().split()), (link.get("type") or "").lower(),
+              join_url(url, link.get("href")), link.get("title") or "") for link in tree.iter("link")]
+
+    def on_site(candidate: str | None) -> str | None:
+        return candidate if candidate and is_http_url(candidate) and same_site(candidate, url) else None
+
+    rest_root = next((on_site(join_url(url, target)) for target in _link_header_targets(link_header, REST_REL)
+                      if on_site(join_url(url, target))), None) or \
+        next((on_site(href) for rel, _, href, _ in links if REST_REL in rel and on_site(href)), None)
+    kind = object_id = None
+    for rel, kind_type, href, _ in links:
+        if "alternate" in rel and kind_type == "application/json" and on_site(href):
+            match = _OBJECT_ROUTE.search(_rest_route_of(href))
+            if match:
+                kind, object_id = match["kind"], int(match["id"])
+                break
+    feeds = [href for rel, kind_type, href, _ in links
+             if "alternate" in rel and kind_type in ("application/rss+xml", "application/atom+xml") and on_site(href)]
+    return Discovery(rest_root, kind, object_id, _archive_feed(feeds, url))
+
+
+def _rest_route_of(href: str) -> str:
+    """The route a REST URL names: the path after `/wp-json`, or the `rest_route` parameter."""
+    parts = urlsplit(href)
+    for key, value in parse_qsl(parts.query):
+        if key == "rest_route":
+            return value
+    return parts.path
+
+
+def _archive_feed(feeds: list[str], url: str) -> str | None:
+    """The archive's own feed (`…/category/slug/feed/`, `?feed=rss2&cat=2`) when advertised; else the
+    site's main feed. Both carry the same validators (the newest post modification on the whole site),
+    so either answers "has anything changed?"; comment feeds do not."""
+    posts_feeds = [feed for feed in feeds if "comments" not in feed.lower()]
+    if not posts_feeds:
+        return None
+    here = urlsplit(url)
+    archive_path = here.path.rstrip("/")
+    archive_query = {pair for pair in parse_qsl(here.query) if pair[0] not in ("paged", "page")}
+    for feed in posts_feeds:
+        parts = urlsplit(feed)
+        if archive_path and archive_path != "/" and parts.path.rstrip("/").startswith(archive_path + "/feed"):
+            return feed
+        if archive_query and archive_query <= set(parse_qsl(parts.query)):
+            return feed
+    return posts_feeds[0]
+
+
+# --- the REST API -----------------------------------------------------------------------------------
+
+
+def rest_url(rest_root: str, route: str, params: dict | list[tuple] | None = None) -> str:
+    """An address on the REST API: `…/wp-json/wp/v2/posts?…`, or `…?rest_route=/wp/v2/posts&…`."""
+    parts = urlsplit(rest_root)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    pairs = list(params.items()) if isinstance(params, dict) else list(params or [])
+    if any(key == "rest_route" for key, _ in query):
+        query = [(key, route if key == "rest_route" else value) for key, value in query]
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query + pairs, safe="/,"), ""))
+    path = parts.path.rstrip("/") + route
+    return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query + pairs, safe="/,"), ""))
+
+
+def _json(body: bytes | str, url: str):
+    text = body.decode("utf-8-sig", "replace") if isinstance(body, bytes) else body
+    try:
+        return json.loads(text)
+    except ValueError:
+        start = text.lstrip()[:60].replace("\n", " ")
+        raise ParseError(f"{url}: not JSON (an HTML page or an error where the REST API should answer: "
+                         f"{start!r}…)") from None
+
+
+def parse_rest_routes(url: str, body: bytes | str) -> bool:
+    """From the REST index (`/wp-json/`): does `/wp/v2/posts` accept `modified_after`?"""
+    data = _json(body, url)
+    if not isinstance(data, dict) or not isinstance(data.get("routes"), dict):
+        raise ParseError(f"{url}: not a WordPress REST index (no routes)")
+    route = data["routes"].get("/wp/v2/posts") or {}
+    endpoints = route.get("endpoints") or []
+    return any("modified_after" in (endpoint.get("args") or {}) for endpoint in endpoints
+               if "GET" in (endpoint.get("methods") or []))
+
+
+@dataclass(frozen=True)
+class RestPost:
+    """One post as `/wp/v2/posts` lists it."""
+
+    post_id: int
+    link: str
+    modified_gmt: str  # ISO, the site's clock in GMT: `2017-08-25T09:30:00`
+    title: str  # as rendered (HTML)
+    item: dict  # the whole item, for `parse_rest_post`
+
+
+@dataclass(frozen=True)
+class RestPostsPage:
+    url: str
+    posts: tuple[RestPost, ...]
+    total_pages: int | None  # X-WP-TotalPages
+
+
+def parse_rest_posts(url: str, body: bytes | str, total_pages: str | None = None) -> RestPostsPage:
+    """One page of `/wp/v2/posts` (a JSON list of posts); ParseError for anything else."""
+    data = _json(body, url)
+    if isinstance(data, dict) and "code" in data:
+        raise ParseError(f"{url}: the REST API refused: {data.get('code')}: {data.get('message', '')}")
+    if not isinstance(data, list):
+        raise ParseError(f"{url}: not a list of posts")
+    posts = []
+    for item in data:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), int) or not is_http_url(item.get("link")):
+            raise ParseError(f"{url}: a post without an id or a link")
+        title = item.get("title")
+        posts.append(RestPost(item["id"], item["link"], str(item.get("modified_gmt") or ""),
+                              title.get("rendered", "") if isinstance(title, dict) else str(title or ""), item))
+    pages = int(total_pages) if total_pages and str(total_pages).isdigit() else None
+    return RestPostsPage(url, tuple(posts), pages)
+
+
+def parse_rest_post(item: dict) -> Digest:
+    """A digest from a post's REST fields (`id`, `link`, `date`, `title.rendered`, `content.rendered`).
+
+    The fields are laid out as a minimal WordPress page (canonical link, publication time, `postid-N`,
+    an entry title and an entry-content) and read by `parse_digest`: one set of rules for both. What
+    the theme adds around the content (a sub-headline from post meta, say) is not in the REST API;
+    the crawl compares a sample of posts with their pages before it trusts this.
+    """
+    content = item.get("content")
+    title = item.get("title")
+    if not isinstance(content, dict) or not isinstance(title, dict):
+        raise ParseError(f"REST post {item.get('id')}: no title or content fields")
+    if content.get("protected"):
+        raise ParseError(f"REST post {item.get('id')}: password-protected, its content is not in the REST API")
+    link = str(item.get("link") or "")
+    page = (
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
+        f"<link rel=\"canonical\" href=\"{escape(link)}\">"
+        f"<meta property=\"article:published_time\" content=\"{escape(str(item.get('date') or ''))}\">"
+        f"</head><body class=\"single postid-{int(item.get('id') or 0)}\"><article>"
+        f"<h1 class=\"entry-title\">{title.get('rendered') or ''}</h1>"
+        f"<div class=\"entry-content\">{content.get('rendered') or ''}</div>"
+        "</article></body></html>"
+    )
+    return parse_digest(link, page)
+
+
+def rest_digest_differences(from_page: Digest, from_rest: Digest) -> list[str]:
+    """The fields in which a digest built from the REST API differs from the one read on its page."""
+    fields = ("url", "post_id", "title", "number", "headline", "issue_date", "published", "dateline", "entries")
+    return [name for name in fields if getattr(from_page, name) != getattr(from_rest, name)]
