@@ -27,6 +27,9 @@ from fixtures.server import FixtureServer  # noqa: E402
 from fixtures.site import CATEGORY_PATH, build_site, generated_posts  # noqa: E402
 from wordpress_pages import saved_archives  # noqa: E402
 
+from fixtures.wordpress.content import DIGEST_CATEGORY, OTHER_POSTS, as_wordpress_post, digest_posts  # noqa: E402
+from fixtures.wordpress.testbed import MariaDB, WordPress, missing_packages  # noqa: E402
+
 
 def crawl_command(start_url: str, database: Path, *extra: str) -> list[str]:
     return [str(BIN / "scrapy"), "crawl", "digests", "-a", f"start_url={start_url}", "-s", f"DATABASE={database}",
@@ -177,6 +180,57 @@ def refresh_and_memory(sizes: list[int]) -> dict:
     return out
 
 
+def indexes_at_polite_settings() -> dict | None:
+    """Figure 6: the test bed's archive at the default (polite) settings, through the REST API against
+    through the HTML listing: a backfill, a refresh with nothing new, a refresh after an edit of the
+    oldest digest (and whether that refresh stored the edit). Requests from PHP's log, wall times."""
+    if missing_packages():
+        return None
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="bench-idx-") as root, MariaDB(Path(root) / "db") as mariadb:
+        for index in ("html", "auto"):
+            with WordPress(mariadb, Path(root) / index) as wordpress:
+                posts = digest_posts()
+                wordpress.insert([as_wordpress_post(post) for post in posts] + OTHER_POSTS)
+                wordpress.configure(theme="twentytwentyone", permalinks="/%year%/%monthnum%/%day%/%postname%/")
+                start_url = wordpress.lookup(categories=[DIGEST_CATEGORY])["category"][0]["link"]
+                database = fresh_db()
+                for step in ("backfill", "refresh", "edit"):
+                    if step == "edit":
+                        oldest = posts[-1]
+                        content = as_wordpress_post(oldest)["content"].replace("<p>", "<p>Edited: ", 1)
+                        wordpress.update(oldest.post_id, content=content)
+                    wordpress.clear_requests()
+                    mode = "backfill" if step == "backfill" else "refresh"
+                    seconds, _ = timed([str(BIN / "scrapy"), "crawl", "digests", "-a", f"start_url={start_url}",
+                                        "-a", f"mode={mode}", "-a", f"index={index}", "-s", f"DATABASE={database}",
+                                        "-s", "LOG_LEVEL=WARNING", "-s", "DIGEST_PROGRESS=off"])
+                    results[(index, step)] = {"seconds": seconds, "requests": len(wordpress.page_requests())}
+                edited = sqlite3.connect(database).execute("SELECT count(*) FROM digest_revisions").fetchone()[0]
+                results[(index, "edit")]["stored"] = edited == 1
+    results["digests"] = len(digest_posts())
+    return results
+
+
+def indexes_rows(figure: dict | None) -> list[str]:
+    if figure is None:
+        return ["", "Figure 6 (REST API against HTML listing on the WordPress test bed) was not measured: run "
+                    "scripts/install-wordpress.sh."]
+
+    def cell(index: str, step: str) -> str:
+        value = figure[(index, step)]
+        found = "" if step != "edit" else (", edit stored" if value["stored"] else ", **edit not seen**")
+        return f"{value['requests']} req, {value['seconds']:.1f}s{found}"
+
+    steps = (("backfill", "backfill"), ("refresh", "no-change refresh"), ("edit", "refresh after an edit of the oldest digest"))
+    measured = "; ".join(f"{label}: **{cell('auto', step)}** (REST) vs {cell('html', step)} (HTML)" for step, label in steps)
+    met = figure[("auto", "backfill")]["requests"] < figure[("html", "backfill")]["requests"] and \
+        figure[("auto", "refresh")]["requests"] <= 1 and figure[("auto", "edit")]["stored"]
+    return [f"| 6 | the test bed's {figure['digests']}-digest archive at the default polite settings, requests "
+            f"from the server's log (robots.txt aside) | {measured} | fewer backfill requests; 1-request refresh; "
+            f"edits anywhere found | {'met' if met else '**not met**'} |"]
+
+
 def wordpress_figures(posts: int, rounds: int) -> list[dict] | None:
     """Figures 1 and 2 again, on the WordPress test bed's own pages (None when it is not installed)."""
     archives = saved_archives(posts)
@@ -255,6 +309,7 @@ def write_results(path: Path, started: float, figures: dict) -> str:
         f"**{growth:.1f} MB** ({smallest_large:,} → {largest:,}) | ≤ 200 MB; < 5 MB | "
         f"{verdict(peak <= 200 and growth < 5)} |",
         *wordpress_rows(figures.get("wordpress")),
+        *indexes_rows(figures.get("indexes")),
         "",
         "Backfills behind figures 4 and 5: " + "; ".join(
             f"{s:,} posts: {sizes[s]['stored']:,} stored in {sizes[s]['backfill_s']:.1f}s, peak RSS "
@@ -296,6 +351,8 @@ def main() -> int:
     figures["sizes"] = refresh_and_memory([int(s) for s in args.sizes.split(",")])
     print("1w, 2w crawl and parser on the WordPress test bed's pages …", flush=True)
     figures["wordpress"] = wordpress_figures(args.wordpress_posts, args.rounds)
+    print("6 the REST API against the HTML listing at polite settings …", flush=True)
+    figures["indexes"] = indexes_at_polite_settings()
     print(write_results(Path(args.output), started, figures))
     return 0
 

@@ -6,12 +6,14 @@ store, and storage's shrink guard keeps a digest whose new parse lost most of it
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 
 import storage
 from crawler.items import Entry
 from crawler.parsing import ParseError, parse_digest
 from crawler.parsing.decoding import charset_of
+from crawler.parsing.wordpress import parse_rest_post
 from crawler.pipelines import problems_with
 
 
@@ -51,8 +53,9 @@ def reparse_archive(db, *, allow_shrink: bool = False) -> ReparseReport:
     for page in list(storage.stored_pages(db)):
         report.pages += 1
         try:
-            digest = parse_digest(page.url, page.body, http_charset=charset_of(page.content_type))
-        except ParseError as error:
+            digest = parse_rest_post(json.loads(page.body)) if page.source == "rest" else \
+                parse_digest(page.url, page.body, http_charset=charset_of(page.content_type))
+        except (ParseError, ValueError) as error:
             report.unreadable.append((page.url, str(error)))
             continue
         problems = problems_with(digest)

@@ -92,13 +92,15 @@ class StoredPage:
     http_status: int | None
     content_type: str | None
     body: bytes
+    source: str  # "html" (the post page) or "rest" (the post's REST API item, JSON)
 
 
 def stored_pages(db: Database) -> Iterator[StoredPage]:
     """Every kept post page, decompressed, oldest fetch first."""
-    for url, status, content_type, body in db.execute(
-            "SELECT url, http_status, content_type, body FROM pages ORDER BY fetched_at, url_key"):
-        yield StoredPage(url, status, content_type, zlib.decompress(body))
+    for url, status, content_type, body, source in db.execute(
+            "SELECT url, http_status, content_type, body, coalesce(source, 'html') FROM pages "
+            "ORDER BY fetched_at, url_key"):
+        yield StoredPage(url, status, content_type, zlib.decompress(body), source)
 
 
 def digest_entries(db: Database, url: str) -> tuple[Entry, ...] | None:

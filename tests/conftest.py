@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from storage.export import copy_database
-from fixtures.server import FixtureServer
+from fixtures.server import ROBOTS_TXT, FixtureServer
 from fixtures.site import CATEGORY_PATH, archive_posts, build_site
 
 REPO = Path(__file__).resolve().parent.parent
@@ -112,6 +112,7 @@ def site_server(session_server, fixture_posts):
     session_server.publish(site)
     session_server.delay = 0
     session_server.validators = True
+    session_server.robots_txt = ROBOTS_TXT
     session_server.clear_requests()
 
 

@@ -151,7 +151,7 @@ def test_export_sqlite_is_a_consistent_copy_even_during_a_crawl(tmp_path, slow_s
         assert result.exit_code == 0, result.output
         assert crawl.poll() is None, "the crawl had ended: the copy was not made during it"
     finally:
-        crawl.terminate()  # the copy is made; the rest of the crawl proves nothing more
+        crawl.kill()  # the copy is made; the rest of the crawl proves nothing more
         crawl.wait(timeout=120)
     connection = sqlite3.connect(copy)
     assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

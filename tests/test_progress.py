@@ -9,7 +9,7 @@ import subprocess
 
 from crawler.progress import progress_line
 from crawler.run import Progress
-from fixtures.site import CATEGORY_PATH
+from fixtures.site import TAG_PATH
 
 from .conftest import REPO, crawl_command, rows
 
@@ -29,8 +29,9 @@ def test_progress_log_lines_and_closing_summary_when_not_on_a_terminal(backfille
 
 
 def test_progress_is_one_rewritten_status_line_on_a_terminal(tmp_path, site_server):
-    site_server.delay = 0.03
-    command = crawl_command(site_server.url(CATEGORY_PATH), tmp_path / "a.db", "-a", "mode=backfill",
+    # The tag archive: two pages and eight posts, slowed down so that the line is rewritten a few times.
+    site_server.delay = 0.5
+    command = crawl_command(site_server.url(TAG_PATH + "/"), tmp_path / "a.db", "-a", "mode=backfill",
                             "-s", "LOG_LEVEL=WARNING", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1")
     controller, terminal = pty.openpty()
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=terminal)
@@ -48,10 +49,10 @@ def test_progress_is_one_rewritten_status_line_on_a_terminal(tmp_path, site_serv
     assert process.wait(timeout=60) == 0
     text = output.decode("utf-8", "replace")
     updates = text.count("\r\x1b[2K")
-    assert updates >= 2, text[-2000:]
+    assert updates >= 2, repr(text[-2000:])
     assert "Progress:" not in text  # no log lines on a terminal, the status line instead
     last = text.rsplit("\r\x1b[2K", 1)[1]
-    assert re.match(r"listing 4/4 · posts 36 done of 36 listed · 2 failed · [\d.]+/min", last), last
+    assert re.match(r"listing 2/2 · posts 8 done of 8 listed · 0 failed · [\d.]+/min", last), last
 
 
 def test_the_eta_counts_the_pages_the_pagination_says_are_left():

@@ -140,11 +140,28 @@ def test_without_validators_a_refresh_downloads_one_recent_page_and_compares_its
 
 
 def test_refresh_cost_does_not_grow_with_the_archive(tmp_path):
-    """100 posts cost a refresh what the 34 of the fixture archive cost (the test above): 5 requests."""
-    with FixtureServer(build_site(generated_posts(100))) as server:
+    """80 posts cost a refresh what the 34 of the fixture archive cost (the test above): 5 requests."""
+    with FixtureServer(build_site(generated_posts(80))) as server:
         database = tmp_path / "archive.db"
         # The backfill only sets the scene: more at a time than the polite two.
         backfill(server, database, "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8")
         refresh(server, database)
         assert server.full_downloads() == [CATEGORY_PATH]
         assert len(server.requests) == 5  # robots.txt, listing page 1, three 304 re-checks
+
+
+def test_robots_txt_crawl_delay_spaces_the_requests(archive):
+    server, database = archive
+    server.robots_txt = b"User-agent: *\nDisallow: /wp-admin/\nCrawl-delay: 0.4\n"
+    result = run_crawl(server.url(CATEGORY_PATH), database)
+    assert_clean_run(result)
+    assert "Crawl-delay" in result.stderr
+    times = [at for target, at in server.arrivals if target != "/robots.txt"]
+    assert len(times) == 4  # listing page 1 and three re-checks, one at a time
+    assert all(later - earlier >= 0.39 for earlier, later in zip(times, times[1:])), times
+
+
+def test_a_site_without_a_rest_api_is_read_through_its_listing_and_the_run_says_why(archive):
+    _, database = archive
+    run = rows(database, "SELECT index_used, index_note FROM crawl_runs")[0]
+    assert run == {"index_used": "html", "index_note": "the start page advertises no REST API"}

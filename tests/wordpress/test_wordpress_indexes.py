@@ -5,12 +5,15 @@ request log (robots.txt aside)."""
 from __future__ import annotations
 
 import copy
+import json
 import math
 import re
 import sqlite3
 
 import pytest
+from click.testing import CliRunner
 
+from crawler.cli import main
 from fixtures.site import next_digest
 from fixtures.wordpress.content import DIGEST_CATEGORY, as_wordpress_post, digest_posts
 
@@ -98,6 +101,10 @@ def test_a_backfill_through_the_rest_api_stores_what_the_html_listing_does(wordp
     assert comparable(through_rest) == comparable(through_html)
     sources = rows(through_rest, "SELECT source, count(*) AS n FROM pages GROUP BY source ORDER BY source")
     assert sources == [{"source": "html", "n": 3}, {"source": "rest", "n": len(digest_posts()) - 3}]
+    # What was kept of the REST items re-parses offline to the same digests.
+    reparsed = CliRunner().invoke(main, ["reparse", str(through_rest), "--json"])
+    assert reparsed.exit_code == 0, reparsed.output
+    assert (json.loads(reparsed.output)["unchanged"], json.loads(reparsed.output)["changed"]) == (len(digest_posts()), 0)
 
 
 def test_a_theme_field_the_rest_api_lacks_makes_the_backfill_fetch_every_page(fresh_wordpress, tmp_path):
