@@ -18,9 +18,9 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/python -m fixtures.demo --db demo.db
 
-## test: the whole suite (parsers on saved pages, storage, crawls against the fixture server)
+## test: the whole suite (parsers on saved pages, storage, crawls against the fixture server), two workers
 test: setup
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 ## test-e2e: a real browser (Debian's chromium, installed by scripts/install-browser.sh) and a real scrapyd
 test-e2e: setup
@@ -30,7 +30,7 @@ test-e2e: setup
 ## test-wordpress: crawl tests against a real WordPress (Debian's wordpress, MariaDB, PHP; scripts/install-wordpress.sh)
 test-wordpress: setup
 	bash scripts/install-wordpress.sh
-	$(BIN)/pytest -m wordpress
+	$(BIN)/pytest -m wordpress -n 2 --dist loadfile
 
 ## screenshots: refresh the README's screenshots (docs/screenshots) from the browser test
 screenshots: setup
