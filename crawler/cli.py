@@ -150,9 +150,12 @@ def reparse(archive: str | None, db_option: str | None, as_json: bool, allow_shr
 @archive_argument("The archive to examine (default archive.db).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def report(archive: str | None, db_option: str | None, as_json: bool) -> None:
-    """Report the health of the series: gaps, reused numbers, numbers out of order.
+    """Report the health of the series: editions, gaps, reused numbers, conflicts.
 
-    Also digests without a number, entries or date, and the last run's failures.
+    Speaks in editions (a digest published on two sites is one): editions on
+    one site only, numbers missing once all sites are merged, numbers used by
+    more than one edition, conflicts between sites, numbers out of order; also
+    digests without a number, entries or date, and the last run's failures.
 
     Example: digest-archive report archive.db --json
     """
@@ -163,11 +166,20 @@ def report(archive: str | None, db_option: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
-    click.echo(f"Series report for {database} ({data['digests']} digests)")
-    click.echo(f"Missing numbers: {number_ranges(data['missing_numbers']) or 'none'}")
-    click.echo(f"Numbers used by more than one post: {len(data['duplicate_numbers']) or 'none'}")
+    click.echo(f"Series report for {database} ({data['editions']} editions of {data['digests']} digest posts)")
+    for row in data["editions_by_sites"]:
+        click.echo(f"  {row['editions']:>4} editions on {row['sites']}")
+    click.echo(f"Editions on one site only: {len(data['single_site_editions']) or 'none'}")
+    for row in data["single_site_editions"]:
+        click.echo(f"  {row['number'] or '-':>4}  {row['issue_date'] or row['first_published'] or '?'}  "
+                   f"{row['sites']}  {row['title']}")
+    click.echo(f"Conflicts between sites: {len(data['edition_conflicts']) or 'none'}")
+    for row in data["edition_conflicts"]:
+        click.echo(f"  edition {row['id']} ({row['title']}): {row['conflicts']}")
+    click.echo(f"Missing numbers (all sites merged): {number_ranges(data['missing_numbers']) or 'none'}")
+    click.echo(f"Numbers used by more than one edition: {len(data['duplicate_numbers']) or 'none'}")
     for row in data["duplicate_numbers"]:
-        click.echo(f"  {row['number']}: {row['posts']} posts: {row['urls']}")
+        click.echo(f"  {row['number']}: {row['editions']} editions, {row['posts']} posts: {row['urls']}")
     click.echo(f"Numbers out of order with their dates: {len(data['out_of_order']) or 'none'}")
     for row in data["out_of_order"]:
         click.echo(f"  {row['number']} published {row['published']}, between {row['number_before']} "
@@ -186,6 +198,38 @@ def report(archive: str | None, db_option: str | None, as_json: bool) -> None:
             click.echo(f"  [{row['kind']}] {row['url']}: {row['message']}")
 
 
+@main.command("match")
+@archive_argument("The archive whose editions to match (default archive.db).")
+@click.option("--all", "everything", is_flag=True, help="Match every digest again, not only the new and changed.")
+def match_command(archive: str | None, db_option: str | None, everything: bool) -> None:
+    """Match digests into editions: the same digest on several sites is one edition.
+
+    Each crawl does this for what it stored or changed; --all rebuilds every
+    edition (after a change of the matching rule, say). Edition ids are kept
+    where their posts stay together.
+
+    Example: digest-archive match archive.db --all
+    """
+    database = _archive_path(archive, db_option)
+    if not Path(database).exists():
+        _fail(f"{database}: no such archive", EXIT_NO_ARCHIVE)
+    try:
+        with storage.ArchiveLock(database):
+            db = _open_archive(database, write=True)
+            try:
+                update = storage.rebuild_editions(db) if everything else storage.update_editions(db)
+                editions = db.execute("SELECT count(*), sum(posts > 1) FROM editions").fetchone()
+            finally:
+                db.close()
+    except storage.ArchiveBusy as error:
+        _fail(error, EXIT_BUSY)
+    except storage.ArchiveError as error:
+        _fail(error, EXIT_NO_ARCHIVE)
+    click.echo(f"Matched {update.matched} digests ({update.pairs} joined a twin on another site): "
+               f"{update.new} editions new, {update.changed} changed; {editions[0]} editions, "
+               f"{editions[1] or 0} of them on more than one site")
+
+
 @main.command()
 @archive_argument("The archive to export (default archive.db).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True, help="Output format.")
@@ -194,7 +238,7 @@ def report(archive: str | None, db_option: str | None, as_json: bool) -> None:
 def export(archive: str | None, db_option: str | None, fmt: str, output: str) -> None:
     """Export the archive: one file per table, or a consistent copy of the database.
 
-    Tables: digests, entries, links, digest_revisions, crawl_runs, failures.
+    Tables: editions, digests, entries, links, digest_revisions, crawl_runs, failures.
     The sqlite copy is made with SQLite's backup API, so it is consistent even
     while a crawl is writing.
 

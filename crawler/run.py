@@ -405,6 +405,8 @@ class CrawlRun:
                 self._batch.commit()
             except sqlite3.Error as error:
                 self._storage_failed_at_close(error)
+        if self.storage_error is None:
+            self._match_editions()
         self.status, self.message = self._verdict(reason)
         try:
             if self.status == "finished":
@@ -416,6 +418,18 @@ class CrawlRun:
             logger.error("Could not record the end of crawl run %s in %s (%s); the run is %s: %s",
                          self.run_id, self.database, error, self.status, self.message)
         self._log_summary()
+
+    def _match_editions(self) -> None:
+        """The digests this run stored or changed join their editions (their twins on other sites)."""
+        try:
+            update = storage.update_editions(self._db)
+        except sqlite3.Error as error:
+            self._storage_failed_at_close(error)
+            return
+        self.counts.editions_new, self.counts.editions_changed = update.new, update.changed
+        if update.matched:
+            logger.info("Editions: %d digests matched, %d joined a twin on another site; %d editions new, %d changed",
+                        update.matched, update.pairs, update.new, update.changed)
 
     def _storage_failed_at_close(self, error: sqlite3.Error) -> None:
         self.storage_error = f"{type(error).__name__}: {error}"

@@ -1,6 +1,7 @@
 """The archive in SQLite: schema, writes and reads. Every SQL statement of the project lives here."""
 
 from .archives import ArchiveIndex, load_archive_index, save_archive_index
+from .editions import EditionsUpdate, rebuild_editions, update_editions
 from .queries import (
     CrawlState, RecheckTarget, StoredPage, StoredPost, archive_summary, crawl_state, digest_entries, known_post_keys,
     recheck_targets, settled_failure_keys, stored_pages,
@@ -15,7 +16,8 @@ from .writes import (
 
 __all__ = [
     "ArchiveBusy", "ArchiveIndex", "ArchiveLock", "StoredPost", "close_abandoned_runs", "confirm_unchanged",
-    "load_archive_index", "mark_gone", "save_archive_index", "utc_now", "RunCounts", "WriteBatch", "shrunk_failure",
+    "load_archive_index", "mark_gone", "save_archive_index", "utc_now", "EditionsUpdate", "rebuild_editions",
+    "update_editions", "RunCounts", "WriteBatch", "shrunk_failure",
     "CrawlState", "RecheckTarget", "StoredPage", "crawl_state", "digest_entries", "mark_not_modified",
     "recheck_targets", "save_page", "settled_failure_keys", "stored_pages",
     "ARCHIVE_TABLES", "CHANGED", "SHRUNK", "NEW", "RUN_COUNTS", "SCHEMA_VERSION", "UNCHANGED", "ArchiveError",

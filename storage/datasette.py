@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from crawler.failures import FAILURE_KINDS
 
-from .report import DUPLICATE_NUMBERS, MISSING_NUMBERS, OUT_OF_ORDER, WITHOUT_NUMBER
+from .report import (
+    DUPLICATE_NUMBERS, EDITION_CONFLICTS, MISSING_NUMBERS, OUT_OF_ORDER, SINGLE_SITE_EDITIONS, WITHOUT_NUMBER,
+)
 
 SOURCE = "Iran Interlink Weekly Digest, as published on nejatngo.org and iran-interlink.org"
 SOURCE_URL = "https://www.nejatngo.org/en/topic/iran-interlink-weekly-digest"
@@ -44,6 +46,19 @@ FROM digests d WHERE d.id = :id
 """
 
 
+EDITION_FOR_VIEW = """
+SELECT id, title, number, issue_date, headline, first_published, sites, posts, conflicts, first_seen, updated
+FROM editions WHERE id = :id
+"""
+EDITION_SOURCES = """
+SELECT id, site, title, url, published, number, issue_date FROM digests WHERE edition_id = :id
+ORDER BY coalesce(published, issue_date), site
+"""
+EDITIONS_FOR_FEED = """
+SELECT id, title, number, issue_date, headline, sites, conflicts, first_seen, updated FROM editions
+ORDER BY updated DESC, id DESC LIMIT 50
+"""
+
 READABLE_COLUMNS = ("number", "title", "headline", "published", "issue_date", "entry_count", "link_count")
 READABLE_DIGESTS = "?_sort=number&" + "&".join(f"_col={column}" for column in READABLE_COLUMNS)
 
@@ -58,6 +73,18 @@ def metadata(database_name: str = "archive") -> dict:
         "databases": {
             database_name: {
                 "tables": {
+                    "editions": {
+                        "description_html": (
+                            "One row per digest as an editorial unit: the same digest published on several sites "
+                            "is one edition. <code>number</code> from a numbered title, <code>issue_date</code> from "
+                            "a dated title or the dateline, <code>conflicts</code> where the sites disagree. Titles "
+                            "open the edition with its sources and a diff of its posts. "
+                            '<a href="/-/editions/{database}.atom">Atom feed of new and changed editions</a>.'
+                        ).replace("{database}", database_name),
+                        "label_column": "title",
+                        "sort_desc": "first_published",
+                        "facets": ["year", "sites"],
+                    },
                     "digests": {
                         "description_html": (
                             "One row per digest post; <code>number</code> is as published (null for dated titles). "
@@ -87,13 +114,16 @@ def metadata(database_name: str = "archive") -> dict:
                     "pages": {"description": "Stored copies of fetched post pages (compressed).", "hidden": True},
                 },
                 "queries": {
+                    "single_site_editions": {"title": "Editions published on one site only",
+                                             "sql": SINGLE_SITE_EDITIONS.strip()},
+                    "edition_conflicts": {"title": "Where the sites disagree", "sql": EDITION_CONFLICTS.strip()},
                     "digests_mentioning_domain": {"title": "Digests linking to a domain",
                                                   "sql": DIGESTS_MENTIONING_DOMAIN.strip()},
                     "entries_per_section_per_year": {"title": "Entries per section per year",
                                                      "sql": ENTRIES_PER_SECTION_PER_YEAR.strip()},
                     "search_entries": {"title": "Search entries", "sql": SEARCH_ENTRIES.strip()},
                     "missing_numbers": {"title": "Numbers missing from the series", "sql": MISSING_NUMBERS.strip()},
-                    "duplicate_numbers": {"title": "Numbers used by more than one post",
+                    "duplicate_numbers": {"title": "Numbers used by more than one edition",
                                           "sql": DUPLICATE_NUMBERS.strip()},
                     "out_of_order": {"title": "Numbers out of order with their dates", "sql": OUT_OF_ORDER.strip()},
                     "without_number": {"title": "Digests without a number (dated titles)",

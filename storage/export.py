@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-EXPORTED_TABLES = ("digests", "entries", "links", "digest_revisions", "crawl_runs", "failures")
+EXPORTED_TABLES = ("editions", "digests", "entries", "links", "digest_revisions", "crawl_runs", "failures")
 FORMATS = ("csv", "json", "ndjson", "sqlite")
 
 

@@ -1,4 +1,5 @@
-"""The health of the series: gaps, reused numbers, numbers out of order with their dates, empty digests.
+"""The health of the series, in editions: which digests exist on which sites, gaps after merging the sites,
+reused numbers, numbers out of order with their dates, conflicts between sites, empty digests.
 
 Each check is one SQL query, shared by `digest-archive report` and the Datasette canned queries.
 """
@@ -13,9 +14,27 @@ series(n) AS (SELECT low FROM bounds WHERE low IS NOT NULL UNION ALL SELECT n + 
 SELECT n AS number FROM series WHERE n NOT IN (SELECT number FROM digests WHERE number IS NOT NULL) ORDER BY n
 """
 
+# Numbers used by more than one edition (the same digest on two sites is one edition, so a number
+# repeated across sites is not a reuse; the two posts numbered 213 on one site are).
 DUPLICATE_NUMBERS = """
-SELECT number, count(*) AS posts, group_concat(url, ' ') AS urls FROM digests
-WHERE number IS NOT NULL GROUP BY number HAVING count(*) > 1 ORDER BY number
+SELECT number, count(DISTINCT coalesce(edition_id, -id)) AS editions, count(*) AS posts,
+       group_concat(url, ' ') AS urls FROM digests
+WHERE number IS NOT NULL GROUP BY number HAVING count(DISTINCT coalesce(edition_id, -id)) > 1 ORDER BY number
+"""
+
+EDITIONS_BY_SITES = """
+SELECT sites, count(*) AS editions FROM editions GROUP BY sites ORDER BY count(*) DESC, sites
+"""
+
+# Editions published on one site only, in an archive that holds more than one site.
+SINGLE_SITE_EDITIONS = """
+SELECT id, number, issue_date, first_published, sites, title FROM editions
+WHERE posts = 1 AND (SELECT count(DISTINCT site) FROM digests) > 1 ORDER BY coalesce(issue_date, first_published), id
+"""
+
+EDITION_CONFLICTS = """
+SELECT id, number, issue_date, sites, conflicts, title FROM editions WHERE conflicts IS NOT NULL
+ORDER BY coalesce(issue_date, first_published), id
 """
 
 WITHOUT_NUMBER = """
@@ -51,6 +70,9 @@ WHERE crawl_run_id = (SELECT max(id) FROM crawl_runs) ORDER BY id
 """
 
 CHECKS = {
+    "editions_by_sites": EDITIONS_BY_SITES,
+    "single_site_editions": SINGLE_SITE_EDITIONS,
+    "edition_conflicts": EDITION_CONFLICTS,
     "missing_numbers": MISSING_NUMBERS,
     "duplicate_numbers": DUPLICATE_NUMBERS,
     "without_number": WITHOUT_NUMBER,
@@ -74,6 +96,7 @@ def series_report(db: Database) -> dict:
                     "FROM crawl_runs ORDER BY id DESC LIMIT 1")
     report["last_run"] = run[0] if run else None
     report["digests"] = db.execute("SELECT count(*) FROM digests").fetchone()[0]
+    report["editions"] = db.execute("SELECT count(*) FROM editions").fetchone()[0]
     return report
 
 

@@ -14,12 +14,13 @@ from sqlite_utils import Database
 # 2: pages (every fetched post page, compressed, with its HTTP validators), digests.year,
 #    failures.http_status, crawl_runs.rechecked / not_modified / failure_kinds
 # 3: archives (per start URL: the site's REST API, archive object, feed and its validators, the
-#    last sync), digests.modified / gone, pages.source, crawl_runs.index_used / index_note
+#    last sync), digests.modified / gone, pages.source, crawl_runs.index_used / index_note;
+#    editions (one digest across sites), digests.edition_id / edition_checked
 SCHEMA_VERSION = 3
 
 # The tables a database must have to be this project's archive.
 ARCHIVE_TABLES = ("digests", "digest_urls", "entries", "links", "digest_revisions", "crawl_runs", "failures",
-                  "pages", "archives")
+                  "pages", "archives", "editions")
 # Present in every version: what makes a database this project's, whatever its age.
 _FIRST_TABLES = ("digests", "entries", "links", "crawl_runs", "failures")
 
@@ -130,11 +131,19 @@ def ensure_schema(db: Database) -> None:
 
 
 def _table(db: Database, name: str, columns: dict, **options) -> None:
-    """Create a table, or add the columns an older schema lacks."""
+    """Create a table, or add the columns an older schema lacks (with their foreign keys)."""
     table = db[name]
     if table.exists():
+        references = {column: (other, other_column) for column, other, other_column in options.get("foreign_keys", [])}
         for column, kind in columns.items():
-            if column not in table.columns_dict:
+            if column in table.columns_dict:
+                continue
+            if column in references:
+                # ALTER TABLE keeps the table (sqlite-utils' add_foreign_key rebuilds it, and the full-text
+                # index's triggers on it would be lost).
+                other, other_column = references[column]
+                db.execute(f"ALTER TABLE [{name}] ADD COLUMN [{column}] INTEGER REFERENCES [{other}]([{other_column}])")
+            else:
                 table.add_column(column, kind)
     else:
         table.create(columns, **options)
@@ -146,13 +155,22 @@ def _create_tables(db: Database) -> None:
         "listing_pages": int, "posts_listed": int, "posts_fetched": int, "rechecked": int, "not_modified": int,
         "new": int, "changed": int, "unchanged": int, "duplicates": int, "failed": int, "failure_kinds": str,
         "message": str, "index_used": str, "index_note": str, "index_pages": int, "from_rest": int, "gone": int,
+        "editions_new": int, "editions_changed": int,
     }, pk="id", not_null={"mode", "start_url", "started", "status"})
+    # One digest as an editorial unit: its posts on each site (digests.edition_id), with the number,
+    # issue date and headline from the best source, and where the sources disagree.
+    _table(db, "editions", {
+        "id": int, "title": str, "number": int, "issue_date": str, "headline": str, "first_published": str,
+        "year": int, "sites": str, "posts": int, "conflicts": str, "first_seen": str, "updated": str,
+    }, pk="id", not_null={"first_seen", "updated"})
     _table(db, "digests", {
         "id": int, "post_id": int, "site": str, "url": str, "url_key": str, "number": int, "title": str,
         "headline": str, "issue_date": str, "published": str, "year": int, "dateline": str, "text": str,
         "entry_count": int, "link_count": int, "content_hash": str,
         "first_seen": str, "last_seen": str, "last_changed": str, "modified": str, "gone": str,
-    }, pk="id", not_null={"site", "url", "url_key", "title", "content_hash", "first_seen", "last_seen"})
+        "edition_id": int, "edition_checked": str,
+    }, pk="id", not_null={"site", "url", "url_key", "title", "content_hash", "first_seen", "last_seen"},
+        foreign_keys=[("edition_id", "editions", "id")])
     # Every URL a digest has been reached at (listing link, AMP form, canonical), so that a crawl
     # knows a post as stored whichever form a listing names it by.
     _table(db, "digest_urls", {"url_key": str, "digest_id": int, "url": str, "first_seen": str},
@@ -191,7 +209,8 @@ def _create_tables(db: Database) -> None:
         ("links", ["entry_id", "position"], True), ("links", ["digest_id"], False), ("links", ["domain"], False),
         ("digest_revisions", ["digest_id"], False),
         ("failures", ["crawl_run_id"], False), ("failures", ["url_key"], False), ("digests", ["year"], False),
-        ("digests", ["site", "modified"], False),
+        ("digests", ["site", "modified"], False), ("digests", ["edition_id"], False),
+        ("editions", ["number"], False), ("editions", ["year"], False),
     ]
     for table, columns, unique in indexes:
         db[table].create_index(columns, unique=unique, if_not_exists=True)

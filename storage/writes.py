@@ -234,6 +234,8 @@ class RunCounts:
     index_pages: int = 0  # pages of the REST index read
     from_rest: int = 0  # digests built from the REST API's content, their pages not downloaded
     gone: int = 0  # stored posts found gone from the site
+    editions_new: int = 0  # editions created when the run's digests were matched
+    editions_changed: int = 0  # editions whose posts or fields changed
 
 
 RUN_COUNTS = tuple(f.name for f in fields(RunCounts))

@@ -19,7 +19,7 @@ from storage.datasette import metadata  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- help:start -->", "<!-- help:end -->"
-COMMANDS = ([], ["summary"], ["report"], ["reparse"], ["export"], ["serve"])
+COMMANDS = ([], ["summary"], ["report"], ["match"], ["reparse"], ["export"], ["serve"])
 
 
 def help_block() -> str:

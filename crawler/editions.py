@@ -1,0 +1,141 @@
+"""Editions: the same digest published on two sites is one edition, matched by what its entries say.
+
+Pure functions over plain values (no SQL; `storage.editions` reads and writes the rows):
+
+- `similarity(a, b)`: Jaccard similarity of the two texts' word 3-shingles (lower-cased words, so
+  punctuation, typography and markup do not count). A digest and its twin on the other site share
+  almost every shingle, also after an entry was added or reworded on one side; two different digests
+  share almost none.
+- `match(pending, candidates)`: which stored digest each pending digest (new, or changed since it was
+  last matched) is the twin of: pairs from different sites only, within `WINDOW` days of each other
+  when both dates are known (never by number), at `THRESHOLD` or above, best pairs first, and never
+  two posts of one site in one edition (the two posts numbered 213 stay two editions).
+- `edition_fields(members)`: number, issue date, headline and first publication from the best source,
+  and the conflicts where the sources disagree.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from crawler.parsing.text import parse_date
+
+# The margin behind the threshold, on the two-publisher fixture archive (tests/test_editions.py): the
+# closest wrong pair within the window is far below it, the farthest right pair (an edited twin) far above.
+THRESHOLD = 0.5
+WINDOW = 21  # days: the sites publish a digest within a day or two of each other; a week apart is another issue
+
+_WORD = re.compile(r"\w+")
+
+
+def shingles(text: str, size: int = 3) -> frozenset:
+    words = _WORD.findall(text.lower())
+    if len(words) < size:
+        return frozenset([tuple(words)]) if words else frozenset()
+    return frozenset(tuple(words[i:i + size]) for i in range(len(words) - size + 1))
+
+
+def similarity(a: frozenset, b: frozenset) -> float:
+    union = len(a | b)
+    return len(a & b) / union if union else 0.0
+
+
+@dataclass(frozen=True)
+class Post:
+    """What matching needs of a stored digest."""
+
+    digest_id: int
+    site: str
+    day: date | None  # published, else the issue date
+    shingles: frozenset
+    edition_id: int | None = None
+
+
+def _close_in_time(a: Post, b: Post) -> bool:
+    return a.day is None or b.day is None or abs((a.day - b.day).days) <= WINDOW
+
+
+def match(pending: list[Post], others: list[Post]) -> tuple[dict[int, int], list[tuple[Post, Post, float]]]:
+    """Where each pending post goes, and the twin pairs found (pending post, its twin, similarity).
+
+    `pending` posts are in no edition yet; `others` are the archive's other posts, in their editions.
+    A pending post goes to an existing edition (its id), or to a new one (a negative key shared by
+    the pending posts that form it).
+    """
+    pool = {post.digest_id: post for post in [*others, *pending]}
+    pairs = []
+    for post in pending:
+        for other in pool.values():
+            if other.digest_id != post.digest_id and other.site != post.site and _close_in_time(post, other):
+                score = similarity(post.shingles, other.shingles)
+                if score >= THRESHOLD:
+                    pairs.append((score, post.digest_id, other.digest_id))
+    pairs.sort(key=lambda pair: (-pair[0], pair[1], pair[2]))
+    # Greedy, best pair first: an edition takes one post per site, a pending post joins once.
+    group_of = {post.digest_id: post.edition_id if post.edition_id is not None else -post.digest_id
+                for post in pool.values()}
+    sites: dict[int, set[str]] = {}
+    for post in pool.values():
+        sites.setdefault(group_of[post.digest_id], set()).add(post.site)
+    joined = []
+    for score, post_id, other_id in pairs:
+        group, other_group = group_of[post_id], group_of[other_id]
+        if group != -post_id or group == other_group or sites[group] & sites[other_group]:
+            continue  # placed already (with a better twin), or its site is in that edition already
+        group_of[post_id] = other_group
+        sites[other_group] |= sites.pop(group)
+        joined.append((pool[post_id], pool[other_id], score))
+    return {post.digest_id: group_of[post.digest_id] for post in pending}, joined
+
+
+@dataclass(frozen=True)
+class Member:
+    """A digest of an edition, with what its title and dateline say."""
+
+    site: str
+    number: int | None
+    issue_date: str | None  # from a dated title
+    dateline: str | None
+    headline: str | None
+    published: str | None
+
+
+@dataclass(frozen=True)
+class EditionFields:
+    number: int | None
+    issue_date: str | None
+    headline: str | None
+    first_published: str | None
+    sites: str
+    conflicts: str | None
+
+
+def _first(values: list[tuple[object, str]]) -> tuple[object | None, list[str]]:
+    """The first value, and a note for each other value that disagrees with it (value, source)."""
+    if not values:
+        return None, []
+    chosen = values[0][0]
+    others = [f"{value} ({source})" for value, source in values[1:] if value != chosen]
+    return chosen, ([f"{chosen} ({values[0][1]})", *others] if others else [])
+
+
+def edition_fields(members: list[Member]) -> EditionFields:
+    """Fields from the best source: the number from a numbered title, the issue date from a dated title or
+    else a dateline, the headline from either; members in order of publication. Where sources disagree
+    (a number, a date) the first is kept and every value is listed in `conflicts`."""
+    ordered = sorted(members, key=lambda m: (m.published or "9999", m.site))
+    number, number_conflict = _first([(m.number, m.site) for m in ordered if m.number is not None])
+    dates = [(m.issue_date, f"title, {m.site}") for m in ordered if m.issue_date] + \
+        [(parse_date(m.dateline), f"dateline, {m.site}") for m in ordered if m.dateline and parse_date(m.dateline)]
+    issue_date, date_conflict = _first(dates)
+    headline = next((m.headline for m in ordered if m.headline), None)
+    conflicts = []
+    if number_conflict:
+        conflicts.append("number: " + " \u2260 ".join(number_conflict))
+    if date_conflict:
+        conflicts.append("issue_date: " + " \u2260 ".join(date_conflict))
+    published = [m.published for m in ordered if m.published]
+    return EditionFields(number, issue_date, headline, min(published) if published else None,
+                         ", ".join(sorted({m.site for m in members})), "; ".join(conflicts) or None)
