@@ -37,13 +37,13 @@ screenshots: setup
 	bash scripts/install-browser.sh
 	DIGEST_SCREENSHOTS=docs/screenshots $(BIN)/pytest -m e2e tests/e2e/test_browser.py
 
-## crawl: refresh archive.db from the real site (politely; stops at the first page with nothing new)
+## crawl: refresh archive.db from both real sites, nejatngo.org then iran-interlink.org (politely; cheapest index first)
 crawl: setup
 	$(BIN)/scrapy crawl digests
 
-## backfill: walk every page of the real archive into archive.db (resumable: run it again after a stop)
+## backfill: every post of both real archives into archive.db (resumable: run it again after a stop)
 backfill: setup
-	$(BIN)/scrapy crawl digests -a mode=backfill -s JOBDIR=.jobs/backfill
+	$(BIN)/scrapy crawl digests -a mode=backfill
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis demo.db demo.db-wal demo.db-shm demo.db.lock test-output build *.egg-info

@@ -68,7 +68,7 @@ def main() -> None:
 @archive_argument("The archive to read (default archive.db).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def summary(archive: str | None, db_option: str | None, as_json: bool) -> None:
-    """Print what the archive holds: counts, number range, the last run, pages that failed.
+    """Print what the archive holds: editions, digests, the last run, pages that failed.
 
     Example: digest-archive summary demo.db
     """
@@ -82,7 +82,10 @@ def summary(archive: str | None, db_option: str | None, as_json: bool) -> None:
     low, high = data["numbers"]
     first, last = data["published"]
     click.echo(f"Archive {database}")
-    click.echo(f"  digests   {data['digests']:>6}   numbers {low}\u2013{high}, published {first} to {last}")
+    click.echo(f"  editions  {data['editions']:>6}   {data['editions_on_several_sites']} on more than one site, "
+               f"{data['edition_conflicts']} where the sites disagree")
+    click.echo(f"  digests   {data['digests']:>6}   posts on {', '.join(data['sites']) or '-'}; numbers {low}\u2013{high}, "
+               f"published {first} to {last}")
     click.echo(f"  entries   {data['entries']:>6}   sections: {', '.join(data['sections']) or '-'}")
     click.echo(f"  links     {data['links']:>6}")
     click.echo(f"  failures  {data['failures']:>6}")

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DEFAULT_START_URL = "https://www.nejatngo.org/en/topic/iran-interlink-weekly-digest"
+# The two publishers of the digest (../shared/site-notes.md): nejatngo.org's category, and
+# iran-interlink.org's digest listing (an author archive under /wordpress/).
+DEFAULT_ARCHIVES = (
+    "https://www.nejatngo.org/en/topic/iran-interlink-weekly-digest",
+    "https://www.iran-interlink.org/wordpress/author/?author=khodaadmin&authorid=1",
+)
 
 
 @dataclass(frozen=True)
@@ -21,8 +26,8 @@ class ProjectSetting:
 PROJECT_SETTINGS = (
     ProjectSetting("DATABASE", "archive.db",
                    "Path of the SQLite archive a crawl writes to (created with its schema if missing)."),
-    ProjectSetting("DIGEST_START_URL", DEFAULT_START_URL,
-                   "Archive index page a crawl starts from when no `-a start_url=` is given."),
+    ProjectSetting("DIGEST_ARCHIVES", ",".join(DEFAULT_ARCHIVES),
+                   "The archives a crawl covers when no `-a start_url=` is given, one after the other into one archive file (comma-separated)."),
     ProjectSetting("DIGEST_RECHECK_LATEST", 3,
                    "How many of the newest stored digests a refresh re-checks for edits (conditional requests; 0 = none)."),
     ProjectSetting("DIGEST_RECHECK_MIN_AGE", 6,

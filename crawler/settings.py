@@ -10,7 +10,7 @@ NEWSPIDER_MODULE = "spiders"
 # Our `crawl` command: Scrapy's, exiting 1 when the run failed (see crawler/commands/crawl.py).
 COMMANDS_MODULE = "crawler.commands"
 
-# DATABASE, DIGEST_START_URL: see crawler/config.py (declared there once, with help).
+# DATABASE, DIGEST_ARCHIVES, …: see crawler/config.py (declared there once, with help).
 globals().update(project_defaults())
 
 try:

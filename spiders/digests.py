@@ -77,9 +77,12 @@ class DigestsSpider(scrapy.Spider):
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.start_url = spider.start_url or crawler.settings.get("DIGEST_START_URL")
+        # The project's `crawl` command gives each archive of DIGEST_ARCHIVES its own run; a spider
+        # built some other way without a start URL crawls the first.
+        archives = crawler.settings.getlist("DIGEST_ARCHIVES")
+        spider.start_url = spider.start_url or (archives[0].strip() if archives else None)
         if not is_http_url(spider.start_url):
-            _usage_error(f"DIGEST_START_URL must be an http(s) URL, got {spider.start_url!r}")
+            _usage_error(f"DIGEST_ARCHIVES must list http(s) URLs, got {spider.start_url!r}")
         # Offsite links are stored as links, never followed: only the archive's own site is crawled.
         spider.allowed_domains = [domain_of(spider.start_url)]
         recheck_limit = None if spider.mode == "recheck" else \

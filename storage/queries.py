@@ -127,6 +127,10 @@ def archive_summary(db: Database) -> dict:
     run_columns = ["id", "mode", "status", "started", "finished", "listing_pages", "posts_fetched", "new",
                    "changed", "unchanged", "failed"]
     return {
+        "editions": one("SELECT count(*) FROM editions")[0],
+        "editions_on_several_sites": one("SELECT count(*) FROM editions WHERE posts > 1")[0],
+        "edition_conflicts": one("SELECT count(*) FROM editions WHERE conflicts IS NOT NULL")[0],
+        "sites": [row[0] for row in db.execute("SELECT DISTINCT site FROM digests ORDER BY site")],
         "digests": one("SELECT count(*) FROM digests")[0],
         "entries": one("SELECT count(*) FROM entries")[0],
         "links": one("SELECT count(*) FROM links")[0],

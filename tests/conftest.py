@@ -28,13 +28,14 @@ REPO = Path(__file__).resolve().parent.parent
 FAST = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0", "-s", "LOG_LEVEL=INFO"]
 
 
-def crawl_command(start_url: str, database: Path, *args: str) -> list[str]:
-    """`scrapy crawl digests` as a user runs it, with the politeness off for the loopback server."""
-    return [sys.executable, "-m", "scrapy", "crawl", "digests", "-a", f"start_url={start_url}",
-            "-s", f"DATABASE={database}", *FAST, *args]
+def crawl_command(start_url: str | None, database: Path, *args: str) -> list[str]:
+    """`scrapy crawl digests` as a user runs it, with the politeness off for the loopback server
+    (no start URL: the archives of the DIGEST_ARCHIVES setting)."""
+    start = ["-a", f"start_url={start_url}"] if start_url else []
+    return [sys.executable, "-m", "scrapy", "crawl", "digests", *start, "-s", f"DATABASE={database}", *FAST, *args]
 
 
-def run_crawl(start_url: str, database: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+def run_crawl(start_url: str | None, database: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """`scrapy crawl digests` for real, from the repository root, as a subprocess."""
     return subprocess.run(crawl_command(start_url, database, *args), cwd=REPO, capture_output=True, text=True,
                           timeout=timeout)
