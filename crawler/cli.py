@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
@@ -36,6 +37,24 @@ def _open_archive(path: str, *, write: bool = False):
     """Open an existing archive (read-only unless `write`), or stop with one line and exit code 2."""
     try:
         return storage.open_database(path, create=False) if write else storage.open_for_reading(path)
+    except storage.ArchiveError as error:
+        _fail(error, EXIT_NO_ARCHIVE)
+
+
+@contextmanager
+def _locked_archive(database: str):
+    """The archive opened for writing, holding its lock as a crawl does; exit 2 or 3 with one line if not."""
+    if not Path(database).exists():  # before a lock file is created beside it
+        _fail(f"{database}: no such archive", EXIT_NO_ARCHIVE)
+    try:
+        with storage.ArchiveLock(database):
+            db = _open_archive(database, write=True)
+            try:
+                yield db
+            finally:
+                db.close()
+    except storage.ArchiveBusy as error:
+        _fail(error, EXIT_BUSY)
     except storage.ArchiveError as error:
         _fail(error, EXIT_NO_ARCHIVE)
 
@@ -121,20 +140,8 @@ def reparse(archive: str | None, db_option: str | None, as_json: bool, allow_shr
     """
     from crawler.reparse import reparse_archive
 
-    database = _archive_path(archive, db_option)
-    if not Path(database).exists():  # before a lock file is created beside it
-        _fail(f"{database}: no such archive", EXIT_NO_ARCHIVE)
-    try:
-        with storage.ArchiveLock(database):
-            db = _open_archive(database, write=True)
-            try:
-                report = reparse_archive(db, allow_shrink=allow_shrink)
-            finally:
-                db.close()
-    except storage.ArchiveBusy as error:
-        _fail(error, EXIT_BUSY)
-    except storage.ArchiveError as error:
-        _fail(error, EXIT_NO_ARCHIVE)
+    with _locked_archive(_archive_path(archive, db_option)) as db:
+        report = reparse_archive(db, allow_shrink=allow_shrink)
     if as_json:
         click.echo(json.dumps(report.__dict__, indent=2, ensure_ascii=False))
         return
@@ -213,24 +220,12 @@ def match_command(archive: str | None, db_option: str | None, everything: bool) 
 
     Example: digest-archive match archive.db --all
     """
-    database = _archive_path(archive, db_option)
-    if not Path(database).exists():
-        _fail(f"{database}: no such archive", EXIT_NO_ARCHIVE)
-    try:
-        with storage.ArchiveLock(database):
-            db = _open_archive(database, write=True)
-            try:
-                update = storage.rebuild_editions(db) if everything else storage.update_editions(db)
-                editions = db.execute("SELECT count(*), sum(posts > 1) FROM editions").fetchone()
-            finally:
-                db.close()
-    except storage.ArchiveBusy as error:
-        _fail(error, EXIT_BUSY)
-    except storage.ArchiveError as error:
-        _fail(error, EXIT_NO_ARCHIVE)
+    with _locked_archive(_archive_path(archive, db_option)) as db:
+        update = storage.rebuild_editions(db) if everything else storage.update_editions(db)
+        editions = storage.edition_counts(db)
     click.echo(f"Matched {update.matched} digests ({update.pairs} joined a twin on another site): "
-               f"{update.new} editions new, {update.changed} changed; {editions[0]} editions, "
-               f"{editions[1] or 0} of them on more than one site")
+               f"{update.new} editions new, {update.changed} changed; {editions['editions']} editions, "
+               f"{editions['on_several_sites']} of them on more than one site")
 
 
 @main.command()

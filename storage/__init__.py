@@ -3,7 +3,7 @@
 from .archives import ArchiveIndex, load_archive_index, save_archive_index
 from .editions import EditionsUpdate, rebuild_editions, update_editions
 from .queries import (
-    CrawlState, RecheckTarget, StoredPage, StoredPost, archive_summary, crawl_state, digest_entries, known_post_keys,
+    CrawlState, RecheckTarget, StoredPage, StoredPost, archive_summary, edition_counts, crawl_state, digest_entries, known_post_keys,
     recheck_targets, settled_failure_keys, stored_pages,
 )
 from .lock import ArchiveBusy, ArchiveLock
@@ -17,7 +17,7 @@ from .writes import (
 __all__ = [
     "ArchiveBusy", "ArchiveIndex", "ArchiveLock", "StoredPost", "close_abandoned_runs", "confirm_unchanged",
     "load_archive_index", "mark_gone", "save_archive_index", "utc_now", "EditionsUpdate", "rebuild_editions",
-    "update_editions", "RunCounts", "WriteBatch", "shrunk_failure",
+    "update_editions", "edition_counts", "RunCounts", "WriteBatch", "shrunk_failure",
     "CrawlState", "RecheckTarget", "StoredPage", "crawl_state", "digest_entries", "mark_not_modified",
     "recheck_targets", "save_page", "settled_failure_keys", "stored_pages",
     "ARCHIVE_TABLES", "CHANGED", "SHRUNK", "NEW", "RUN_COUNTS", "SCHEMA_VERSION", "UNCHANGED", "ArchiveError",

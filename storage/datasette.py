@@ -54,6 +54,7 @@ EDITION_SOURCES = """
 SELECT id, site, title, url, published, number, issue_date FROM digests WHERE edition_id = :id
 ORDER BY coalesce(published, issue_date), site
 """
+ENTRY_TEXTS_FOR_DIFF = "SELECT text, html FROM entries WHERE digest_id = :id ORDER BY position"
 EDITIONS_FOR_FEED = """
 SELECT id, title, number, issue_date, headline, sites, conflicts, first_seen, updated FROM editions
 ORDER BY updated DESC, id DESC LIMIT 50

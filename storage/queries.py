@@ -117,6 +117,11 @@ def digest_entries(db: Database, url: str) -> tuple[Entry, ...] | None:
                      "SELECT id, section, text, html FROM entries WHERE digest_id = ? ORDER BY position", [row[0]]))
 
 
+def edition_counts(db: Database) -> dict:
+    editions, several = db.execute("SELECT count(*), coalesce(sum(posts > 1), 0) FROM editions").fetchone()
+    return {"editions": editions, "on_several_sites": several}
+
+
 def archive_summary(db: Database) -> dict:
     """Counts and ranges a person wants after a crawl."""
     def one(sql: str, params=()):
@@ -127,8 +132,8 @@ def archive_summary(db: Database) -> dict:
     run_columns = ["id", "mode", "status", "started", "finished", "listing_pages", "posts_fetched", "new",
                    "changed", "unchanged", "failed"]
     return {
-        "editions": one("SELECT count(*) FROM editions")[0],
-        "editions_on_several_sites": one("SELECT count(*) FROM editions WHERE posts > 1")[0],
+        "editions": edition_counts(db)["editions"],
+        "editions_on_several_sites": edition_counts(db)["on_several_sites"],
         "edition_conflicts": one("SELECT count(*) FROM editions WHERE conflicts IS NOT NULL")[0],
         "sites": [row[0] for row in db.execute("SELECT DISTINCT site FROM digests ORDER BY site")],
         "digests": one("SELECT count(*) FROM digests")[0],

@@ -20,7 +20,8 @@ from markupsafe import Markup, escape
 
 from crawler.parsing.sanitise import sanitise_html
 from storage.datasette import (
-    DIGEST_FOR_VIEW, EDITION_FOR_VIEW, EDITION_SOURCES, EDITIONS_FOR_FEED, ENTRIES_FOR_VIEW, NEIGHBOURS_FOR_VIEW,
+    DIGEST_FOR_VIEW, EDITION_FOR_VIEW, EDITION_SOURCES, EDITIONS_FOR_FEED, ENTRIES_FOR_VIEW, ENTRY_TEXTS_FOR_DIFF,
+    NEIGHBOURS_FOR_VIEW,
 )
 
 
@@ -33,18 +34,8 @@ def edition_path(database: str, edition_id: int) -> str:
     return f"/-/edition/{database}/{edition_id}"
 
 
-async def _is_archive(db) -> bool:
-    return await db.table_exists("digests") and await db.table_exists("entries")
-
-
 async def digest_view(datasette, request):
-    database = request.url_vars["database"]
-    try:
-        db = datasette.get_database(database)
-    except KeyError:
-        raise NotFound(f"no database {database}") from None
-    if not await _is_archive(db):
-        raise NotFound(f"{database} is not a digest archive")
+    database, db = await _database_with(datasette, request, "entries")
     digest_id = int(request.url_vars["id"])
     digest = (await db.execute(DIGEST_FOR_VIEW, {"id": digest_id})).first()
     if digest is None:
@@ -103,14 +94,20 @@ def entries_diff(first: list[dict], second: list[dict]) -> list[dict]:
     return out
 
 
-async def edition_view(datasette, request):
+async def _database_with(datasette, request, table: str):
+    """(name, database) of the request's database, which must have `table`; else 404."""
     database = request.url_vars["database"]
     try:
         db = datasette.get_database(database)
     except KeyError:
         raise NotFound(f"no database {database}") from None
-    if not await db.table_exists("editions"):
-        raise NotFound(f"{database} has no editions")
+    if not await db.table_exists(table):
+        raise NotFound(f"{database} has no {table}")
+    return database, db
+
+
+async def edition_view(datasette, request):
+    database, db = await _database_with(datasette, request, "editions")
     edition_id = int(request.url_vars["id"])
     edition = (await db.execute(EDITION_FOR_VIEW, {"id": edition_id})).first()
     if edition is None:
@@ -119,8 +116,7 @@ async def edition_view(datasette, request):
     entries_of = []
     for source in sources:
         source["view_path"] = digest_path(database, source["id"])
-        rows = (await db.execute("SELECT text, html FROM entries WHERE digest_id = :id ORDER BY position",
-                                 {"id": source["id"]})).rows
+        rows = (await db.execute(ENTRY_TEXTS_FOR_DIFF, {"id": source["id"]})).rows
         entries_of.append([dict(row) for row in rows])
     entries = entries_diff(entries_of[0], entries_of[1]) if len(entries_of) > 1 else \
         [{"change": "same", "html": Markup(sanitise_html(e["html"]))} for e in (entries_of[0] if entries_of else [])]
@@ -130,13 +126,7 @@ async def edition_view(datasette, request):
 
 async def editions_feed(datasette, request):
     """Atom (RFC 4287): the newest new or changed editions first, each linking to its edition page."""
-    database = request.url_vars["database"]
-    try:
-        db = datasette.get_database(database)
-    except KeyError:
-        raise NotFound(f"no database {database}") from None
-    if not await db.table_exists("editions"):
-        raise NotFound(f"{database} has no editions")
+    database, db = await _database_with(datasette, request, "editions")
     rows = (await db.execute(EDITIONS_FOR_FEED)).rows
     base = datasette.absolute_url(request, "/")
     feed_id = f"{base}-/editions/{database}.atom"
