@@ -16,6 +16,7 @@ Pure functions over plain values (no SQL; `storage.editions` reads and writes th
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -34,10 +35,11 @@ _WORD = re.compile(r"\w+")
 
 
 def shingles(text: str, size: int = 3) -> frozenset:
+    """The text's word 3-shingles, each kept as its hash (a few bytes instead of a tuple of strings)."""
     words = _WORD.findall(text.lower())
     if len(words) < size:
-        return frozenset([tuple(words)]) if words else frozenset()
-    return frozenset(tuple(words[i:i + size]) for i in range(len(words) - size + 1))
+        return frozenset([hash(tuple(words))]) if words else frozenset()
+    return frozenset(hash(tuple(words[i:i + size])) for i in range(len(words) - size + 1))
 
 
 def similarity(a: frozenset, b: frozenset) -> float:
@@ -47,17 +49,29 @@ def similarity(a: frozenset, b: frozenset) -> float:
 
 @dataclass(frozen=True)
 class Post:
-    """What matching needs of a stored digest."""
+    """What matching needs of a stored digest (`text`: its entries; shingled only when compared)."""
 
     digest_id: int
     site: str
     day: date | None  # published, else the issue date
-    shingles: frozenset
+    text: str
     edition_id: int | None = None
 
 
-def _close_in_time(a: Post, b: Post) -> bool:
-    return a.day is None or b.day is None or abs((a.day - b.day).days) <= WINDOW
+def _candidates(post: Post, by_site: dict[str, tuple[list, list]]) -> list[Post]:
+    """Posts of the other sites within the window (all of them when a date is unknown)."""
+    found = []
+    for site, (days, posts) in by_site.items():
+        if site == post.site:
+            continue
+        if post.day is None:
+            found += posts
+            continue
+        low = bisect.bisect_left(days, post.day.toordinal() - WINDOW)
+        high = bisect.bisect_right(days, post.day.toordinal() + WINDOW)
+        found += posts[low:high]
+        found += [other for other in posts if other.day is None]
+    return found
 
 
 def match(pending: list[Post], others: list[Post]) -> tuple[dict[int, int], list[tuple[Post, Post, float]]]:
@@ -68,13 +82,25 @@ def match(pending: list[Post], others: list[Post]) -> tuple[dict[int, int], list
     the pending posts that form it).
     """
     pool = {post.digest_id: post for post in [*others, *pending]}
+    by_site: dict[str, tuple[list, list]] = {}
+    for post in sorted(pool.values(), key=lambda p: (p.day is None, p.day.toordinal() if p.day else 0)):
+        days, posts = by_site.setdefault(post.site, ([], []))
+        if post.day is not None:
+            days.append(post.day.toordinal())
+        posts.append(post)  # dated posts first, in date order (`days` indexes them), then the undated
+    cache: dict[int, frozenset] = {}
+
+    def shingles_of(post: Post) -> frozenset:
+        if post.digest_id not in cache:
+            cache[post.digest_id] = shingles(post.text)
+        return cache[post.digest_id]
+
     pairs = []
     for post in pending:
-        for other in pool.values():
-            if other.digest_id != post.digest_id and other.site != post.site and _close_in_time(post, other):
-                score = similarity(post.shingles, other.shingles)
-                if score >= THRESHOLD:
-                    pairs.append((score, post.digest_id, other.digest_id))
+        for other in _candidates(post, by_site):
+            score = similarity(shingles_of(post), shingles_of(other))
+            if score >= THRESHOLD:
+                pairs.append((score, post.digest_id, other.digest_id))
     pairs.sort(key=lambda pair: (-pair[0], pair[1], pair[2]))
     # Greedy, best pair first: an edition takes one post per site, a pending post joins once.
     group_of = {post.digest_id: post.edition_id if post.edition_id is not None else -post.digest_id

@@ -13,7 +13,7 @@ from datetime import date
 
 from sqlite_utils import Database
 
-from crawler.editions import Member, Post, edition_fields, match, shingles
+from crawler.editions import Member, Post, edition_fields, match
 
 from .writes import utc_now
 
@@ -34,7 +34,7 @@ def _day(value: str | None) -> date | None:
 
 
 def _posts(db: Database, where: str, params=()) -> list[Post]:
-    return [Post(digest_id, site, _day(published or issue_date), shingles(text or ""), edition_id)
+    return [Post(digest_id, site, _day(published or issue_date), text or "", edition_id)
             for digest_id, site, published, issue_date, text, edition_id in db.execute(
                 f"SELECT id, site, published, issue_date, text, edition_id FROM digests WHERE {where}", params)]
 
@@ -59,8 +59,7 @@ def rebuild_editions(db: Database, now: str | None = None) -> EditionsUpdate:
 
 def _update(db: Database, now: str) -> EditionsUpdate:
     report = EditionsUpdate()
-    before = {digest_id: (edition_id, content_hash) for digest_id, edition_id, content_hash in
-              db.execute("SELECT id, edition_id, content_hash FROM digests")}
+    before = dict(db.execute("SELECT id, edition_id FROM digests").fetchall())  # digest id → its edition
     changed_content = {row[0] for row in db.execute(
         "SELECT id FROM digests WHERE edition_checked IS NOT NULL AND edition_checked < last_changed")}
     pending_ids = [row[0] for row in db.execute(f"SELECT id FROM digests WHERE {_PENDING}")]
@@ -81,7 +80,7 @@ def _update(db: Database, now: str) -> EditionsUpdate:
     in_use = {row[0] for row in db.execute("SELECT DISTINCT edition_id FROM digests WHERE edition_id IS NOT NULL")}
     edition_of_group: dict[int, int] = {}
     for group, members in new_groups.items():
-        previous = {before[member][0] for member in members}
+        previous = {before[member] for member in members}
         reusable = next(iter(previous)) if len(previous) == 1 and None not in previous else None
         if reusable is not None and reusable not in in_use and reusable not in edition_of_group.values():
             edition_of_group[group] = reusable
@@ -92,16 +91,18 @@ def _update(db: Database, now: str) -> EditionsUpdate:
     db.conn.executemany("UPDATE digests SET edition_id = ?, edition_checked = ? WHERE id = ?",
                         [(edition_of_group.get(group, group), now, digest_id) for digest_id, group in groups.items()])
 
-    touched = {before[digest_id][0] for digest_id in pending_ids} | \
+    touched = {before[digest_id] for digest_id in pending_ids} | \
         {edition_of_group.get(group, group) for group in groups.values()}
     touched.discard(None)
+    members_before: dict[int, set[int]] = {}
+    for digest_id, edition in before.items():
+        members_before.setdefault(edition, set()).add(digest_id)
     for edition_id in sorted(touched):
         members_now = {row[0] for row in db.execute("SELECT id FROM digests WHERE edition_id = ?", [edition_id])}
         if not members_now:
             db.execute("DELETE FROM editions WHERE id = ?", [edition_id])
             continue
-        members_before = {digest_id for digest_id, (edition, _) in before.items() if edition == edition_id}
-        moved = members_now != members_before or bool(members_now & changed_content)
+        moved = members_now != members_before.get(edition_id, set()) or bool(members_now & changed_content)
         if _refresh_fields(db, edition_id, now, force_update=moved) and edition_id not in edition_of_group.values():
             report.changed += 1
     return report
