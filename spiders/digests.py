@@ -180,6 +180,8 @@ class DigestsSpider(scrapy.Spider):
         self.run.use_index("html", reason)
         self.run.rest_failed(reason)
         yield from self._html_path_start()
+        if self.mode == "recheck":
+            return  # a recheck through the HTML path re-checks every stored page and reads no listing
         if self.start_listing is not None:
             yield from self._follow_listing(self.start_url, self.start_listing)
         else:
