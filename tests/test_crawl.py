@@ -10,11 +10,10 @@ from collections import Counter
 from html import unescape
 from pathlib import Path
 
-import pytest
 
 from fixtures.expected import expected_entries
 from fixtures.server import FixtureServer
-from fixtures.site import CATEGORY_PATH, ORIGIN_FORMS, TAG_PATH
+from fixtures.site import CATEGORY_PATH, ORIGIN_FORMS
 
 from .conftest import assert_clean_run, rows, run_crawl
 

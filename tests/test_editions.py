@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import sqlite3
 import xml.etree.ElementTree as ElementTree
 from dataclasses import replace
 from datetime import date, timedelta
