@@ -7,6 +7,7 @@ copy of it (`backfilled_archive`): as real as a fresh crawl, without crawling th
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import sqlite3
@@ -85,6 +86,23 @@ def start_datasette(database: Path) -> tuple[subprocess.Popen, str]:
             return server, started[1]
     server.wait(timeout=10)
     raise AssertionError("datasette did not start:\n" + "".join(lines))
+
+
+def datasette_client(database: Path):
+    """Datasette's own in-process client on an archive, with the project's metadata and plugin:
+    `get(path)` answers the page (asserting a 200), with no port and no browser."""
+    from datasette.app import Datasette
+
+    from storage.datasette import metadata
+
+    instance = Datasette([str(database)], metadata=metadata(database.stem))
+
+    def get(path: str):
+        response = asyncio.run(instance.client.get(path))
+        assert response.status_code == 200, (path, response.status_code, response.text[:500])
+        return response
+
+    return get
 
 
 def get_json(url: str):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import json
 import shutil
@@ -18,7 +17,7 @@ import storage
 from crawler.cli import main
 from fixtures.site import CATEGORY_PATH
 
-from .conftest import REPO, crawl_command, get_json, rows, start_datasette, stored_count
+from .conftest import REPO, crawl_command, datasette_client, get_json, rows, start_datasette, stored_count
 
 DATA = Path(__file__).parent / "data"
 
@@ -197,18 +196,7 @@ def test_serve_opens_the_archive_in_datasette_with_the_projects_metadata(archive
 
 @pytest.fixture()
 def datasette(archive):
-    from datasette.app import Datasette
-
-    from storage.datasette import metadata
-
-    instance = Datasette([str(archive)], metadata=metadata("archive"))
-
-    def get(path: str):
-        response = asyncio.run(instance.client.get(path))
-        assert response.status_code == 200, (path, response.status_code, response.text[:500])
-        return response
-
-    return get
+    return datasette_client(archive)
 
 
 def test_facets_search_and_canned_queries_answer_in_datasette(datasette):

@@ -8,7 +8,6 @@ archive.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import xml.etree.ElementTree as ElementTree
 from dataclasses import replace
@@ -27,7 +26,7 @@ from fixtures.server import FixtureServer
 from fixtures.site import CATEGORY_PATH, next_digest
 from storage.export import copy_database
 
-from .conftest import assert_clean_run, rows, run_crawl
+from .conftest import assert_clean_run, datasette_client, rows, run_crawl
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -211,18 +210,7 @@ def test_fields_come_from_the_best_source_and_disagreements_are_kept():
 
 @pytest.fixture()
 def datasette(archive):
-    from datasette.app import Datasette
-
-    from storage.datasette import metadata
-
-    instance = Datasette([str(archive)], metadata=metadata("archive"))
-
-    def get(path: str):
-        response = asyncio.run(instance.client.get(path))
-        assert response.status_code == 200, (path, response.status_code, response.text[:300])
-        return response
-
-    return get
+    return datasette_client(archive)
 
 
 def test_an_edition_page_shows_the_digest_once_with_its_sources_and_a_marked_diff(datasette, archive):
