@@ -20,7 +20,7 @@ FAILURE_KINDS = {
     "data_loss": "the connection broke before the whole page arrived",
     "too_large": "the page is larger than DOWNLOAD_MAXSIZE",
     "redirect_loop": "redirects went round in circles (REDIRECT_MAX_TIMES)",
-    "offsite": "the page redirects to another site, which is never fetched",
+    "offsite": "the page redirects to, or names itself as, another site's: never fetched nor stored",
     "robots": "robots.txt forbids the page",
     "not_html": "the answer is not an HTML page (e.g. a PDF)",
     "empty": "the answer is empty",
@@ -30,7 +30,9 @@ FAILURE_KINDS = {
     "storage": "the archive could not store it (disk full, read-only, locked, a constraint): the run stopped",
     "dns": "the host name could not be resolved",
     "connection": "the server refused the connection",
-    "dropped": "Scrapy dropped the request without an answer",
+    "dropped": "requested, but neither a digest, a 304 nor a failure came of it",
+    "rest_item": "an item of the REST index with no usable post id (wrong type or out of range): nothing to fetch",
+    "exception": "an unexpected error in the crawler (its type and message): the run stopped, exit code 6",
     "download_error": "any other download error",
 }
 

@@ -8,7 +8,7 @@ digest from their pages). No Scrapy and no I/O here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 from crawler.items import Digest
@@ -34,15 +34,60 @@ def _utc(value: str | None) -> datetime | None:
 
 
 @dataclass
+class IndexFindings:
+    """What one run learnt of an archive's indexes, kept in its `archives` row when the run finishes.
+
+    The feed's validators and the REST sync point say "the archive holds the site as of this": they
+    are kept only by a run that stored (or failed for good) every post it set out to handle, so that
+    a run that left posts behind is followed by one that reads the indexes in full again.
+    """
+
+    rest_root: str | None = None  # discovered on the start page (with the two below)
+    posts_filter: str | None = None
+    feed_url: str | None = None
+    discovered_at: str | None = None
+    index_used: str | None = None  # "rest" or "html"
+    note: str | None = None  # why not the REST API, when the run fell back from it
+    modified_after: bool | None = None  # the REST index says whether /wp/v2/posts takes modified_after
+    feed_validators: tuple[str | None, str | None] | None = None  # (ETag, Last-Modified) of the feed
+    synced_to: str | None = None  # the newest modification the REST index showed, read to its end
+
+    @property
+    def learnt_anything(self) -> bool:
+        return self != IndexFindings()
+
+    def applied_to(self, known: ArchiveIndex, *, complete: bool) -> ArchiveIndex:
+        """The archive's index record with what this run learnt (validators and sync point only when
+        the run was `complete`)."""
+        index = known
+        if self.discovered_at is not None:
+            index = replace(index, rest_root=self.rest_root, posts_filter=self.posts_filter, feed_url=self.feed_url,
+                            discovered_at=self.discovered_at)
+        if self.index_used is not None:
+            index = replace(index, index_used=self.index_used, note=self.note if self.index_used == "html" else None)
+        if self.modified_after is not None:
+            index = replace(index, modified_after=self.modified_after)
+        if complete and self.feed_validators is not None:
+            index = replace(index, feed_etag=self.feed_validators[0], feed_last_modified=self.feed_validators[1])
+        if complete and self.synced_to is not None:
+            index = replace(index, synced_to=self.synced_to)
+        return index
+
+
+@dataclass
 class RestPlan:
     mode: str  # refresh, backfill or recheck
     index: ArchiveIndex
     stored: dict[int, StoredPost]
     sample_size: int = 3
     overlap: timedelta = timedelta(hours=24)
+    max_pages: int = 100  # DIGEST_MAX_INDEX_PAGES
     listed: dict[int, RestPost] = field(default_factory=dict)
+    seen_ids: set[int] = field(default_factory=set)  # every post id the index named, usable or not
     newest_modified: str | None = None
     pages_read: int = 0
+    capped: bool = False  # the walk stopped at max_pages with more pages claimed
+    end_note: str | None = None  # why the walk ended early, when it did
     sample_digests: dict[int, Digest] = field(default_factory=dict)  # post id → digest from its REST item
     sample_answers: dict[int, list[str] | None] = field(default_factory=dict)  # differences; None: no page
 
@@ -71,22 +116,39 @@ class RestPlan:
         return rest_url(self.index.rest_root, "/wp/v2/posts", params)
 
     def read(self, page: RestPostsPage, number: int) -> int | None:
-        """Take one index page; returns the next page to ask for, or None when the index is read."""
+        """Take one index page; returns the next page to ask for, or None when the index is read.
+
+        The walk ends at the first of: an empty, short or repeated page; the last page `X-WP-Total`
+        and `X-WP-TotalPages` imply (the smaller, when both are given); `max_pages` (then `capped`
+        says so). What a site claims never makes the walk longer than that.
+        """
         self.pages_read += 1
+        ids = [post.post_id for post in page.posts] + [item.post_id for item in page.rejected if item.post_id]
+        fresh = [post_id for post_id in ids if post_id not in self.seen_ids]
+        self.seen_ids.update(ids)
         for post in page.posts:
             self.listed.setdefault(post.post_id, post)
-            if post.modified_gmt and (self.newest_modified is None or post.modified_gmt > self.newest_modified):
+            if self.newest_modified is None or post.modified_gmt > self.newest_modified:
                 self.newest_modified = post.modified_gmt
-        if not page.posts or (page.total_pages is not None and number >= page.total_pages):
+        items = len(page.posts) + len(page.rejected)
+        if items == 0 or items < PER_PAGE:
+            return None
+        if not fresh:
+            self.end_note = f"index page {number} repeats posts already listed: the index ends there"
+            return None
+        claimed = [pages for pages in (page.total_pages, -(-page.total // PER_PAGE) if page.total else None)
+                   if pages is not None]
+        if claimed and number >= min(claimed):
+            return None
+        if number >= self.max_pages:
+            self.capped = True
             return None
         since = self._since()
         if since is not None and not self.index.modified_after:
             # Newest modification first: a page that reaches back past the last sync ends the walk.
-            oldest = min((_utc(post.modified_gmt) for post in page.posts if post.modified_gmt), default=None)
+            oldest = min((_utc(post.modified_gmt) for post in page.posts), default=None)
             if oldest is not None and oldest < since:
                 return None
-        if page.total_pages is None and len(page.posts) < PER_PAGE:
-            return None
         return number + 1
 
     # --- decisions ---------------------------------------------------------------------------------
@@ -115,7 +177,7 @@ class RestPlan:
 
     def missing(self) -> list[int]:
         """Stored posts of this site that a complete index (recheck) no longer lists."""
-        listed = set(self.listed)
+        listed = self.seen_ids
         return sorted(post_id for post_id, stored in self.stored.items() if post_id not in listed and not stored.gone)
 
     def still_published_url(self, post_ids: list[int]) -> str:

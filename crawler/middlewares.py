@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from email.utils import parsedate_to_datetime
 from datetime import datetime, timezone
 
@@ -17,6 +18,7 @@ from protego import Protego
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
 
+from crawler.parsing.numbers import MAX_COUNT, ascii_number
 from crawler.run import CrawlRun
 from crawler.urls import same_site, site_of
 
@@ -75,12 +77,15 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    seconds = ascii_number(value, MAX_COUNT)
+    if seconds is not None:
+        return float(seconds)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
     return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
 
 
@@ -119,6 +124,7 @@ class CrawlDelay:
 
     def __init__(self, crawler) -> None:
         self.user_agent = crawler.settings.get("ROBOTSTXT_USER_AGENT") or crawler.settings.get("USER_AGENT") or ""
+        self.max_delay = crawler.settings.getfloat("DIGEST_RETRY_AFTER_MAX")
         self.delays: dict[str, float] = {}  # site → seconds
         self.next_allowed: dict[str, float] = {}  # site → the loop's time of the next request
 
@@ -133,6 +139,12 @@ class CrawlDelay:
                 delay = rules.crawl_delay(self.user_agent) or rules.crawl_delay("*")
             except (UnicodeDecodeError, ValueError):
                 delay = None
+            if delay is not None and not (math.isfinite(delay) and delay > 0):
+                delay = None  # NaN, infinity, zero or a negative delay: nothing to wait for
+            if delay and delay > self.max_delay:
+                logger.warning("robots.txt of %s asks for %.0fs between requests (Crawl-delay); waiting "
+                               "DIGEST_RETRY_AFTER_MAX (%.0fs) instead", site_of(request.url), delay, self.max_delay)
+                delay = self.max_delay
             if delay:
                 self.delays[site_of(request.url)] = float(delay)
                 logger.info("robots.txt of %s asks for %.1fs between requests (Crawl-delay): honoured",

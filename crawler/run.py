@@ -4,8 +4,12 @@
     spider, middlewares   ──► run.is_stored(key), run.listing_read(...), run.post_requested(...)
     pipelines             ──► run.store(item)                            the write batch
     progress              ──► run.progress()
+    spider_error, item_error ─► run.crashed(...)  an exception anywhere: a failure row, the crawl stops
     spider_closed         ──► run.close(reason)   verdict, final commit, crawl_runs row, then the lock
     crawl command         ──► run.exit_code
+
+Its parts: `RunTally` (crawler/tally.py) counts and keeps the ledger of posts the verdict is drawn
+from; `IndexFindings` (crawler/indexes.py) is what the run learnt of the site's indexes.
 
 Why an object the spider opens and not a Scrapy extension: extensions are built after the spider,
 and the spider must know what the archive holds (and a bad DATABASE or a busy archive must stop the
@@ -24,7 +28,6 @@ import logging
 import shutil
 import sqlite3
 import time
-from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -34,8 +37,11 @@ from scrapy.utils.defer import deferred_from_coro
 
 import storage
 from crawler.health import RunHealth
+from crawler.indexes import IndexFindings
 from crawler.items import Digest, DigestNotModified, DuplicateDigest, FetchedPage, IndexConfirmed, PageFailure, PostsGone
-from crawler.urls import site_of
+from crawler.parsing.text import fit_text
+from crawler.tally import Progress, RunTally
+from crawler.urls import post_key, same_site, site_of
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +53,10 @@ EXIT_CODES = {
     3: "another crawl holds the archive",
     4: "a storage error stopped the run: disk full, read-only file, database locked, a constraint",
     5: "interrupted (SIGTERM, Ctrl-C): what was done is committed; run the same command again",
+    6: "an unexpected error (an exception in the crawler): recorded as an `exception` failure; please report it",
 }
 FINISHED_EXIT_CODE, RUN_FAILED_EXIT_CODE, USAGE_EXIT_CODE, BUSY_EXIT_CODE = 0, 1, 2, 3
-STORAGE_FAILED_EXIT_CODE, INTERRUPTED_EXIT_CODE = 4, 5
+STORAGE_FAILED_EXIT_CODE, INTERRUPTED_EXIT_CODE, CRASHED_EXIT_CODE = 4, 5, 6
 
 
 class RunRefused(Exception):
@@ -60,53 +67,32 @@ class RunRefused(Exception):
         self.exit_code = exit_code
 
 
-@dataclass(frozen=True)
-class Progress:
-    listing_pages: int
-    last_page: int | None
-    posts_listed: int
-    posts_done: int
-    failed: int
-    elapsed: float
-
-
-@dataclass
-class _Listings:
-    """What the listing pages of this run named, and what became of it."""
-
-    listed: set[str] = field(default_factory=set)  # post keys named by a listing page
-    scheduled: dict[str, str] = field(default_factory=dict)  # post key → listed URL, requested in this run
-    answered: set[str] = field(default_factory=set)  # post keys that got an answer (page, failure or 304)
-    empty: list[str] = field(default_factory=list)  # listing pages that named no post
-    last_page: int | None = None  # the archive's last page, when its pagination shows it
-
-
 class CrawlRun:
-    """The run of one crawler: its archive, lock, snapshot, write batch, counts and verdict."""
+    """The run of one crawler: its archive, lock, snapshot, write batch and verdict."""
 
     def __init__(self, crawler, mode: str, start_url: str) -> None:
         settings = crawler.settings
         self.crawler = crawler
         self.mode = mode
         self.start_url = start_url
+        self.site = site_of(start_url)
         self.database = settings.get("DATABASE")
         self.batch_size = settings.getint("DIGEST_WRITE_BATCH")
+        self.max_listing_pages = settings.getint("DIGEST_MAX_LISTING_PAGES")
         self.recheck_min_age = timedelta(hours=settings.getfloat("DIGEST_RECHECK_MIN_AGE"))
-        self.counts = storage.RunCounts()
-        self.failure_kinds: dict[str, int] = {}
-        self.listings = _Listings()
+        self.tally = RunTally()
+        self.findings = IndexFindings()
         self.health = RunHealth()
         self.state = storage.CrawlState(set(), set(), [])
         self.archive_index: storage.ArchiveIndex | None = None  # what the last crawl learnt of the indexes
-        self.index_used: str | None = None  # "rest" or "html" in this run
         self.index_notes: list[str] = []  # why not the REST API, what the sample check found
-        self._learnt: dict = {}  # changes to the archive's index record, saved when the run finishes
         self.run_id: int | None = None
         self.status: str | None = None  # finished, failed or interrupted, once closed
         self.message: str | None = None  # why the run failed, if it did
         self.storage_error: str | None = None
+        self.exception: str | None = None  # "Type: message" of the first unexpected exception
+        self.row_written = False  # the crawl_runs row says how the run ended
         self.not_stored = 0  # items that arrived after a storage error stopped the run
-        self.started = time.monotonic()
         self._lock: storage.ArchiveLock | None = None
         self._db = None
         self._batch: storage.WriteBatch | None = None
@@ -128,15 +114,17 @@ class CrawlRun:
             raise RunRefused(str(error), USAGE_EXIT_CODE) from None
         try:
             run._db = storage.open_database(run.database)
-            run.state = storage.crawl_state(run._db, site_of(start_url), recheck_limit)
+            run.state = storage.crawl_state(run._db, run.site, recheck_limit)
             run.archive_index = storage.load_archive_index(run._db, start_url)
             abandoned = storage.close_abandoned_runs(run._db)
-        except storage.ArchiveError as error:
+        except (storage.ArchiveError, sqlite3.Error) as error:
             run._release()
             raise RunRefused(str(error), USAGE_EXIT_CODE) from None
         if abandoned:
             run._discard_job_queue(crawler.settings.get("JOBDIR"))
         crawler.signals.connect(run._spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(run._spider_error, signal=signals.spider_error)
+        crawler.signals.connect(run._item_error, signal=signals.item_error)
         # Connected after the spider's own `closed`: the run closes last, after every pipeline.
         crawler.signals.connect(run._spider_closed, signal=signals.spider_closed)
         crawler.digest_run = run
@@ -165,12 +153,23 @@ class CrawlRun:
         return run
 
     @staticmethod
-    def exit_code_of(crawler) -> int:
-        """The exit code of this crawler's run (0 when no run was opened: nothing was crawled)."""
+    def exit_code_of(crawler) -> int | None:
+        """The exit code of this crawler's run; None when no run was opened (the spider was never built)."""
         run = getattr(crawler, "digest_run", None)
-        return run.exit_code if run is not None else FINISHED_EXIT_CODE
+        return run.exit_code if run is not None else None
 
     # --- what the archive held when the run began -------------------------------------------------
+
+    def stored_post_count(self) -> int:
+        return len(self.state.known_keys)
+
+    def stored_posts(self) -> dict[int, storage.StoredPost]:
+        """Post id → what the archive holds of it, this site only."""
+        return self.state.posts
+
+    def known_index(self) -> storage.ArchiveIndex | None:
+        """What the last crawls learnt of this archive's indexes (None: never crawled)."""
+        return self.archive_index
 
     def is_stored(self, key: str) -> bool:
         return key in self.state.known_keys
@@ -196,50 +195,48 @@ class CrawlRun:
 
     def listing_read(self, url: str, post_keys: list[str], last_page: int | None) -> list[str]:
         """A listing page was read; returns the keys it names that are new to this run."""
-        self.counts.listing_pages += 1
-        if last_page:
-            self.listings.last_page = max(self.listings.last_page or 0, last_page)
         if not post_keys:
-            self.listings.empty.append(url)
-        new = [key for key in dict.fromkeys(post_keys) if key not in self.listings.listed]
-        self.listings.listed.update(new)
-        self.counts.posts_listed += len(new)
-        return new
+            self.tally.empty_listings.append(url)
+        return self.tally.listing_page(post_key(url), post_keys, last_page)
 
-    def post_requested(self, key: str, listed_url: str) -> bool:
-        """Record a post request; False when this run has requested the post already."""
-        if key in self.listings.scheduled:
-            return False
-        self.listings.scheduled[key] = listed_url
-        return True
+    def listing_unreadable(self, url: str) -> None:
+        self.tally.unreadable_listing(post_key(url))
+
+    def why_not_follow(self, next_url: str) -> str | None:
+        """Why the listing's next page is not read (another site, read already, the cap), or None."""
+        if not same_site(next_url, self.start_url):
+            return f"{next_url} is on another site"
+        if post_key(next_url) in self.tally.listing_urls:
+            return f"{next_url} was read already in this run (the pages link in a circle)"
+        if self.tally.counts.listing_pages >= self.max_listing_pages:
+            self.fail(f"the listing goes on past DIGEST_MAX_LISTING_PAGES ({self.max_listing_pages} pages); "
+                      "raise the setting if the archive is really that long")
+            return f"DIGEST_MAX_LISTING_PAGES ({self.max_listing_pages}) reached"
+        return None
+
+    def post_requested(self, key: str, url: str) -> bool:
+        """Note a post this run sets out to handle; False when it has already."""
+        return self.tally.ledger.expect(key, url)
 
     def post_answered(self, key: str | None, *, recheck: bool = False, status: int | None = None) -> None:
-        if key is not None:
-            self.listings.answered.add(key)
-        if recheck:
-            self.counts.rechecked += 1
-        if status == 304:
-            self.counts.not_modified += 1
-        elif status is not None:
-            self.counts.posts_fetched += 1
+        self.tally.answered(key, recheck=recheck, status=status)
 
     # --- the archive's own indexes ---------------------------------------------------------------
 
     def discovered(self, rest_root: str, posts_filter: str, feed_url: str | None) -> storage.ArchiveIndex:
         """The start page advertised these indexes; returns the record to read them with."""
-        known = self.archive_index or storage.ArchiveIndex(self.start_url, site_of(self.start_url))
+        known = self.archive_index or storage.ArchiveIndex(self.start_url, self.site)
         if (known.rest_root, known.posts_filter, known.feed_url) != (rest_root, posts_filter, feed_url):
             # Re-discovered: what was kept of the old indexes (validators, sync point) no longer holds.
-            known = storage.ArchiveIndex(self.start_url, site_of(self.start_url), rest_root, posts_filter,
+            known = storage.ArchiveIndex(self.start_url, self.site, rest_root, posts_filter,
                                          feed_url=feed_url, discovered_at=storage.utc_now())
-        self._learnt.update(rest_root=rest_root, posts_filter=posts_filter, feed_url=feed_url,
-                            discovered_at=known.discovered_at or storage.utc_now())
+        self.findings.rest_root, self.findings.posts_filter, self.findings.feed_url = rest_root, posts_filter, feed_url
+        self.findings.discovered_at = known.discovered_at or storage.utc_now()
         self.archive_index = known
         return known
 
     def use_index(self, kind: str, note: str | None = None) -> None:
-        self.index_used = kind
-        self._learnt["index_used"] = kind
+        self.findings.index_used = kind
         if note:
             self.note(note)
 
@@ -249,60 +246,74 @@ class CrawlRun:
 
     def rest_failed(self, reason: str) -> None:
         """The REST API stopped working: the next crawl discovers it again from the start page."""
-        self._learnt.update(index_used="html", note=reason)
+        self.findings.index_used, self.findings.note = "html", reason
 
     def rest_supports_modified_after(self, supported: bool) -> None:
-        self._learnt["modified_after"] = supported
+        self.findings.modified_after = supported
 
     def feed_validators(self, etag: str | None, last_modified: str | None) -> None:
-        self._learnt.update(feed_etag=etag, feed_last_modified=last_modified)
+        self.findings.feed_validators = (etag, last_modified)
 
     def feed_unchanged(self) -> None:
         self.note("the feed answered 304: nothing changed on the site since the last run")
 
     def index_read(self, posts: int) -> None:
-        self.counts.index_pages += 1
-        self.counts.posts_listed += posts
+        self.tally.index_page(posts)
 
     def synced(self, newest_modified: str | None) -> None:
         """The REST index was read to its end: the next refresh asks only for what changed since."""
         if newest_modified:
-            self._learnt["synced_to"] = newest_modified
+            self.findings.synced_to = newest_modified
 
     def built_from_rest(self) -> None:
-        self.counts.from_rest += 1
-
-    def _save_archive_index(self) -> None:
-        """What this run learnt of the archive's indexes, kept only when the run finished: a failed run
-        must not move the sync point past what it stored."""
-        if not self._learnt:
-            return
-        base = self.archive_index or storage.ArchiveIndex(self.start_url, site_of(self.start_url))
-        learnt = dict(self._learnt)
-        if learnt.get("index_used") == "rest":
-            learnt.setdefault("note", None)
-        storage.save_archive_index(self._db, replace(base, **learnt))
+        self.tally.counts.from_rest += 1
 
     def fail(self, message: str) -> None:
         """The run failed as a whole (its archive index could not be read): it goes on, then fails."""
         self.message = self.message or message
 
-    def count(self, name: str) -> None:
-        setattr(self.counts, name, getattr(self.counts, name) + 1)
-
     def progress(self) -> Progress:
-        return Progress(self.counts.listing_pages, self.listings.last_page, len(self.listings.scheduled),
-                        len(self.listings.answered), self.counts.failed, time.monotonic() - self.started)
+        return self.tally.progress()
+
+    # --- exceptions anywhere ----------------------------------------------------------------------
+
+    def crashed(self, error: BaseException, where: str) -> None:
+        """An exception nobody foresaw (a bug, or input no rule covers): recorded as an `exception`
+        failure, logged in one line (the traceback at DEBUG), and the crawl stops."""
+        description = fit_text(f"{type(error).__name__}: {error}")[:500]
+        first = self.exception is None
+        self.exception = self.exception or description
+        logger.error("Unexpected %s at %s; stopping the crawl", description, where)
+        logger.debug("Traceback of the unexpected error", exc_info=error)
+        if self._batch is not None and self.storage_error is None:
+            try:
+                self._record_failure(PageFailure(url=where if where.startswith("http") else self.start_url,
+                                                 kind="exception", message=f"{where}: {description}"))
+            except sqlite3.Error as storage_error:
+                self._storage_failed_at_close(storage_error)
+        if first and self.crawler.engine is not None and self.crawler.crawling:
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason="exception"))
+
+    def _spider_error(self, failure, response, spider) -> None:
+        where = getattr(response, "url", None) or getattr(getattr(failure, "request", None), "url", None) \
+            or "the spider's start"
+        self.crashed(failure.value, where)
+
+    def _item_error(self, item, response, spider, failure) -> None:
+        self.crashed(failure.value, f"{getattr(item, 'url', None) or type(item).__name__} (storing it)")
 
     # --- writes -----------------------------------------------------------------------------------
 
     def store(self, item) -> object:
         """Write one item in the current batch. A storage error stops the run (see the module doc)."""
-        if self.storage_error is not None:
+        if self.storage_error is not None or self._batch is None:
             # Pages already on their way when the run stopped: counted and logged once at the end.
             self.not_stored += 1
-            raise DropItem(f"not stored: the run stopped after a storage error ({self.storage_error})",
+            raise DropItem(f"not stored: the run stopped ({self.storage_error or self.exception or 'not open'})",
                            log_level="DEBUG")
+        refusal = self._off_site(item)
+        if refusal is not None:
+            item = refusal
         try:
             self._batch.before_write()
             outcome = self._write(item)
@@ -310,7 +321,19 @@ class CrawlRun:
         except sqlite3.Error as error:
             self._storage_failed(error, item)  # logged there, in one line without the item
             raise DropItem(f"not stored: {error}", log_level="DEBUG") from None
+        self.tally.ledger.settle(_post_keys_of(item))
         return outcome
+
+    def _off_site(self, item) -> PageFailure | None:
+        """A digest of another site than this run's is never written (whatever a page or the REST API
+        claims, a site writes only its own rows): it becomes a failure of the URL it came from."""
+        if isinstance(item, Digest) and item.site != self.site:
+            return PageFailure(url=item.source_urls[0] if item.source_urls else self.start_url, kind="offsite",
+                               message=f"{item.url}: a digest of {item.site}, not of {self.site}: not stored")
+        url = getattr(item, "url", None)
+        if isinstance(item, (FetchedPage, PageFailure, DigestNotModified)) and url and not same_site(url, self.start_url):
+            return PageFailure(url=self.start_url, kind="offsite", message=f"{url}: not on {self.site}: not stored")
+        return None
 
     def _write(self, item):
         if isinstance(item, Digest):
@@ -318,7 +341,7 @@ class CrawlRun:
             if outcome == storage.SHRUNK:
                 self._record_failure(storage.shrunk_failure(item))
                 return item
-            self.count(outcome)
+            self.tally.stored(outcome)
             logger.info("%s digest %s: %s (%d entries)", outcome.capitalize(),
                         item.number if item.number is not None else "-", item.url, len(item.entries))
         elif isinstance(item, PageFailure):
@@ -327,26 +350,29 @@ class CrawlRun:
             storage.save_page(self._db, item)
         elif isinstance(item, DigestNotModified):
             storage.mark_not_modified(self._db, item.url)
-            self.count("unchanged")
+            self.tally.stored(storage.UNCHANGED)
         elif isinstance(item, IndexConfirmed):
-            storage.confirm_unchanged(self._db, item.site, item.modified_by_post)
-            self.counts.unchanged += len(item.modified_by_post)
+            storage.confirm_unchanged(self._db, self.site, item.modified_by_post)
+            self.tally.counts.unchanged += len(item.modified_by_post)
         elif isinstance(item, PostsGone):
-            self.counts.gone += storage.mark_gone(self._db, item.site, list(item.post_ids))
+            self.tally.counts.gone += storage.mark_gone(self._db, self.site, list(item.post_ids))
             logger.warning("Gone from the site (kept in the archive, marked gone): posts %s",
                            ", ".join(map(str, item.post_ids)))
         elif isinstance(item, DuplicateDigest):
-            storage.remember_urls_of(self._db, item.url, list(item.source_urls))
-            self.count("duplicates")
+            storage.remember_urls_of(self._db, item.url, [url for url in item.source_urls
+                                                          if same_site(url, self.start_url)])
+            self.tally.counts.duplicates += 1
             logger.info("Duplicate of %s: %s", item.url, ", ".join(item.source_urls))
+        else:
+            raise TypeError(f"not an item of this project: {type(item).__name__}")
         return item
 
     def _record_failure(self, failure: PageFailure) -> None:
         storage.record_failure(self._db, self.run_id, failure)
         self.health.record_failure(failure)
-        self.counts.failed += 1
-        self.failure_kinds[failure.kind] = self.failure_kinds.get(failure.kind, 0) + 1
-        logger.warning("Failed %s [%s]: %s", failure.url, failure.kind, failure.message)
+        self.tally.failure(failure.kind)
+        if failure.kind != "exception":  # crashed() has logged it already
+            logger.warning("Failed %s [%s]: %s", failure.url, failure.kind, failure.message)
 
     def _storage_failed(self, error: sqlite3.Error, item) -> None:
         """Keep what was written before the error, record it, and stop taking new work."""
@@ -380,14 +406,25 @@ class CrawlRun:
     # --- the run's life ---------------------------------------------------------------------------
 
     def _spider_opened(self, spider) -> None:
-        self.started = time.monotonic()
-        self.run_id = storage.start_run(self._db, self.mode, self.start_url)
+        self.tally.started = time.monotonic()
+        try:
+            self.run_id = storage.start_run(self._db, self.mode, self.start_url)
+        except sqlite3.Error as error:
+            self.storage_error = f"{type(error).__name__}: {error}"
+            logger.error("Could not start crawl run in %s: %s", self.database, self.storage_error)
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason="storage_error"))
+            return
         self._batch = storage.WriteBatch(self._db, max_items=self.batch_size)
         logger.info("Archive %s: crawl run %d started (%s mode)", self.database, self.run_id, self.mode)
 
     def _spider_closed(self, spider, reason: str) -> None:
         try:
             self.close(reason)
+        except Exception as error:  # noqa: BLE001 - the verdict must stand whatever broke
+            self.exception = self.exception or fit_text(f"{type(error).__name__}: {error}")[:500]
+            self.status, self.message = "failed", f"unexpected error while closing the run: {self.exception}"
+            logger.error("Unexpected %s while closing crawl run %s", self.exception, self.run_id)
+            logger.debug("Traceback of the unexpected error", exc_info=error)
         finally:
             self._release()
 
@@ -396,28 +433,45 @@ class CrawlRun:
         if self._db is None:
             return
         if self._batch is None:  # closed before it opened (a start-up error)
-            self.status, self.message = "failed", self.message or reason
+            self.status, self.message = "failed", self.message or self.storage_error or reason
             return
         if self.storage_error is None:
             try:
-                if reason == "finished":
-                    self._account_for_dropped_requests()
+                if reason == "finished" and self.exception is None:
+                    self._account_for_unsettled_posts()
                 self._batch.commit()
             except sqlite3.Error as error:
                 self._storage_failed_at_close(error)
-        if self.storage_error is None:
+        if self.storage_error is None and self.exception is None:
             self._match_editions()
         self.status, self.message = self._verdict(reason)
         try:
-            if self.status == "finished":
-                self._save_archive_index()
-            storage.finish_run(self._db, self.run_id, self.status, self.counts, self.message,
-                               failure_kinds=self.failure_kinds, index_used=self.index_used,
-                               index_note="; ".join(self.index_notes) or None)
+            with self._db.atomic():
+                if self.status == "finished":
+                    self._save_archive_index()
+                storage.finish_run(self._db, self.run_id, self.status, self.tally.counts, self.message,
+                                   failure_kinds=dict(self.tally.failure_kinds),
+                                   index_used=self.findings.index_used,
+                                   index_note="; ".join(self.index_notes) or None)
+            self.row_written = True
         except sqlite3.Error as error:
+            self._storage_failed_at_close(error)
             logger.error("Could not record the end of crawl run %s in %s (%s); the run is %s: %s",
                          self.run_id, self.database, error, self.status, self.message)
         self._log_summary()
+
+    def _save_archive_index(self) -> None:
+        """What this run learnt of the archive's indexes. The feed's validators and the REST sync point
+        only when every post the run set out to handle is stored or failed for good: otherwise the next
+        refresh would take "nothing changed" for an answer and never retry what this run left."""
+        if not self.findings.learnt_anything:
+            return
+        complete = storage.failures_that_may_mend(self._db, self.run_id) == 0
+        if not complete and (self.findings.feed_validators or self.findings.synced_to):
+            logger.info("Not keeping the feed's validators or the REST sync point: some posts of this run "
+                        "failed and the next run must read the indexes in full to retry them")
+        base = self.archive_index or storage.ArchiveIndex(self.start_url, self.site)
+        storage.save_archive_index(self._db, self.findings.applied_to(base, complete=complete))
 
     def _match_editions(self) -> None:
         """The digests this run stored or changed join their editions (their twins on other sites)."""
@@ -426,54 +480,57 @@ class CrawlRun:
         except sqlite3.Error as error:
             self._storage_failed_at_close(error)
             return
-        self.counts.editions_new, self.counts.editions_changed = update.new, update.changed
+        self.tally.counts.editions_new, self.tally.counts.editions_changed = update.new, update.changed
         if update.matched:
             logger.info("Editions: %d digests matched, %d joined a twin on another site; %d editions new, %d changed",
                         update.matched, update.pairs, update.new, update.changed)
 
     def _storage_failed_at_close(self, error: sqlite3.Error) -> None:
-        self.storage_error = f"{type(error).__name__}: {error}"
-        logger.error("Storage error at the final commit: %s", self.storage_error)
+        self.storage_error = self.storage_error or f"{type(error).__name__}: {error}"
+        logger.error("Storage error at the end of the run: %s", self.storage_error)
         self._abandon_batch()
 
-    def _account_for_dropped_requests(self) -> None:
-        """Every post a listing named ends as a digest or a failure, even one Scrapy dropped silently."""
-        for key, url in self.listings.scheduled.items():
-            if key not in self.listings.answered:
-                self._record_failure(PageFailure(url=url, kind="dropped", message="requested, but Scrapy dropped "
-                                                 "the request without an answer (duplicate or offsite filter)"))
+    def _account_for_unsettled_posts(self) -> None:
+        """Every post the run set out to handle ends stored, unchanged or failed: one that came to
+        nothing (a request Scrapy dropped, an answer no callback turned into an item) is a failure."""
+        for _, url in self.tally.ledger.unsettled():
+            self._record_failure(PageFailure(url=url, kind="dropped", message="requested, but neither a digest, a "
+                                             "304 nor a failure came of it (dropped by Scrapy or a filter)"))
 
     def _verdict(self, reason: str) -> tuple[str, str | None]:
+        if self.exception is not None:
+            return "failed", f"unexpected error: {self.exception}"
         if self.storage_error is not None:
             return "failed", f"storage error: {self.storage_error}"
         if reason == "shutdown":
             return "interrupted", "interrupted (SIGTERM or Ctrl-C); run the same command again to resume"
         if reason != "finished":
             return "failed", self.message or reason
-        self.health.empty_listings = list(self.listings.empty)
-        self.health.posts_read = self.counts.posts_fetched - self.failure_kinds.get("empty", 0) \
-            - self.failure_kinds.get("not_html", 0)
+        self.health.empty_listings = list(self.tally.empty_listings)
+        kinds = self.tally.failure_kinds
+        self.health.posts_read = self.tally.counts.posts_fetched - kinds["empty"] - kinds["not_html"]
         message = self.message or self.health.problem()
         return ("failed" if message else "finished"), message
 
     def _log_summary(self) -> None:
-        c = self.counts
+        c = self.tally.counts
         logger.info(
             "Crawl run %s %s in %.1fs: %d new, %d changed, %d unchanged, %d duplicates, %d failed "
             "(index: %s; %d listing pages, %d REST index pages, %d posts listed, %d downloaded, %d built from the "
             "REST API, %d re-checked of which %d not modified, %d gone)%s",
-            self.run_id, self.status, time.monotonic() - self.started, c.new, c.changed, c.unchanged, c.duplicates,
-            c.failed, self.index_used or "-", c.listing_pages, c.index_pages, c.posts_listed, c.posts_fetched,
-            c.from_rest, c.rechecked, c.not_modified, c.gone, f": {self.message}" if self.message else "")
+            self.run_id, self.status, time.monotonic() - self.tally.started, c.new, c.changed, c.unchanged,
+            c.duplicates, c.failed, self.findings.index_used or "-", c.listing_pages, c.index_pages, c.posts_listed,
+            c.posts_fetched, c.from_rest, c.rechecked, c.not_modified, c.gone,
+            f": {self.message}" if self.message else "")
         if self.index_notes:
             logger.info("Index: %s", "; ".join(self.index_notes))
-        if self.failure_kinds:
+        if self.tally.failure_kinds:
             logger.warning("Failures by kind: %s", ", ".join(f"{n} {kind}" for kind, n in
-                                                            sorted(self.failure_kinds.items())))
+                                                            sorted(self.tally.failure_kinds.items())))
         if self.not_stored:
-            logger.warning("%d items that arrived after the storage error were not stored; the next crawl "
+            logger.warning("%d items that arrived after the run stopped were not stored; the next crawl "
                            "fetches them again", self.not_stored)
-        if self.status == "failed":
+        if self.status == "failed" and self.exception is None and self.storage_error is None:
             logger.error("Crawl run %s failed: %s", self.run_id, self.message)
 
     def _release(self) -> None:
@@ -489,10 +546,24 @@ class CrawlRun:
 
     @property
     def exit_code(self) -> int:
+        """From what happened, never by default: 0 only for a run whose row says `finished`."""
+        if self.exception is not None:
+            return CRASHED_EXIT_CODE
         if self.storage_error is not None:
             return STORAGE_FAILED_EXIT_CODE
         if self.status == "interrupted":
             return INTERRUPTED_EXIT_CODE
-        if self.status == "failed":
-            return RUN_FAILED_EXIT_CODE
-        return FINISHED_EXIT_CODE
+        if self.status == "finished" and self.row_written:
+            return FINISHED_EXIT_CODE
+        return RUN_FAILED_EXIT_CODE
+
+
+def _post_keys_of(item) -> list[str]:
+    """The posts an item brings to an end in the run's ledger."""
+    if isinstance(item, Digest):
+        return [post_key(url) for url in (item.url, *item.source_urls)]
+    if isinstance(item, DuplicateDigest):
+        return [post_key(url) for url in (item.url, *item.source_urls)]
+    if isinstance(item, (PageFailure, DigestNotModified)):
+        return [post_key(item.url)]
+    return []

@@ -63,4 +63,7 @@ ITEM_PIPELINES = {
 }
 
 LOG_LEVEL = "INFO"
+# An exception in a callback or a pipeline is the run's to record (one ERROR line, a `failures` row,
+# the crawl stops): Scrapy's own traceback line goes to DEBUG, without the item (see crawler/logformatter.py).
+LOG_FORMATTER = "crawler.logformatter.RunLogFormatter"
 FEED_EXPORT_ENCODING = "utf-8"

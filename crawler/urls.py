@@ -127,7 +127,9 @@ def join_url(base_url: str, href: str | None) -> str | None:
     """
     if not href or len(href) > MAX_URL_LENGTH:
         return None
-    href = href.strip()
+    # A browser reads `\` as `/` in http(s) URLs (the URL Standard): `https://evil.example\@site/`
+    # is evil.example to it, though urllib sees `site`. Read it as a browser does.
+    href = href.strip().replace("\\", "/")
     if href[:7].lower() == "http://" or href[:8].lower() == "https://":
         return _usable_absolute(href)  # most links: nothing to join, and memoised on the href alone
     try:
@@ -139,6 +141,8 @@ def join_url(base_url: str, href: str | None) -> str | None:
 
 @lru_cache(maxsize=8192)
 def _usable_absolute(url: str) -> str | None:
+    if "\\" in url:
+        return None  # read otherwise by a browser than by urllib (see join_url)
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number

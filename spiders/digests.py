@@ -28,13 +28,14 @@ import scrapy
 from scrapy.exceptions import IgnoreRequest
 
 import storage
+from crawler.config import project_defaults
 from crawler.failures import describe_failure
-from crawler.indexes import RestPlan
+from crawler.indexes import PER_PAGE, RestPlan
 from crawler.items import DigestNotModified, FetchedPage, IndexConfirmed, PageFailure, PostsGone
 from crawler.parsing import ParseError, parse_digest, parse_listing
 from crawler.parsing.decoding import charset_of
 from crawler.parsing.wordpress import (
-    Discovery, parse_discovery, parse_rest_post, parse_rest_posts, parse_rest_routes, rest_url,
+    Discovery, parse_discovery, parse_rest_post, parse_rest_posts, parse_rest_routes, post_url_by_id, rest_url,
 )
 from crawler.run import USAGE_EXIT_CODE, CrawlRun, RunRefused
 from crawler.urls import clean_post_url, domain_of, is_http_url, on_site_of, post_key, same_site, site_of
@@ -75,6 +76,13 @@ class DigestsSpider(scrapy.Spider):
         self.held_back: list = []  # posts waiting for the sample's verdict (backfill)
 
     @classmethod
+    def update_settings(cls, settings) -> None:
+        super().update_settings(settings)
+        # The project's own settings have their declared defaults however the crawler was made (a
+        # test's `get_crawler`, scrapyd): settings of higher priority keep their values.
+        settings.setdict(project_defaults(), priority="default")
+
+    @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
         # The project's `crawl` command gives each archive of DIGEST_ARCHIVES its own run; a spider
@@ -97,9 +105,18 @@ class DigestsSpider(scrapy.Spider):
         return spider
 
     async def start(self):
+        # Scrapy logs an exception of start() with its traceback and goes on with nothing to crawl:
+        # here it is the run's, recorded and ending the crawl like any other.
+        try:
+            for request in self._first_requests():
+                yield request
+        except Exception as error:  # noqa: BLE001 - handed to the run, which fails the crawl
+            self.run.crashed(error, self.start_url)
+
+    def _first_requests(self):
         self.logger.info("%s of %s: %d post URLs stored", self.mode.capitalize(), self.start_url,
-                         len(self.run.state.known_keys))
-        known = self.run.archive_index
+                         self.run.stored_post_count())
+        known = self.run.known_index()
         if self.index == "auto" and known is not None and known.rest_usable and self.mode != "backfill":
             self.plan = self._plan(known)
             self.run.use_index("rest")
@@ -119,8 +136,9 @@ class DigestsSpider(scrapy.Spider):
 
     def _plan(self, index: storage.ArchiveIndex) -> RestPlan:
         settings = self.settings
-        return RestPlan(self.mode, index, self.run.state.posts, settings.getint("DIGEST_REST_SAMPLE"),
-                        timedelta(hours=settings.getfloat("DIGEST_REST_OVERLAP")))
+        return RestPlan(self.mode, index, self.run.stored_posts(), settings.getint("DIGEST_REST_SAMPLE"),
+                        timedelta(hours=settings.getfloat("DIGEST_REST_OVERLAP")),
+                        max_pages=settings.getint("DIGEST_MAX_INDEX_PAGES"))
 
     # --- the start page: where the site's indexes are ---------------------------------------------
 
@@ -238,16 +256,32 @@ class DigestsSpider(scrapy.Spider):
         if self.plan is None:
             return  # fell back to the HTML path meanwhile
         try:
-            posts = parse_rest_posts(response.url, response.body, _header(response, "X-WP-TotalPages"))
+            posts = parse_rest_posts(response.url, response.body, archive_url=self.start_url, per_page=PER_PAGE,
+                                     total=_header(response, "X-WP-Total"),
+                                     total_pages=_header(response, "X-WP-TotalPages"))
         except ParseError as error:
             yield from self._fall_back_to_html(str(error))
             return
-        self.run.index_read(len(posts.posts))
+        self.run.index_read(len(posts.posts) + len(posts.rejected))
         following = self.plan.read(posts, page)
+        yield from self._read_rejected(posts)
         if following is not None:
             yield self._index_request(following)
             return
         yield from self._after_index()
+
+    def _read_rejected(self, posts):
+        """Items of the index that cannot be used as they are: each is read from its page on this site
+        (`/?p=ID`, which WordPress redirects to the post), or recorded when it has no usable id."""
+        for item in posts.rejected:
+            self.logger.warning("REST index %s, item %d: %s", posts.url, item.position, item.reason)
+            if item.post_id is None:
+                yield PageFailure(url=f"{posts.url}#item-{item.position}", kind="rest_item",
+                                  message=f"item {item.position}: {item.reason}")
+                continue
+            url = on_site_of(post_url_by_id(self.plan.index.rest_root, item.post_id), self.start_url)
+            if self.run.post_requested(post_key(url), url):
+                yield self._post_request(url, post_id=item.post_id)
 
     def rest_failed(self, failure):
         _, message, _ = describe_failure(failure)
@@ -260,7 +294,13 @@ class DigestsSpider(scrapy.Spider):
             yield from self._fall_back_to_html(f"the REST index lists no posts where the start page lists "
                                                f"{len(self.start_listing.post_urls)}")
             return
-        self.run.synced(plan.newest_modified)
+        if plan.capped:
+            self.run.fail(f"the REST index goes on past DIGEST_MAX_INDEX_PAGES ({plan.max_pages} pages of "
+                          f"{PER_PAGE}); raise the setting if the archive is really that long")
+        elif plan.end_note:
+            self.run.note(plan.end_note)
+        else:
+            self.run.synced(plan.newest_modified)
         unchanged = plan.unchanged()
         if unchanged:
             yield IndexConfirmed(site=site_of(self.start_url), modified_by_post=unchanged)
@@ -278,19 +318,22 @@ class DigestsSpider(scrapy.Spider):
             if self.sampled:
                 sampled_ids = {post.post_id for post in self.sampled}
                 self.held_back = [post for post in to_fetch if post.post_id not in sampled_ids]
+                for post in self.held_back:  # each ends built from the REST API or fetched
+                    self.run.post_requested(post_key(post.link), post.link)
                 to_fetch = self.sampled
         for post in to_fetch:
             yield from self._request_post(post)
 
-    def _request_post(self, post):
+    def _request_post(self, post, *, held_back: bool = False):
         key = post_key(post.link)
-        if self.run.post_requested(key, post.link):
+        if self.run.post_requested(key, post.link) or held_back:
             yield self._post_request(post.link, modified=post.modified_gmt, post_id=post.post_id,
                                      refetch=self.run.is_stored(key))
 
     def published_read(self, response, asked: list[int]):
         try:
-            still = {post.post_id for post in parse_rest_posts(response.url, response.body).posts}
+            answer = parse_rest_posts(response.url, response.body, archive_url=self.start_url, per_page=PER_PAGE)
+            still = {post.post_id for post in answer.posts} | {item.post_id for item in answer.rejected}
         except ParseError as error:
             self.logger.info("Could not tell which posts are gone: %s", error)
             return
@@ -314,19 +357,22 @@ class DigestsSpider(scrapy.Spider):
             if trusted:
                 yield from self._digest_from_rest(post)
             else:
-                yield from self._request_post(post)
+                yield from self._request_post(post, held_back=True)
 
     def _digest_from_rest(self, post):
         """A digest built from the post's REST item, kept like a page (source `rest`) for re-parsing."""
-        self.run.built_from_rest()
-        body = json.dumps(post.item, ensure_ascii=False).encode("utf-8")
-        yield FetchedPage(url=post.link, http_status=200, content_type="application/json", etag=None,
-                          last_modified=None, body=body, source="rest")
         try:
             digest = parse_rest_post(post.item)
         except ParseError as error:
-            yield PageFailure(url=post.link, kind="parse_error", message=f"REST post {post.post_id}: {error}")
+            # One bad item costs that item: its page says what the post is.
+            self.logger.info("REST post %d not usable (%s): reading its page", post.post_id, error)
+            yield from self._request_post(post, held_back=True)
             return
+        self.run.built_from_rest()
+        # The item as JSON (no lone surrogate can reach here: `ensure_ascii` escapes what UTF-8 cannot hold).
+        body = json.dumps(post.item).encode("ascii")
+        yield FetchedPage(url=post.link, http_status=200, content_type="application/json", etag=None,
+                          last_modified=None, body=body, source="rest")
         yield replace(digest, modified=post.modified_gmt, source_urls=(post.link,))
 
     # --- archive index pages (the HTML path) ----------------------------------------------------------
@@ -341,7 +387,7 @@ class DigestsSpider(scrapy.Spider):
         try:
             listing = parse_listing(response.url, response.body)
         except ParseError as error:
-            self.run.count("listing_pages")
+            self.run.listing_unreadable(response.url)
             yield PageFailure(url=response.url, kind="parse_error", message=str(error), listing=True)
             return
         yield from self._follow_listing(response.url, listing)
@@ -370,8 +416,9 @@ class DigestsSpider(scrapy.Spider):
             # ones (a sticky post may stand above them), is the stored frontier: older pages are stored.
             self.logger.info("Refresh: %s reaches what is stored; not following older pages", url)
             return
-        if not same_site(listing.next_url, self.start_url):
-            self.logger.warning("Not following next page %s: another site", listing.next_url)
+        why_not = self.run.why_not_follow(listing.next_url)
+        if why_not is not None:
+            self.logger.warning("Not following next page %s: %s", listing.next_url, why_not)
             return
         yield self._listing_request(on_site_of(listing.next_url, self.start_url))
 
@@ -402,6 +449,7 @@ class DigestsSpider(scrapy.Spider):
         elif target.etag:
             headers["If-None-Match"] = target.etag
         url = on_site_of(target.url, self.start_url)
+        self.run.post_requested(post_key(url), target.url)
         return scrapy.Request(url, callback=self.parse_post, errback=self.post_failed, headers=headers,
                               dont_filter=True, cb_kwargs={"listed_url": target.url},
                               meta={"post_key": post_key(url), "recheck": True, "handle_httpstatus_list": [304]})

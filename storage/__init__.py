@@ -4,6 +4,7 @@ from .archives import ArchiveIndex, load_archive_index, save_archive_index
 from .editions import EditionsUpdate, rebuild_editions, update_editions
 from .queries import (
     CrawlState, RecheckTarget, StoredPage, StoredPost, archive_summary, edition_counts, crawl_state, digest_entries, known_post_keys,
+    failures_that_may_mend,
     recheck_targets, settled_failure_keys, stored_pages,
 )
 from .lock import ArchiveBusy, ArchiveLock
@@ -21,6 +22,6 @@ __all__ = [
     "CrawlState", "RecheckTarget", "StoredPage", "crawl_state", "digest_entries", "mark_not_modified",
     "recheck_targets", "save_page", "settled_failure_keys", "stored_pages",
     "ARCHIVE_TABLES", "CHANGED", "SHRUNK", "NEW", "RUN_COUNTS", "SCHEMA_VERSION", "UNCHANGED", "ArchiveError",
-    "archive_summary", "ensure_schema", "finish_run", "known_post_keys",
+    "archive_summary", "ensure_schema", "failures_that_may_mend", "finish_run", "known_post_keys",
     "open_database", "open_for_reading", "record_failure", "remember_urls", "remember_urls_of", "save_digest", "start_run",
 ]

@@ -18,6 +18,10 @@ def known_post_keys(db: Database) -> set[str]:
     return {row[0] for row in db.execute("SELECT url_key FROM digest_urls")}
 
 
+# A failure that will not mend by itself: the page is gone (404, 410) or is no readable digest.
+_SETTLED_FAILURE = "(kind IN ('parse_error', 'invalid') OR (kind = 'http_status' AND http_status IN (404, 410)))"
+
+
 def settled_failure_keys(db: Database) -> set[str]:
     """Posts not stored whose last failure will not mend by itself (404/410, unparseable).
 
@@ -25,9 +29,14 @@ def settled_failure_keys(db: Database) -> set[str]:
     """
     return {row[0] for row in db.execute(
         "SELECT url_key FROM failures f WHERE id = (SELECT max(id) FROM failures WHERE url_key = f.url_key) "
-        "AND (kind IN ('parse_error', 'invalid') OR (kind = 'http_status' AND http_status IN (404, 410))) "
-        "AND url_key NOT IN (SELECT url_key FROM digest_urls)"
+        f"AND {_SETTLED_FAILURE} AND url_key NOT IN (SELECT url_key FROM digest_urls)"
     )}
+
+
+def failures_that_may_mend(db: Database, crawl_run_id: int | None) -> int:
+    """How many failures of this run may mend when tried again (timeouts, 5xx, a bad REST item...)."""
+    return db.execute(f"SELECT count(*) FROM failures WHERE crawl_run_id = ? AND NOT {_SETTLED_FAILURE}",
+                      [crawl_run_id]).fetchone()[0]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from sqlite_utils import Database
 
 from crawler.items import Digest, FetchedPage, PageFailure
-from crawler.urls import post_key
+from crawler.urls import post_key, site_of
 
 NEW, CHANGED, UNCHANGED, SHRUNK = "new", "changed", "unchanged", "shrunk"
 
@@ -35,7 +35,9 @@ def save_digest(db: Database, digest: Digest, now: str | None = None, *, seen: b
     must not be replaced by half-parsed data.
     """
     now = now or utc_now()
-    urls = dict.fromkeys([digest.url, *digest.source_urls])
+    # A digest answers only at URLs of its own site: no page or index can attach another site's URL
+    # to it, nor reach another site's digest through one.
+    urls = dict.fromkeys(url for url in [digest.url, *digest.source_urls] if site_of(url) == digest.site)
     with db.atomic():
         existing = _find_digest(db, digest, [post_key(url) for url in urls])
         if existing is None:
@@ -89,11 +91,10 @@ def _find_digest(db: Database, digest: Digest, keys: list[str]) -> tuple[int, st
     """
     placeholders = ", ".join("?" for _ in keys)
     row = db.execute(
-        f"SELECT id, content_hash, entry_count FROM digests WHERE id IN "
-        f"(SELECT digest_id FROM digest_urls WHERE url_key IN ({placeholders})) "
-        f"OR (site = ? AND post_id = ?) "
+        f"SELECT id, content_hash, entry_count FROM digests WHERE site = ? AND (id IN "
+        f"(SELECT digest_id FROM digest_urls WHERE url_key IN ({placeholders})) OR post_id = ?) "
         f"ORDER BY id IN (SELECT digest_id FROM digest_urls WHERE url_key IN ({placeholders})) DESC LIMIT 1",
-        [*keys, digest.site, digest.post_id, *keys],
+        [digest.site, *keys, digest.post_id, *keys],
     ).fetchone()
     return tuple(row) if row else None
 

@@ -3,20 +3,25 @@ project knows when no `-a start_url=` is given.
 
 Scrapy's `crawl` exits 0 whatever happened inside the run. Here the exit code is the run's
 (`crawler.run.EXIT_CODES`): 0 finished, 1 the run failed because of the site, 2 a bad argument or
-DATABASE, 3 another crawl holds the archive, 4 a storage error, 5 interrupted. With several archives
-(`DIGEST_ARCHIVES`: nejatngo.org and iran-interlink.org) they are crawled one after the other into
-the same archive file, each its own run; the exit code is the highest of theirs, and a stop
-(SIGTERM, Ctrl-C) ends the sequence.
+DATABASE, 3 another crawl holds the archive, 4 a storage error, 5 interrupted, 6 an unexpected error.
+With several archives (`DIGEST_ARCHIVES`: nejatngo.org and iran-interlink.org) they are crawled one
+after the other into the same archive file, each its own run; the exit code is the highest of theirs,
+and a stop (SIGTERM, Ctrl-C) ends the sequence.
 """
 
 from __future__ import annotations
+
+import logging
+import sys
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 from scrapy.utils.defer import deferred_from_coro
 from twisted.internet.defer import inlineCallbacks
 
-from crawler.run import INTERRUPTED_EXIT_CODE, CrawlRun
+from crawler.run import CRASHED_EXIT_CODE, INTERRUPTED_EXIT_CODE, RUN_FAILED_EXIT_CODE, USAGE_EXIT_CODE, CrawlRun
+
+logger = logging.getLogger(__name__)
 
 
 class Command(ScrapyCrawlCommand):
@@ -24,12 +29,22 @@ class Command(ScrapyCrawlCommand):
         if len(args) != 1:
             raise UsageError("give one spider: scrapy crawl digests")
         spider_name = args[0]
+        try:
+            # Before the reactor starts: an unknown name must end the process, not leave it waiting.
+            self.crawler_process.spider_loader.load(spider_name)
+        except KeyError:
+            known = ", ".join(self.crawler_process.spider_loader.list())
+            print(f"scrapy crawl: error: no spider named {spider_name!r} (this project has: {known})",
+                  file=sys.stderr, flush=True)
+            self.exitcode = USAGE_EXIT_CODE
+            return
         archives = [url for url in self.settings.getlist("DIGEST_ARCHIVES") if url.strip()]
         if "start_url" in opts.spargs or not archives:
             start_urls = [opts.spargs.pop("start_url", None)]
         else:
             start_urls = archives
         crawlers = []
+        unexpected: list[BaseException] = []
 
         @inlineCallbacks
         def one_after_another():
@@ -42,16 +57,30 @@ class Command(ScrapyCrawlCommand):
                     yield deferred_from_coro(self.crawler_process.crawl(crawler, **arguments))
                     if CrawlRun.exit_code_of(crawler) == INTERRUPTED_EXIT_CODE:
                         break  # stopped by SIGTERM or Ctrl-C: not on to the next archive
+            except Exception as error:  # noqa: BLE001 - becomes the exit code, in one line
+                unexpected.append(error)
+                logger.error("Unexpected %s: %s; stopping", type(error).__name__, error)
+                logger.debug("Traceback of the unexpected error", exc_info=error)
             finally:
                 from twisted.internet import reactor
 
-                if reactor.running:
-                    reactor.callLater(0, reactor.stop)
+                # Whether the reactor runs yet or not: stop it as soon as it can be.
+                reactor.callWhenRunning(reactor.callLater, 0, _stop_reactor)
 
         one_after_another()
         self.crawler_process.start(stop_after_crawl=False)
         codes = [CrawlRun.exit_code_of(crawler) for crawler in crawlers]
-        if self.crawler_process.bootstrap_failed and not any(codes):
-            self.exitcode = 1
-        else:
-            self.exitcode = max(codes, default=0)
+        if unexpected:
+            codes.append(CRASHED_EXIT_CODE)
+        if None in codes or self.crawler_process.bootstrap_failed:
+            # A crawler whose run never opened decided nothing: that is not a success.
+            codes.append(RUN_FAILED_EXIT_CODE)
+        # No run at all (nothing to crawl) is not a success either.
+        self.exitcode = max((code for code in codes if code is not None), default=RUN_FAILED_EXIT_CODE)
+
+
+def _stop_reactor() -> None:
+    from twisted.internet import reactor
+
+    if reactor.running:
+        reactor.stop()

@@ -22,12 +22,16 @@ from ..items import Digest, Entry, Link
 from ..urls import canonical_link, clean_post_url, domain_of, is_http_url, join_url, same_site, site_of
 from .decoding import decode_html
 from .errors import ParseError
+from .numbers import post_id_of
 from .sanitise import sanitise_html
 from .html import (
     BLOCK_TAGS, HEADING_TAGS, SKIP_ATTRIBUTE, iter_blocks, lx_in_chrome, lx_text, lx_tokens, make_soup, make_tree,
     text_of,
 )
-from .text import DATE_IN_WORDS, is_series_name, match_dateline, mentions_series, parse_date, parse_title, squash
+from .text import (
+    DATE_IN_WORDS, fit_optional, fit_text, is_series_name, match_dateline, mentions_series, parse_date, parse_title,
+    squash,
+)
 
 # --- entry text cues ------------------------------------------------------------------------------
 
@@ -81,6 +85,7 @@ def parse_digest(url: str, html: str | bytes, http_charset: str | None = None) -
     if not entries:
         raise ParseError("the post content holds no entries")
 
+    title = squash(fit_text(title))
     title_parts = parse_title(title)
     return Digest(
         url=canonical,
@@ -88,10 +93,10 @@ def parse_digest(url: str, html: str | bytes, http_charset: str | None = None) -
         post_id=post_id,
         title=title,
         number=title_parts.number,
-        headline=title_parts.headline or subheadline,
+        headline=title_parts.headline or fit_optional(subheadline),
         issue_date=title_parts.issue_date,
         published=published or (dateline.date if dateline else None),
-        dateline=dateline.text if dateline else None,
+        dateline=fit_text(dateline.text) if dateline else None,
         entries=tuple(entries),
         source_urls=(url,),
     )
@@ -141,17 +146,17 @@ def _parse_canonical_url(tree, url: str) -> str:
     return clean_post_url(url)
 
 
-_POSTID_CLASS = re.compile(r"^postid-(\d+)$")
-_POST_ARTICLE_ID = re.compile(r"^post-(\d+)$")
-_POSTS_PATH = re.compile(r"/posts?/(\d+)(?:/|$)")
+_POSTID_CLASS = re.compile(r"^postid-([0-9]+)$")
+_POST_ARTICLE_ID = re.compile(r"^post-([0-9]+)$")
+_POSTS_PATH = re.compile(r"/posts?/([0-9]+)(?:/|$)")
 
 
 def _query_post_id(url: str | None) -> int | None:
     if not is_http_url(url):
         return None
     for key, value in parse_qsl(urlsplit(url).query):
-        if key == "p" and value.isdigit():
-            return int(value)
+        if key == "p" and post_id_of(value) is not None:
+            return post_id_of(value)
     return None
 
 
@@ -159,19 +164,19 @@ def _parse_post_id(tree, url: str, canonical: str) -> int | None:
     """The WordPress post id: `postid-N` body class, `?p=N` shortlink, `post-N` article, `/posts/N`."""
     for token in (tree.find("body").get("class") or "").split():
         match = _POSTID_CLASS.match(token)
-        if match:
-            return int(match[1])
+        if match and post_id_of(match[1]) is not None:
+            return post_id_of(match[1])
     shortlink = _query_post_id(join_url(url, _link_rel(tree, "shortlink")))
     if shortlink:
         return shortlink
     for article in tree.iter("article"):
         match = _POST_ARTICLE_ID.match(article.get("id") or "")
-        if match and not lx_in_chrome(article):
-            return int(match[1])
+        if match and post_id_of(match[1]) is not None and not lx_in_chrome(article):
+            return post_id_of(match[1])
     for candidate in (canonical, url):
         match = _POSTS_PATH.search(urlsplit(candidate).path)
-        if match:
-            return int(match[1])
+        if match and post_id_of(match[1]) is not None:
+            return post_id_of(match[1])
     return _query_post_id(url)
 
 
@@ -541,9 +546,11 @@ def _finish_entry(entry: _Entry, url: str) -> Entry:
                             anchor.attrs.pop("href", None)
                             continue
                         anchor["href"] = target
-                        links.append(Link(url=target, text=text_of(anchor), domain=domain_of(target)))
+                        links.append(Link(url=target, text=fit_text(text_of(anchor)), domain=domain_of(target)))
         text_pieces.append("\n".join(line.text for line in lines))
         inner = "<br>".join("".join(_html_of(node) for node in line.nodes).strip() for line in lines)
         html_pieces.append(f"<{tag}>{inner}</{tag}>")
-    html = sanitise_html("".join(html_pieces))
-    return Entry(section=entry.section, text="\n\n".join(text_pieces), html=html, links=tuple(links))
+    # Character references (`&#1;`) become characters only in the tree: the text is made fit here too.
+    html = fit_text(sanitise_html("".join(html_pieces)))
+    return Entry(section=fit_optional(entry.section), text=fit_text("\n\n".join(text_pieces)), html=html,
+                 links=tuple(links))

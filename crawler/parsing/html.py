@@ -15,7 +15,7 @@ from bs4.element import Comment, Doctype, ProcessingInstruction
 from lxml import etree
 
 from .errors import ParseError
-from .text import squash
+from .text import fit_text, squash
 
 # Elements that are never content, whatever the theme.
 _CHROME_TAGS = {"nav", "aside", "footer", "form", "script", "style", "noscript", "template",
@@ -63,6 +63,7 @@ def make_tree(html: str):
     """The page's lxml tree; ParseError for what is not an HTML document."""
     if not html.strip():
         raise ParseError("empty page")
+    html = fit_text(html)  # no control character or lone surrogate reaches the tree (see text.py)
     try:
         tree = lxml.html.document_fromstring(html.encode("utf-8", "replace"),
                                              parser=lxml.html.HTMLParser(encoding="utf-8"))

@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from ..items import Listing
 from ..urls import is_http_url, join_url, post_key, same_site, site_of
 from .decoding import decode_html
+from .numbers import count_of
 from .html import HEADING_TAGS, lx_in_chrome, lx_text, make_tree
 from .text import mentions_series, only_digests
 
@@ -25,7 +26,7 @@ _NOT_A_POST_PARAMS = {"s", "author", "cat", "tag", "paged", "feed", "m", "replyt
 # WordPress's default ("plain") permalinks name a post by query on the site's root: `/?p=28`.
 _POST_ID_PARAM = "p"
 # "/page/3", "/page/3/", and the AMP listing form "/amp/page/3".
-_PAGE_IN_PATH = re.compile(r"(?:/amp)?/page/(?P<n>\d+)/?$")
+_PAGE_IN_PATH = re.compile(r"(?:/amp)?/page/(?P<n>[0-9]+)/?$")
 _PAGE_PARAMS = ("paged", "page")
 # "Older posts", "« Older Entries", "Next »", "Next page", "Load more posts"
 _NEXT_TEXT = re.compile(
@@ -73,11 +74,11 @@ def page_number(url: str) -> int:
     """The page of an archive a URL shows: `/page/N`, `?paged=N`, else 1."""
     parts = urlsplit(url)
     in_path = _PAGE_IN_PATH.search(parts.path)
-    if in_path:
-        return int(in_path["n"])
+    if in_path and count_of(in_path["n"]) is not None:
+        return count_of(in_path["n"]) or 1
     for key, value in parse_qsl(parts.query):
-        if key in _PAGE_PARAMS and value.isdigit():
-            return int(value)
+        if key in _PAGE_PARAMS and count_of(value) is not None:
+            return count_of(value) or 1
     return 1
 
 

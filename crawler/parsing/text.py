@@ -8,6 +8,25 @@ from datetime import date
 
 _WHITESPACE = re.compile(r"[\s\u00a0\u200b\ufeff]+")
 
+# What no reader of the archive can take: C0 and C1 controls but tab, line feed and carriage return
+# (XML 1.0 forbids most of them, so the Atom feed would not be well-formed), lone surrogates (UTF-8
+# cannot encode them: SQLite, JSON and CSV writers fail) and the Unicode noncharacters (U+FDD0–U+FDEF
+# and the last two code points of every plane). A site sends them as bytes, as `&#1;` or as `\ud800`.
+_UNFIT = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef"
+    + "".join(f"{chr(plane * 0x10000 + 0xFFFE)}{chr(plane * 0x10000 + 0xFFFF)}" for plane in range(17))
+    + "]"
+)
+
+
+def fit_text(text: str) -> str:
+    """`text` without the characters no reader can take (see `_UNFIT`); everything else kept."""
+    return _UNFIT.sub("", text)
+
+
+def fit_optional(text: str | None) -> str | None:
+    return None if text is None else fit_text(text)
+
 
 def squash(text: str) -> str:
     """Collapse runs of white space (no-break spaces too) into one space and trim."""

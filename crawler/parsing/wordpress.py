@@ -28,10 +28,12 @@ from .decoding import decode_html
 from .digest import parse_digest
 from .errors import ParseError
 from .html import make_tree
+from .numbers import count_of, post_id_of
+from .text import fit_text
 
 REST_REL = "https://api.w.org/"
 # The queried object's route, as WordPress prints it: /wp/v2/categories/2, /wp/v2/tags/5, /wp/v2/users/1.
-_OBJECT_ROUTE = re.compile(r"/wp/v2/(?P<kind>categories|tags|users)/(?P<id>\d+)/?$")
+_OBJECT_ROUTE = re.compile(r"/wp/v2/(?P<kind>categories|tags|users)/(?P<id>[0-9]+)/?$")
 # The REST filter for the posts of each kind of archive.
 POSTS_FILTER = {"categories": "categories", "tags": "tags", "users": "author"}
 _LINK_VALUE = re.compile(r'<(?P<url>[^>]*)>(?P<params>[^,<]*)')
@@ -81,8 +83,8 @@ def parse_discovery(url: str, html: str | bytes, link_header: str | None = None)
     for rel, kind_type, href, _ in links:
         if "alternate" in rel and kind_type == "application/json" and on_site(href):
             match = _OBJECT_ROUTE.search(_rest_route_of(href))
-            if match:
-                kind, object_id = match["kind"], int(match["id"])
+            if match and post_id_of(match["id"]) is not None:
+                kind, object_id = match["kind"], post_id_of(match["id"])
                 break
     feeds = [href for rel, kind_type, href, _ in links
              if "alternate" in rel and kind_type in ("application/rss+xml", "application/atom+xml") and on_site(href)]
@@ -132,14 +134,29 @@ def rest_url(rest_root: str, route: str, params: dict | list[tuple] | None = Non
     return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query + pairs, safe="/,"), ""))
 
 
+# `modified_gmt` as WordPress sends it: `2017-08-25T09:30:00`.
+_GMT_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}")
+
+
 def _json(body: bytes | str, url: str):
     text = body.decode("utf-8-sig", "replace") if isinstance(body, bytes) else body
     try:
         return json.loads(text)
-    except ValueError:
+    except RecursionError:
+        raise ParseError(f"{url}: JSON nested too deep to be a REST answer") from None
+    except ValueError as error:
         start = text.lstrip()[:60].replace("\n", " ")
-        raise ParseError(f"{url}: not JSON (an HTML page or an error where the REST API should answer: "
-                         f"{start!r}…)") from None
+        raise ParseError(f"{url}: not JSON ({str(error)[:80]}; an HTML page or an error where the REST API "
+                         f"should answer: {start!r}…)") from None
+
+
+def post_url_by_id(rest_root: str, post_id: int) -> str:
+    """The address WordPress answers for any post by its id, whatever the permalinks: `?p=ID` on the
+    site's home (redirected to the post's permalink). The home is where the REST root lives."""
+    parts = urlsplit(rest_root)
+    path = parts.path.rstrip("/")
+    path = path[: -len("wp-json")] if path.endswith("/wp-json") else parts.path
+    return urlunsplit((parts.scheme, parts.netloc, path or "/", urlencode({"p": post_id}), ""))
 
 
 def parse_rest_routes(url: str, body: bytes | str) -> bool:
@@ -147,46 +164,93 @@ def parse_rest_routes(url: str, body: bytes | str) -> bool:
     data = _json(body, url)
     if not isinstance(data, dict) or not isinstance(data.get("routes"), dict):
         raise ParseError(f"{url}: not a WordPress REST index (no routes)")
-    route = data["routes"].get("/wp/v2/posts") or {}
-    endpoints = route.get("endpoints") or []
-    return any("modified_after" in (endpoint.get("args") or {}) for endpoint in endpoints
-               if "GET" in (endpoint.get("methods") or []))
+    route = data["routes"].get("/wp/v2/posts")
+    endpoints = route.get("endpoints") if isinstance(route, dict) else None
+    if not isinstance(endpoints, list):
+        return False
+    return any(isinstance(endpoint, dict) and isinstance(endpoint.get("methods"), list)
+               and "GET" in endpoint["methods"] and isinstance(endpoint.get("args"), dict)
+               and "modified_after" in endpoint["args"] for endpoint in endpoints)
 
 
 @dataclass(frozen=True)
 class RestPost:
-    """One post as `/wp/v2/posts` lists it."""
+    """One post as `/wp/v2/posts` lists it, every field checked."""
 
     post_id: int
-    link: str
+    link: str  # on the archive's own site
     modified_gmt: str  # ISO, the site's clock in GMT: `2017-08-25T09:30:00`
     title: str  # as rendered (HTML)
     item: dict  # the whole item, for `parse_rest_post`
 
 
 @dataclass(frozen=True)
+class RejectedItem:
+    """An item of the index that cannot be used as it is: read from its page when it has a usable id."""
+
+    position: int  # 1-based, in its index page
+    post_id: int | None  # None when the item has no usable id
+    reason: str
+
+
+@dataclass(frozen=True)
 class RestPostsPage:
     url: str
     posts: tuple[RestPost, ...]
-    total_pages: int | None  # X-WP-TotalPages
+    rejected: tuple[RejectedItem, ...] = ()
+    total: int | None = None  # X-WP-Total, when it is a plain count
+    total_pages: int | None = None  # X-WP-TotalPages, when it is a plain count
 
 
-def parse_rest_posts(url: str, body: bytes | str, total_pages: str | None = None) -> RestPostsPage:
-    """One page of `/wp/v2/posts` (a JSON list of posts); ParseError for anything else."""
+def _rest_post(item: object, archive_url: str) -> RestPost | str:
+    """The checked post, or why the item cannot be used."""
+    if not isinstance(item, dict):
+        return f"not an object ({type(item).__name__})"
+    post_id = post_id_of(item.get("id"))
+    if post_id is None:
+        return f"id {str(item.get('id'))[:40]!r} is not a post id"
+    link = item.get("link")
+    if not isinstance(link, str) or not is_http_url(link):
+        return f"link {str(link)[:80]!r} is not an http(s) URL"
+    if not same_site(link, archive_url):
+        # The same rule as a page's canonical link: a site names only its own posts.
+        return f"link {link[:200]!r} is on another site than the archive's"
+    modified = item.get("modified_gmt")
+    if not isinstance(modified, str) or not _GMT_TIME.fullmatch(modified):
+        return f"modified_gmt {str(modified)[:40]!r} is not a GMT time"
+    title = item.get("title")
+    rendered = title.get("rendered") if isinstance(title, dict) else None
+    if not isinstance(rendered, str):
+        return f"title {str(title)[:40]!r} is not a rendered title"
+    return RestPost(post_id, fit_text(link), modified, fit_text(rendered), item)
+
+
+def parse_rest_posts(url: str, body: bytes | str, *, archive_url: str, per_page: int,
+                     total: str | None = None, total_pages: str | None = None) -> RestPostsPage:
+    """One page of `/wp/v2/posts` (a JSON list of posts) for the archive at `archive_url`.
+
+    ParseError when the answer is not such a list (the index cannot be used); an item that is not a
+    usable post (wrong type, an id out of range, a link to another site) is returned in `rejected`, so
+    that one bad item costs that item and not the page.
+    """
     data = _json(body, url)
     if isinstance(data, dict) and "code" in data:
-        raise ParseError(f"{url}: the REST API refused: {data.get('code')}: {data.get('message', '')}")
+        raise ParseError(f"{url}: the REST API refused: {str(data.get('code'))[:80]}: "
+                         f"{fit_text(str(data.get('message', '')))[:200]}")
     if not isinstance(data, list):
         raise ParseError(f"{url}: not a list of posts")
-    posts = []
-    for item in data:
-        if not isinstance(item, dict) or not isinstance(item.get("id"), int) or not is_http_url(item.get("link")):
-            raise ParseError(f"{url}: a post without an id or a link")
-        title = item.get("title")
-        posts.append(RestPost(item["id"], item["link"], str(item.get("modified_gmt") or ""),
-                              title.get("rendered", "") if isinstance(title, dict) else str(title or ""), item))
-    pages = int(total_pages) if total_pages and str(total_pages).isdigit() else None
-    return RestPostsPage(url, tuple(posts), pages)
+    if len(data) > per_page:
+        raise ParseError(f"{url}: {len(data)} posts where at most {per_page} were asked for")
+    posts, rejected = [], []
+    for position, item in enumerate(data, start=1):
+        post = _rest_post(item, archive_url)
+        if isinstance(post, RestPost):
+            posts.append(post)
+        else:
+            post_id = post_id_of(item.get("id")) if isinstance(item, dict) else None
+            rejected.append(RejectedItem(position, post_id, fit_text(post)))
+    return RestPostsPage(url, tuple(posts), tuple(rejected), count_of(total),
+                         count_of(total_pages))
 
 
 def parse_rest_post(item: dict) -> Digest:
@@ -197,20 +261,27 @@ def parse_rest_post(item: dict) -> Digest:
     the theme adds around the content (a sub-headline from post meta, say) is not in the REST API;
     the crawl compares a sample of posts with their pages before it trusts this.
     """
+    post_id = post_id_of(item.get("id"))
     content = item.get("content")
     title = item.get("title")
-    if not isinstance(content, dict) or not isinstance(title, dict):
-        raise ParseError(f"REST post {item.get('id')}: no title or content fields")
+    if post_id is None or not isinstance(content, dict) or not isinstance(title, dict):
+        raise ParseError(f"REST post {str(item.get('id'))[:40]}: no id, title or content fields")
     if content.get("protected"):
-        raise ParseError(f"REST post {item.get('id')}: password-protected, its content is not in the REST API")
-    link = str(item.get("link") or "")
+        raise ParseError(f"REST post {post_id}: password-protected, its content is not in the REST API")
+    rendered_title, rendered_content = title.get("rendered"), content.get("rendered")
+    if not isinstance(rendered_title, str) or not isinstance(rendered_content, str):
+        raise ParseError(f"REST post {post_id}: its title or content is not text")
+    link, date = item.get("link"), item.get("date")
+    if not isinstance(link, str) or not is_http_url(link):
+        raise ParseError(f"REST post {post_id}: no usable link")
+    date = date if isinstance(date, str) else ""
     page = (
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
         f"<link rel=\"canonical\" href=\"{escape(link)}\">"
-        f"<meta property=\"article:published_time\" content=\"{escape(str(item.get('date') or ''))}\">"
-        f"</head><body class=\"single postid-{int(item.get('id') or 0)}\"><article>"
-        f"<h1 class=\"entry-title\">{title.get('rendered') or ''}</h1>"
-        f"<div class=\"entry-content\">{content.get('rendered') or ''}</div>"
+        f"<meta property=\"article:published_time\" content=\"{escape(date)}\">"
+        f"</head><body class=\"single postid-{post_id}\"><article>"
+        f"<h1 class=\"entry-title\">{rendered_title}</h1>"
+        f"<div class=\"entry-content\">{rendered_content}</div>"
         "</article></body></html>"
     )
     return parse_digest(link, page)

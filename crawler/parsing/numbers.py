@@ -1,0 +1,41 @@
+"""Numbers a site sends (post ids, page numbers, counts), read strictly and within bounds.
+
+A site's numbers reach SQLite, `range()` and URL building: `"²".isdigit()` is True but `int("²")`
+fails, Unicode digits (`"٣"`) are digits to `\\d`, and `10**30` overflows SQLite's integers. Every
+number read from a page, a URL, a header or JSON goes through here.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Post ids are SQLite integers: positive and below 2^63 (WordPress's own are BIGINT UNSIGNED).
+MAX_POST_ID = 2**63 - 1
+# No archive has a billion pages or posts: a count beyond is not believed.
+MAX_COUNT = 10**9 - 1
+_ASCII_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+def ascii_number(text: str | None, maximum: int) -> int | None:
+    """`text` as a number when it is ASCII digits only (surrounding space aside) in 0 … `maximum`."""
+    if not isinstance(text, str):
+        return None
+    text = text.strip()
+    if not _ASCII_DIGITS.fullmatch(text):
+        return None
+    value = int(text)
+    return value if value <= maximum else None
+
+
+def post_id_of(value: object) -> int | None:
+    """A WordPress post id from JSON (an int, not a bool) or from text (ASCII digits), in 1 … 2^63 − 1."""
+    if isinstance(value, str):
+        value = ascii_number(value, MAX_POST_ID)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_POST_ID:
+        return None
+    return value
+
+
+def count_of(text: str | None) -> int | None:
+    """A count header (`X-WP-Total`, `X-WP-TotalPages`) or a page number: None unless plain and sane."""
+    return ascii_number(text, MAX_COUNT)
