@@ -41,6 +41,7 @@ INDEX_FIELDS = "id,link,modified_gmt,title"
 CONTENT_FIELDS = "id,link,modified_gmt,date,title,content"
 BAD_INDEX = 1  # the item fixtures/responses/malformed.py makes bad
 MAX_ID = 2 ** 63
+PER_PAGE = 100  # what the crawl asks for
 MAX_PAGES = 10 ** 6
 _UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 _ISO_SECONDS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
@@ -52,7 +53,8 @@ def cases(prefix: str) -> list[str]:
 
 def posts_of(case: str):
     response = load(case)
-    return parse_rest_posts(response.url, response.body, response.header("x-wp-totalpages"))
+    return parse_rest_posts(response.url, response.body, archive_url=response.url, per_page=PER_PAGE,
+                            total=response.header("x-wp-total"), total_pages=response.header("x-wp-totalpages"))
 
 
 def raw_items(case: str) -> list:
@@ -334,7 +336,8 @@ def test_an_absurd_total_is_unknown_or_a_parse_error_never_a_crash(case):
 @pytest.mark.parametrize("header, total", [("1", 1), ("4", 4), ("0", 0), (None, None), ("", None)])
 def test_a_plain_total_is_read(header, total):
     response = load("rest_posts_index_fields")
-    assert parse_rest_posts(response.url, response.body, header).total_pages == total
+    assert parse_rest_posts(response.url, response.body, archive_url=response.url, per_page=PER_PAGE,
+                            total_pages=header).total_pages == total
 
 
 @pytest.mark.parametrize("case", [case for case in case_names() if case.startswith(("rest_posts", "bad_item"))])
