@@ -28,7 +28,7 @@ EXIT_USER_ERROR, EXIT_NO_ARCHIVE, EXIT_BUSY = 1, 2, 3
 DEFAULT_ARCHIVE = "archive.db"
 
 
-def _fail(error: Exception, code: int) -> NoReturn:
+def _fail(error: Exception | str, code: int) -> NoReturn:
     click.echo(f"digest-archive: error: {error}", err=True)
     sys.exit(code)
 

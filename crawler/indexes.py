@@ -88,6 +88,8 @@ class RestPlan:
     pages_read: int = 0
     capped: bool = False  # the walk stopped at max_pages with more pages claimed
     end_note: str | None = None  # why the walk ended early, when it did
+    rest_root: str = field(init=False)  # the index's, checked to be there
+    posts_filter: str = field(init=False)
     sample_digests: dict[int, Digest] = field(default_factory=dict)  # post id → digest from its REST item
     sample_answers: dict[int, list[str] | None] = field(default_factory=dict)  # differences; None: no page
 
@@ -103,8 +105,13 @@ class RestPlan:
         synced = _utc(self.index.synced_to)
         return synced - self.overlap if self.mode == "refresh" and synced else None
 
+    def __post_init__(self) -> None:
+        if not self.index.rest_root or not self.index.posts_filter or "=" not in self.index.posts_filter:
+            raise ValueError(f"no REST index known for {self.index.start_url}")
+        self.rest_root, self.posts_filter = self.index.rest_root, self.index.posts_filter
+
     def index_url(self, page: int) -> str:
-        key, value = self.index.posts_filter.split("=", 1)
+        key, value = self.posts_filter.split("=", 1)
         params = [(key, value), ("per_page", str(PER_PAGE)), ("page", str(page)),
                   ("_fields", CONTENT_FIELDS if self.with_content else INDEX_FIELDS)]
         since = self._since()
@@ -113,7 +120,7 @@ class RestPlan:
             if self.index.modified_after:
                 # Compared with the site's local time: the overlap covers any timezone.
                 params.append(("modified_after", since.strftime("%Y-%m-%dT%H:%M:%S")))
-        return rest_url(self.index.rest_root, "/wp/v2/posts", params)
+        return rest_url(self.rest_root, "/wp/v2/posts", params)
 
     def read(self, page: RestPostsPage, number: int) -> int | None:
         """Take one index page; returns the next page to ask for, or None when the index is read.
@@ -146,8 +153,8 @@ class RestPlan:
         since = self._since()
         if since is not None and not self.index.modified_after:
             # Newest modification first: a page that reaches back past the last sync ends the walk.
-            oldest = min((_utc(post.modified_gmt) for post in page.posts), default=None)
-            if oldest is not None and oldest < since:
+            times = [time for time in (_utc(post.modified_gmt) for post in page.posts) if time is not None]
+            if times and min(times) < since:
                 return None
         return number + 1
 
@@ -182,7 +189,7 @@ class RestPlan:
 
     def still_published_url(self, post_ids: list[int]) -> str:
         """Which of these posts the site still publishes (the missing may belong to another archive)."""
-        return rest_url(self.index.rest_root, "/wp/v2/posts",
+        return rest_url(self.rest_root, "/wp/v2/posts",
                         [("include", ",".join(map(str, post_ids))), ("per_page", str(PER_PAGE)), ("_fields", "id")])
 
     # --- the sample check (backfill) ----------------------------------------------------------------

@@ -32,6 +32,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from scrapy import signals
+from sqlite_utils import Database
+from twisted.python.failure import Failure
 from scrapy.exceptions import DropItem
 from scrapy.utils.defer import deferred_from_coro
 
@@ -94,8 +96,22 @@ class CrawlRun:
         self.row_written = False  # the crawl_runs row says how the run ended
         self.not_stored = 0  # items that arrived after a storage error stopped the run
         self._lock: storage.ArchiveLock | None = None
-        self._db = None
+        self._db: Database | None = None
         self._batch: storage.WriteBatch | None = None
+
+    @property
+    def db(self) -> Database:
+        """The archive, open from `open` until the run's end."""
+        if self._db is None:
+            raise RuntimeError("the run's archive is not open")
+        return self._db
+
+    @property
+    def batch(self) -> storage.WriteBatch:
+        """The write batch, from the spider's opening until the run's end."""
+        if self._batch is None:
+            raise RuntimeError("the run has not started writing")
+        return self._batch
 
     # --- finding the run -------------------------------------------------------------------------
 
@@ -113,10 +129,10 @@ class CrawlRun:
         except storage.ArchiveError as error:
             raise RunRefused(str(error), USAGE_EXIT_CODE) from None
         try:
-            run._db = storage.open_database(run.database)
-            run.state = storage.crawl_state(run._db, run.site, recheck_limit)
-            run.archive_index = storage.load_archive_index(run._db, start_url)
-            abandoned = storage.close_abandoned_runs(run._db)
+            run._db = db = storage.open_database(run.database)
+            run.state = storage.crawl_state(db, run.site, recheck_limit)
+            run.archive_index = storage.load_archive_index(db, start_url)
+            abandoned = storage.close_abandoned_runs(db)
         except (storage.ArchiveError, sqlite3.Error) as error:
             run._release()
             raise RunRefused(str(error), USAGE_EXIT_CODE) from None
@@ -294,7 +310,7 @@ class CrawlRun:
         if first and self.crawler.engine is not None and self.crawler.crawling:
             deferred_from_coro(self.crawler.engine.close_spider_async(reason="exception"))
 
-    def _spider_error(self, failure, response, spider) -> None:
+    def _spider_error(self, failure: Failure, response, spider) -> None:
         where = getattr(response, "url", None) or getattr(getattr(failure, "request", None), "url", None) \
             or "the spider's start"
         self.crashed(failure.value, where)
@@ -315,9 +331,9 @@ class CrawlRun:
         if refusal is not None:
             item = refusal
         try:
-            self._batch.before_write()
+            self.batch.before_write()
             outcome = self._write(item)
-            self._batch.after_write()
+            self.batch.after_write()
         except sqlite3.Error as error:
             self._storage_failed(error, item)  # logged there, in one line without the item
             raise DropItem(f"not stored: {error}", log_level="DEBUG") from None
@@ -337,7 +353,7 @@ class CrawlRun:
 
     def _write(self, item):
         if isinstance(item, Digest):
-            outcome = storage.save_digest(self._db, item)
+            outcome = storage.save_digest(self.db, item)
             if outcome == storage.SHRUNK:
                 self._record_failure(storage.shrunk_failure(item))
                 return item
@@ -347,19 +363,19 @@ class CrawlRun:
         elif isinstance(item, PageFailure):
             self._record_failure(item)
         elif isinstance(item, FetchedPage):
-            storage.save_page(self._db, item)
+            storage.save_page(self.db, item)
         elif isinstance(item, DigestNotModified):
-            storage.mark_not_modified(self._db, item.url)
+            storage.mark_not_modified(self.db, item.url)
             self.tally.stored(storage.UNCHANGED)
         elif isinstance(item, IndexConfirmed):
-            storage.confirm_unchanged(self._db, self.site, item.modified_by_post)
+            storage.confirm_unchanged(self.db, self.site, item.modified_by_post)
             self.tally.counts.unchanged += len(item.modified_by_post)
         elif isinstance(item, PostsGone):
-            self.tally.counts.gone += storage.mark_gone(self._db, self.site, list(item.post_ids))
+            self.tally.counts.gone += storage.mark_gone(self.db, self.site, list(item.post_ids))
             logger.warning("Gone from the site (kept in the archive, marked gone): posts %s",
                            ", ".join(map(str, item.post_ids)))
         elif isinstance(item, DuplicateDigest):
-            storage.remember_urls_of(self._db, item.url, [url for url in item.source_urls
+            storage.remember_urls_of(self.db, item.url, [url for url in item.source_urls
                                                           if same_site(url, self.start_url)])
             self.tally.counts.duplicates += 1
             logger.info("Duplicate of %s: %s", item.url, ", ".join(item.source_urls))
@@ -368,7 +384,7 @@ class CrawlRun:
         return item
 
     def _record_failure(self, failure: PageFailure) -> None:
-        storage.record_failure(self._db, self.run_id, failure)
+        storage.record_failure(self.db, self.run_id, failure)
         self.health.record_failure(failure)
         self.tally.failure(failure.kind)
         if failure.kind != "exception":  # crashed() has logged it already
@@ -383,7 +399,7 @@ class CrawlRun:
         if isinstance(item, (Digest, FetchedPage)):
             try:
                 self._record_failure(PageFailure(url=url, kind="storage", message=f"{url}: {self.storage_error}"))
-                self._batch.commit()
+                self.batch.commit()
             except sqlite3.Error:
                 self._abandon_batch()
         deferred_from_coro(self.crawler.engine.close_spider_async(reason="storage_error"))
@@ -391,13 +407,15 @@ class CrawlRun:
     def _end_batch(self) -> None:
         """Commit what the batch holds; when even that fails (the disk is full), roll it back whole."""
         try:
-            self._batch.commit()
+            self.batch.commit()
         except sqlite3.Error as error:
             logger.error("Could not commit the last writes (%s); they are rolled back and will be fetched "
                          "again by the next crawl", error)
             self._abandon_batch()
 
     def _abandon_batch(self) -> None:
+        if self._batch is None:
+            return
         try:
             self._batch.rollback()
         except sqlite3.Error:
@@ -408,13 +426,13 @@ class CrawlRun:
     def _spider_opened(self, spider) -> None:
         self.tally.started = time.monotonic()
         try:
-            self.run_id = storage.start_run(self._db, self.mode, self.start_url)
+            self.run_id = storage.start_run(self.db, self.mode, self.start_url)
         except sqlite3.Error as error:
             self.storage_error = f"{type(error).__name__}: {error}"
             logger.error("Could not start crawl run in %s: %s", self.database, self.storage_error)
             deferred_from_coro(self.crawler.engine.close_spider_async(reason="storage_error"))
             return
-        self._batch = storage.WriteBatch(self._db, max_items=self.batch_size)
+        self._batch = storage.WriteBatch(self.db, max_items=self.batch_size)
         logger.info("Archive %s: crawl run %d started (%s mode)", self.database, self.run_id, self.mode)
 
     def _spider_closed(self, spider, reason: str) -> None:
@@ -439,17 +457,17 @@ class CrawlRun:
             try:
                 if reason == "finished" and self.exception is None:
                     self._account_for_unsettled_posts()
-                self._batch.commit()
+                self.batch.commit()
             except sqlite3.Error as error:
                 self._storage_failed_at_close(error)
         if self.storage_error is None and self.exception is None:
             self._match_editions()
         self.status, self.message = self._verdict(reason)
         try:
-            with self._db.atomic():
+            with self.db.atomic():
                 if self.status == "finished":
                     self._save_archive_index()
-                storage.finish_run(self._db, self.run_id, self.status, self.tally.counts, self.message,
+                storage.finish_run(self.db, self._run_id(), self.status, self.tally.counts, self.message,
                                    failure_kinds=dict(self.tally.failure_kinds),
                                    index_used=self.findings.index_used,
                                    index_note="; ".join(self.index_notes) or None)
@@ -466,17 +484,17 @@ class CrawlRun:
         refresh would take "nothing changed" for an answer and never retry what this run left."""
         if not self.findings.learnt_anything:
             return
-        complete = storage.failures_that_may_mend(self._db, self.run_id) == 0
+        complete = storage.failures_that_may_mend(self.db, self.run_id) == 0
         if not complete and (self.findings.feed_validators or self.findings.synced_to):
             logger.info("Not keeping the feed's validators or the REST sync point: some posts of this run "
                         "failed and the next run must read the indexes in full to retry them")
         base = self.archive_index or storage.ArchiveIndex(self.start_url, self.site)
-        storage.save_archive_index(self._db, self.findings.applied_to(base, complete=complete))
+        storage.save_archive_index(self.db, self.findings.applied_to(base, complete=complete))
 
     def _match_editions(self) -> None:
         """The digests this run stored or changed join their editions (their twins on other sites)."""
         try:
-            update = storage.update_editions(self._db)
+            update = storage.update_editions(self.db)
         except sqlite3.Error as error:
             self._storage_failed_at_close(error)
             return
@@ -484,6 +502,11 @@ class CrawlRun:
         if update.matched:
             logger.info("Editions: %d digests matched, %d joined a twin on another site; %d editions new, %d changed",
                         update.matched, update.pairs, update.new, update.changed)
+
+    def _run_id(self) -> int:
+        if self.run_id is None:
+            raise RuntimeError("the run has no crawl_runs row")
+        return self.run_id
 
     def _storage_failed_at_close(self, error: sqlite3.Error) -> None:
         self.storage_error = self.storage_error or f"{type(error).__name__}: {error}"

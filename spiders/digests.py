@@ -57,6 +57,7 @@ def _header(response, name: str) -> str | None:
 
 class DigestsSpider(scrapy.Spider):
     name = "digests"
+    run: CrawlRun  # opened in from_crawler, before any request
 
     def __init__(self, start_url: str | None = None, mode: str = "refresh", index: str = "auto", **kwargs) -> None:
         super().__init__(**kwargs)
@@ -68,8 +69,7 @@ class DigestsSpider(scrapy.Spider):
             _usage_error(f"start_url must be an http(s) URL, got {start_url!r}")
         self.mode = mode
         self.index = index
-        self.start_url = start_url
-        self.run: CrawlRun | None = None
+        self.start_url: str = start_url or ""  # set from DIGEST_ARCHIVES when not given
         self.plan: RestPlan | None = None  # set when the REST API is the index of this run
         self.start_listing = None  # the start page read as a listing, for a fall back to the HTML path
         self.sampled: list = []  # posts whose pages check the REST content (backfill)
@@ -88,7 +88,7 @@ class DigestsSpider(scrapy.Spider):
         # The project's `crawl` command gives each archive of DIGEST_ARCHIVES its own run; a spider
         # built some other way without a start URL crawls the first.
         archives = crawler.settings.getlist("DIGEST_ARCHIVES")
-        spider.start_url = spider.start_url or (archives[0].strip() if archives else None)
+        spider.start_url = spider.start_url or (archives[0].strip() if archives else "")
         if not is_http_url(spider.start_url):
             _usage_error(f"DIGEST_ARCHIVES must list http(s) URLs, got {spider.start_url!r}")
         # Offsite links are stored as links, never followed: only the archive's own site is crawled.
@@ -215,6 +215,8 @@ class DigestsSpider(scrapy.Spider):
                 headers["If-None-Match"] = index.feed_etag
             if index.feed_last_modified:
                 headers["If-Modified-Since"] = index.feed_last_modified
+        if index.feed_url is None:
+            raise ValueError("no feed known for this archive")
         return scrapy.Request(on_site_of(index.feed_url, self.start_url), headers=headers, dont_filter=True,
                               callback=self.feed_read, errback=self.feed_failed, cb_kwargs={"conditional": conditional},
                               meta={"handle_httpstatus_list": [304], "dont_cache": True})
@@ -249,6 +251,8 @@ class DigestsSpider(scrapy.Spider):
     # --- the REST index -----------------------------------------------------------------------------
 
     def _index_request(self, page: int) -> scrapy.Request:
+        if self.plan is None:
+            raise ValueError("the REST index is not in use")
         return scrapy.Request(self.plan.index_url(page), callback=self.rest_index_read, errback=self.rest_failed,
                               cb_kwargs={"page": page}, dont_filter=True, meta={"dont_redirect": True})
 
@@ -343,7 +347,7 @@ class DigestsSpider(scrapy.Spider):
 
     def _sample_answered(self, post_id: int | None, digest):
         """A sampled page was read (or failed): once all are, the REST content is trusted or not."""
-        if self.plan is None or not self.sampled or post_id not in {post.post_id for post in self.sampled}:
+        if self.plan is None or post_id is None or post_id not in {post.post_id for post in self.sampled}:
             return
         self.plan.check_sample(post_id, digest)
         if not self.plan.sample_done(self.sampled):

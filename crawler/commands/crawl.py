@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
@@ -29,16 +30,19 @@ class Command(ScrapyCrawlCommand):
         if len(args) != 1:
             raise UsageError("give one spider: scrapy crawl digests")
         spider_name = args[0]
+        process, settings = self.crawler_process, self.settings
+        if process is None or settings is None:
+            raise UsageError("scrapy crawl runs inside a Scrapy project")
         try:
             # Before the reactor starts: an unknown name must end the process, not leave it waiting.
-            self.crawler_process.spider_loader.load(spider_name)
+            process.spider_loader.load(spider_name)
         except KeyError:
-            known = ", ".join(self.crawler_process.spider_loader.list())
+            known = ", ".join(process.spider_loader.list())
             print(f"scrapy crawl: error: no spider named {spider_name!r} (this project has: {known})",
                   file=sys.stderr, flush=True)
             self.exitcode = USAGE_EXIT_CODE
             return
-        archives = [url for url in self.settings.getlist("DIGEST_ARCHIVES") if url.strip()]
+        archives = [url for url in settings.getlist("DIGEST_ARCHIVES") if url.strip()]
         if "start_url" in opts.spargs or not archives:
             start_urls = [opts.spargs.pop("start_url", None)]
         else:
@@ -50,11 +54,11 @@ class Command(ScrapyCrawlCommand):
         def one_after_another():
             try:
                 for start_url in start_urls:
-                    crawler = self.crawler_process.create_crawler(spider_name)
+                    crawler = process.create_crawler(spider_name)
                     crawlers.append(crawler)
                     arguments = dict(opts.spargs, **({"start_url": start_url} if start_url else {}))
                     # A Deferred (CrawlerProcess) or an asyncio task (AsyncCrawlerProcess): wait for either.
-                    yield deferred_from_coro(self.crawler_process.crawl(crawler, **arguments))
+                    yield deferred_from_coro(process.crawl(crawler, **arguments))
                     if CrawlRun.exit_code_of(crawler) == INTERRUPTED_EXIT_CODE:
                         break  # stopped by SIGTERM or Ctrl-C: not on to the next archive
             except Exception as error:  # noqa: BLE001 - becomes the exit code, in one line
@@ -62,25 +66,28 @@ class Command(ScrapyCrawlCommand):
                 logger.error("Unexpected %s: %s; stopping", type(error).__name__, error)
                 logger.debug("Traceback of the unexpected error", exc_info=error)
             finally:
-                from twisted.internet import reactor
-
                 # Whether the reactor runs yet or not: stop it as soon as it can be.
-                reactor.callWhenRunning(reactor.callLater, 0, _stop_reactor)
+                _reactor().callWhenRunning(_reactor().callLater, 0, _stop_reactor)
 
         one_after_another()
-        self.crawler_process.start(stop_after_crawl=False)
+        process.start(stop_after_crawl=False)
         codes = [CrawlRun.exit_code_of(crawler) for crawler in crawlers]
         if unexpected:
             codes.append(CRASHED_EXIT_CODE)
-        if None in codes or self.crawler_process.bootstrap_failed:
+        if None in codes or process.bootstrap_failed:
             # A crawler whose run never opened decided nothing: that is not a success.
             codes.append(RUN_FAILED_EXIT_CODE)
         # No run at all (nothing to crawl) is not a success either.
         self.exitcode = max((code for code in codes if code is not None), default=RUN_FAILED_EXIT_CODE)
 
 
-def _stop_reactor() -> None:
+def _reactor() -> Any:
+    """The installed reactor (imported late: Scrapy installs the one its settings name first)."""
     from twisted.internet import reactor
 
-    if reactor.running:
-        reactor.stop()
+    return reactor
+
+
+def _stop_reactor() -> None:
+    if _reactor().running:
+        _reactor().stop()

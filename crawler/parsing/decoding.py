@@ -28,7 +28,7 @@ def decode_html(body: bytes, http_charset: str | None = None) -> str:
     page's own declaration or to windows-1252, instead of filling the text with U+FFFD.
     """
     bom_encoding, bom = read_bom(body)
-    if bom_encoding:
+    if bom_encoding and bom:
         return body[len(bom):].decode(bom_encoding, errors="replace")
     candidates = [
         _codec(http_charset),

@@ -29,7 +29,7 @@ from .html import (
     text_of,
 )
 from .text import (
-    DATE_IN_WORDS, fit_optional, fit_text, is_series_name, match_dateline, mentions_series, parse_date, parse_title,
+    DATE_IN_WORDS, Dateline, fit_optional, fit_text, is_series_name, match_dateline, mentions_series, parse_date, parse_title,
     squash,
 )
 
@@ -105,10 +105,12 @@ def parse_digest(url: str, html: str | bytes, http_charset: str | None = None) -
 def _fragment(container) -> Tag:
     """The content container as a BeautifulSoup element (the only part of a page BeautifulSoup reads)."""
     markup = lxml.html.tostring(container, encoding="unicode")
-    soup = make_soup(markup)
-    root = soup.body if container.tag in ("body", "html") else \
-        next((child for child in soup.body.children if isinstance(child, Tag)), soup.body)
-    return root
+    body = make_soup(markup).body
+    if body is None:  # lxml always serialises the container inside a body; this would be a bug
+        raise ParseError("the content container could not be read again")
+    if container.tag in ("body", "html"):
+        return body
+    return next((child for child in body.children if isinstance(child, Tag)), body)
 
 
 # --- metadata (lxml, whole page) -------------------------------------------------------------------
@@ -152,7 +154,7 @@ _POSTS_PATH = re.compile(r"/posts?/([0-9]+)(?:/|$)")
 
 
 def _query_post_id(url: str | None) -> int | None:
-    if not is_http_url(url):
+    if url is None or not is_http_url(url):
         return None
     for key, value in parse_qsl(urlsplit(url).query):
         if key == "p" and post_id_of(value) is not None:
@@ -379,7 +381,8 @@ def _lines(block, index: int) -> list[_Line]:
         nodes, tag = list(block.children), block.name
     if tag == "blockquote":
         return [_Line(nodes, index, tag)]
-    lines, current = [], []
+    lines: list[list] = []  # the nodes of each line, split at <br>
+    current: list = []
     for node in nodes:
         if isinstance(node, Tag) and node.name == "br":
             lines.append(current)
@@ -438,7 +441,7 @@ class _BodyReader:
         self.plus_mode = plus_mode
         self.entries: list[_Entry] = []
         self.section: str | None = None
-        self.dateline = None
+        self.dateline: Dateline | None = None
         self.current: _Entry | None = None  # the entry that following text continues
         self.closed = False  # after a closing dateline only theme text follows
 
@@ -541,7 +544,8 @@ def _finish_entry(entry: _Entry, url: str) -> Entry:
                 if isinstance(node, Tag):
                     anchors = [node] if node.name == "a" else node.find_all("a")
                     for anchor in anchors:
-                        target = canonical_link(anchor.get("href"), url)
+                        href = anchor.get("href")
+                        target = canonical_link(href, url) if isinstance(href, str) else None
                         if target is None:
                             anchor.attrs.pop("href", None)
                             continue

@@ -166,7 +166,7 @@ def lx_text(element) -> str:
 
 
 def _tokens(tag: Tag) -> list[str]:
-    classes = tag.get("class") or []
+    classes: list[str] | str = tag.get("class") or []
     if isinstance(classes, str):
         classes = classes.split()
     ident = tag.get("id")

@@ -81,13 +81,14 @@ def parse_discovery(url: str, html: str | bytes, link_header: str | None = None)
         next((on_site(href) for rel, _, href, _ in links if REST_REL in rel and on_site(href)), None)
     kind = object_id = None
     for rel, kind_type, href, _ in links:
-        if "alternate" in rel and kind_type == "application/json" and on_site(href):
+        if href and "alternate" in rel and kind_type == "application/json" and on_site(href):
             match = _OBJECT_ROUTE.search(_rest_route_of(href))
             if match and post_id_of(match["id"]) is not None:
                 kind, object_id = match["kind"], post_id_of(match["id"])
                 break
     feeds = [href for rel, kind_type, href, _ in links
-             if "alternate" in rel and kind_type in ("application/rss+xml", "application/atom+xml") and on_site(href)]
+             if href and "alternate" in rel and kind_type in ("application/rss+xml", "application/atom+xml")
+             and on_site(href)]
     return Discovery(rest_root, kind, object_id, _archive_feed(feeds, url))
 
 
