@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 import zlib
 from dataclasses import asdict, dataclass, fields
@@ -116,9 +117,16 @@ def _insert_digest(db: Database, digest: Digest, now: str) -> int:
            "first_seen": now, "last_seen": now, "last_changed": now}
     columns = ", ".join(row)
     placeholders = ", ".join(f":{name}" for name in row)
-    digest_id = db.execute(f"INSERT INTO digests ({columns}) VALUES ({placeholders})", row).lastrowid
+    digest_id = _inserted_id(db.execute(f"INSERT INTO digests ({columns}) VALUES ({placeholders})", row))
     _insert_entries(db, digest_id, digest)
     return digest_id
+
+
+def _inserted_id(cursor: sqlite3.Cursor) -> int:
+    """The rowid an INSERT gave (sqlite3 types it optional: it is None only for other statements)."""
+    if cursor.lastrowid is None:
+        raise sqlite3.InterfaceError("an INSERT gave no row id")
+    return cursor.lastrowid
 
 
 def _replace_digest(db: Database, digest_id: int, digest: Digest, now: str, seen: bool) -> None:
@@ -138,7 +146,8 @@ def _insert_entries(db: Database, digest_id: int, digest: Digest) -> None:
     # Ids chosen here (inside the digest's transaction, so no other writer can take them) let entries
     # and links go in with one executemany each instead of a statement per entry.
     first_id = db.execute("SELECT coalesce(max(id), 0) + 1 FROM entries").fetchone()[0]
-    entry_rows, link_rows = [], []
+    entry_rows: list[tuple] = []
+    link_rows: list[tuple] = []
     for offset, entry in enumerate(digest.entries):
         entry_id = first_id + offset
         entry_rows.append((entry_id, digest_id, offset + 1, entry.section, entry.text, entry.html))
@@ -212,10 +221,10 @@ def close_abandoned_runs(db: Database, now: str | None = None) -> int:
 
 def start_run(db: Database, mode: str, start_url: str, now: str | None = None) -> int:
     with db.atomic():
-        return db.execute(
+        return _inserted_id(db.execute(
             "INSERT INTO crawl_runs (mode, start_url, started, status) VALUES (?, ?, ?, 'running')",
             [mode, start_url, now or utc_now()],
-        ).lastrowid
+        ))
 
 
 @dataclass
