@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test test-e2e test-wordpress screenshots bench crawl backfill clean
+.PHONY: setup demo lint format test test-e2e test-wordpress screenshots bench crawl backfill clean
 
 ## setup: create .venv/ with the project and its pinned dependencies
 setup: $(STAMP)
@@ -18,8 +18,19 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/python -m fixtures.demo --db demo.db
 
-## test: the whole suite (parsers on saved pages, storage, crawls against the fixture server), two workers
-test: setup
+## lint: the code's own checks (ruff's lint and format rules, mypy); fails on any finding
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## format: let ruff sort imports, fix what it can and format the code
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## test: the code's checks, then the whole suite (parsers on saved pages, storage, crawls against the fixture server)
+test: setup lint
 	$(BIN)/pytest -n 2 --dist loadfile
 
 ## test-e2e: a real browser (Debian's chromium, installed by scripts/install-browser.sh) and a real scrapyd

@@ -20,6 +20,7 @@ from typing import NoReturn
 import click
 
 import storage
+from crawler import __version__
 from storage.datasette import metadata as datasette_metadata
 from storage.export import EXPORTED_TABLES, FORMATS, copy_database, export_tables
 from storage.report import number_ranges, series_report
@@ -75,7 +76,7 @@ def _archive_path(archive: str | None, db_option: str | None) -> str:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="digest-archive")
+@click.version_option(version=__version__, prog_name="digest-archive")
 def main() -> None:
     """Keep and use an SQLite archive of the Iran Interlink Weekly Digest.
 

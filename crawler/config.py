@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crawler import __version__
+
 # The two publishers of the digest (../shared/site-notes.md): nejatngo.org's category, and
 # iran-interlink.org's digest listing (an author archive under /wordpress/).
 DEFAULT_ARCHIVES = (
@@ -24,6 +26,8 @@ class ProjectSetting:
 
 
 PROJECT_SETTINGS = (
+    ProjectSetting("DIGEST_CONTACT", "",
+                   "How a site's operators reach whoever runs the crawl (an e-mail address or a URL), sent in the User-Agent; a crawl of a real site without it logs a warning."),
     ProjectSetting("DATABASE", "archive.db",
                    "Path of the SQLite archive a crawl writes to (created with its schema if missing)."),
     ProjectSetting("DIGEST_ARCHIVES", ",".join(DEFAULT_ARCHIVES),
@@ -53,3 +57,15 @@ PROJECT_SETTINGS = (
 
 def project_defaults() -> dict[str, object]:
     return {setting.name: setting.default for setting in PROJECT_SETTINGS}
+
+
+def user_agent(contact: str | None) -> str:
+    """The User-Agent: the project and its version, and the contact of whoever runs the crawl, in the
+    `(+URL)` form crawlers use (an e-mail address as `+mailto:`). No contact: no invented URL."""
+    name = f"digest-archive/{__version__}"
+    contact = (contact or "").strip()
+    if not contact:
+        return name
+    if "@" in contact and "://" not in contact and not contact.startswith("mailto:"):
+        contact = f"mailto:{contact}"
+    return f"{name} (+{contact})"

@@ -1,8 +1,6 @@
 """Scrapy settings for digest-archive: polite defaults for the real site, all overridable with `-s`."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-from crawler.config import project_defaults
+from crawler.config import project_defaults, user_agent
 
 BOT_NAME = "digest-archive"
 SPIDER_MODULES = ["spiders"]
@@ -13,12 +11,9 @@ COMMANDS_MODULE = "crawler.commands"
 # DATABASE, DIGEST_ARCHIVES, …: see crawler/config.py (declared there once, with help).
 globals().update(project_defaults())
 
-try:
-    _VERSION = version("digest-archive")
-except PackageNotFoundError:  # running from a checkout that was not installed
-    _VERSION = "0"
-# Identify ourselves and say where to read about us, so the site's operators can reach us.
-USER_AGENT = f"digest-archive/{_VERSION} (+https://github.com/digest-archive/digest-archive)"
+# Who we are: the project and its version, and (with `-s DIGEST_CONTACT=…`) how to reach whoever runs
+# the crawl; the spider rebuilds it from DIGEST_CONTACT unless USER_AGENT itself is set (config.py).
+USER_AGENT = user_agent(None)
 
 # Politeness: the real site is a small NGO's WordPress; one request at a time, adaptively slowed.
 ROBOTSTXT_OBEY = True

@@ -19,16 +19,19 @@ The indexes, cheapest first (`index=auto`):
 from __future__ import annotations
 
 import json
+import logging
 import sys
+from urllib.parse import urlsplit
 from dataclasses import replace
 from datetime import timedelta
 from typing import NoReturn
 
 import scrapy
 from scrapy.exceptions import IgnoreRequest
+from scrapy.settings import SETTINGS_PRIORITIES
 
 import storage
-from crawler.config import project_defaults
+from crawler.config import project_defaults, user_agent
 from crawler.failures import describe_failure
 from crawler.indexes import PER_PAGE, RestPlan
 from crawler.items import DigestNotModified, FetchedPage, IndexConfirmed, PageFailure, PostsGone
@@ -48,6 +51,24 @@ def _usage_error(message: str, code: int = USAGE_EXIT_CODE) -> NoReturn:
     """Stop before any request with one line, not a traceback: bad arguments are the user's to fix."""
     print(f"digests: error: {message}", file=sys.stderr, flush=True)
     raise SystemExit(code)
+
+
+_warned_about_contact = False
+
+
+def _ask_for_a_contact(settings, start_url: str) -> None:
+    """A crawl of a real site without DIGEST_CONTACT: say once how to set it (the fixture servers on
+    loopback need none)."""
+    global _warned_about_contact
+    host = urlsplit(start_url).hostname or ""
+    if settings.get("DIGEST_CONTACT") or _warned_about_contact or host in ("localhost", "::1") \
+            or host.startswith("127."):
+        return
+    _warned_about_contact = True
+    logging.getLogger(__name__).warning(
+        "No DIGEST_CONTACT set: the User-Agent (%s) tells %s's operators nothing about who runs this crawl. "
+        "Set it with -s DIGEST_CONTACT=you@example.org (or a URL about your crawl).",
+        settings.get("USER_AGENT"), host)
 
 
 def _header(response, name: str) -> str | None:
@@ -81,6 +102,8 @@ class DigestsSpider(scrapy.Spider):
         # The project's own settings have their declared defaults however the crawler was made (a
         # test's `get_crawler`, scrapyd): settings of higher priority keep their values.
         settings.setdict(project_defaults(), priority="default")
+        if settings.getpriority("USER_AGENT") in (None, SETTINGS_PRIORITIES["default"], SETTINGS_PRIORITIES["project"]):
+            settings.set("USER_AGENT", user_agent(settings.get("DIGEST_CONTACT")), priority="spider")
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -91,6 +114,7 @@ class DigestsSpider(scrapy.Spider):
         spider.start_url = spider.start_url or (archives[0].strip() if archives else "")
         if not is_http_url(spider.start_url):
             _usage_error(f"DIGEST_ARCHIVES must list http(s) URLs, got {spider.start_url!r}")
+        _ask_for_a_contact(crawler.settings, spider.start_url)
         # Offsite links are stored as links, never followed: only the archive's own site is crawled.
         spider.allowed_domains = [domain_of(spider.start_url)]
         recheck_limit = None if spider.mode == "recheck" else \
