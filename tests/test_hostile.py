@@ -69,8 +69,10 @@ class Crawl:
     def describe(self) -> str:
         tail = self.log[-3000:]
         if "Traceback" in self.log:
+            # The first traceback's last lines (the exception), then the end of the log.
             start = self.log.find("Traceback")
-            tail = self.log[max(0, start - 500): start + 2500] + "\n…\n" + self.log[-1500:]
+            block = re.split(r"\n(?=\d{4}-\d\d-\d\d )", self.log[start:], maxsplit=1)[0]
+            tail = self.log[max(0, start - 400): start] + "…\n" + block[-1200:] + "\n…\n" + self.log[-1500:]
         return f"exit {self.code} after {self.seconds:.1f}s{f', killed: {self.killed}' if self.killed else ''}\n{tail}"
 
 
@@ -455,7 +457,10 @@ def test_misspelt_spider_name_exits_non_zero_with_one_error_line(tmp_path):
     command = [sys.executable, "-m", "scrapy", "crawl", "digest", "-s", f"DATABASE={tmp_path / 'archive.db'}",
                "-s", "LOG_LEVEL=INFO"]
     started = time.monotonic()
-    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=30)
+    try:
+        result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired as hung:
+        pytest.fail(f"`scrapy crawl digest` still running after 30s:\n{(hung.stderr or b'')[-2000:]!r}")
     log = result.stdout + result.stderr
     assert result.returncode == 2, (result.returncode, log[-3000:])
     assert time.monotonic() - started < 30
