@@ -201,6 +201,13 @@ def forbidden_text(database: Path) -> list[tuple[str, str]]:
     return found
 
 
+def script_elements(database: Path) -> list[str]:
+    """Stored titles, entry texts and entry HTML that carry a `<script` (the sanitiser's job, and the parser's)."""
+    texts = query(database, "SELECT title FROM digests UNION ALL SELECT text FROM entries UNION ALL "
+                            "SELECT html FROM entries")
+    return [str(text)[:200] for (text,) in texts if "<script" in str(text).lower()]
+
+
 def rows_off_origin(database: Path, server: HostileServer) -> list[tuple[str, str]]:
     """(table, url) of every digest, digest URL or kept page whose URL is not on the archive's site."""
     site = site_of(server.base_url)
@@ -443,19 +450,6 @@ def test_off_site_rest_root_is_never_asked_and_the_listing_is_read(tmp_path):
     assert rows_off_origin(database, site) == []
 
 
-def test_script_in_titles_is_not_stored_as_markup(tmp_path):
-    """A `<script>` element inside every title (page and REST): digests are stored, and no stored title,
-    entry text or entry HTML carries a script element."""
-    database = tmp_path / "archive.db"
-    with HostileServer(Hostility(posts=5, script_titles=True, absurd_headers=True)) as site:
-        result = crawl(site, database)
-    assert_no_traceback_with_exit_0(result)
-    assert_all_stored_or_one_error(result, database, site)
-    texts = query(database, "SELECT title FROM digests UNION ALL SELECT text FROM entries UNION ALL "
-                            "SELECT html FROM entries")
-    assert texts and not [text for (text,) in texts if "<script" in str(text).lower()]
-
-
 def test_misspelt_spider_name_exits_non_zero_with_one_error_line(tmp_path):
     command = [sys.executable, "-m", "scrapy", "crawl", "digest", "-s", f"DATABASE={tmp_path / 'archive.db'}",
                "-s", "LOG_LEVEL=INFO"]
@@ -524,6 +518,7 @@ def assert_invariants(site: HostileServer, victim: HostileServer, database: Path
     assert not (result.code == 0 and "Traceback" in result.log), note
     assert rows_off_origin(database, site) == [], note
     assert forbidden_text(database) == [], note
+    assert script_elements(database) == [], note
     missing = unaccounted(database, site)
     if missing:
         assert result.code != 0 and len(result.error_lines()) == 1, (missing, result.error_lines(), note)
@@ -541,8 +536,6 @@ def test_any_hostile_site_keeps_the_invariants(victim, tmp_path_factory):
                                                                      HealthCheck.function_scoped_fixture,
                                                                      HealthCheck.data_too_large])
     @given(case=hostile_sites(victim.base_url))
-    @example(case=(Hostility(posts=6, endless=True, total_pages="1000000000", links={1: f"{victim.base_url}/en/posts/5000"}),
-                   "backfill"))
     @example(case=(Hostility(posts=5, total_pages="\u00b2", ids={0: 10**30}, titles={2: None}, surrogates=frozenset({3}),
                              controls=True, feed="xxe", elsewhere=victim.base_url), "refresh"))
     def check(case):
