@@ -201,6 +201,14 @@ def forbidden_text(database: Path) -> list[tuple[str, str]]:
     return found
 
 
+def wrong_post_ids(database: Path, server: HostileServer) -> list[tuple[str, object]]:
+    """(url, post_id) of stored digests of the site whose post id is not the one their page carries
+    (`/en/posts/N` is post N): a REST item's wrong-typed id must not become a digest's id."""
+    site = site_of(server.base_url)
+    return [(url, post_id) for url, post_id in query(database, "SELECT url, post_id FROM digests WHERE site = ?", [site])
+            if post_id is not None and urlsplit(url).path.rstrip("/") != f"/en/posts/{post_id}"]
+
+
 def script_elements(database: Path) -> list[str]:
     """Stored titles, entry texts and entry HTML that carry a `<script` (the sanitiser's job, and the parser's)."""
     texts = query(database, "SELECT title FROM digests UNION ALL SELECT text FROM entries UNION ALL "
@@ -398,6 +406,20 @@ def test_post_id_10_to_the_30_is_a_recorded_failure_or_read_from_its_page(tmp_pa
     assert 10**30 not in stored_post_ids(database, site)
 
 
+def test_wrong_typed_or_repeated_rest_ids_neither_drop_a_post_nor_become_its_id(tmp_path):
+    """Two items say their id is 0, one says `true` (a JSON boolean is a Python int): no post is
+    silently dropped as a "duplicate" of another, and no digest is stored with 0 or 1 for an id."""
+    database = tmp_path / "archive.db"
+    with HostileServer(Hostility(posts=7, ids={1: 0, 4: 0, 5: True})) as site:
+        result = crawl(site, database)
+    assert result.killed is None, result.describe()
+    assert_no_traceback_with_exit_0(result)
+    assert unaccounted(database, site) == [], result.describe()
+    assert wrong_post_ids(database, site) == []
+    for position in (0, 2, 3, 6):
+        assert is_stored(database, site, site.posts[position]), result.describe()
+
+
 def test_control_characters_never_reach_the_database(tmp_path):
     """`&#1;`, a raw ESC, U+FFFE and `&#xFFFF;` in every title and entry, through both roads a backfill
     takes (the sampled pages and the REST items): all digests stored, none of those characters kept."""
@@ -519,6 +541,7 @@ def assert_invariants(site: HostileServer, victim: HostileServer, database: Path
     assert rows_off_origin(database, site) == [], note
     assert forbidden_text(database) == [], note
     assert script_elements(database) == [], note
+    assert wrong_post_ids(database, site) == [], note
     missing = unaccounted(database, site)
     if missing:
         assert result.code != 0 and len(result.error_lines()) == 1, (missing, result.error_lines(), note)
