@@ -34,8 +34,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from crawler.urls import site_of
-from fixtures.hostile import AUTO, POSTS_ROUTE, HostileServer, Hostility
-from fixtures.site import FixturePost
+from fixtures.hostile import AUTO, LISTING_PER_PAGE, POSTS_ROUTE, HostileServer, Hostility
+from fixtures.site import CATEGORY_PATH, FixturePost
 from tests.conftest import REPO, crawl_command
 
 MAX_REST_PAGES = 5
@@ -82,8 +82,14 @@ def request_bound(server: HostileServer) -> int:
     pages; and per post the site can name within those pages at most three (`/?p=N`, its 301 target,
     and one more for a page read again on the HTML path)."""
     h = server.hostility
-    named = h.posts + (MAX_REST_PAGES * 100 if h.endless else 0)
+    named = h.posts + (MAX_REST_PAGES * 100 if h.endless else 0) \
+        + ((MAX_LISTING_PAGES + 1) * LISTING_PER_PAGE if h.endless_listing else 0)
     return 4 + MAX_REST_PAGES + MAX_LISTING_PAGES + 3 * named
+
+
+def listing_requests(server: HostileServer) -> list[str]:
+    """Requests for the HTML listing: the start page and its `/page/N` pages."""
+    return [target for target in server.requests_to(CATEGORY_PATH) if "/feed" not in target]
 
 
 def crawl(server: HostileServer, database: Path, *args: str, mode: str = "backfill", timeout: float = 60,
@@ -93,6 +99,7 @@ def crawl(server: HostileServer, database: Path, *args: str, mode: str = "backfi
     command = crawl_command(server.start_url, database, "-a", f"mode={mode}", *CAPS, *args)
     bound = request_bound(server)
     before, rest_before = len(server.requests), len(server.requests_to(POSTS_ROUTE))
+    listing_before = len(listing_requests(server))
     started = time.monotonic()
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                errors="replace")
@@ -107,6 +114,8 @@ def crawl(server: HostileServer, database: Path, *args: str, mode: str = "backfi
                 killed = f"more than {bound} requests"
             elif rest_pages > MAX_REST_PAGES:
                 killed = f"more than DIGEST_MAX_REST_PAGES={MAX_REST_PAGES} REST index pages ({rest_pages})"
+            elif len(listing_requests(server)) - listing_before > MAX_LISTING_PAGES + 1:
+                killed = f"more than DIGEST_MAX_LISTING_PAGES={MAX_LISTING_PAGES} listing pages"
             elif victim is not None and victim.requests:
                 killed = f"the victim site got requests: {victim.requests[:3]}"
             elif time.monotonic() - started > timeout:
@@ -340,6 +349,20 @@ def test_endless_rest_paging_is_bounded(tmp_path):
     assert "Traceback" not in result.log, result.describe()
 
 
+def test_endless_html_listing_is_bounded(tmp_path):
+    """No REST API, and a category listing whose every page links a next one of ten new posts: the
+    crawl reads at most DIGEST_MAX_LISTING_PAGES listing pages (the start page besides) and stops."""
+    database = tmp_path / "archive.db"
+    with HostileServer(Hostility(posts=6, rest_root="", endless_listing=True)) as site:
+        result = crawl(site, database)
+        listings = listing_requests(site)
+    assert result.killed is None, result.describe()
+    assert len(listings) <= MAX_LISTING_PAGES + 1, listings
+    assert_no_traceback_with_exit_0(result)
+    assert result.code in (0, 1), result.describe()
+    assert_all_stored_or_one_error(result, database, site)
+
+
 def test_repeated_rest_pages_end_the_index(tmp_path):
     """Every page of /wp/v2/posts answers page 1 again, with a billion pages promised: the index ends at
     the first repeated page, and the archive's posts are all stored or failed."""
@@ -550,6 +573,7 @@ def hostile_sites(draw, victim: str) -> tuple[Hostility, str]:
         total=draw(st.sampled_from(TOTALS)),
         total_pages=draw(st.sampled_from(TOTAL_PAGES)),
         endless=draw(st.sampled_from([False, False, False, True])),
+        endless_listing=draw(st.sampled_from([False, False, False, True])),
         repeat=draw(st.sampled_from([False, False, False, True])),
         nested=draw(st.sampled_from([0, 0, 0, 0, 200_000])),
         controls=draw(st.booleans()),
@@ -570,6 +594,7 @@ def assert_invariants(site: HostileServer, victim: HostileServer, database: Path
     assert set(site.hosts) <= {site.netloc}, (set(site.hosts), note)
     assert len(site.requests) <= request_bound(site), (len(site.requests), note)
     assert len(site.requests_to(POSTS_ROUTE)) <= MAX_REST_PAGES, note
+    assert len(listing_requests(site)) <= MAX_LISTING_PAGES + 1, note
     assert result.code in EXIT_CODES, note
     assert not (result.code == 0 and "Traceback" in result.log), note
     assert rows_off_origin(database, site) == [], note
@@ -601,6 +626,7 @@ def test_any_hostile_site_keeps_the_invariants(victim, tmp_path_factory):
         database = tmp_path_factory.mktemp("hostile") / "archive.db"
         with HostileServer(hostility) as site:
             result = crawl(site, database, mode=mode, victim=victim)
+            assert [answer for answer in site.answers if answer[1] == 500] == [], "the fixture itself failed"
             assert_invariants(site, victim, database, result, f"{hostility}\nmode={mode}")
 
     check()
