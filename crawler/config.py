@@ -42,7 +42,7 @@ PROJECT_SETTINGS = (
                    "Hours a refresh reaches back before the last sync when asking the REST API what changed (it compares the site's local time)."),
     ProjectSetting("DIGEST_RETRY_AFTER_MAX", 120,
                    "Longest wait (seconds) a 429/503 `Retry-After` is honoured for before the page counts as failed; also the longest robots.txt `Crawl-delay` honoured."),
-    ProjectSetting("DIGEST_MAX_INDEX_PAGES", 100,
+    ProjectSetting("DIGEST_MAX_REST_PAGES", 100,
                    "Most pages of the REST index (100 posts each) a run reads; an index that goes on past it fails the run, whatever the site's headers claim."),
     ProjectSetting("DIGEST_MAX_LISTING_PAGES", 1000,
                    "Most HTML listing pages a run reads; a listing that goes on past it fails the run."),

@@ -81,7 +81,7 @@ class RestPlan:
     stored: dict[int, StoredPost]
     sample_size: int = 3
     overlap: timedelta = timedelta(hours=24)
-    max_pages: int = 100  # DIGEST_MAX_INDEX_PAGES
+    max_pages: int = 100  # DIGEST_MAX_REST_PAGES
     listed: dict[int, RestPost] = field(default_factory=dict)
     seen_ids: set[int] = field(default_factory=set)  # every post id the index named, usable or not
     newest_modified: str | None = None

@@ -162,7 +162,7 @@ class DigestsSpider(scrapy.Spider):
         settings = self.settings
         return RestPlan(self.mode, index, self.run.stored_posts(), settings.getint("DIGEST_REST_SAMPLE"),
                         timedelta(hours=settings.getfloat("DIGEST_REST_OVERLAP")),
-                        max_pages=settings.getint("DIGEST_MAX_INDEX_PAGES"))
+                        max_pages=settings.getint("DIGEST_MAX_REST_PAGES"))
 
     # --- the start page: where the site's indexes are ---------------------------------------------
 
@@ -323,7 +323,7 @@ class DigestsSpider(scrapy.Spider):
                                                f"{len(self.start_listing.post_urls)}")
             return
         if plan.capped:
-            self.run.fail(f"the REST index goes on past DIGEST_MAX_INDEX_PAGES ({plan.max_pages} pages of "
+            self.run.fail(f"the REST index goes on past DIGEST_MAX_REST_PAGES ({plan.max_pages} pages of "
                           f"{PER_PAGE}); raise the setting if the archive is really that long")
         elif plan.end_note:
             self.run.note(plan.end_note)

@@ -12,7 +12,6 @@ and a stop (SIGTERM, Ctrl-C) ends the sequence.
 from __future__ import annotations
 
 import logging
-import sys
 from typing import Any
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
@@ -38,8 +37,7 @@ class Command(ScrapyCrawlCommand):
             process.spider_loader.load(spider_name)
         except KeyError:
             known = ", ".join(process.spider_loader.list())
-            print(f"scrapy crawl: error: no spider named {spider_name!r} (this project has: {known})",
-                  file=sys.stderr, flush=True)
+            logger.error("No spider named %r: this project has %s (scrapy crawl digests)", spider_name, known)
             self.exitcode = USAGE_EXIT_CODE
             return
         archives = [url for url in settings.getlist("DIGEST_ARCHIVES") if url.strip()]
