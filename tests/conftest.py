@@ -89,17 +89,16 @@ def start_datasette(database: Path) -> tuple[subprocess.Popen, str]:
 
 
 def datasette_client(database: Path):
-    """Datasette's own in-process client on an archive, with the project's metadata and plugin:
-    `get(path)` answers the page (asserting a 200), with no port and no browser."""
+    """Datasette's own in-process client on an archive, with the project's plugin (which supplies the
+    metadata, whatever the file is called): `get(path)` answers the page (asserting a 200, unless `status`
+    says otherwise), with no port and no browser."""
     from datasette.app import Datasette
 
-    from storage.datasette import metadata
+    instance = Datasette([str(database)])
 
-    instance = Datasette([str(database)], metadata=metadata(database.stem))
-
-    def get(path: str):
+    def get(path: str, status: int = 200):
         response = asyncio.run(instance.client.get(path))
-        assert response.status_code == 200, (path, response.status_code, response.text[:500])
+        assert response.status_code == status, (path, response.status_code, response.text[:500])
         return response
 
     return get
