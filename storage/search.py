@@ -19,6 +19,7 @@ OPERATORS = ("AND", "OR", "NOT")
 # A phrase in double quotes, or a run of anything else but white space and double quotes.
 _TOKEN = re.compile(r'"([^"]*)"|([^\s"]+)')
 _WORD = re.compile(r"\w+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Around each match in a snippet (then escaped and turned into <mark>).
 _MARK_START, _MARK_END = "\x02", "\x03"
 
@@ -31,7 +32,7 @@ def fts_query(text: str | None) -> str | None:
     >>> fts_query('"camp Ashraf" OR Liberty')
     '"camp Ashraf" OR "Liberty"'
     """
-    text = (text or "").replace('""', " ")
+    text = _CONTROL.sub(" ", text or "").replace('""', " ")  # FTS5 reads a NUL as the end of the query
     if text.count('"') % 2:  # a stray quote: the last one opens nothing
         last = text.rindex('"')
         text = text[:last] + " " + text[last + 1:]

@@ -21,6 +21,7 @@ import pytest
 
 from storage.export import copy_database
 from fixtures.server import ROBOTS_TXT, FixtureServer
+from fixtures.editions import INTERLINK_LISTING, interlink_site, nejatngo_site
 from fixtures.site import CATEGORY_PATH, archive_posts, build_site
 
 REPO = Path(__file__).resolve().parent.parent
@@ -167,4 +168,28 @@ def backfilled_archive(backfilled_template, site_server, tmp_path) -> Path:
     """A test's own copy of the backfilled archive; its URLs are those of `site_server`."""
     database = tmp_path / "archive.db"
     copy_database(backfilled_template.database, database)
+    return database
+
+
+# --- both publishers in one archive (the demo's two fixture archives) ------------------------------
+
+
+@pytest.fixture(scope="session")
+def servers():
+    """Both publishers' fixture archives (nejatngo.org, and its twin in the iran-interlink.org layout)."""
+    with FixtureServer(nejatngo_site()) as nejatngo, FixtureServer(interlink_site()) as interlink:
+        yield nejatngo, interlink
+
+
+def archives_setting(servers) -> str:
+    nejatngo, interlink = servers
+    return f"DIGEST_ARCHIVES={nejatngo.url(CATEGORY_PATH)},{interlink.url(INTERLINK_LISTING)}"
+
+
+@pytest.fixture(scope="session")
+def both_sites(servers, tmp_path_factory):
+    """One backfill of both archives into one file (no start_url: the project's two archives)."""
+    database = tmp_path_factory.mktemp("editions") / "archive.db"
+    result = run_crawl(None, database, "-a", "mode=backfill", "-s", archives_setting(servers))
+    assert_clean_run(result)
     return database
