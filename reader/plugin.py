@@ -287,6 +287,8 @@ def _is_archive(path: str) -> bool:
     except OSError:
         return False
     if key not in _ARCHIVE_CACHE:
+        if len(_ARCHIVE_CACHE) > 256:  # a file being crawled changes its mtime all the time
+            _ARCHIVE_CACHE.clear()
         try:
             connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
             try:
