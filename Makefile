@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo lint format test test-e2e test-wordpress screenshots bench crawl backfill clean
+.PHONY: setup demo serve lint format test test-e2e test-wordpress screenshots bench crawl backfill clean
 
 ## setup: create .venv/ with the project and its pinned dependencies
 setup: $(STAMP)
@@ -17,6 +17,11 @@ $(STAMP): pyproject.toml
 ## demo: crawl the bundled fixture archive offline into demo.db and show what was stored
 demo: setup
 	$(BIN)/python -m fixtures.demo --db demo.db
+
+## serve: browse what `make demo` stored, in Datasette with the project's reader, at http://127.0.0.1:8001/demo
+serve: setup
+	test -f demo.db || $(MAKE) demo
+	$(BIN)/digest-archive serve demo.db --port 8001
 
 ## lint: the code's own checks (ruff's lint and format rules, mypy); fails on any finding
 lint: setup

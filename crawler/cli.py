@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
@@ -21,9 +20,8 @@ import click
 
 import storage
 from crawler import __version__
-from storage.datasette import metadata as datasette_metadata
 from storage.export import EXPORTED_TABLES, FORMATS, copy_database, export_tables
-from storage.report import number_ranges, series_report
+from storage.report import failure_line, number_ranges, plural, series_report
 
 EXIT_USER_ERROR, EXIT_NO_ARCHIVE, EXIT_BUSY = 1, 2, 3
 DEFAULT_ARCHIVE = "archive.db"
@@ -103,26 +101,31 @@ def summary(archive: str | None, db_option: str | None, as_json: bool) -> None:
     first, last = data["published"]
     click.echo(f"Archive {database}")
     click.echo(f"  editions  {data['editions']:>6}   {data['editions_on_several_sites']} on more than one site, "
-               f"{data['edition_conflicts']} where the sites disagree")
+               f"{data['edition_conflicts']} where the sources disagree")
     click.echo(f"  digests   {data['digests']:>6}   posts on {', '.join(data['sites']) or '-'}; numbers {low}\u2013{high}, "
                f"published {first} to {last}")
     click.echo(f"  entries   {data['entries']:>6}   sections: {', '.join(data['sections']) or '-'}")
     click.echo(f"  links     {data['links']:>6}")
     click.echo(f"  failures  {data['failures']:>6}")
-    run = data["last_run"]
-    if run:
-        click.echo(f"Last run #{run['id']} ({run['mode']}, {run['status']}): {run['listing_pages']} listing pages, "
-                   f"{run['posts_fetched']} posts fetched, {run['new']} new, {run['changed']} changed, "
-                   f"{run['unchanged']} unchanged, {run['failed']} failed")
+    _echo_runs_and_failures(data)
     if data["latest"]:
         click.echo("Latest digests:")
         for digest in data["latest"]:
             number = digest["number"] if digest["number"] is not None else "-"
             click.echo(f"  {number:>4}  {digest['published'] or '?':<10}  {digest['entries']:>2} entries  {digest['title']}")
-    if data["unresolved_failures"]:
-        click.echo("Pages that failed and are not stored:")
-        for failure in data["unresolved_failures"]:
-            click.echo(f"  [{failure['kind']}] {failure['url']}: {failure['message']}")
+
+
+def _echo_runs_and_failures(data: dict) -> None:
+    """The last run of each archive in the file, and the pages not stored (the same in summary and report)."""
+    for run in data["last_runs"]:
+        click.echo(f"Last run of {run['start_url']}: #{run['id']} ({run['mode']}, {run['status']}): "
+                   f"{plural(run['listing_pages'] or 0, 'listing page')}, {plural(run['posts_fetched'] or 0, 'post')} "
+                   f"fetched, {run['new']} new, {run['changed']} changed, {run['unchanged']} unchanged, "
+                   f"{run['failed']} failed")
+    failures = data["unresolved_failures"]
+    click.echo(f"Pages that failed and are not stored: {len(failures) or 'none'}")
+    for failure in failures:
+        click.echo(f"  {failure_line(failure)}")
 
 
 @main.command()
@@ -146,8 +149,9 @@ def reparse(archive: str | None, db_option: str | None, as_json: bool, allow_shr
     if as_json:
         click.echo(json.dumps(report.__dict__, indent=2, ensure_ascii=False))
         return
-    click.echo(f"Re-parsed {report.pages} stored pages: {report.new} new, {report.changed} changed, "
-               f"{report.unchanged} unchanged, {len(report.unreadable)} unreadable")
+    click.echo(f"Re-parsed {plural(report.pages, 'stored page')}: {report.new} new, {report.changed} changed, "
+               f"{report.unchanged} unchanged, {len(report.unreadable)} unreadable; editions re-matched: "
+               f"{report.editions_new} new, {report.editions_changed} changed")
     for kind in ("entries", "links"):
         tally = getattr(report, kind)
         click.echo(f"  {kind}: {tally['added']} added, {tally['removed']} removed, {tally['altered']} altered")
@@ -177,20 +181,25 @@ def report(archive: str | None, db_option: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
-    click.echo(f"Series report for {database} ({data['editions']} editions of {data['digests']} digest posts)")
+    click.echo(f"Series report for {database} ({plural(data['editions'], 'edition')} of "
+               f"{plural(data['digests'], 'digest post')})")
     for row in data["editions_by_sites"]:
-        click.echo(f"  {row['editions']:>4} editions on {row['sites']}")
+        click.echo(f"  {plural(row['editions'], 'edition'):>12} on {row['sites']}")
     click.echo(f"Editions on one site only: {len(data['single_site_editions']) or 'none'}")
     for row in data["single_site_editions"]:
         click.echo(f"  {row['number'] or '-':>4}  {row['issue_date'] or row['first_published'] or '?'}  "
                    f"{row['sites']}  {row['title']}")
-    click.echo(f"Conflicts between sites: {len(data['edition_conflicts']) or 'none'}")
-    for row in data["edition_conflicts"]:
-        click.echo(f"  edition {row['id']} ({row['title']}): {row['conflicts']}")
+    for column, label in (("conflicts_between_sites", "Conflicts between sites"),
+                          ("conflicts_within_post", "Conflicts within one post")):
+        found = [row for row in data["edition_conflicts"] if row[column]]
+        click.echo(f"{label}: {len(found) or 'none'}")
+        for row in found:
+            click.echo(f"  {row['slug']} ({row['title']}): {row[column]}")
     click.echo(f"Missing numbers (all sites merged): {number_ranges(data['missing_numbers']) or 'none'}")
     click.echo(f"Numbers used by more than one edition: {len(data['duplicate_numbers']) or 'none'}")
     for row in data["duplicate_numbers"]:
-        click.echo(f"  {row['number']}: {row['editions']} editions, {row['posts']} posts: {row['urls']}")
+        click.echo(f"  {row['number']}: {plural(row['editions'], 'edition')}, {plural(row['posts'], 'post')}: "
+                   f"{row['urls']}")
     click.echo(f"Numbers out of order with their dates: {len(data['out_of_order']) or 'none'}")
     for row in data["out_of_order"]:
         click.echo(f"  {row['number']} published {row['published']}, between {row['number_before']} "
@@ -202,11 +211,7 @@ def report(archive: str | None, db_option: str | None, as_json: bool) -> None:
         click.echo(f"{label}: {len(data[name]) or 'none'}")
         for row in data[name]:
             click.echo(f"  {row['title']}  {row['url']}")
-    run = data["last_run"]
-    if run:
-        click.echo(f"Last run #{run['id']} ({run['mode']}, {run['status']}): {len(data['last_run_failures'])} failures")
-        for row in data["last_run_failures"]:
-            click.echo(f"  [{row['kind']}] {row['url']}: {row['message']}")
+    _echo_runs_and_failures(data)
 
 
 @main.command("match")
@@ -234,21 +239,33 @@ def match_command(archive: str | None, db_option: str | None, everything: bool) 
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True, help="Output format.")
 @click.option("--output", required=True, type=click.Path(),
               help="Directory for csv/json/ndjson (one file per table); a new file for sqlite.")
-def export(archive: str | None, db_option: str | None, fmt: str, output: str) -> None:
+@click.option("--force", is_flag=True, help="Replace files of an earlier export in the output (never other files).")
+def export(archive: str | None, db_option: str | None, fmt: str, output: str, force: bool) -> None:
     """Export the archive: one file per table, or a consistent copy of the database.
 
     Tables: editions, digests, entries, links, digest_revisions, crawl_runs, failures.
     The sqlite copy is made with SQLite's backup API, so it is consistent even
     while a crawl is writing.
 
+    An existing output is never overwritten unless --force is given.
+
     Example: digest-archive export archive.db --format csv --output export/
     """
     database = _archive_path(archive, db_option)
     db = _open_archive(database)
+    if fmt != "sqlite" and not force:
+        existing = [str(Path(output) / f"{table}.{fmt}") for table in EXPORTED_TABLES
+                    if (Path(output) / f"{table}.{fmt}").exists()]
+        if existing:
+            db.close()
+            _fail(f"{output} holds an earlier export ({existing[0]}…); not overwriting it (--force replaces it)",
+                  EXIT_USER_ERROR)
     try:
         if fmt == "sqlite":
             db.close()
             try:
+                if force:
+                    Path(output).unlink(missing_ok=True)
                 copy_database(database, output)
             except FileExistsError as error:
                 _fail(error, EXIT_USER_ERROR)
@@ -265,10 +282,12 @@ def export(archive: str | None, db_option: str | None, fmt: str, output: str) ->
 @archive_argument("The archive to browse (default archive.db).")
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="Port on 127.0.0.1.")
 def serve(archive: str | None, db_option: str | None, port: int) -> None:
-    """Browse the archive in Datasette on 127.0.0.1, with the project's metadata.
+    """Browse the archive in Datasette on 127.0.0.1, with the project's reader.
 
-    Facets on section, domain and year, full-text search, and canned queries
-    (digests linking to a domain, entries per section per year, series health).
+    Editions at lasting addresses (/-/edition/DB/SLUG), search in editions
+    (/-/search/DB), the series report (/-/report/DB), the Atom feed; facets,
+    full-text search and canned queries. The same as `datasette ARCHIVE` with
+    the project installed (its plugin supplies the metadata for any file name).
 
     Example: digest-archive serve demo.db --port 8001
     """
@@ -276,9 +295,5 @@ def serve(archive: str | None, db_option: str | None, port: int) -> None:
 
     database = _archive_path(archive, db_option)
     _open_archive(database).close()
-    with tempfile.TemporaryDirectory() as folder:
-        metadata_file = Path(folder) / "metadata.json"
-        metadata_file.write_text(json.dumps(datasette_metadata(Path(database).stem), indent=2))
-        datasette_cli.main(["serve", database, "--host", "127.0.0.1", "--port", str(port),
-                            "--metadata", str(metadata_file), "--setting", "facet_time_limit_ms", "500"],
-                           prog_name="datasette")
+    datasette_cli.main(["serve", database, "--host", "127.0.0.1", "--port", str(port),
+                        "--setting", "facet_time_limit_ms", "500"], prog_name="datasette")

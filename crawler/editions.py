@@ -10,8 +10,8 @@ Pure functions over plain values (no SQL; `storage.editions` reads and writes th
   last matched) is the twin of: pairs from different sites only, within `WINDOW` days of each other
   when both dates are known (never by number), at `THRESHOLD` or above, best pairs first, and never
   two posts of one site in one edition (the two posts numbered 213 stay two editions).
-- `edition_fields(members)`: number, issue date, headline and first publication from the best source,
-  and the conflicts where the sources disagree.
+- `edition_fields(members)`: title, number, issue date, headline and first publication, each by one rule
+  (`member_order`), and the conflicts where the sources disagree (between sites, or within one post).
 """
 
 from __future__ import annotations
@@ -129,42 +129,60 @@ class Member:
     dateline: str | None
     headline: str | None
     published: str | None
+    title: str | None = None
+    url: str = ""  # canonical; the last tie-breaker of the order of members
 
 
 @dataclass(frozen=True)
 class EditionFields:
+    title: str | None
     number: int | None
     issue_date: str | None
     headline: str | None
     first_published: str | None
     sites: str
-    conflicts: str | None
+    conflicts: str | None  # every disagreement, as below
+    conflicts_between_sites: str | None  # the sites disagree (a number, a date)
+    conflicts_within_post: str | None  # one post disagrees with itself (its title's date and its dateline)
 
 
-def _first(values: list[tuple[object, str]]) -> tuple[object | None, list[str]]:
-    """The first value, and a note for each other value that disagrees with it (value, source)."""
+def member_order(member: Member) -> tuple:
+    """The one order of an edition's posts: first published first (undated last), then by site and URL.
+    Every field of an edition is taken from the first member in this order that has it."""
+    return (member.published or "9999", member.site, member.url)
+
+
+def _first(values: list[tuple[object, str, str]]) -> tuple[object | None, str | None, bool]:
+    """The first value; a note listing every value with its source when some disagree (value, source, site);
+    and whether the disagreeing values come from more than one site."""
     if not values:
-        return None, []
+        return None, None, False
     chosen = values[0][0]
-    others = [f"{value} ({source})" for value, source in values[1:] if value != chosen]
-    return chosen, ([f"{chosen} ({values[0][1]})", *others] if others else [])
+    if all(value == chosen for value, _, _ in values):
+        return chosen, None, False
+    shown = [values[0]] + [v for v in values[1:] if v[0] != chosen]
+    note = " \u2260 ".join(f"{value} ({source})" for value, source, _ in shown)
+    return chosen, note, len({site for _, _, site in shown}) > 1
 
 
 def edition_fields(members: list[Member]) -> EditionFields:
-    """Fields from the best source: the number from a numbered title, the issue date from a dated title or
-    else a dateline, the headline from either; members in order of publication. Where sources disagree
-    (a number, a date) the first is kept and every value is listed in `conflicts`."""
-    ordered = sorted(members, key=lambda m: (m.published or "9999", m.site))
-    number, number_conflict = _first([(m.number, m.site) for m in ordered if m.number is not None])
-    dates = [(m.issue_date, f"title, {m.site}") for m in ordered if m.issue_date] + \
-        [(parse_date(m.dateline), f"dateline, {m.site}") for m in ordered if m.dateline and parse_date(m.dateline)]
-    issue_date, date_conflict = _first(dates)
+    """Every field of an edition by one rule: members in `member_order`, each field from the first member
+    that has it: the title; the number from a numbered title; the issue date from a dated title, else a
+    dateline; the headline. Where values disagree the first is kept and every value is listed in
+    `conflicts`, classed as between sites or within one post."""
+    ordered = sorted(members, key=member_order)
+    title = next((m.title for m in ordered if m.title), None)
+    number, number_note, number_across = _first([(m.number, m.site, m.site) for m in ordered if m.number is not None])
+    dates = [(m.issue_date, f"title, {m.site}", m.site) for m in ordered if m.issue_date] + \
+        [(parse_date(m.dateline), f"dateline, {m.site}", m.site)
+         for m in ordered if m.dateline and parse_date(m.dateline)]
+    issue_date, date_note, date_across = _first(dates)
     headline = next((m.headline for m in ordered if m.headline), None)
-    conflicts = []
-    if number_conflict:
-        conflicts.append("number: " + " \u2260 ".join(number_conflict))
-    if date_conflict:
-        conflicts.append("issue_date: " + " \u2260 ".join(date_conflict))
+    between, within = [], []
+    for name, note, across in (("number", number_note, number_across), ("issue_date", date_note, date_across)):
+        if note:
+            (between if across else within).append(f"{name}: {note}")
     published = [m.published for m in ordered if m.published]
-    return EditionFields(number, issue_date, headline, min(published) if published else None,
-                         ", ".join(sorted({m.site for m in members})), "; ".join(conflicts) or None)
+    return EditionFields(title, number, issue_date, headline, min(published) if published else None,
+                         ", ".join(sorted({m.site for m in members})), "; ".join(between + within) or None,
+                         "; ".join(between) or None, "; ".join(within) or None)

@@ -1,6 +1,7 @@
 """Re-parse every stored page with the current parser: no network, changes recorded like edits.
 
-The decisions are the crawl's own: `problems_with` (the validate pipeline) says what is unfit to
+Digests it changes are matched into editions again, as a crawl's are. The decisions are the crawl's own:
+`problems_with` (the validate pipeline) says what is unfit to
 store, and storage's shrink guard keeps a digest whose new parse lost most of its entries.
 """
 
@@ -27,6 +28,8 @@ class ReparseReport:
     entries: dict[str, int] = field(default_factory=lambda: {"added": 0, "removed": 0, "altered": 0})
     links: dict[str, int] = field(default_factory=lambda: {"added": 0, "removed": 0, "altered": 0})
     changed_digests: list[str] = field(default_factory=list)
+    editions_new: int = 0
+    editions_changed: int = 0
 
 
 def _count_differences(before: list, after: list, tally: dict[str, int]) -> None:
@@ -75,4 +78,7 @@ def reparse_archive(db, *, allow_shrink: bool = False) -> ReparseReport:
         _count_differences(_links_by_entry(before), _links_by_entry(digest.entries), report.links)
         if outcome == storage.CHANGED:
             report.changed_digests.append(digest.url)
+    # What changed joins its editions again, as after a crawl (its fields, its twin, its slug).
+    update = storage.update_editions(db)
+    report.editions_new, report.editions_changed = update.new, update.changed
     return report

@@ -2,8 +2,9 @@
 
 `update_editions` matches the digests that are new or changed since they were last matched (a crawl
 calls it after its final commit); `rebuild_editions` matches every digest again (`digest-archive
-match --all`). Edition ids are kept where an edition's posts stay together, so that links to them
-hold. The rule itself (`crawler.editions`) is pure; this module only reads and writes rows.
+match --all`). Every edition has a slug, its lasting address (`slug_base`): the same whatever order the
+archives were crawled or matched in, unlike its row id. The rule itself (`crawler.editions`) is pure;
+this module only reads and writes rows.
 """
 
 from __future__ import annotations
@@ -105,15 +106,19 @@ def _update(db: Database, now: str) -> EditionsUpdate:
         moved = members_now != members_before.get(edition_id, set()) or bool(members_now & changed_content)
         if _refresh_fields(db, edition_id, now, force_update=moved) and edition_id not in edition_of_group.values():
             report.changed += 1
+    assign_slugs(db)
     return report
+
+
+_MEMBERS = ("SELECT site, number, issue_date, dateline, headline, published, title, url FROM digests "
+            "WHERE edition_id = ?")
 
 
 def _refresh_fields(db: Database, edition_id: int, now: str, *, force_update: bool) -> bool:
     """Recompute an edition's fields from its posts; True when something a reader sees changed."""
-    rows = db.execute("SELECT site, number, issue_date, dateline, headline, published, title FROM digests "
-                      "WHERE edition_id = ? ORDER BY coalesce(published, issue_date), site", [edition_id]).fetchall()
-    fields = edition_fields([Member(*row[:6]) for row in rows])
-    values = {**asdict(fields), "title": rows[0][6], "posts": len(rows),
+    members = [Member(*row) for row in db.execute(_MEMBERS, [edition_id]).fetchall()]
+    fields = edition_fields(members)
+    values = {**asdict(fields), "posts": len(members),
               "year": int((fields.issue_date or fields.first_published or "0")[:4]) or None}
     stored = db.execute(f"SELECT {', '.join(values)} FROM editions WHERE id = ?", [edition_id]).fetchone()
     changed = force_update or stored is None or tuple(stored) != tuple(values.values())
@@ -121,3 +126,49 @@ def _refresh_fields(db: Database, edition_id: int, now: str, *, force_update: bo
     db.execute(f"UPDATE editions SET {assignments}{', updated = :now' if changed else ''} WHERE id = :id",
                {**values, "id": edition_id, "now": now})
     return changed
+
+
+def slug_base(number: int | None, issue_date: str | None, first_published: str | None) -> str:
+    """What an edition is, as an address: `digest-213` by its number, else `2019-09-20` by its issue date,
+    else by its first publication; `undated` if it has none. Never digits alone, so that an old address by
+    row id (`/-/edition/archive/37`) is told apart and redirected."""
+    if number is not None:
+        return f"digest-{number}"
+    day = issue_date or (first_published or "")[:10]
+    return day or "undated"
+
+
+def assign_slugs(db: Database) -> None:
+    """Give every edition its slug; editions sharing a base (the two 213s) get `-2`, `-3`… in order of their
+    earliest publication, then their smallest canonical URL: never by row id or crawl order."""
+    rows = db.execute(
+        "SELECT e.id, e.number, e.issue_date, e.first_published, e.slug, "
+        "(SELECT min(coalesce(published, issue_date, '9999')) FROM digests WHERE edition_id = e.id), "
+        "(SELECT min(url) FROM digests WHERE edition_id = e.id) FROM editions e").fetchall()
+    by_base: dict[str, list] = {}
+    for row in rows:
+        by_base.setdefault(slug_base(row[1], row[2], row[3]), []).append(row)
+    wanted: dict[int, str] = {}
+    for base, editions in by_base.items():
+        editions.sort(key=lambda row: (row[5] or "9999", row[6] or ""))
+        for position, row in enumerate(editions, start=1):
+            wanted[row[0]] = base if position == 1 else f"{base}-{position}"
+    stored = {row[0]: row[4] for row in rows}
+    moving = [(edition_id, slug) for edition_id, slug in wanted.items() if stored[edition_id] != slug]
+    # Free the slugs first (the column is unique), then give them out.
+    db.conn.executemany("UPDATE editions SET slug = NULL WHERE id = ?", [(edition_id,) for edition_id, _ in moving])
+    db.conn.executemany("UPDATE editions SET slug = ? WHERE id = ?", [(slug, edition_id) for edition_id, slug in moving])
+
+
+def refresh_all_editions(db: Database) -> None:
+    """Recompute every edition's fields and slug, leaving `updated` alone (a schema migration)."""
+    for (edition_id,) in db.execute("SELECT id FROM editions").fetchall():
+        members = [Member(*row) for row in db.execute(_MEMBERS, [edition_id]).fetchall()]
+        if not members:
+            continue
+        fields = edition_fields(members)
+        values = {**asdict(fields), "posts": len(members),
+                  "year": int((fields.issue_date or fields.first_published or "0")[:4]) or None}
+        db.execute(f"UPDATE editions SET {', '.join(f'{n} = :{n}' for n in values)} WHERE id = :id",
+                   {**values, "id": edition_id})
+    assign_slugs(db)

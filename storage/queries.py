@@ -11,6 +11,8 @@ from sqlite_utils import Database
 from crawler.items import Entry, Link
 from crawler.urls import post_key
 
+from .report import runs_and_failures
+
 
 
 def known_post_keys(db: Database) -> set[str]:
@@ -136,10 +138,6 @@ def archive_summary(db: Database) -> dict:
     def one(sql: str, params=()):
         return db.execute(sql, params).fetchone()
 
-    last_run = one("SELECT id, mode, status, started, finished, listing_pages, posts_fetched, new, changed, "
-                   "unchanged, failed FROM crawl_runs ORDER BY id DESC LIMIT 1")
-    run_columns = ["id", "mode", "status", "started", "finished", "listing_pages", "posts_fetched", "new",
-                   "changed", "unchanged", "failed"]
     return {
         "editions": edition_counts(db)["editions"],
         "editions_on_several_sites": edition_counts(db)["on_several_sites"],
@@ -153,12 +151,8 @@ def archive_summary(db: Database) -> dict:
         "published": list(one("SELECT min(published), max(published) FROM digests")),
         "sections": [row[0] for row in db.execute(
             "SELECT DISTINCT section FROM entries WHERE section IS NOT NULL ORDER BY section")],
-        "last_run": dict(zip(run_columns, last_run)) if last_run else None,
+        **runs_and_failures(db),  # the last run of every archive, the pages not stored: as `report` has them
         "latest": [dict(zip(["number", "title", "published", "entries"], row)) for row in db.execute(
             "SELECT number, title, published, entry_count FROM digests "
             "ORDER BY coalesce(published, issue_date) DESC, id DESC LIMIT 5")],
-        # Pages that failed and were never stored since: what a person may want to look at.
-        "unresolved_failures": [dict(zip(["kind", "url", "message", "at"], row)) for row in db.execute(
-            "SELECT kind, url, message, max(at) FROM failures "
-            "WHERE url_key NOT IN (SELECT url_key FROM digest_urls) GROUP BY url_key ORDER BY max(id) DESC LIMIT 20")],
     }

@@ -1,17 +1,20 @@
 """The health of the series, in editions: which digests exist on which sites, gaps after merging the sites,
-reused numbers, numbers out of order with their dates, conflicts between sites, empty digests.
+reused numbers, numbers out of order with their dates, conflicts between sites or within a post, empty digests;
+the last run of each archive and the pages not stored.
 
-Each check is one SQL query, shared by `digest-archive report` and the Datasette canned queries.
+Each check is one SQL query, shared by `digest-archive report`, `summary`, the reader's report page and the
+Datasette canned queries.
 """
 
 from __future__ import annotations
 
 from sqlite_utils import Database
 
+# Gaps in the numbers once all sites are merged, as ranges (`first`–`last`).
 MISSING_NUMBERS = """
-WITH RECURSIVE bounds(low, high) AS (SELECT min(number), max(number) FROM digests),
-series(n) AS (SELECT low FROM bounds WHERE low IS NOT NULL UNION ALL SELECT n + 1 FROM series, bounds WHERE n < high)
-SELECT n AS number FROM series WHERE n NOT IN (SELECT number FROM digests WHERE number IS NOT NULL) ORDER BY n
+WITH numbers AS (SELECT DISTINCT number FROM digests WHERE number IS NOT NULL),
+gaps AS (SELECT number + 1 AS first, lead(number) OVER (ORDER BY number) - 1 AS last FROM numbers)
+SELECT first, last, last - first + 1 AS missing FROM gaps WHERE last >= first ORDER BY first
 """
 
 # Numbers used by more than one edition (the same digest on two sites is one edition, so a number
@@ -28,13 +31,14 @@ SELECT sites, count(*) AS editions FROM editions GROUP BY sites ORDER BY count(*
 
 # Editions published on one site only, in an archive that holds more than one site.
 SINGLE_SITE_EDITIONS = """
-SELECT id, number, issue_date, first_published, sites, title FROM editions
-WHERE posts = 1 AND (SELECT count(DISTINCT site) FROM digests) > 1 ORDER BY coalesce(issue_date, first_published), id
+SELECT slug, number, issue_date, first_published, sites, title FROM editions
+WHERE posts = 1 AND (SELECT count(DISTINCT site) FROM digests) > 1 ORDER BY coalesce(issue_date, first_published), slug
 """
 
+# The sites disagree (a number, a date), or one post disagrees with itself (its title's date and its dateline).
 EDITION_CONFLICTS = """
-SELECT id, number, issue_date, sites, conflicts, title FROM editions WHERE conflicts IS NOT NULL
-ORDER BY coalesce(issue_date, first_published), id
+SELECT slug, number, issue_date, sites, conflicts_between_sites, conflicts_within_post, title FROM editions
+WHERE conflicts IS NOT NULL ORDER BY coalesce(issue_date, first_published), slug
 """
 
 WITHOUT_NUMBER = """
@@ -64,9 +68,32 @@ WITHOUT_DATE = """
 SELECT id, number, title, url FROM digests WHERE published IS NULL AND issue_date IS NULL ORDER BY id
 """
 
-LAST_RUN_FAILURES = """
-SELECT kind, http_status, url, message, at FROM failures
-WHERE crawl_run_id = (SELECT max(id) FROM crawl_runs) ORDER BY id
+# The last run of each archive (start URL) in the file: a crawl of two archives is two runs.
+LAST_RUNS = """
+SELECT id, start_url, mode, status, started, finished, listing_pages, posts_fetched, new, changed, unchanged, failed
+FROM crawl_runs r WHERE id = (SELECT max(id) FROM crawl_runs WHERE start_url = r.start_url) ORDER BY id
+"""
+
+# Pages that failed and were never stored since, whichever run saw them: what a person may want to look at.
+UNRESOLVED_FAILURES = """
+SELECT kind, url, message, max(at) AS at FROM failures
+WHERE url_key NOT IN (SELECT url_key FROM digest_urls) GROUP BY url_key ORDER BY max(id) DESC
+"""
+
+# Canned queries for Datasette (reader.metadata): editions where a reader means editions.
+EDITIONS_LINKING_TO_DOMAIN = """
+SELECT ed.slug, ed.number, ed.issue_date, ed.title, group_concat(DISTINCT d.site) AS sites,
+       count(DISTINCT l.url) AS links, min(l.url) AS url
+FROM links l JOIN digests d ON d.id = l.digest_id JOIN editions ed ON ed.id = d.edition_id
+WHERE l.domain = :domain GROUP BY ed.id ORDER BY coalesce(ed.issue_date, ed.first_published), ed.slug
+"""
+
+# An entry published on two sites counts once (its edition's, by its words, case aside).
+ENTRIES_PER_SECTION_PER_YEAR = """
+SELECT ed.year, coalesce(e.section, '(no section)') AS section,
+       count(DISTINCT ed.id || ':' || lower(e.text)) AS entries, count(DISTINCT ed.id) AS editions
+FROM entries e JOIN digests d ON d.id = e.digest_id JOIN editions ed ON ed.id = d.edition_id
+GROUP BY ed.year, section ORDER BY ed.year, section
 """
 
 CHECKS = {
@@ -79,7 +106,20 @@ CHECKS = {
     "out_of_order": OUT_OF_ORDER,
     "without_entries": WITHOUT_ENTRIES,
     "without_date": WITHOUT_DATE,
-    "last_run_failures": LAST_RUN_FAILURES,
+    "last_runs": LAST_RUNS,
+    "unresolved_failures": UNRESOLVED_FAILURES,
+}
+
+CANNED_QUERIES = {
+    "single_site_editions": ("Editions published on one site only", SINGLE_SITE_EDITIONS),
+    "edition_conflicts": ("Where the sources disagree (between sites, or within one post)", EDITION_CONFLICTS),
+    "editions_linking_to_domain": ("Editions linking to a domain", EDITIONS_LINKING_TO_DOMAIN),
+    "entries_per_section_per_year": ("Entries per section per year (each edition's entry once)",
+                                     ENTRIES_PER_SECTION_PER_YEAR),
+    "missing_numbers": ("Numbers missing from the series (all sites merged)", MISSING_NUMBERS),
+    "duplicate_numbers": ("Numbers used by more than one edition", DUPLICATE_NUMBERS),
+    "out_of_order": ("Numbers out of order with their dates", OUT_OF_ORDER),
+    "without_number": ("Digest posts without a number (dated titles)", WITHOUT_NUMBER),
 }
 
 
@@ -90,22 +130,30 @@ def _rows(db: Database, sql: str) -> list[dict]:
 
 
 def series_report(db: Database) -> dict:
+    """Every check, on the whole file (every archive in it)."""
     report = {name: _rows(db, sql) for name, sql in CHECKS.items()}
-    report["missing_numbers"] = [row["number"] for row in report["missing_numbers"]]
-    run = _rows(db, "SELECT id, mode, status, started, finished, new, changed, unchanged, failed "
-                    "FROM crawl_runs ORDER BY id DESC LIMIT 1")
-    report["last_run"] = run[0] if run else None
     report["digests"] = db.execute("SELECT count(*) FROM digests").fetchone()[0]
     report["editions"] = db.execute("SELECT count(*) FROM editions").fetchone()[0]
     return report
 
 
-def number_ranges(numbers: list[int]) -> str:
-    """[1, 2, 3, 7, 9, 10] → '1–3, 7, 9–10'."""
-    ranges: list[list[int]] = []
-    for number in numbers:
-        if ranges and number == ranges[-1][1] + 1:
-            ranges[-1][1] = number
-        else:
-            ranges.append([number, number])
-    return ", ".join(str(a) if a == b else f"{a}\u2013{b}" for a, b in ranges)
+def runs_and_failures(db: Database) -> dict:
+    """The last run of each archive and the pages not stored: what `summary` and `report` both show."""
+    return {"last_runs": _rows(db, LAST_RUNS), "unresolved_failures": _rows(db, UNRESOLVED_FAILURES)}
+
+
+def number_ranges(ranges: list[dict]) -> str:
+    """[{first: 1, last: 3}, {first: 7, last: 7}] → '1–3, 7'."""
+    return ", ".join(str(r["first"]) if r["first"] == r["last"] else f"{r['first']}\u2013{r['last']}" for r in ranges)
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """'1 edition', '2 editions'."""
+    return f"{count} {word if count == 1 else (many or word + 's')}"
+
+
+def failure_line(failure: dict) -> str:
+    """`[kind] message`, naming the URL once."""
+    message = failure["message"] or ""
+    return f"[{failure['kind']}] {message}" if failure["url"] in message else \
+        f"[{failure['kind']}] {failure['url']}: {message}"

@@ -16,7 +16,9 @@ from sqlite_utils import Database
 # 3: archives (per start URL: the site's REST API, archive object, feed and its validators, the
 #    last sync), digests.modified / gone, pages.source, crawl_runs.index_used / index_note;
 #    editions (one digest across sites), digests.edition_id / edition_checked
-SCHEMA_VERSION = 3
+# 4: editions.slug (the edition's lasting address: its number, else its issue date; unique),
+#    editions.conflicts_between_sites / conflicts_within_post
+SCHEMA_VERSION = 4
 
 # The tables a database must have to be this project's archive.
 ARCHIVE_TABLES = ("digests", "digest_urls", "entries", "links", "digest_revisions", "crawl_runs", "failures",
@@ -119,6 +121,12 @@ def ensure_schema(db: Database) -> None:
         _create_tables(db)
         if 0 < version < 3:
             db.execute("UPDATE pages SET source = 'html' WHERE source IS NULL")
+        if 0 < version < 4:
+            # Editions matched by an older version get their slugs and classed conflicts (their
+            # `updated` is left alone: nothing a reader sees has changed).
+            from .editions import refresh_all_editions
+
+            refresh_all_editions(db)
         if version == 1:
             db.execute("UPDATE digests SET year = CAST(substr(coalesce(published, issue_date), 1, 4) AS INTEGER) "
                        "WHERE coalesce(published, issue_date) IS NOT NULL")
@@ -162,6 +170,7 @@ def _create_tables(db: Database) -> None:
     _table(db, "editions", {
         "id": int, "title": str, "number": int, "issue_date": str, "headline": str, "first_published": str,
         "year": int, "sites": str, "posts": int, "conflicts": str, "first_seen": str, "updated": str,
+        "slug": str, "conflicts_between_sites": str, "conflicts_within_post": str,
     }, pk="id", not_null={"first_seen", "updated"})
     _table(db, "digests", {
         "id": int, "post_id": int, "site": str, "url": str, "url_key": str, "number": int, "title": str,
@@ -210,7 +219,7 @@ def _create_tables(db: Database) -> None:
         ("digest_revisions", ["digest_id"], False),
         ("failures", ["crawl_run_id"], False), ("failures", ["url_key"], False), ("digests", ["year"], False),
         ("digests", ["site", "modified"], False), ("digests", ["edition_id"], False),
-        ("editions", ["number"], False), ("editions", ["year"], False),
+        ("editions", ["number"], False), ("editions", ["year"], False), ("editions", ["slug"], True),
     ]
     for table, columns, unique in indexes:
         db[table].create_index(columns, unique=unique, if_not_exists=True)

@@ -21,6 +21,7 @@ import pytest
 
 from storage.export import copy_database
 from fixtures.server import ROBOTS_TXT, FixtureServer
+from fixtures.editions import INTERLINK_LISTING, interlink_site, nejatngo_site
 from fixtures.site import CATEGORY_PATH, archive_posts, build_site
 
 REPO = Path(__file__).resolve().parent.parent
@@ -89,17 +90,16 @@ def start_datasette(database: Path) -> tuple[subprocess.Popen, str]:
 
 
 def datasette_client(database: Path):
-    """Datasette's own in-process client on an archive, with the project's metadata and plugin:
-    `get(path)` answers the page (asserting a 200), with no port and no browser."""
+    """Datasette's own in-process client on an archive, with the project's plugin (which supplies the
+    metadata, whatever the file is called): `get(path)` answers the page (asserting a 200, unless `status`
+    says otherwise), with no port and no browser."""
     from datasette.app import Datasette
 
-    from storage.datasette import metadata
+    instance = Datasette([str(database)])
 
-    instance = Datasette([str(database)], metadata=metadata(database.stem))
-
-    def get(path: str):
+    def get(path: str, status: int = 200):
         response = asyncio.run(instance.client.get(path))
-        assert response.status_code == 200, (path, response.status_code, response.text[:500])
+        assert response.status_code == status, (path, response.status_code, response.text[:500])
         return response
 
     return get
@@ -168,4 +168,28 @@ def backfilled_archive(backfilled_template, site_server, tmp_path) -> Path:
     """A test's own copy of the backfilled archive; its URLs are those of `site_server`."""
     database = tmp_path / "archive.db"
     copy_database(backfilled_template.database, database)
+    return database
+
+
+# --- both publishers in one archive (the demo's two fixture archives) ------------------------------
+
+
+@pytest.fixture(scope="session")
+def servers():
+    """Both publishers' fixture archives (nejatngo.org, and its twin in the iran-interlink.org layout)."""
+    with FixtureServer(nejatngo_site()) as nejatngo, FixtureServer(interlink_site()) as interlink:
+        yield nejatngo, interlink
+
+
+def archives_setting(servers) -> str:
+    nejatngo, interlink = servers
+    return f"DIGEST_ARCHIVES={nejatngo.url(CATEGORY_PATH)},{interlink.url(INTERLINK_LISTING)}"
+
+
+@pytest.fixture(scope="session")
+def both_sites(servers, tmp_path_factory):
+    """One backfill of both archives into one file (no start_url: the project's two archives)."""
+    database = tmp_path_factory.mktemp("editions") / "archive.db"
+    result = run_crawl(None, database, "-a", "mode=backfill", "-s", archives_setting(servers))
+    assert_clean_run(result)
     return database

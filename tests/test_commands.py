@@ -104,12 +104,15 @@ def test_report_finds_the_series_quirks(archive, fixture_posts):
     assert result.exit_code == 0
     report = json.loads(result.output)
     numbers = {p.number for p in fixture_posts if p.stored}
-    assert report["missing_numbers"] == [n for n in range(6, 214) if n not in numbers]
+    missing = [n for n in range(6, 214) if n not in numbers]
+    assert [n for gap in report["missing_numbers"] for n in range(gap["first"], gap["last"] + 1)] == missing
+    assert len(report["missing_numbers"]) == 5  # ranges, as the text report has them
     assert [row["number"] for row in report["duplicate_numbers"]] == [213]
     assert [row["number"] for row in report["out_of_order"]] == [167]
     assert report["without_number"] == report["without_entries"] == report["without_date"] == []
-    assert sorted(row["kind"] for row in report["last_run_failures"]) == ["http_status", "parse_error"]
+    assert sorted(row["kind"] for row in report["unresolved_failures"]) == ["http_status", "parse_error"]
     text = invoke("report", "--db", str(archive)).output
+    assert "1 editions" not in text and "2 failures" not in text
     assert "Missing numbers (all sites merged): 8\u201353, 55\u2013166, 168\u2013181, 196, 211\u2013212" in text
     assert "167 published 2017-07-28, between 195 and 197" in text
 
@@ -206,8 +209,9 @@ def test_facets_search_and_canned_queries_answer_in_datasette(datasette):
     assert [row["number"] for row in datasette("/archive/out_of_order.json?_shape=array").json()] == [167]
     found = datasette("/archive/entries.json?_search=Rajavi&_shape=array").json()
     assert found and all("rajavi" in row["text"].lower() for row in found)
-    by_domain = datasette("/archive/digests_mentioning_domain.json?domain=al-monitor.com&_shape=array").json()
+    by_domain = datasette("/archive/editions_linking_to_domain.json?domain=al-monitor.com&_shape=array").json()
     assert by_domain and {row["url"].split("/")[2] for row in by_domain} == {"www.al-monitor.com"}
+    assert len({row["slug"] for row in by_domain}) == len(by_domain)  # one row per edition
 
 
 def test_the_reading_view_shows_a_digest_as_published(datasette, archive):
@@ -216,6 +220,7 @@ def test_the_reading_view_shows_a_digest_as_published(datasette, archive):
     assert "Iran Interlink Weekly Digest \u2013 200" in html and "In English" in html
     assert html.count('class="entry"') == 9 and "Iran Interlink, August 25 2017" in html
     assert 'href="https://order-order.com/2017/08/paid-by-iranian-exiles/"' in html
+    assert 'class="site"' in html and 'class="edition-link" href="/-/edition/archive/digest-200"' in html
     table = datasette("/archive/digests?number=200").text
     assert f'href="/-/digest/archive/{digest["id"]}"' in table
 

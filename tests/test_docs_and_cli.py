@@ -33,7 +33,7 @@ def test_readme_make_targets_exist():
 
 
 def test_generated_docs_are_up_to_date():
-    """README command help and metadata.json come from the code (tools/generate_docs.py)."""
+    """README command help comes from the code (tools/generate_docs.py)."""
     result = subprocess.run([sys.executable, "tools/generate_docs.py", "--check"], cwd=REPO,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -26,29 +26,9 @@ from fixtures.server import FixtureServer
 from fixtures.site import CATEGORY_PATH, next_digest
 from storage.export import copy_database
 
-from .conftest import assert_clean_run, datasette_client, rows, run_crawl
+from .conftest import archives_setting, assert_clean_run, datasette_client, rows, run_crawl  # noqa: F401
 
 ATOM = "{http://www.w3.org/2005/Atom}"
-
-
-@pytest.fixture(scope="module")
-def servers():
-    with FixtureServer(nejatngo_site()) as nejatngo, FixtureServer(interlink_site()) as interlink:
-        yield nejatngo, interlink
-
-
-def archives_setting(servers) -> str:
-    nejatngo, interlink = servers
-    return f"DIGEST_ARCHIVES={nejatngo.url(CATEGORY_PATH)},{interlink.url(INTERLINK_LISTING)}"
-
-
-@pytest.fixture(scope="module")
-def both_sites(servers, tmp_path_factory):
-    """One backfill of both archives into one file (no start_url: the project's two archives)."""
-    database = tmp_path_factory.mktemp("editions") / "archive.db"
-    result = run_crawl(None, database, "-a", "mode=backfill", "-s", archives_setting(servers))
-    assert_clean_run(result)
-    return database
 
 
 @pytest.fixture()
@@ -215,21 +195,30 @@ def datasette(archive):
 
 def test_an_edition_page_shows_the_digest_once_with_its_sources_and_a_marked_diff(datasette, archive):
     edition_id = rows(archive, "SELECT edition_id FROM digests WHERE number = 209")[0]["edition_id"]
-    html = datasette(f"/-/edition/archive/{edition_id}").text
+    html = datasette(f"/-/edition/archive/{edition_id}", status=301).headers["location"]
+    assert html == "/-/edition/archive/digest-209"  # an old address by row id redirects to the lasting one
+    html = datasette("/-/edition/archive/digest-209").text
     assert html.count("original post") == 2  # its two posts
-    assert '<div class="entry added"><ins>Added after publication' in html
-    assert '<div class="entry reworded">' in html and "<ins>" in html
+    assert '<div class="entry added"' in html and "Added after publication" in html
+    assert '<div class="entry reworded"' in html and "<ins>" in html
+    assert 'class="legend"' in html and "highlighted in green" in html
     facets = datasette("/archive/editions.json?_facet=sites&_facet=year&_size=0").json()["facet_results"]
     assert facets
 
 
-def test_the_atom_feed_lists_new_and_changed_editions(datasette, archive):
+def test_the_atom_feed_lists_editions_newest_first_with_their_first_publication(datasette, archive):
     feed = ElementTree.fromstring(datasette("/-/editions/archive.atom").content)
     assert feed.tag == f"{ATOM}feed"
     entries = feed.findall(f"{ATOM}entry")
-    assert len(entries) == min(50, rows(archive, "SELECT count(*) AS n FROM editions")[0]["n"])
+    total = rows(archive, "SELECT count(*) AS n FROM editions")[0]["n"]
+    assert len(entries) == min(50, total)
     first = entries[0]
     assert first.find(f"{ATOM}id").text.startswith("http") and first.find(f"{ATOM}updated").text
     assert "/-/edition/archive/" in first.find(f"{ATOM}link").get("href")
-    updated = [entry.find(f"{ATOM}updated").text for entry in entries]
-    assert updated == sorted(updated, reverse=True)
+    published = [entry.find(f"{ATOM}published").text for entry in entries]
+    assert published == sorted(published, reverse=True)  # newest first
+    newest = rows(archive, "SELECT first_published, slug FROM editions ORDER BY coalesce(issue_date, first_published) "
+                           "DESC LIMIT 1")[0]
+    assert published[0] == f"{newest['first_published']}T00:00:00Z"
+    assert first.find(f"{ATOM}link").get("href").endswith(f"/-/edition/archive/{newest['slug']}")
+    assert len({entry.find(f"{ATOM}published").text for entry in entries}) > 1  # not when the crawler saw them

@@ -1,12 +1,13 @@
-"""Regenerate what the docs take from the code: the README's command help and metadata.json.
+"""Regenerate what the docs take from the code: the README's command help.
 
-    .venv/bin/python tools/generate_docs.py          # rewrite both
-    .venv/bin/python tools/generate_docs.py --check  # exit 1 if either is out of date (the tests do this)
+    .venv/bin/python tools/generate_docs.py          # rewrite it
+    .venv/bin/python tools/generate_docs.py --check  # exit 1 if it is out of date (the tests do this)
+
+Datasette's metadata is no longer a file: the reader plugin supplies it for any archive file name.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -15,7 +16,6 @@ from click.testing import CliRunner
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from crawler.cli import main  # noqa: E402
-from storage.datasette import metadata  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- help:start -->", "<!-- help:end -->"
@@ -37,14 +37,10 @@ def readme_with_help(readme: str) -> str:
     return before + help_block() + after
 
 
-def metadata_json() -> str:
-    return json.dumps(metadata("archive"), indent=2, ensure_ascii=False) + "\n"
-
-
 def main_() -> int:
-    readme_path, metadata_path = ROOT / "README.md", ROOT / "metadata.json"
+    readme_path = ROOT / "README.md"
     readme = readme_path.read_text(encoding="utf-8")
-    wanted = {readme_path: readme_with_help(readme), metadata_path: metadata_json()}
+    wanted = {readme_path: readme_with_help(readme)}
     stale = [p for p, text in wanted.items() if not p.exists() or p.read_text(encoding="utf-8") != text]
     if "--check" in sys.argv:
         for path in stale:

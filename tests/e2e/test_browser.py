@@ -1,7 +1,8 @@
-"""A reader in a real browser: headless Chromium (Debian's) driven by Playwright over `digest-archive serve`.
+"""A reader in a real browser: headless Chromium (Debian's) driven by Playwright over `digest-archive serve`,
+on the demo archive (`make demo`: both fixture publishers, matched into editions).
 
-Run with `make test-e2e`. Screenshots go to test-output/screenshots/ (DIGEST_SCREENSHOTS=docs/screenshots
-to refresh the ones the README shows).
+Run with `make test-e2e`. Screenshots go to test-output/screenshots/ (`make screenshots`, i.e.
+DIGEST_SCREENSHOTS=docs/screenshots, refreshes the ones the README shows).
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-
-from ..conftest import REPO, start_datasette
+from ..conftest import REPO, rows, start_datasette
 
 pytestmark = pytest.mark.e2e
 
@@ -26,8 +28,18 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 
 @pytest.fixture(scope="module")
-def served_archive(backfilled_template):
-    server, base = start_datasette(backfilled_template.database)
+def demo_archive(tmp_path_factory) -> Path:
+    """What `make demo` stores: both fixture archives crawled into demo.db (`python -m fixtures.demo`)."""
+    database = tmp_path_factory.mktemp("demo") / "demo.db"
+    result = subprocess.run([sys.executable, "-m", "fixtures.demo", "--db", str(database)], cwd=REPO,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return database
+
+
+@pytest.fixture(scope="module")
+def served_archive(demo_archive):
+    server, base = start_datasette(demo_archive)
     yield base
     server.terminate()
     server.wait(timeout=10)
@@ -51,50 +63,95 @@ def shot(page, name: str, full_page: bool = False) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
 
 
-def test_a_reader_browses_the_archive(page):
-    # The digests, sorted by number: the oldest spellings first.
-    page.goto("/archive/digests?_sort=number")
-    assert page.locator("h1").first.inner_text().strip() == "digests"
-    page.locator("a", has_text="Show only number, title, date and counts").click()
-    page.wait_for_url(re.compile(r"_col=title"))
-    numbers = page.locator("table.rows-and-columns td.col-number").all_inner_texts()
-    assert numbers[:3] == ["6", "7", "54"]
-    assert "Iran-Interlink Weekly Digest- 6" in page.locator("table.rows-and-columns").inner_text()
-    shot(page, "1-digests-by-number")
+def test_a_reader_starts_on_the_database_page_and_searches_from_the_header(page):
+    page.goto("/demo")
+    assert "Start here" in page.locator(".content").inner_text()
+    shot(page, "1-start-here")
+    page.locator("form.reader-search input[name=q]").fill("Albania")
+    page.locator("form.reader-search button").click()
+    page.wait_for_url(re.compile(r"/-/search/demo\?q=Albania"))
+    assert page.locator("li.hit").count() > 0
 
-    # One digest, read like the original post.
-    page.locator("a.digest-view", has_text=re.compile(r"Digest \u2013 200$")).click()
-    page.wait_for_url(re.compile(r"/-/digest/archive/\d+$"))
-    assert page.locator("article.digest h1").inner_text() == "Iran Interlink Weekly Digest \u2013 200"
-    assert page.locator("article.digest .number").inner_text() == "200"
-    assert page.locator("article.digest .published").inner_text() == "2017-08-25"
-    assert page.locator("article.digest h3.section").all_inner_texts() == ["In English"]
+
+def test_search_albania_gives_one_hit_per_edition_entry_and_opens_the_entry_on_its_edition(page, demo_archive):
+    page.goto("/-/search/demo?q=Albania")
+    hits = page.locator("li.hit")
+    links = hits.locator("a.hit-link")
+    hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
+    assert len(hrefs) == len(set(hrefs))  # one hit per edition entry: never the same entry twice
+    entries = rows(demo_archive, "SELECT DISTINCT d.edition_id, lower(e.text) FROM entries_fts JOIN entries e "
+                                 "ON e.rowid = entries_fts.rowid JOIN digests d ON d.id = e.digest_id "
+                                 "WHERE entries_fts MATCH 'Albania'")
+    assert len([href for href in hrefs if "#entry-" in href]) == len(entries)
+    assert " and " in hits.locator(".sites").first.inner_text() or \
+        any(" and " in text for text in hits.locator(".sites").all_inner_texts())  # both sites named on one hit
+    assert hits.locator("mark").count() >= len(hrefs)
+    shot(page, "2-search-albania", full_page=True)
+
+    index = next(i for i, href in enumerate(hrefs) if "#entry-" in href)
+    anchor = hrefs[index].split("#")[1]
+    snippet_words = re.sub(r"\W+", " ", hits.nth(index).locator(".snippet").inner_text()).split()
+    links.nth(index).click()
+    page.wait_for_url(re.compile(r"/-/edition/demo/[a-z0-9-]+#entry-\d+$"))
+    target = page.locator(f"#{anchor}")
+    assert target.count() == 1
+    entry = page.locator(f".entry:has(#{anchor}), .entry#{anchor}").first
+    assert entry.is_visible()
+    assert "albania" in entry.inner_text().lower()
+    assert any(word.lower() in entry.inner_text().lower() for word in snippet_words if len(word) > 4)
+
+
+def test_an_apostrophe_and_stray_punctuation_are_searched_as_typed(page):
+    for query in ("don't", "Rajavi's", '"camp Ashraf', "(Tirana", "MEK NOT"):
+        response = page.goto(f"/-/search/demo?q={query}")
+        assert response.status == 200, query
+        assert "hit" in page.locator("p.total").inner_text()
+    page.goto("/-/search/demo")
+    page.locator(".reader-search-page input[name=q]").fill("don't")
+    page.locator(".reader-search-page form.search-form button").click()
+    page.wait_for_url(re.compile(r"q=don%27t|q=don't"))
+    assert int(page.locator("p.total strong").first.inner_text()) > 0
+    assert "don" in page.locator("li.hit mark").first.inner_text().lower()
+
+
+def test_previous_and_next_move_across_editions_by_issue_date(page):
+    page.goto("/-/edition/demo/digest-209")
+    assert page.locator("article.edition h1").inner_text() == "Iran Interlink Weekly Digest \u2013 209"
+    assert page.locator("p.legend").is_visible()  # its posts differ
+    assert page.locator(".entry.added a, .entry.added").count() >= 1
+    shot(page, "3-edition-209", full_page=True)
+    page.locator("nav.edition-nav.top a[rel=next]").click()
+    page.wait_for_url(re.compile(r"/-/edition/demo/digest-210$"))
+    assert page.locator("p.legend").count() == 0  # the same on both sites: no legend
+    page.locator("nav.edition-nav.top a[rel=prev]").click()
+    page.wait_for_url(re.compile(r"/-/edition/demo/digest-209$"))
+    page.locator("nav.edition-nav.top a[rel=prev]").click()
+    page.wait_for_url(re.compile(r"/-/edition/demo/digest-208$"))
+
+
+def test_from_a_digest_to_its_edition_and_back(page):
+    page.goto("/demo/digests?number=200")
+    page.locator("a.digest-view").first.click()
+    page.wait_for_url(re.compile(r"/-/digest/demo/\d+$"))
+    digest_url = page.url
+    site = page.locator("article.digest strong.site").inner_text()
+    assert re.fullmatch(r"127\.0\.0\.1:\d+", site)
     assert page.locator("article.digest .entry").count() == 9
-    entry_links = page.locator("article.digest .entry a[href^='http']")
-    assert entry_links.count() == 4
-    assert entry_links.first.get_attribute("href").startswith("http://www.breitbart.com/")
-    assert page.locator("article.digest .dateline").inner_text() == "Iran Interlink, August 25 2017"
-    shot(page, "2-digest-200", full_page=True)
+    shot(page, "4-digest-200", full_page=True)
+    page.locator("article.digest a.edition-link").click()
+    page.wait_for_url(re.compile(r"/-/edition/demo/digest-200$"))
+    assert site in page.locator("table.sources").inner_text()
+    page.go_back()
+    page.wait_for_url(digest_url)
+    assert page.locator("article.digest h1").inner_text() == "Iran Interlink Weekly Digest \u2013 200"
 
-    # Entries faceted by section, then filtered to one section.
-    page.goto("/archive/entries")  # metadata.json makes `section` a default facet
-    facet = page.locator(".facet-info[data-column='section']")
-    assert facet.count() == 1
-    assert "In English" in facet.inner_text()
-    shot(page, "3-entries-by-section")
-    facet.locator("a", has_text="In English").first.click()
-    page.wait_for_url(re.compile(r"section=In\+English|section=In%20English"))
-    sections = page.locator("table.rows-and-columns td.col-section").all_inner_texts()
-    assert sections and set(sections) == {"In English"}
 
-    # Links faceted by domain.
-    page.goto("/archive/links")  # `domain` is a default facet too
-    domains = page.locator(".facet-info[data-column='domain']").inner_text()
-    assert "al-monitor.com" in domains and "saharfamily.com" in domains
-    shot(page, "4-links-by-domain")
-
-    # Full-text search over the entries.
-    page.goto("/archive/entries?_search=Tirana")
-    texts = page.locator("table.rows-and-columns td.col-text").all_inner_texts()
-    assert texts and all("tirana" in text.lower() for text in texts)
-    shot(page, "5-search-tirana")
+def test_the_editions_table_and_the_series_report(page):
+    page.goto("/demo/editions?_sort=number")
+    assert page.locator(".facet-info[data-column='sites']").count() == 1
+    shot(page, "5-editions")
+    page.locator("a.edition-view", has_text=re.compile(r"\u2013 213$")).first.click()
+    page.wait_for_url(re.compile(r"/-/edition/demo/digest-213(-2)?$"))
+    page.goto("/-/report/demo")
+    assert "digest-167" in page.content() or "167" in page.locator(".content").inner_text()
+    shot(page, "6-series-report", full_page=True)

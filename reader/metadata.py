@@ -1,0 +1,85 @@
+"""Datasette metadata for any archive, whatever its file is called: titles, descriptions, facets, labels,
+and the canned queries (the SQL is storage's: `storage.report`)."""
+
+from __future__ import annotations
+
+from crawler.failure_kinds import FAILURE_KINDS
+from storage.report import CANNED_QUERIES
+
+SOURCE = "Iran Interlink Weekly Digest, as published on nejatngo.org and iran-interlink.org"
+SOURCE_URL = "https://www.nejatngo.org/en/topic/iran-interlink-weekly-digest"
+TITLE = "Iran Interlink Weekly Digest archive"
+
+READABLE_COLUMNS = ("number", "title", "headline", "published", "issue_date", "site", "entry_count", "link_count")
+READABLE_DIGESTS = "?_sort=number&" + "&".join(f"_col={column}" for column in READABLE_COLUMNS)
+
+
+def instance_metadata() -> dict:
+    return {"title": TITLE, "description": "Every digest, its entries and the links in them, crawled by digest-archive.",
+            "source": SOURCE, "source_url": SOURCE_URL}
+
+
+def start_here_html(database: str) -> str:
+    """Where a reader starts, on the database's page."""
+    return (
+        "<strong>Start here:</strong> "
+        f'<a href="/-/search/{database}">search the digests</a> (one hit per entry, both sites together); '
+        f'<a href="/{database}/editions">every edition</a> (a digest once, however many sites published it: '
+        "its title opens it, with the previous and next edition); "
+        f'<a href="/-/report/{database}">the series report</a> (numbers missing, reused, out of order; '
+        "where the sites disagree); "
+        f'<a href="/-/editions/{database}.atom">the Atom feed</a> of new and changed editions.')
+
+
+def database_metadata(database: str) -> dict:
+    """Tables and their descriptions for the archive served as `database`."""
+    return {
+        "description_html": start_here_html(database),
+        "tables": {
+            "editions": {
+                "description_html": (
+                    "One row per digest as an editorial unit: the same digest published on several sites "
+                    "is one edition. <code>number</code> from a numbered title, <code>issue_date</code> from "
+                    "a dated title or the dateline, <code>conflicts</code> where the sources disagree, "
+                    "<code>slug</code> its lasting address. Titles open the edition with its sources and a diff "
+                    f'of its posts. <a href="/-/search/{database}">Search the editions</a>; '
+                    f'<a href="/-/editions/{database}.atom">Atom feed of new and changed editions</a>.'),
+                "label_column": "title",
+                "sort_desc": "first_published",
+                "facets": ["year", "sites"],
+            },
+            "digests": {
+                "description_html": (
+                    "One row per digest post on one site; <code>number</code> is as published (null for dated "
+                    "titles); <code>edition_id</code> opens its edition. Titles open the post as it was "
+                    f'published. <a href="{READABLE_DIGESTS}">Show only number, title, site, date and counts</a>; '
+                    f'<a href="/-/search/{database}">search entries, titles and headlines</a>.'),
+                "label_column": "title",
+                "sort_desc": "published",
+                "facets": ["year", "site"],
+            },
+            "entries": {
+                "description": "One row per `++` entry of a post, in order, with its section heading.",
+                "facets": ["section"],
+                "sort": "id",
+            },
+            "links": {
+                "description": "Every link inside an entry, canonicalised, with its domain.",
+                "facets": ["domain"],
+            },
+            "digest_urls": {"description": "Every URL form a digest was reached at.", "hidden": True},
+            "digest_revisions": {"description": "Earlier versions of digests that were edited."},
+            "crawl_runs": {"description": "One row per crawl of one archive, with its counts and status.",
+                           "sort_desc": "id"},
+            "failures": {"description_html": "Pages that could not become a digest, and why. Kinds: "
+                         + "; ".join(f"<code>{kind}</code> {meaning}" for kind, meaning in FAILURE_KINDS.items())
+                         + ".",
+                         "facets": ["kind"], "sort_desc": "id"},
+            "pages": {"description": "Stored copies of fetched post pages (compressed).", "hidden": True},
+            "archives": {"description": "One row per archive (start URL): its indexes and how far they were read."},
+        },
+    }
+
+
+def archive_queries() -> dict:
+    return {name: {"title": title, "sql": sql.strip()} for name, (title, sql) in CANNED_QUERIES.items()}

@@ -1,0 +1,64 @@
+"""The reader's reads: every statement the reader package (the Datasette plugin) runs, as named SQL.
+
+The plugin runs them with Datasette's own database objects; nothing here imports Datasette or Scrapy.
+"""
+
+from __future__ import annotations
+
+# Editions in reading order: by issue date (else first publication), undated last, then by slug.
+_EDITION_DAY = "coalesce(issue_date, substr(first_published, 1, 10), '9999-12-31')"
+
+EDITION_BY_SLUG = f"""
+SELECT id, slug, title, number, issue_date, headline, first_published, sites, posts, conflicts,
+       conflicts_between_sites, conflicts_within_post, first_seen, updated, {_EDITION_DAY} AS day
+FROM editions WHERE slug = :slug
+"""
+EDITION_SLUG_BY_ID = "SELECT slug FROM editions WHERE id = :id"
+EDITION_NEIGHBOURS = f"""
+SELECT
+  (SELECT slug FROM editions WHERE ({_EDITION_DAY}, slug) < (:day, :slug)
+   ORDER BY {_EDITION_DAY} DESC, slug DESC LIMIT 1) AS previous_slug,
+  (SELECT title FROM editions WHERE ({_EDITION_DAY}, slug) < (:day, :slug)
+   ORDER BY {_EDITION_DAY} DESC, slug DESC LIMIT 1) AS previous_title,
+  (SELECT slug FROM editions WHERE ({_EDITION_DAY}, slug) > (:day, :slug)
+   ORDER BY {_EDITION_DAY}, slug LIMIT 1) AS next_slug,
+  (SELECT title FROM editions WHERE ({_EDITION_DAY}, slug) > (:day, :slug)
+   ORDER BY {_EDITION_DAY}, slug LIMIT 1) AS next_title
+"""
+# The posts of an edition in the order its fields are taken from (crawler.editions.member_order).
+EDITION_SOURCES = """
+SELECT id, site, title, url, published, number, issue_date FROM digests WHERE edition_id = :id
+ORDER BY coalesce(published, '9999'), site, url
+"""
+ENTRIES_OF_DIGEST = "SELECT id, position, section, text, html FROM entries WHERE digest_id = :id ORDER BY position"
+
+# The reading view of one post: the post, its edition, its neighbours on the same site.
+DIGEST_FOR_VIEW = """
+SELECT d.id, d.number, d.title, d.headline, d.issue_date, d.published, d.dateline, d.url, d.site, d.entry_count,
+       d.link_count, d.first_seen, d.last_changed, e.slug AS edition_slug, e.title AS edition_title,
+       e.sites AS edition_sites, e.posts AS edition_posts
+FROM digests d LEFT JOIN editions e ON e.id = d.edition_id WHERE d.id = :id
+"""
+_DIGEST_DAY = "coalesce(published, issue_date, '9999')"
+DIGEST_NEIGHBOURS = f"""
+SELECT
+  (SELECT id FROM digests WHERE site = d.site AND ({_DIGEST_DAY}, id) < (coalesce(d.published, d.issue_date, '9999'), d.id)
+   ORDER BY {_DIGEST_DAY} DESC, id DESC LIMIT 1) AS previous_id,
+  (SELECT id FROM digests WHERE site = d.site AND ({_DIGEST_DAY}, id) > (coalesce(d.published, d.issue_date, '9999'), d.id)
+   ORDER BY {_DIGEST_DAY}, id LIMIT 1) AS next_id
+FROM digests d WHERE d.id = :id
+"""
+
+# The Atom feed: newest first publication first, a page at a time.
+FEED_PAGE_SIZE = 50
+EDITIONS_FOR_FEED = f"""
+SELECT id, slug, title, number, issue_date, headline, sites, conflicts, first_published, first_seen, updated
+FROM editions ORDER BY {_EDITION_DAY} DESC, slug DESC LIMIT :limit OFFSET :offset
+"""
+EDITION_COUNT = "SELECT count(*) AS n FROM editions"
+
+# Where a reader starts: the database's index page.
+START_COUNTS = """
+SELECT (SELECT count(*) FROM editions) AS editions, (SELECT count(*) FROM digests) AS digests,
+       (SELECT count(DISTINCT site) FROM digests) AS sites
+"""

@@ -1,0 +1,193 @@
+"""Search in editions: what a reader types, as a safe full-text query, and the hits, one per edition entry.
+
+`fts_query` turns any text into an FTS5 query that cannot be a syntax error: every word is quoted (so
+apostrophes, hyphens, colons, stars and brackets are only text), a "quoted phrase" stays a phrase, and
+AND / OR / NOT (in capitals) stay operators where they stand between two terms. `search_editions`
+runs it over the entries and the digests' titles and headlines, and merges what the sites share: the
+same entry published on two sites is one hit naming both.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass, field
+
+from markupsafe import Markup, escape
+
+OPERATORS = ("AND", "OR", "NOT")
+# A phrase in double quotes, or a run of anything else but white space and double quotes.
+_TOKEN = re.compile(r'"([^"]*)"|([^\s"]+)')
+_WORD = re.compile(r"\w+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Around each match in a snippet (then escaped and turned into <mark>).
+_MARK_START, _MARK_END = "\x02", "\x03"
+
+
+def fts_query(text: str | None) -> str | None:
+    """An FTS5 MATCH expression for what a reader typed, or None when there is nothing to search for.
+
+    >>> fts_query("don't Tirana")
+    '"don\\'t" "Tirana"'
+    >>> fts_query('"camp Ashraf" OR Liberty')
+    '"camp Ashraf" OR "Liberty"'
+    """
+    text = _CONTROL.sub(" ", text or "").replace('""', " ")  # FTS5 reads a NUL as the end of the query
+    if text.count('"') % 2:  # a stray quote: the last one opens nothing
+        last = text.rindex('"')
+        text = text[:last] + " " + text[last + 1:]
+    items: list[str] = []
+    for phrase, word in _TOKEN.findall(text):
+        if word in OPERATORS:
+            items.append(word)
+            continue
+        term = phrase if phrase else word
+        if not _WORD.search(term):
+            continue  # punctuation alone (a bracket, a dash) searches for nothing
+        items.append('"' + term.replace('"', '""') + '"')
+    # Operators only between two terms: none first or last, never two in a row (the first of two kept).
+    cleaned: list[str] = []
+    for item in items:
+        if item in OPERATORS:
+            if cleaned and cleaned[-1] not in OPERATORS:
+                cleaned.append(item)
+        else:
+            cleaned.append(item)
+    while cleaned and cleaned[-1] in OPERATORS:
+        cleaned.pop()
+    return " ".join(cleaned) or None
+
+
+def highlighted(snippet: str | None) -> Markup:
+    """A snippet made with the marker characters, escaped, its matches in <mark>."""
+    return Markup(str(escape(snippet or "")).replace(_MARK_START, "<mark>").replace(_MARK_END, "</mark>"))
+
+
+_ENTRY_HITS = f"""
+SELECT e.id AS entry_id, e.text, e.section, d.site, d.edition_id, bm25(entries_fts) AS rank,
+       snippet(entries_fts, -1, char(2), char(3), '\u2026', 24) AS snippet
+FROM entries_fts JOIN entries e ON e.rowid = entries_fts.rowid JOIN digests d ON d.id = e.digest_id
+JOIN editions ed ON ed.id = d.edition_id
+WHERE entries_fts MATCH :query {{filters}}
+"""
+_TITLE_HITS = f"""
+SELECT d.id AS digest_id, d.title, d.headline, d.site, d.edition_id, bm25(digests_fts) AS rank,
+       snippet(digests_fts, -1, char(2), char(3), '\u2026', 24) AS snippet
+FROM digests_fts JOIN digests d ON d.rowid = digests_fts.rowid JOIN editions ed ON ed.id = d.edition_id
+WHERE digests_fts MATCH :query {{filters}}
+"""
+_EDITIONS = """
+SELECT id, slug, title, number, issue_date, first_published, sites FROM editions WHERE id IN ({ids})
+"""
+# Filters: each a condition on the hit's edition (ed), digest (d) or entry (e).
+_FILTERS = {"year": "ed.year = :year", "section": "e.section = :section", "site": "d.site = :site"}
+SORTS = ("relevance", "newest", "oldest")
+
+
+@dataclass
+class Hit:
+    edition_id: int
+    slug: str
+    title: str
+    number: int | None
+    issue_date: str | None
+    day: str | None  # the issue date, else the first publication
+    sites: list[str]
+    snippet: Markup
+    rank: float
+    section: str | None = None
+    entry_id: int | None = None  # the entry's anchor on its edition page (None: a title or headline hit)
+    field: str = "entry"  # "entry" or "title"
+
+    def anchor(self) -> str:
+        return f"#entry-{self.entry_id}" if self.entry_id is not None else ""
+
+
+@dataclass
+class SearchResult:
+    query: str | None  # the FTS5 query that ran (None: nothing to search for)
+    total: int = 0
+    hits: list[Hit] = field(default_factory=list)
+
+
+def _same_entry(text: str) -> str:
+    """Two sites' copies of an entry are one when their words are (typography and case aside)."""
+    return " ".join(_WORD.findall(text.lower()))
+
+
+def _execute(conn: sqlite3.Connection, sql: str, params: dict) -> list[dict]:
+    cursor = conn.execute(sql, params)
+    columns = [c[0] for c in cursor.description]
+    return [dict(zip(columns, row)) for row in cursor]
+
+
+def search_editions(conn: sqlite3.Connection, text: str | None, *, year: int | None = None,
+                    section: str | None = None, site: str | None = None, sort: str = "relevance",
+                    limit: int = 20, offset: int = 0) -> SearchResult:
+    """One hit per edition entry (and per edition whose title or headline matches), ranked by bm25
+    (lower is better) or by date, `limit` of them from `offset`; `total` counts them all."""
+    def execute(sql: str, params: dict) -> list[dict]:
+        return _execute(conn, sql, params)
+
+    query = fts_query(text)
+    result = SearchResult(query)
+    if query is None:
+        return result
+    params = {"query": query, "year": year, "section": section, "site": site}
+    given = {name: value for name, value in (("year", year), ("section", section), ("site", site))
+             if value not in (None, "")}
+    groups: dict[tuple, dict] = {}
+
+    def conditions(names) -> str:
+        return "".join(f" AND {_FILTERS[name]}" for name in names)
+
+    for row in execute(_ENTRY_HITS.format(filters=conditions(given)), params):
+        key = (row["edition_id"], "entry", _same_entry(row["text"]))
+        _merge(groups, key, row, section=row["section"], entry_id=row["entry_id"])
+    if "section" not in given:  # titles and headlines have no section
+        for row in execute(_TITLE_HITS.format(filters=conditions(n for n in given if n != "section")), params):
+            _merge(groups, (row["edition_id"], "title"), row)
+    if not groups:
+        return result
+    ids = sorted({key[0] for key in groups})
+    editions = {row["id"]: row for row in execute(_EDITIONS.format(ids=", ".join(str(i) for i in ids)), {})}
+    hits = []
+    for (edition_id, kind, *_), group in groups.items():
+        edition = editions[edition_id]
+        hits.append(Hit(edition_id, edition["slug"], edition["title"], edition["number"], edition["issue_date"],
+                        edition["issue_date"] or (edition["first_published"] or "")[:10] or None,
+                        sorted(group["sites"]), highlighted(group["snippet"]), group["rank"],
+                        group.get("section"), group.get("entry_id"), kind))
+    if sort == "newest":
+        hits.sort(key=lambda hit: (hit.day or "", -hit.rank), reverse=True)
+    elif sort == "oldest":
+        hits.sort(key=lambda hit: (hit.day or "9999", hit.rank))
+    else:
+        hits.sort(key=lambda hit: (hit.rank, hit.day or ""))
+    result.total = len(hits)
+    result.hits = hits[offset:offset + limit]
+    return result
+
+
+def _merge(groups: dict, key: tuple, row, **extra) -> None:
+    group = groups.get(key)
+    if group is None:
+        groups[key] = {"sites": {row["site"]}, "snippet": row["snippet"], "rank": row["rank"], **extra}
+        return
+    group["sites"].add(row["site"])
+    if row["rank"] < group["rank"]:
+        group.update(snippet=row["snippet"], rank=row["rank"])
+    if extra.get("entry_id") is not None and extra["entry_id"] < group.get("entry_id", extra["entry_id"] + 1):
+        group["entry_id"] = extra["entry_id"]
+
+
+SEARCH_FILTER_CHOICES = {
+    "year": "SELECT DISTINCT year FROM editions WHERE year IS NOT NULL ORDER BY year DESC",
+    "section": "SELECT DISTINCT section FROM entries WHERE section IS NOT NULL ORDER BY section",
+    "site": "SELECT DISTINCT site FROM digests ORDER BY site",
+}
+
+
+def filter_choices(conn: sqlite3.Connection) -> dict[str, list]:
+    """The values each search filter offers (years, sections, sites of the archive)."""
+    return {name: [row[0] for row in conn.execute(sql)] for name, sql in SEARCH_FILTER_CHOICES.items()}

@@ -1,0 +1,401 @@
+"""The reader (the Datasette plugin in `reader/`) on an archive of both publishers: editions at lasting
+addresses, search in editions, navigation, the edition page, metadata for any file name, the feed, and
+the layering (no Scrapy behind a page)."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import subprocess
+import sys
+from urllib.parse import quote
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import storage
+from crawler.cli import main
+from reader.diff import _words_diff, edition_entries
+from storage.export import copy_database
+from storage.search import fts_query
+
+from .conftest import REPO, archives_setting, assert_clean_run, datasette_client, rows, run_crawl
+
+
+@pytest.fixture()
+def archive(both_sites, tmp_path):
+    database = tmp_path / "archive.db"
+    copy_database(both_sites, database)
+    return database
+
+
+@pytest.fixture()
+def datasette(archive):
+    return datasette_client(archive)
+
+
+def search(datasette, query: str, **filters) -> dict:
+    arguments = "&".join(f"{name}={quote(str(value))}" for name, value in {"q": query, **filters}.items())
+    return datasette(f"/-/search/archive.json?{arguments}").json()
+
+
+# --- 1. editions at lasting addresses --------------------------------------------------------------
+
+
+def slugs_by_posts(database) -> dict[str, set[str]]:
+    """Each edition's slug with the paths of its posts (the ports differ between two servings)."""
+    found: dict[str, set[str]] = {}
+    for row in rows(database, "SELECT e.slug, d.url FROM editions e JOIN digests d ON d.edition_id = e.id"):
+        found.setdefault(row["slug"], set()).add(row["url"].split("/", 3)[3])
+    return found
+
+
+def test_every_edition_has_a_slug_from_what_it_is(archive):
+    editions = rows(archive, "SELECT slug, number, issue_date FROM editions")
+    assert all(edition["slug"] for edition in editions)
+    for edition in editions:
+        if edition["number"] is not None:
+            assert re.fullmatch(rf"digest-{edition['number']}(-\d+)?", edition["slug"])
+        else:
+            assert edition["slug"].startswith(edition["issue_date"])
+    two_213s = rows(archive, "SELECT slug, first_published FROM editions WHERE number = 213 ORDER BY slug")
+    assert [row["slug"] for row in two_213s] == ["digest-213", "digest-213-2"]
+    assert two_213s[0]["first_published"] <= two_213s[1]["first_published"]  # the earlier one keeps the plain slug
+
+
+def test_slugs_are_the_same_whatever_order_the_archives_were_crawled_and_matched_in(archive, servers, tmp_path):
+    reversed_order = tmp_path / "reversed.db"
+    nejatngo_first = archives_setting(servers).split("=", 1)[1].split(",")
+    result = run_crawl(None, reversed_order, "-a", "mode=backfill",
+                       "-s", f"DIGEST_ARCHIVES={nejatngo_first[1]},{nejatngo_first[0]}")
+    assert_clean_run(result)
+    assert slugs_by_posts(reversed_order) == slugs_by_posts(archive)
+    ids = {row["slug"]: row["id"] for row in rows(archive, "SELECT slug, id FROM editions")}
+    ids_reversed = {row["slug"]: row["id"] for row in rows(reversed_order, "SELECT slug, id FROM editions")}
+    assert ids != ids_reversed  # the row ids do differ: only the slugs last
+    with storage.open_database(archive, create=False) as db:
+        storage.rebuild_editions(db)
+    assert slugs_by_posts(archive) == slugs_by_posts(reversed_order)
+
+
+def test_an_old_address_by_row_id_redirects_and_a_wrong_slug_is_404(datasette, archive):
+    edition = rows(archive, "SELECT id, slug FROM editions WHERE number = 200")[0]
+    response = datasette(f"/-/edition/archive/{edition['id']}", status=301)
+    assert response.headers["location"] == f"/-/edition/archive/{edition['slug']}"
+    datasette("/-/edition/archive/digest-99999", status=404)
+    datasette("/-/edition/archive/99999", status=404)
+
+
+# --- 2. search in editions -------------------------------------------------------------------------
+
+
+def test_search_gives_one_hit_per_edition_entry_naming_both_sites(datasette, archive):
+    found = search(datasette, "Albania")
+    # What a reader means: each edition's entry once, however many sites published it; plus titles.
+    entries = rows(archive, "SELECT DISTINCT d.edition_id, lower(e.text) AS text FROM entries_fts "
+                            "JOIN entries e ON e.rowid = entries_fts.rowid JOIN digests d ON d.id = e.digest_id "
+                            "WHERE entries_fts MATCH 'Albania'")
+    posts = rows(archive, "SELECT count(*) AS n FROM entries_fts WHERE entries_fts MATCH 'Albania'")[0]["n"]
+    entry_hits = [hit for hit in found["hits"] if "#entry-" in hit["edition_url"]]
+    assert len(entry_hits) == len(entries) < posts
+    assert found["total"] >= len(entry_hits)
+    assert len({hit["edition_url"] for hit in found["hits"]}) == len(found["hits"])
+    assert any(len(hit["sites"]) == 2 for hit in entry_hits)
+    assert all("<mark>" in hit["snippet"] for hit in found["hits"])
+    assert set(found["hits"][0]) >= {"edition_url", "title", "number", "issue_date", "sites", "snippet"}
+
+
+def test_search_ranks_by_relevance_and_sorts_by_date(datasette):
+    newest = [hit["issue_date"] for hit in search(datasette, "Albania", sort="newest")["hits"]]
+    assert newest == sorted(newest, reverse=True)
+    oldest = [hit["issue_date"] for hit in search(datasette, "Albania", sort="oldest")["hits"]]
+    assert oldest == sorted(oldest)
+
+
+def test_search_finds_titles_and_headlines(datasette):
+    found = search(datasette, "Lebanon")
+    assert any(hit["title"].startswith("MEK and Lebanon") and "#entry-" not in hit["edition_url"]
+               for hit in found["hits"])
+
+
+def test_search_filters_by_year_section_and_site(datasette, archive):
+    everything = search(datasette, "MEK")["total"]
+    in_2021 = search(datasette, "MEK", year=2021)
+    assert 0 < in_2021["total"] < everything
+    assert all(hit["issue_date"].startswith("2021") for hit in in_2021["hits"])
+    site = rows(archive, "SELECT site FROM digests WHERE title LIKE 'MEK and Lebanon%'")[0]["site"]
+    on_one_site = search(datasette, "MEK", site=site)["hits"]
+    assert on_one_site and all(hit["sites"] == [site] for hit in on_one_site)
+    assert search(datasette, "MEK", section="In English")["total"] <= everything
+
+
+@pytest.mark.parametrize("query", [
+    "don't", "Rajavi's", '"camp Ashraf"', '"camp Ashraf', "al-monitor", "(Tirana", "Tirana)", "AND", "OR Tirana",
+    "Tirana NOT", "NOT", "NEAR(a b)", "title:Tirana", "*", "\"\"", "'", "-", "", "   ", "Tirana OR Durres",
+    "MEK NOT Albania", "a AND OR b", "\u00ab\u00bb", "^Tirana", "Tir*", "Tirana;", "💥",
+])
+def test_whatever_a_reader_types_answers_never_a_400(datasette, query):
+    datasette(f"/-/search/archive?q={quote(query)}")
+    found = search(datasette, query)
+    assert isinstance(found["total"], int)
+
+
+def test_an_apostrophe_finds_the_word(datasette):
+    found = search(datasette, "don't")
+    assert found["total"] > 0 and all("don" in hit["snippet"].lower() for hit in found["hits"])
+
+
+def test_operators_and_phrases_work(datasette):
+    either = search(datasette, "Tirana OR Lebanon")["total"]
+    assert either >= max(search(datasette, "Tirana")["total"], search(datasette, "Lebanon")["total"])
+    assert search(datasette, "MEK NOT Albania")["total"] < search(datasette, "MEK")["total"]
+    assert search(datasette, '"Camp Ashraf"')["total"] <= search(datasette, "Camp Ashraf")["total"]
+
+
+def test_a_hit_links_to_its_entry_on_its_edition_page(datasette):
+    hit = next(hit for hit in search(datasette, "Albania")["hits"] if "#entry-" in hit["edition_url"])
+    path, anchor = hit["edition_url"].split("#")
+    assert f'id="{anchor}"' in datasette(path).text
+
+
+def _fts_table() -> sqlite3.Connection:
+    connection = sqlite3.connect(":memory:")
+    connection.execute("CREATE VIRTUAL TABLE t USING fts5(text, tokenize='porter')")
+    connection.execute("INSERT INTO t VALUES ('don''t walk to Tirana; the camp at Ashraf')")
+    return connection
+
+
+FTS = _fts_table()
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=6), st.sampled_from(['"', "'", "(", ")", "*", ":", "^", "-", "+", "{", "}",
+                                                                " AND ", " OR ", " NOT ", " NEAR ", "AND", "NOT"])),
+                max_size=12).map("".join))
+def test_no_input_makes_a_query_fts5_refuses(text):
+    query = fts_query(text)
+    if query is not None:
+        FTS.execute("SELECT count(*) FROM t WHERE t MATCH ?", [query]).fetchone()
+
+
+def test_the_query_keeps_words_phrases_and_operators():
+    assert fts_query("don't") == '"don\'t"'
+    assert fts_query('"camp Ashraf" OR Tirana') == '"camp Ashraf" OR "Tirana"'
+    assert fts_query("NOT MEK AND") == '"MEK"'
+    assert fts_query('a "b c') == '"a" "b" "c"'
+    assert fts_query("( ) -- ") is None and fts_query("") is None
+
+
+# --- 3. navigation ---------------------------------------------------------------------------------
+
+
+def test_the_reading_view_names_its_site_and_links_its_edition_and_the_next_post_on_its_own_site(datasette, archive):
+    posts = rows(archive, "SELECT id, site, edition_id FROM digests WHERE number = 209 ORDER BY site")
+    for post in posts:
+        html = datasette(f"/-/digest/archive/{post['id']}").text
+        assert f'<strong class="site">{post["site"]}</strong>' in html
+        assert 'class="edition-link" href="/-/edition/archive/digest-209"' in html
+        next_id = re.search(r'rel="next" href="/-/digest/archive/(\d+)"', html)[1]
+        assert rows(archive, "SELECT site FROM digests WHERE id = ?", [int(next_id)])[0]["site"] == post["site"]
+
+
+def test_the_edition_page_links_the_previous_and_next_edition_by_issue_date(datasette, archive):
+    ordered = [row["slug"] for row in rows(
+        archive, "SELECT slug FROM editions ORDER BY coalesce(issue_date, first_published), slug")]
+    middle = ordered.index("digest-209")
+    html = datasette("/-/edition/archive/digest-209").text
+    assert f'rel="prev" class="previous-edition" href="/-/edition/archive/{ordered[middle - 1]}"' in html
+    assert f'rel="next" class="next-edition" href="/-/edition/archive/{ordered[middle + 1]}"' in html
+    first = datasette(f"/-/edition/archive/{ordered[0]}").text
+    assert 'rel="prev"' not in first
+
+
+def test_rows_link_editions_and_the_database_page_says_where_to_start(datasette, archive):
+    digest = rows(archive, "SELECT id, edition_id FROM digests WHERE number = 200 LIMIT 1")[0]
+    row_page = datasette(f"/archive/digests/{digest['id']}").text
+    assert f'href="/-/edition/archive/{digest["edition_id"]}"' in row_page  # redirects to the slug
+    editions = datasette("/archive/editions").text
+    assert 'href="/-/edition/archive/digest-200"' in editions
+    start = datasette("/archive").text
+    assert "Start here" in start
+    for path in ("/-/search/archive", "/archive/editions", "/-/report/archive"):
+        assert f'href="{path}"' in start
+
+
+def test_every_page_header_has_the_search_box(datasette, archive):
+    for path in ("/", "/archive", "/archive/digests", "/archive/entries", "/-/edition/archive/digest-200",
+                 "/-/digest/archive/1", "/-/report/archive"):
+        assert 'action="/-/search/archive"' in datasette(path).text, path
+
+
+def test_the_series_report_page_agrees_with_the_command(datasette, archive):
+    html = datasette("/-/report/archive").text
+    assert "digest-167" in html and "between sites" in html and "within one post" in html
+    assert "8\u201353" in html
+
+
+# --- 4. the edition page ---------------------------------------------------------------------------
+
+
+def test_the_legend_shows_only_where_posts_differ(datasette, archive):
+    assert 'class="legend"' in datasette("/-/edition/archive/digest-209").text
+    texts: dict[str, list] = {}
+    for row in rows(archive, "SELECT e.slug, d.id, group_concat(n.text, '|') AS texts FROM editions e "
+                             "JOIN digests d ON d.edition_id = e.id JOIN entries n ON n.digest_id = d.id "
+                             "WHERE e.posts = 2 GROUP BY d.id ORDER BY e.slug, d.id"):
+        texts.setdefault(row["slug"], []).append(row["texts"])
+    same = [slug for slug, both in texts.items() if both[0] == both[1]]
+    differ = [slug for slug, both in texts.items() if both[0] != both[1]]
+    assert len(same) > 30 and "digest-209" in differ
+    for slug in same:
+        assert 'class="legend"' not in datasette(f"/-/edition/archive/{slug}").text, slug
+    for slug in differ:
+        assert 'class="legend"' in datasette(f"/-/edition/archive/{slug}").text, slug
+    html = datasette("/-/edition/archive/digest-209").text
+    assert "underlined" not in html  # the style is a highlight, and the legend says so
+
+
+def test_entry_markers_are_not_styled_as_changes(datasette):
+    html = datasette("/-/edition/archive/digest-209").text
+    marker = re.search(r'\.entry::before \{[^}]*color: (#[0-9a-f]+)', html)[1]
+    insertion = re.search(r"ins \{ background: (#[0-9a-f]+)", html)[1]
+    assert marker != insertion and marker == "#999"
+
+
+def test_a_reworded_entry_keeps_its_links():
+    before = '<p>Read <a href="https://example.org/a">the report</a> on the camp.</p>'
+    after = '<p>Read <a href="https://example.org/a">the full report</a> on the camp today.</p>'
+    html = str(_words_diff(before, after))
+    assert 'href="https://example.org/a"' in html and "<ins>full</ins>" in html
+    assert re.search(r"<ins>[^<]*today\.</ins>", html)
+    entries = edition_entries([[{"id": 1, "section": None, "text": "Only here", "html": '<a href="https://x.org/">Only here</a>'}],
+                               []])
+    assert entries[0]["change"] == "removed" and 'href="https://x.org/"' in str(entries[0]["html"])
+
+
+def test_every_edition_field_comes_from_one_post_by_one_rule(archive):
+    from crawler.editions import Member, edition_fields
+
+    undated = [Member("b.org", 7, None, None, None, None, "Digest \u2013 7", "https://b.org/7"),
+               Member("a.org", 8, None, None, None, None, "Digest \u2013 8", "https://a.org/8")]
+    fields = edition_fields(undated)
+    assert (fields.title, fields.number) == ("Digest \u2013 8", 8)  # both from a.org's post
+    assert edition_fields(list(reversed(undated))) == fields
+    for edition in rows(archive, "SELECT id, title, number FROM editions WHERE number IS NOT NULL"):
+        titles = {row["title"] for row in rows(archive, "SELECT title FROM digests WHERE edition_id = ? AND number = ?",
+                                               [edition["id"], edition["number"]])}
+        assert edition["title"] in titles
+
+
+def test_reparse_rematches_the_editions_of_what_it_changed(archive):
+    post = rows(archive, "SELECT id, edition_id FROM digests WHERE number = 200 ORDER BY id LIMIT 1")[0]
+    with sqlite3.connect(archive) as connection:  # as an older parser might have stored it
+        connection.execute("UPDATE digests SET content_hash = 'old', title = 'Wrong title' WHERE id = ?", [post["id"]])
+        connection.execute("UPDATE editions SET title = 'Wrong title' WHERE id = ?", [post["edition_id"]])
+    result = CliRunner().invoke(main, ["reparse", str(archive)])
+    assert result.exit_code == 0, result.output
+    assert "editions re-matched" in result.output
+    edition = rows(archive, "SELECT title, slug FROM editions WHERE id = ?", [post["edition_id"]])[0]
+    assert edition == {"title": "Iran Interlink Weekly Digest \u2013 200", "slug": "digest-200"}
+
+
+# --- 5. metadata for any file name -----------------------------------------------------------------
+
+
+def test_any_file_name_gets_the_descriptions_facets_and_canned_queries(archive, tmp_path):
+    renamed = tmp_path / "whatever-it-is-called.db"
+    copy_database(archive, renamed)
+    get = datasette_client(renamed)
+    name = "whatever-it-is-called"
+    database = get(f"/{name}.json").json()
+    assert "missing_numbers" in {query["name"] for query in database["queries"]}
+    assert "Start here" in get(f"/{name}").text
+    editions = get(f"/{name}/editions.json?_size=0").json()
+    assert set(editions["facets"] if "facets" in editions else []) >= set() and "Search the editions" in get(
+        f"/{name}/editions").text
+    missing = get(f"/{name}/missing_numbers.json?_shape=array").json()
+    assert missing[0] == {"first": 8, "last": 53, "missing": 46}
+    assert get("/-/metadata.json").json()["title"] == "Iran Interlink Weekly Digest archive"
+
+
+def test_a_foreign_database_gets_no_archive_metadata(tmp_path):
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as connection:
+        connection.execute("CREATE TABLE t (x)")
+    get = datasette_client(other)
+    assert get("/other.json").json()["queries"] == []
+
+
+# --- 6. reports ------------------------------------------------------------------------------------
+
+
+def test_report_and_summary_agree_and_cover_every_archive_in_the_file(archive):
+    report = CliRunner().invoke(main, ["report", str(archive)]).output
+    summary = CliRunner().invoke(main, ["summary", str(archive)]).output
+    runs = [line for line in report.splitlines() if line.startswith("Last run of ")]
+    assert len(runs) == 2 and runs == [line for line in summary.splitlines() if line.startswith("Last run of ")]
+    failures = report[report.index("Pages that failed"):].splitlines()
+    assert failures == summary[summary.index("Pages that failed"):].splitlines()[:len(failures)]
+    assert not re.search(r"\b1 editions\b", report)
+    for line in failures[1:]:
+        url = re.search(r"https?://\S+", line)[0].rstrip(":")
+        assert line.count(url) == 1, line
+    between = report[report.index("Conflicts between sites"):report.index("Conflicts within one post")]
+    within = report[report.index("Conflicts within one post"):report.index("Missing numbers")]
+    assert "digest-167" in between and "digest-250" in within and "digest-250" not in between
+
+
+def test_entries_per_section_per_year_counts_each_edition_entry_once(datasette, archive):
+    counted = datasette("/archive/entries_per_section_per_year.json?_shape=array").json()
+    total = sum(row["entries"] for row in counted)
+    posts = rows(archive, "SELECT count(*) AS n FROM entries")[0]["n"]
+    assert total < posts * 0.6  # most entries are on both sites
+
+
+def test_export_refuses_to_overwrite_unless_told_to(archive, tmp_path):
+    out = tmp_path / "export"
+    assert CliRunner().invoke(main, ["export", str(archive), "--format", "csv", "--output", str(out)]).exit_code == 0
+    again = CliRunner().invoke(main, ["export", str(archive), "--format", "csv", "--output", str(out)])
+    assert again.exit_code == 1 and "not overwriting" in again.output
+    forced = CliRunner().invoke(main, ["export", str(archive), "--format", "csv", "--output", str(out), "--force"])
+    assert forced.exit_code == 0
+
+
+def test_the_feed_pages_back(datasette, archive):
+    first = datasette("/-/editions/archive.atom").text
+    total = rows(archive, "SELECT count(*) AS n FROM editions")[0]["n"]
+    assert ('rel="next"' in first) == (total > 50)
+    second = datasette("/-/editions/archive.atom?page=2").text
+    assert 'rel="previous"' in second
+
+
+# --- 7. layering -----------------------------------------------------------------------------------
+
+
+def test_the_reader_plugin_does_not_import_scrapy_or_twisted():
+    code = ("import sys, datasette.app, reader, reader.plugin; "
+            "print(sorted(m for m in ('scrapy', 'twisted') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+# --- schema migration (3 → 4) ----------------------------------------------------------------------
+
+
+def test_an_archive_of_schema_3_gets_slugs_when_opened(archive):
+    expected = slugs_by_posts(archive)
+    with sqlite3.connect(archive) as connection:
+        connection.execute("DROP INDEX idx_editions_slug")
+        for column in ("slug", "conflicts_between_sites", "conflicts_within_post"):
+            connection.execute(f"ALTER TABLE editions DROP COLUMN {column}")
+        connection.execute("PRAGMA user_version = 3")
+    updated = rows(archive, "SELECT id, updated FROM editions ORDER BY id")
+    db = storage.open_database(archive, create=False)
+    triggers = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    db.close()
+    assert {"digests_ai", "digests_ad", "digests_au", "entries_ai"} <= triggers
+    assert slugs_by_posts(archive) == expected
+    assert rows(archive, "SELECT id, updated FROM editions ORDER BY id") == updated
