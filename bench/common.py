@@ -11,17 +11,31 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-FAST = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0", "-s", "CONCURRENT_REQUESTS=32",
-        "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=32", "-s", "LOG_LEVEL=WARNING", "-s", "DIGEST_PROGRESS=off"]
+FAST = [
+    "-s",
+    "AUTOTHROTTLE_ENABLED=False",
+    "-s",
+    "DOWNLOAD_DELAY=0",
+    "-s",
+    "CONCURRENT_REQUESTS=32",
+    "-s",
+    "CONCURRENT_REQUESTS_PER_DOMAIN=32",
+    "-s",
+    "LOG_LEVEL=WARNING",
+    "-s",
+    "DIGEST_PROGRESS=off",
+]
 
 
 def timed(command: list[str], cwd: Path = REPO) -> tuple[float, int]:
     """Wall time (s) and peak RSS (KiB) of a command run in a fresh launcher process."""
-    launcher = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
-                "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True); "
-                "d = time.perf_counter() - t; "
-                "sys.stderr.write(r.stderr[-2000:] if r.returncode else ''); "
-                "print(d, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)")
+    launcher = (
+        "import resource, subprocess, sys, time; t = time.perf_counter(); "
+        "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True); "
+        "d = time.perf_counter() - t; "
+        "sys.stderr.write(r.stderr[-2000:] if r.returncode else ''); "
+        "print(d, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)"
+    )
     out = subprocess.run([sys.executable, "-c", launcher, *command], cwd=cwd, capture_output=True, text=True)
     seconds, rss, code = out.stdout.split()
     if code != "0":
@@ -56,8 +70,9 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}); "
-            f"Python {platform.python_version()}, Scrapy {scrapy.__version__}, lxml {lxml.etree.__version__}, "
-            f"beautifulsoup4 {bs4_version}, sqlite-utils {sqlite_utils.__version__ if hasattr(sqlite_utils, '__version__') else ''}, "
-            f"SQLite {__import__('sqlite3').sqlite_version}")
-
+    return (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}); "
+        f"Python {platform.python_version()}, Scrapy {scrapy.__version__}, lxml {lxml.etree.__version__}, "
+        f"beautifulsoup4 {bs4_version}, sqlite-utils {getattr(sqlite_utils, '__version__', '')}, "
+        f"SQLite {__import__('sqlite3').sqlite_version}"
+    )

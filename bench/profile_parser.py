@@ -1,6 +1,6 @@
 """Where the parser's time goes, on the saved post pages (for bench/results.md figure 2).
 
-    .venv/bin/python bench/profile_parser.py > bench/profile-parser.txt
+.venv/bin/python bench/profile_parser.py > bench/profile-parser.txt
 """
 
 import cProfile

@@ -18,22 +18,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import lxml.html  # noqa: E402
+from common import BIN, FAST, REPO, alternate, machine, median, timed  # noqa: E402
+from wordpress_pages import saved_archives  # noqa: E402
 
 import storage  # noqa: E402
-from common import BIN, FAST, REPO, alternate, machine, median, timed  # noqa: E402
 from crawler.parsing import parse_digest  # noqa: E402
 from fixtures.cases import PAGE_CASES, case_url  # noqa: E402
 from fixtures.server import FixtureServer  # noqa: E402
 from fixtures.site import CATEGORY_PATH, build_site, generated_posts  # noqa: E402
-from wordpress_pages import saved_archives  # noqa: E402
-
 from fixtures.wordpress.content import DIGEST_CATEGORY, OTHER_POSTS, as_wordpress_post, digest_posts  # noqa: E402
 from fixtures.wordpress.testbed import MariaDB, WordPress, missing_packages  # noqa: E402
 
 
 def crawl_command(start_url: str, database: Path, *extra: str) -> list[str]:
-    return [str(BIN / "scrapy"), "crawl", "digests", "-a", f"start_url={start_url}", "-s", f"DATABASE={database}",
-            *FAST, *extra]
+    return [
+        str(BIN / "scrapy"),
+        "crawl",
+        "digests",
+        "-a",
+        f"start_url={start_url}",
+        "-s",
+        f"DATABASE={database}",
+        *FAST,
+        *extra,
+    ]
 
 
 def fresh_db() -> Path:
@@ -41,6 +49,7 @@ def fresh_db() -> Path:
 
 
 # --- 1. crawl vs the floor ------------------------------------------------------------------------
+
 
 def crawl_vs_floor(site, start_path: str, rounds: int, bare_args: tuple[str, ...] = ()) -> dict:
     with FixtureServer(site) as server:
@@ -51,8 +60,18 @@ def crawl_vs_floor(site, start_path: str, rounds: int, bare_args: tuple[str, ...
 
         def bare():
             # Outside the project (cwd /tmp): a bare Scrapy spider that fetches and drops the same pages.
-            return timed([str(BIN / "scrapy"), "runspider", str(REPO / "bench" / "bare_spider.py"),
-                          "-a", f"start_url={url}", *bare_args, *FAST], cwd=Path(tempfile.gettempdir()))
+            return timed(
+                [
+                    str(BIN / "scrapy"),
+                    "runspider",
+                    str(REPO / "bench" / "bare_spider.py"),
+                    "-a",
+                    f"start_url={url}",
+                    *bare_args,
+                    *FAST,
+                ],
+                cwd=Path(tempfile.gettempdir()),
+            )
 
         server.clear_requests()
         project()
@@ -60,11 +79,18 @@ def crawl_vs_floor(site, start_path: str, rounds: int, bare_args: tuple[str, ...
         results = alternate(rounds, project=project, bare=bare)
     project_s = median(t for t, _ in results["project"])
     bare_s = median(t for t, _ in results["bare"])
-    return {"project_s": project_s, "bare_s": bare_s, "ratio": project_s / bare_s, "requests": requests_per_run,
-            "project_rss_kib": median(r for _, r in results["project"]), "rounds": rounds}
+    return {
+        "project_s": project_s,
+        "bare_s": bare_s,
+        "ratio": project_s / bare_s,
+        "requests": requests_per_run,
+        "project_rss_kib": median(r for _, r in results["project"]),
+        "rounds": rounds,
+    }
 
 
 # --- 2. parser vs raw lxml -------------------------------------------------------------------------
+
 
 def parser_vs_lxml(pages: list[tuple[bytes, str]], rounds: int, repeat: int = 20) -> dict:
 
@@ -85,17 +111,22 @@ def parser_vs_lxml(pages: list[tuple[bytes, str]], rounds: int, repeat: int = 20
     results = alternate(rounds, ours=ours, lxml=raw_lxml)
     count = repeat * len(pages)
     ours_s, lxml_s = median(results["ours"]), median(results["lxml"])
-    return {"pages": len(pages), "ours_pages_per_s": count / ours_s, "lxml_pages_per_s": count / lxml_s,
-            "ratio": ours_s / lxml_s, "rounds": rounds,
-            "mean_page_kb": sum(len(b) for b, _ in pages) / len(pages) / 1024}
+    return {
+        "pages": len(pages),
+        "ours_pages_per_s": count / ours_s,
+        "lxml_pages_per_s": count / lxml_s,
+        "ratio": ours_s / lxml_s,
+        "rounds": rounds,
+        "mean_page_kb": sum(len(b) for b, _ in pages) / len(pages) / 1024,
+    }
 
 
 # --- 3. storage vs plain sqlite3 ------------------------------------------------------------------
 
+
 def _digests_for_storage(count: int) -> list:
     site = build_site(generated_posts(count))
-    return [parse_digest(f"https://www.nejatngo.org{p.path}", site.pages[p.path].body)
-            for p in site.posts]
+    return [parse_digest(f"https://www.nejatngo.org{p.path}", site.pages[p.path].body) for p in site.posts]
 
 
 def _plain_rows(digests):
@@ -105,16 +136,38 @@ def _plain_rows(digests):
     now = "2026-01-01T00:00:00+00:00"
     for digest_id, digest in enumerate(digests, start=1):
         from crawler.urls import post_key
-        digest_rows.append((digest_id, digest.post_id, digest.site, digest.url, post_key(digest.url), digest.number,
-                            digest.title, digest.headline, digest.issue_date, digest.published,
-                            int(digest.published[:4]), digest.dateline, digest.text, len(digest.entries),
-                            sum(len(e.links) for e in digest.entries), digest.content_hash, now, now, now))
+
+        digest_rows.append(
+            (
+                digest_id,
+                digest.post_id,
+                digest.site,
+                digest.url,
+                post_key(digest.url),
+                digest.number,
+                digest.title,
+                digest.headline,
+                digest.issue_date,
+                digest.published,
+                int(digest.published[:4]),
+                digest.dateline,
+                digest.text,
+                len(digest.entries),
+                sum(len(e.links) for e in digest.entries),
+                digest.content_hash,
+                now,
+                now,
+                now,
+            )
+        )
         url_rows.append((post_key(digest.url), digest_id, digest.url, now))
         for position, entry in enumerate(digest.entries, start=1):
             entry_id += 1
             entry_rows.append((entry_id, digest_id, position, entry.section, entry.text, entry.html))
-            link_rows.extend((entry_id, digest_id, n, link.url, link.text, link.domain)
-                             for n, link in enumerate(entry.links, start=1))
+            link_rows.extend(
+                (entry_id, digest_id, n, link.url, link.text, link.domain)
+                for n, link in enumerate(entry.links, start=1)
+            )
     return digest_rows, url_rows, entry_rows, link_rows
 
 
@@ -145,13 +198,18 @@ def storage_vs_sqlite(rounds: int, count: int = 400) -> dict:
         connection.executemany(
             "INSERT INTO digests (id, post_id, site, url, url_key, number, title, headline, issue_date, published, "
             "year, dateline, text, entry_count, link_count, content_hash, first_seen, last_seen, last_changed) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", digest_rows)
-        connection.executemany("INSERT INTO digest_urls (url_key, digest_id, url, first_seen) VALUES (?, ?, ?, ?)",
-                               url_rows)
-        connection.executemany("INSERT INTO entries (id, digest_id, position, section, text, html) "
-                               "VALUES (?, ?, ?, ?, ?, ?)", entry_rows)
-        connection.executemany("INSERT INTO links (entry_id, digest_id, position, url, text, domain) "
-                               "VALUES (?, ?, ?, ?, ?, ?)", link_rows)
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            digest_rows,
+        )
+        connection.executemany(
+            "INSERT INTO digest_urls (url_key, digest_id, url, first_seen) VALUES (?, ?, ?, ?)", url_rows
+        )
+        connection.executemany(
+            "INSERT INTO entries (id, digest_id, position, section, text, html) VALUES (?, ?, ?, ?, ?, ?)", entry_rows
+        )
+        connection.executemany(
+            "INSERT INTO links (entry_id, digest_id, position, url, text, domain) VALUES (?, ?, ?, ?, ?, ?)", link_rows
+        )
         connection.execute("COMMIT")
         elapsed = time.perf_counter() - started
         connection.close()
@@ -159,11 +217,17 @@ def storage_vs_sqlite(rounds: int, count: int = 400) -> dict:
 
     results = alternate(rounds, ours=ours, plain=plain)
     ours_s, plain_s = median(results["ours"]), median(results["plain"])
-    return {"digests": count, "ours_per_s": count / ours_s, "plain_per_s": count / plain_s,
-            "ratio": ours_s / plain_s, "rounds": rounds}
+    return {
+        "digests": count,
+        "ours_per_s": count / ours_s,
+        "plain_per_s": count / plain_s,
+        "ratio": ours_s / plain_s,
+        "rounds": rounds,
+    }
 
 
 # --- 4 and 5. refresh cost vs size, memory of a large backfill -------------------------------------
+
 
 def refresh_and_memory(sizes: list[int]) -> dict:
     out = {}
@@ -175,8 +239,13 @@ def refresh_and_memory(sizes: list[int]) -> dict:
             stored = sqlite3.connect(database).execute("SELECT count(*) FROM digests").fetchone()[0]
             server.clear_requests()
             timed(crawl_command(url, database))
-            out[size] = {"backfill_s": seconds, "backfill_rss_kib": rss, "stored": stored,
-                         "refresh_requests": len(server.requests), "refresh_full": len(server.full_downloads())}
+            out[size] = {
+                "backfill_s": seconds,
+                "backfill_rss_kib": rss,
+                "stored": stored,
+                "refresh_requests": len(server.requests),
+                "refresh_full": len(server.full_downloads()),
+            }
     return out
 
 
@@ -202,9 +271,25 @@ def indexes_at_polite_settings() -> dict | None:
                         wordpress.update(oldest.post_id, content=content)
                     wordpress.clear_requests()
                     mode = "backfill" if step == "backfill" else "refresh"
-                    seconds, _ = timed([str(BIN / "scrapy"), "crawl", "digests", "-a", f"start_url={start_url}",
-                                        "-a", f"mode={mode}", "-a", f"index={index}", "-s", f"DATABASE={database}",
-                                        "-s", "LOG_LEVEL=WARNING", "-s", "DIGEST_PROGRESS=off"])
+                    seconds, _ = timed(
+                        [
+                            str(BIN / "scrapy"),
+                            "crawl",
+                            "digests",
+                            "-a",
+                            f"start_url={start_url}",
+                            "-a",
+                            f"mode={mode}",
+                            "-a",
+                            f"index={index}",
+                            "-s",
+                            f"DATABASE={database}",
+                            "-s",
+                            "LOG_LEVEL=WARNING",
+                            "-s",
+                            "DIGEST_PROGRESS=off",
+                        ]
+                    )
                     results[(index, step)] = {"seconds": seconds, "requests": len(wordpress.page_requests())}
                 edited = sqlite3.connect(database).execute("SELECT count(*) FROM digest_revisions").fetchone()[0]
                 results[(index, "edit")]["stored"] = edited == 1
@@ -214,21 +299,35 @@ def indexes_at_polite_settings() -> dict | None:
 
 def indexes_rows(figure: dict | None) -> list[str]:
     if figure is None:
-        return ["", "Figure 6 (REST API against HTML listing on the WordPress test bed) was not measured: run "
-                    "scripts/install-wordpress.sh."]
+        return [
+            "",
+            "Figure 6 (REST API against HTML listing on the WordPress test bed) was not measured: run "
+            "scripts/install-wordpress.sh.",
+        ]
 
     def cell(index: str, step: str) -> str:
         value = figure[(index, step)]
         found = "" if step != "edit" else (", edit stored" if value["stored"] else ", **edit not seen**")
         return f"{value['requests']} req, {value['seconds']:.1f}s{found}"
 
-    steps = (("backfill", "backfill"), ("refresh", "no-change refresh"), ("edit", "refresh after an edit of the oldest digest"))
-    measured = "; ".join(f"{label}: **{cell('auto', step)}** (REST) vs {cell('html', step)} (HTML)" for step, label in steps)
-    met = figure[("auto", "backfill")]["requests"] < figure[("html", "backfill")]["requests"] and \
-        figure[("auto", "refresh")]["requests"] <= 1 and figure[("auto", "edit")]["stored"]
-    return [f"| 6 | the test bed's {figure['digests']}-digest archive at the default polite settings, requests "
-            f"from the server's log (robots.txt aside) | {measured} | fewer backfill requests; 1-request refresh; "
-            f"edits anywhere found | {'met' if met else '**not met**'} |"]
+    steps = (
+        ("backfill", "backfill"),
+        ("refresh", "no-change refresh"),
+        ("edit", "refresh after an edit of the oldest digest"),
+    )
+    measured = "; ".join(
+        f"{label}: **{cell('auto', step)}** (REST) vs {cell('html', step)} (HTML)" for step, label in steps
+    )
+    met = (
+        figure[("auto", "backfill")]["requests"] < figure[("html", "backfill")]["requests"]
+        and figure[("auto", "refresh")]["requests"] <= 1
+        and figure[("auto", "edit")]["stored"]
+    )
+    return [
+        f"| 6 | the test bed's {figure['digests']}-digest archive at the default polite settings, requests "
+        f"from the server's log (robots.txt aside) | {measured} | fewer backfill requests; 1-request refresh; "
+        f"edits anywhere found | {'met' if met else '**not met**'} |"
+    ]
 
 
 def wordpress_figures(posts: int, rounds: int) -> list[dict] | None:
@@ -240,14 +339,23 @@ def wordpress_figures(posts: int, rounds: int) -> list[dict] | None:
     for archive in archives:
         sample = archive.post_paths[:: max(1, len(archive.post_paths) // 30)]
         origin = archive.site.origins[0]
-        figures.append({
-            "theme": archive.theme, "posts": posts, "post_kb": archive.mean_kb(archive.post_paths),
-            "listing_kb": archive.mean_kb([p for p in archive.site.pages if p not in set(archive.post_paths)]),
-            "crawl": crawl_vs_floor(archive.site, archive.start_path, rounds,
-                                    ("-a", f"post_css={archive.post_css}", "-a", f"next_css={archive.next_css}")),
-            "parser": parser_vs_lxml([(archive.site.pages[p].body, origin + p) for p in sample], max(rounds, 5),
-                                     repeat=5),
-        })
+        figures.append(
+            {
+                "theme": archive.theme,
+                "posts": posts,
+                "post_kb": archive.mean_kb(archive.post_paths),
+                "listing_kb": archive.mean_kb([p for p in archive.site.pages if p not in set(archive.post_paths)]),
+                "crawl": crawl_vs_floor(
+                    archive.site,
+                    archive.start_path,
+                    rounds,
+                    ("-a", f"post_css={archive.post_css}", "-a", f"next_css={archive.next_css}"),
+                ),
+                "parser": parser_vs_lxml(
+                    [(archive.site.pages[p].body, origin + p) for p in sample], max(rounds, 5), repeat=5
+                ),
+            }
+        )
     return figures
 
 
@@ -272,8 +380,11 @@ def wordpress_rows(figures: list[dict] | None) -> list[str]:
 def write_results(path: Path, started: float, figures: dict) -> str:
     crawl, parser, store, sizes = figures["crawl"], figures["parser"], figures["storage"], figures["sizes"]
     largest, smallest_large = max(sizes), sorted(sizes)[-2]
-    growth = (sizes[largest]["backfill_rss_kib"] - sizes[smallest_large]["backfill_rss_kib"]) / 1024 / \
-        ((largest - smallest_large) / 1000)
+    growth = (
+        (sizes[largest]["backfill_rss_kib"] - sizes[smallest_large]["backfill_rss_kib"])
+        / 1024
+        / ((largest - smallest_large) / 1000)
+    )
     peak = sizes[largest]["backfill_rss_kib"] / 1024
 
     def verdict(ok: bool) -> str:
@@ -283,7 +394,8 @@ def write_results(path: Path, started: float, figures: dict) -> str:
     lines = [
         "# Benchmark results",
         "",
-        f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `make bench` in {time.monotonic() - started:.0f}s.",
+        f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `make bench` "
+        f"in {time.monotonic() - started:.0f}s.",
         f"Machine and versions: {machine()}.",
         "",
         "Every figure is measured side by side in this one run, candidates alternating (A B A B …), median of "
@@ -311,9 +423,13 @@ def write_results(path: Path, started: float, figures: dict) -> str:
         *wordpress_rows(figures.get("wordpress")),
         *indexes_rows(figures.get("indexes")),
         "",
-        "Backfills behind figures 4 and 5: " + "; ".join(
+        "Backfills behind figures 4 and 5: "
+        + "; ".join(
             f"{s:,} posts: {sizes[s]['stored']:,} stored in {sizes[s]['backfill_s']:.1f}s, peak RSS "
-            f"{sizes[s]['backfill_rss_kib'] / 1024:.0f} MB" for s in sorted(sizes)) + ".",
+            f"{sizes[s]['backfill_rss_kib'] / 1024:.0f} MB"
+            for s in sorted(sizes)
+        )
+        + ".",
         "",
         "What the figures measure: (1) wall time of `scrapy crawl digests -a mode=backfill` against "
         "`scrapy runspider bench/bare_spider.py` fetching the same listing and post pages and dropping them, "
@@ -334,8 +450,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--crawl-posts", type=int, default=1000)
     parser.add_argument("--sizes", default="100,1000,10000")
-    parser.add_argument("--wordpress-posts", type=int, default=306, help="digests in the test bed's archive "
-                        "(306: the real archive's size)")
+    parser.add_argument(
+        "--wordpress-posts",
+        type=int,
+        default=306,
+        help="digests in the test bed's archive (306: the real archive's size)",
+    )
     parser.add_argument("--output", default=str(REPO / "bench" / "results.md"))
     args = parser.parse_args()
     started = time.monotonic()

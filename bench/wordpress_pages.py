@@ -48,8 +48,11 @@ def saved_archives(posts: int) -> list[SavedArchive] | None:
     if missing_packages():
         return None
     archives = []
-    with tempfile.TemporaryDirectory(prefix="bench-wp-") as root, MariaDB(Path(root) / "db") as mariadb, \
-            WordPress(mariadb, Path(root) / "site") as wordpress:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-wp-") as root,
+        MariaDB(Path(root) / "db") as mariadb,
+        WordPress(mariadb, Path(root) / "site") as wordpress,
+    ):
         digests = generated_posts(posts)
         wordpress.insert([as_wordpress_post(post) for post in digests])
         for theme, (post_css, next_css) in THEMES.items():
@@ -61,8 +64,15 @@ def saved_archives(posts: int) -> list[SavedArchive] | None:
             post_urls = [post["link"] for post in found["posts"]]
             with ThreadPoolExecutor(max_workers=4) as pool:
                 bodies = list(pool.map(_get, urls + post_urls))
-            pages = {urlsplit(url).path: Page(body) for url, body in zip(urls + post_urls, bodies)}
-            archives.append(SavedArchive(theme, Site(pages=pages, origins=(wordpress.origin,)),
-                                         urlsplit(category).path, [urlsplit(url).path for url in post_urls],
-                                         post_css, next_css))
+            pages = {urlsplit(url).path: Page(body) for url, body in zip(urls + post_urls, bodies, strict=True)}
+            archives.append(
+                SavedArchive(
+                    theme,
+                    Site(pages=pages, origins=(wordpress.origin,)),
+                    urlsplit(category).path,
+                    [urlsplit(url).path for url in post_urls],
+                    post_css,
+                    next_css,
+                )
+            )
     return archives

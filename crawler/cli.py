@@ -60,10 +60,13 @@ def _locked_archive(database: str):
 
 def archive_argument(help_text: str):
     """The archive as the first argument (`digest-archive summary demo.db`), or as `--db PATH`."""
+
     def decorate(command):
-        command = click.option("--db", "db_option", default=None, metavar="PATH",
-                               help=f"{help_text} The same as ARCHIVE.")(command)
+        command = click.option(
+            "--db", "db_option", default=None, metavar="PATH", help=f"{help_text} The same as ARCHIVE."
+        )(command)
         return click.argument("archive", required=False)(command)
+
     return decorate
 
 
@@ -100,10 +103,14 @@ def summary(archive: str | None, db_option: str | None, as_json: bool) -> None:
     low, high = data["numbers"]
     first, last = data["published"]
     click.echo(f"Archive {database}")
-    click.echo(f"  editions  {data['editions']:>6}   {data['editions_on_several_sites']} on more than one site, "
-               f"{data['edition_conflicts']} where the sources disagree")
-    click.echo(f"  digests   {data['digests']:>6}   posts on {', '.join(data['sites']) or '-'}; numbers {low}\u2013{high}, "
-               f"published {first} to {last}")
+    click.echo(
+        f"  editions  {data['editions']:>6}   {data['editions_on_several_sites']} on more than one site, "
+        f"{data['edition_conflicts']} where the sources disagree"
+    )
+    click.echo(
+        f"  digests   {data['digests']:>6}   posts on {', '.join(data['sites']) or '-'}; numbers {low}\u2013{high}, "
+        f"published {first} to {last}"
+    )
     click.echo(f"  entries   {data['entries']:>6}   sections: {', '.join(data['sections']) or '-'}")
     click.echo(f"  links     {data['links']:>6}")
     click.echo(f"  failures  {data['failures']:>6}")
@@ -112,16 +119,20 @@ def summary(archive: str | None, db_option: str | None, as_json: bool) -> None:
         click.echo("Latest digests:")
         for digest in data["latest"]:
             number = digest["number"] if digest["number"] is not None else "-"
-            click.echo(f"  {number:>4}  {digest['published'] or '?':<10}  {digest['entries']:>2} entries  {digest['title']}")
+            click.echo(
+                f"  {number:>4}  {digest['published'] or '?':<10}  {digest['entries']:>2} entries  {digest['title']}"
+            )
 
 
 def _echo_runs_and_failures(data: dict) -> None:
     """The last run of each archive in the file, and the pages not stored (the same in summary and report)."""
     for run in data["last_runs"]:
-        click.echo(f"Last run of {run['start_url']}: #{run['id']} ({run['mode']}, {run['status']}): "
-                   f"{plural(run['listing_pages'] or 0, 'listing page')}, {plural(run['posts_fetched'] or 0, 'post')} "
-                   f"fetched, {run['new']} new, {run['changed']} changed, {run['unchanged']} unchanged, "
-                   f"{run['failed']} failed")
+        click.echo(
+            f"Last run of {run['start_url']}: #{run['id']} ({run['mode']}, {run['status']}): "
+            f"{plural(run['listing_pages'] or 0, 'listing page')}, {plural(run['posts_fetched'] or 0, 'post')} "
+            f"fetched, {run['new']} new, {run['changed']} changed, {run['unchanged']} unchanged, "
+            f"{run['failed']} failed"
+        )
     failures = data["unresolved_failures"]
     click.echo(f"Pages that failed and are not stored: {len(failures) or 'none'}")
     for failure in failures:
@@ -131,8 +142,11 @@ def _echo_runs_and_failures(data: dict) -> None:
 @main.command()
 @archive_argument("The archive to re-parse (default archive.db).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("--allow-shrink", is_flag=True,
-              help="Replace digests even when the new parse has lost more than half of their entries.")
+@click.option(
+    "--allow-shrink",
+    is_flag=True,
+    help="Replace digests even when the new parse has lost more than half of their entries.",
+)
 def reparse(archive: str | None, db_option: str | None, as_json: bool, allow_shrink: bool) -> None:
     """Rebuild every digest from the stored pages with the current parser, offline.
 
@@ -149,9 +163,11 @@ def reparse(archive: str | None, db_option: str | None, as_json: bool, allow_shr
     if as_json:
         click.echo(json.dumps(report.__dict__, indent=2, ensure_ascii=False))
         return
-    click.echo(f"Re-parsed {plural(report.pages, 'stored page')}: {report.new} new, {report.changed} changed, "
-               f"{report.unchanged} unchanged, {len(report.unreadable)} unreadable; editions re-matched: "
-               f"{report.editions_new} new, {report.editions_changed} changed")
+    click.echo(
+        f"Re-parsed {plural(report.pages, 'stored page')}: {report.new} new, {report.changed} changed, "
+        f"{report.unchanged} unchanged, {len(report.unreadable)} unreadable; editions re-matched: "
+        f"{report.editions_new} new, {report.editions_changed} changed"
+    )
     for kind in ("entries", "links"):
         tally = getattr(report, kind)
         click.echo(f"  {kind}: {tally['added']} added, {tally['removed']} removed, {tally['altered']} altered")
@@ -181,16 +197,22 @@ def report(archive: str | None, db_option: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
-    click.echo(f"Series report for {database} ({plural(data['editions'], 'edition')} of "
-               f"{plural(data['digests'], 'digest post')})")
+    click.echo(
+        f"Series report for {database} ({plural(data['editions'], 'edition')} of "
+        f"{plural(data['digests'], 'digest post')})"
+    )
     for row in data["editions_by_sites"]:
         click.echo(f"  {plural(row['editions'], 'edition'):>12} on {row['sites']}")
     click.echo(f"Editions on one site only: {len(data['single_site_editions']) or 'none'}")
     for row in data["single_site_editions"]:
-        click.echo(f"  {row['number'] or '-':>4}  {row['issue_date'] or row['first_published'] or '?'}  "
-                   f"{row['sites']}  {row['title']}")
-    for column, label in (("conflicts_between_sites", "Conflicts between sites"),
-                          ("conflicts_within_post", "Conflicts within one post")):
+        click.echo(
+            f"  {row['number'] or '-':>4}  {row['issue_date'] or row['first_published'] or '?'}  "
+            f"{row['sites']}  {row['title']}"
+        )
+    for column, label in (
+        ("conflicts_between_sites", "Conflicts between sites"),
+        ("conflicts_within_post", "Conflicts within one post"),
+    ):
         found = [row for row in data["edition_conflicts"] if row[column]]
         click.echo(f"{label}: {len(found) or 'none'}")
         for row in found:
@@ -198,12 +220,14 @@ def report(archive: str | None, db_option: str | None, as_json: bool) -> None:
     click.echo(f"Missing numbers (all sites merged): {number_ranges(data['missing_numbers']) or 'none'}")
     click.echo(f"Numbers used by more than one edition: {len(data['duplicate_numbers']) or 'none'}")
     for row in data["duplicate_numbers"]:
-        click.echo(f"  {row['number']}: {plural(row['editions'], 'edition')}, {plural(row['posts'], 'post')}: "
-                   f"{row['urls']}")
+        click.echo(
+            f"  {row['number']}: {plural(row['editions'], 'edition')}, {plural(row['posts'], 'post')}: {row['urls']}"
+        )
     click.echo(f"Numbers out of order with their dates: {len(data['out_of_order']) or 'none'}")
     for row in data["out_of_order"]:
-        click.echo(f"  {row['number']} published {row['published']}, between {row['number_before']} "
-                   f"and {row['number_after']}")
+        click.echo(
+            f"  {row['number']} published {row['published']}, between {row['number_before']} and {row['number_after']}"
+        )
     click.echo(f"Digests without a number (dated titles): {len(data['without_number']) or 'none'}")
     for row in data["without_number"]:
         click.echo(f"  {row['issue_date'] or row['published'] or '?'}  {row['title']}")
@@ -229,16 +253,22 @@ def match_command(archive: str | None, db_option: str | None, everything: bool) 
     with _locked_archive(_archive_path(archive, db_option)) as db:
         update = storage.rebuild_editions(db) if everything else storage.update_editions(db)
         editions = storage.edition_counts(db)
-    click.echo(f"Matched {update.matched} digests ({update.pairs} joined a twin on another site): "
-               f"{update.new} editions new, {update.changed} changed; {editions['editions']} editions, "
-               f"{editions['on_several_sites']} of them on more than one site")
+    click.echo(
+        f"Matched {update.matched} digests ({update.pairs} joined a twin on another site): "
+        f"{update.new} editions new, {update.changed} changed; {editions['editions']} editions, "
+        f"{editions['on_several_sites']} of them on more than one site"
+    )
 
 
 @main.command()
 @archive_argument("The archive to export (default archive.db).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True, help="Output format.")
-@click.option("--output", required=True, type=click.Path(),
-              help="Directory for csv/json/ndjson (one file per table); a new file for sqlite.")
+@click.option(
+    "--output",
+    required=True,
+    type=click.Path(),
+    help="Directory for csv/json/ndjson (one file per table); a new file for sqlite.",
+)
 @click.option("--force", is_flag=True, help="Replace files of an earlier export in the output (never other files).")
 def export(archive: str | None, db_option: str | None, fmt: str, output: str, force: bool) -> None:
     """Export the archive: one file per table, or a consistent copy of the database.
@@ -254,12 +284,17 @@ def export(archive: str | None, db_option: str | None, fmt: str, output: str, fo
     database = _archive_path(archive, db_option)
     db = _open_archive(database)
     if fmt != "sqlite" and not force:
-        existing = [str(Path(output) / f"{table}.{fmt}") for table in EXPORTED_TABLES
-                    if (Path(output) / f"{table}.{fmt}").exists()]
+        existing = [
+            str(Path(output) / f"{table}.{fmt}")
+            for table in EXPORTED_TABLES
+            if (Path(output) / f"{table}.{fmt}").exists()
+        ]
         if existing:
             db.close()
-            _fail(f"{output} holds an earlier export ({existing[0]}…); not overwriting it (--force replaces it)",
-                  EXIT_USER_ERROR)
+            _fail(
+                f"{output} holds an earlier export ({existing[0]}…); not overwriting it (--force replaces it)",
+                EXIT_USER_ERROR,
+            )
     try:
         if fmt == "sqlite":
             db.close()
@@ -295,5 +330,7 @@ def serve(archive: str | None, db_option: str | None, port: int) -> None:
 
     database = _archive_path(archive, db_option)
     _open_archive(database).close()
-    datasette_cli.main(["serve", database, "--host", "127.0.0.1", "--port", str(port),
-                        "--setting", "facet_time_limit_ms", "500"], prog_name="datasette")
+    datasette_cli.main(
+        ["serve", database, "--host", "127.0.0.1", "--port", str(port), "--setting", "facet_time_limit_ms", "500"],
+        prog_name="datasette",
+    )

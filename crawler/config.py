@@ -26,32 +26,70 @@ class ProjectSetting:
 
 
 PROJECT_SETTINGS = (
-    ProjectSetting("DIGEST_CONTACT", "",
-                   "How a site's operators reach whoever runs the crawl (an e-mail address or a URL), sent in the User-Agent; a crawl of a real site without it logs a warning."),
-    ProjectSetting("DATABASE", "archive.db",
-                   "Path of the SQLite archive a crawl writes to (created with its schema if missing)."),
-    ProjectSetting("DIGEST_ARCHIVES", ",".join(DEFAULT_ARCHIVES),
-                   "The archives a crawl covers when no `-a start_url=` is given, one after the other into one archive file (comma-separated)."),
-    ProjectSetting("DIGEST_RECHECK_LATEST", 3,
-                   "How many of the newest stored digests a refresh re-checks for edits (conditional requests; 0 = none)."),
-    ProjectSetting("DIGEST_RECHECK_MIN_AGE", 6,
-                   "Hours before a page served without validators is downloaded again to re-check it."),
-    ProjectSetting("DIGEST_REST_SAMPLE", 3,
-                   "Posts whose pages a backfill through the REST API fetches to check that the API's content gives the same digests."),
-    ProjectSetting("DIGEST_REST_OVERLAP", 24,
-                   "Hours a refresh reaches back before the last sync when asking the REST API what changed (it compares the site's local time)."),
-    ProjectSetting("DIGEST_RETRY_AFTER_MAX", 120,
-                   "Longest wait (seconds) a 429/503 `Retry-After` is honoured for before the page counts as failed; also the longest robots.txt `Crawl-delay` honoured."),
-    ProjectSetting("DIGEST_MAX_REST_PAGES", 100,
-                   "Most pages of the REST index (100 posts each) a run reads; an index that goes on past it fails the run, whatever the site's headers claim."),
-    ProjectSetting("DIGEST_MAX_LISTING_PAGES", 1000,
-                   "Most HTML listing pages a run reads; a listing that goes on past it fails the run."),
-    ProjectSetting("DIGEST_WRITE_BATCH", 50,
-                   "Items written per transaction (each digest stays atomic); a kill loses at most this many, to be fetched again."),
-    ProjectSetting("DIGEST_PROGRESS", "auto",
-                   "Progress display: `auto` (a status line on a terminal, log lines otherwise), `terminal`, `log`, `off`."),
-    ProjectSetting("DIGEST_PROGRESS_INTERVAL", 30,
-                   "Seconds between progress log lines when not on a terminal."),
+    ProjectSetting(
+        "DIGEST_CONTACT",
+        "",
+        "How a site's operators reach whoever runs the crawl (an e-mail address or a URL), sent in the User-Agent; a "
+        "crawl of a real site without it logs a warning.",
+    ),
+    ProjectSetting(
+        "DATABASE", "archive.db", "Path of the SQLite archive a crawl writes to (created with its schema if missing)."
+    ),
+    ProjectSetting(
+        "DIGEST_ARCHIVES",
+        ",".join(DEFAULT_ARCHIVES),
+        "The archives a crawl covers when no `-a start_url=` is given, one after the other into one archive file "
+        "(comma-separated).",
+    ),
+    ProjectSetting(
+        "DIGEST_RECHECK_LATEST",
+        3,
+        "How many of the newest stored digests a refresh re-checks for edits (conditional requests; 0 = none).",
+    ),
+    ProjectSetting(
+        "DIGEST_RECHECK_MIN_AGE", 6, "Hours before a page served without validators is downloaded again to re-check it."
+    ),
+    ProjectSetting(
+        "DIGEST_REST_SAMPLE",
+        3,
+        "Posts whose pages a backfill through the REST API fetches to check that the API's content gives the same "
+        "digests.",
+    ),
+    ProjectSetting(
+        "DIGEST_REST_OVERLAP",
+        24,
+        "Hours a refresh reaches back before the last sync when asking the REST API what changed (it compares the "
+        "site's local time).",
+    ),
+    ProjectSetting(
+        "DIGEST_RETRY_AFTER_MAX",
+        120,
+        "Longest wait (seconds) a 429/503 `Retry-After` is honoured for before the page counts as failed; also the "
+        "longest robots.txt `Crawl-delay` honoured.",
+    ),
+    ProjectSetting(
+        "DIGEST_MAX_REST_PAGES",
+        100,
+        "Most pages of the REST index (100 posts each) a run reads; an index that goes on past it fails the run, "
+        "whatever the site's headers claim.",
+    ),
+    ProjectSetting(
+        "DIGEST_MAX_LISTING_PAGES",
+        1000,
+        "Most HTML listing pages a run reads; a listing that goes on past it fails the run.",
+    ),
+    ProjectSetting(
+        "DIGEST_WRITE_BATCH",
+        50,
+        "Items written per transaction (each digest stays atomic); a kill loses at most this many, to be fetched "
+        "again.",
+    ),
+    ProjectSetting(
+        "DIGEST_PROGRESS",
+        "auto",
+        "Progress display: `auto` (a status line on a terminal, log lines otherwise), `terminal`, `log`, `off`.",
+    ),
+    ProjectSetting("DIGEST_PROGRESS_INTERVAL", 30, "Seconds between progress log lines when not on a terminal."),
 )
 
 

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import TypeVar
 
 from crawler.parsing.text import parse_date
 
@@ -39,7 +41,7 @@ def shingles(text: str, size: int = 3) -> frozenset:
     words = _WORD.findall(text.lower())
     if len(words) < size:
         return frozenset([hash(tuple(words))]) if words else frozenset()
-    return frozenset(hash(tuple(words[i:i + size])) for i in range(len(words) - size + 1))
+    return frozenset(hash(tuple(words[i : i + size])) for i in range(len(words) - size + 1))
 
 
 def similarity(a: frozenset, b: frozenset) -> float:
@@ -103,8 +105,9 @@ def match(pending: list[Post], others: list[Post]) -> tuple[dict[int, int], list
                 pairs.append((score, post.digest_id, other.digest_id))
     pairs.sort(key=lambda pair: (-pair[0], pair[1], pair[2]))
     # Greedy, best pair first: an edition takes one post per site, a pending post joins once.
-    group_of = {post.digest_id: post.edition_id if post.edition_id is not None else -post.digest_id
-                for post in pool.values()}
+    group_of = {
+        post.digest_id: post.edition_id if post.edition_id is not None else -post.digest_id for post in pool.values()
+    }
     sites: dict[int, set[str]] = {}
     for post in pool.values():
         sites.setdefault(group_of[post.digest_id], set()).add(post.site)
@@ -152,7 +155,10 @@ def member_order(member: Member) -> tuple:
     return (member.published or "9999", member.site, member.url)
 
 
-def _first(values: list[tuple[object, str, str]]) -> tuple[object | None, str | None, bool]:
+T = TypeVar("T")
+
+
+def _first(values: Sequence[tuple[T, str, str]]) -> tuple[T | None, str | None, bool]:
     """The first value; a note listing every value with its source when some disagree (value, source, site);
     and whether the disagreeing values come from more than one site."""
     if not values:
@@ -173,16 +179,25 @@ def edition_fields(members: list[Member]) -> EditionFields:
     ordered = sorted(members, key=member_order)
     title = next((m.title for m in ordered if m.title), None)
     number, number_note, number_across = _first([(m.number, m.site, m.site) for m in ordered if m.number is not None])
-    dates = [(m.issue_date, f"title, {m.site}", m.site) for m in ordered if m.issue_date] + \
-        [(parse_date(m.dateline), f"dateline, {m.site}", m.site)
-         for m in ordered if m.dateline and parse_date(m.dateline)]
+    dates = [(m.issue_date, f"title, {m.site}", m.site) for m in ordered if m.issue_date] + [
+        (day, f"dateline, {m.site}", m.site) for m in ordered if m.dateline and (day := parse_date(m.dateline))
+    ]
     issue_date, date_note, date_across = _first(dates)
     headline = next((m.headline for m in ordered if m.headline), None)
-    between, within = [], []
+    between: list[str] = []
+    within: list[str] = []
     for name, note, across in (("number", number_note, number_across), ("issue_date", date_note, date_across)):
         if note:
             (between if across else within).append(f"{name}: {note}")
     published = [m.published for m in ordered if m.published]
-    return EditionFields(title, number, issue_date, headline, min(published) if published else None,
-                         ", ".join(sorted({m.site for m in members})), "; ".join(between + within) or None,
-                         "; ".join(between) or None, "; ".join(within) or None)
+    return EditionFields(
+        title,
+        number,
+        issue_date,
+        headline,
+        min(published) if published else None,
+        ", ".join(sorted({m.site for m in members})),
+        "; ".join(between + within) or None,
+        "; ".join(between) or None,
+        "; ".join(within) or None,
+    )

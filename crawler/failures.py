@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from scrapy.exceptions import (
-    CannotResolveHostError, DownloadCancelledError, DownloadConnectionRefusedError, DownloadFailedError,
-    DownloadTimeoutError, IgnoreRequest, ResponseDataLossError,
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
 )
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import (
-    ConnectError, ConnectionLost, ConnectionRefusedError, DNSLookupError, TCPTimedOutError, TimeoutError,
+    ConnectError,
+    ConnectionLost,
+    ConnectionRefusedError,
+    DNSLookupError,
+    TCPTimedOutError,
+    TimeoutError,
 )
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
@@ -26,8 +36,11 @@ def describe_failure(failure) -> tuple[str, str, int | None]:
         if request.meta.get("offsite"):
             return "offsite", f"redirected off the archive's site: {error}", None
         if "max redirections" in str(error):
-            return "redirect_loop", f"more than {request.meta.get('redirect_ttl', 20)} redirects, last to " \
-                                    f"{request.url}", None
+            return (
+                "redirect_loop",
+                f"more than {request.meta.get('redirect_ttl', 20)} redirects, last to {request.url}",
+                None,
+            )
         if "robots.txt" in str(error):
             return "robots", f"robots.txt forbids {request.url}", None
         return "dropped", f"request dropped: {error}", None

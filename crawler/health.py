@@ -27,13 +27,19 @@ class RunHealth:
         """
         problems = []
         if self.empty_listings:
-            problems.append(f"{len(self.empty_listings)} listing page(s) named no digest posts: "
-                            + ", ".join(self.empty_listings[:3]))
+            problems.append(
+                f"{len(self.empty_listings)} listing page(s) named no digest posts: "
+                + ", ".join(self.empty_listings[:3])
+            )
         if self.posts_read >= 2 and len(self.unreadable) * 2 > self.posts_read:
             examples = "; ".join(f"{url} ({reason})" for url, reason in self.unreadable[:3])
-            problems.append(f"{len(self.unreadable)} of {self.posts_read} downloaded posts had no readable "
-                            f"title or entries, e.g. {examples}")
+            problems.append(
+                f"{len(self.unreadable)} of {self.posts_read} downloaded posts had no readable "
+                f"title or entries, e.g. {examples}"
+            )
         if not problems:
             return None
-        return "layout drift? " + " and ".join(problems) + ". Nothing unreadable was stored; check the parser " \
-               "against the site's current pages."
+        return (
+            "layout drift? " + " and ".join(problems) + ". Nothing unreadable was stored; check the parser "
+            "against the site's current pages."
+        )

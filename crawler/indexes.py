@@ -61,8 +61,13 @@ class IndexFindings:
         the run was `complete`)."""
         index = known
         if self.discovered_at is not None:
-            index = replace(index, rest_root=self.rest_root, posts_filter=self.posts_filter, feed_url=self.feed_url,
-                            discovered_at=self.discovered_at)
+            index = replace(
+                index,
+                rest_root=self.rest_root,
+                posts_filter=self.posts_filter,
+                feed_url=self.feed_url,
+                discovered_at=self.discovered_at,
+            )
         if self.index_used is not None:
             index = replace(index, index_used=self.index_used, note=self.note if self.index_used == "html" else None)
         if self.modified_after is not None:
@@ -112,8 +117,12 @@ class RestPlan:
 
     def index_url(self, page: int) -> str:
         key, value = self.posts_filter.split("=", 1)
-        params = [(key, value), ("per_page", str(PER_PAGE)), ("page", str(page)),
-                  ("_fields", CONTENT_FIELDS if self.with_content else INDEX_FIELDS)]
+        params = [
+            (key, value),
+            ("per_page", str(PER_PAGE)),
+            ("page", str(page)),
+            ("_fields", CONTENT_FIELDS if self.with_content else INDEX_FIELDS),
+        ]
         since = self._since()
         if since is not None:
             params += [("orderby", "modified"), ("order", "desc")]
@@ -143,8 +152,11 @@ class RestPlan:
         if not fresh:
             self.end_note = f"index page {number} repeats posts already listed: the index ends there"
             return None
-        claimed = [pages for pages in (page.total_pages, -(-page.total // PER_PAGE) if page.total else None)
-                   if pages is not None]
+        claimed = [
+            pages
+            for pages in (page.total_pages, -(-page.total // PER_PAGE) if page.total else None)
+            if pages is not None
+        ]
         if claimed and number >= min(claimed):
             return None
         if number >= self.max_pages:
@@ -189,8 +201,11 @@ class RestPlan:
 
     def still_published_url(self, post_ids: list[int]) -> str:
         """Which of these posts the site still publishes (the missing may belong to another archive)."""
-        return rest_url(self.rest_root, "/wp/v2/posts",
-                        [("include", ",".join(map(str, post_ids))), ("per_page", str(PER_PAGE)), ("_fields", "id")])
+        return rest_url(
+            self.rest_root,
+            "/wp/v2/posts",
+            [("include", ",".join(map(str, post_ids))), ("per_page", str(PER_PAGE)), ("_fields", "id")],
+        )
 
     # --- the sample check (backfill) ----------------------------------------------------------------
 
@@ -213,21 +228,25 @@ class RestPlan:
         if post_id in self.sample_answers:
             return
         from_rest = self.sample_digests.get(post_id)
-        self.sample_answers[post_id] = None if from_page is None or from_rest is None else \
-            rest_digest_differences(from_page, from_rest)
+        self.sample_answers[post_id] = (
+            None if from_page is None or from_rest is None else rest_digest_differences(from_page, from_rest)
+        )
 
     def sample_done(self, sampled: list[RestPost]) -> bool:
         return all(post.post_id in self.sample_answers for post in sampled)
 
     def rest_content_trusted(self) -> tuple[bool, str]:
         """(trusted, why): the REST content gives each sampled post's page digest, field by field."""
-        compared = {post_id: differences for post_id, differences in self.sample_answers.items()
-                    if differences is not None}
+        compared = {
+            post_id: differences for post_id, differences in self.sample_answers.items() if differences is not None
+        }
         differing = {post_id: differences for post_id, differences in compared.items() if differences}
         if differing:
             post_id, differences = next(iter(differing.items()))
-            return False, (f"the REST API's content differs from the page for {len(differing)} of {len(compared)} "
-                           f"sampled posts (post {post_id}: {', '.join(differences)})")
+            return False, (
+                f"the REST API's content differs from the page for {len(differing)} of {len(compared)} "
+                f"sampled posts (post {post_id}: {', '.join(differences)})"
+            )
         if not compared:
             return False, "no sampled page could be read to check the REST API's content against"
         return True, f"the REST API's content gave the same digest as the page for {len(compared)} sampled posts"

@@ -66,8 +66,12 @@ class Digest:
             "number": self.number,
             "dateline": self.dateline,
             "entries": [
-                {"section": e.section, "text": e.text, "html": e.html,
-                 "links": [{"url": link.url, "text": link.text, "domain": link.domain} for link in e.links]}
+                {
+                    "section": e.section,
+                    "text": e.text,
+                    "html": e.html,
+                    "links": [{"url": link.url, "text": link.text, "domain": link.domain} for link in e.links],
+                }
                 for e in self.entries
             ],
         }

@@ -15,8 +15,11 @@ from scrapy.logformatter import LogFormatter
 
 class RunLogFormatter(LogFormatter):
     def item_error(self, item, exception, response, spider):
-        return {"level": logging.DEBUG, "msg": "Error processing a %(item_type)s item",
-                "args": {"item_type": type(item).__name__}}
+        return {
+            "level": logging.DEBUG,
+            "msg": "Error processing a %(item_type)s item",
+            "args": {"item_type": type(item).__name__},
+        }
 
     def spider_error(self, failure, request, response, spider):
         entry = super().spider_error(failure, request, response, spider)

@@ -2,7 +2,7 @@
 
 - `StayOnSite`: nothing is fetched from a host other than the archive's, redirects included.
 - `SkipStoredPosts`: at most one download of a post per run, none of a post already stored.
-- `RetryAfterRetryMiddleware`: Scrapy's retries, waiting as long as a 429/503 `Retry-After` asks.
+- `WaitForRetryAfter`: a 429/503 `Retry-After` waited for, before Scrapy's own retry.
 - `CrawlDelay`: the `Crawl-delay` of robots.txt, honoured between requests to the site.
 """
 
@@ -11,11 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from email.utils import parsedate_to_datetime
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 
 from protego import Protego
-from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
 
 from crawler.parsing.numbers import MAX_COUNT, ascii_number
@@ -61,8 +60,13 @@ class SkipStoredPosts:
 
     def process_request(self, request):
         key = request.meta.get("post_key")
-        if key is None or request.meta.get("recheck") or request.meta.get("refetch") \
-                or request.meta.get("redirect_times") or request.meta.get("retry_times"):
+        if (
+            key is None
+            or request.meta.get("recheck")
+            or request.meta.get("refetch")
+            or request.meta.get("redirect_times")
+            or request.meta.get("retry_times")
+        ):
             return None
         if CrawlRun.of(self.crawler).is_stored(key) or key in self.downloaded:
             request.meta["skipped_as_stored"] = True
@@ -89,28 +93,37 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
 
 
-class RetryAfterRetryMiddleware(RetryMiddleware):
-    """Scrapy ignores `Retry-After` (scrapy#3849); a site that asks us to wait is waited for,
-    up to `DIGEST_RETRY_AFTER_MAX` seconds (longer asks give up on the page, and say so)."""
+class WaitForRetryAfter:
+    """Scrapy ignores `Retry-After` (scrapy#3849): a 429/503 that asks us to wait is waited for here,
+    before Scrapy's RetryMiddleware (nearer the downloader, so it sees the answer first) retries it;
+    up to `DIGEST_RETRY_AFTER_MAX` seconds (a longer ask gives up on the page for this run, and says so)."""
+
+    def __init__(self, max_wait: float) -> None:
+        self.max_wait = max_wait
 
     @classmethod
     def from_crawler(cls, crawler):
-        middleware = super().from_crawler(crawler)
-        middleware.max_wait = crawler.settings.getfloat("DIGEST_RETRY_AFTER_MAX")
-        return middleware
+        return cls(crawler.settings.getfloat("DIGEST_RETRY_AFTER_MAX"))
 
     async def process_response(self, request, response):
-        if response.status in (429, 503) and not request.meta.get("dont_retry"):
-            header = response.headers.get("Retry-After")
-            wait = retry_after_seconds(header.decode("latin-1") if header else None)
-            if wait is not None:
-                if wait > self.max_wait:
-                    logger.warning("%s asks to retry after %.0fs, more than DIGEST_RETRY_AFTER_MAX (%.0fs): "
-                                   "giving up on it for this run", request.url, wait, self.max_wait)
-                    return response
-                logger.info("%s answered %d: waiting %.1fs as Retry-After asks", request.url, response.status, wait)
-                await asyncio.sleep(wait)
-        return super().process_response(request, response)
+        if response.status not in (429, 503) or request.meta.get("dont_retry"):
+            return response
+        header = response.headers.get("Retry-After")
+        wait = retry_after_seconds(header.decode("latin-1") if header else None)
+        if wait is None:
+            return response
+        if wait > self.max_wait:
+            logger.warning(
+                "%s asks to retry after %.0fs, more than DIGEST_RETRY_AFTER_MAX (%.0fs): giving up on it for this run",
+                request.url,
+                wait,
+                self.max_wait,
+            )
+            request.meta["dont_retry"] = True  # RetryMiddleware hands the answer on as it is
+            return response
+        logger.info("%s answered %d: waiting %.1fs as Retry-After asks", request.url, response.status, wait)
+        await asyncio.sleep(wait)
+        return response
 
 
 class CrawlDelay:
@@ -142,13 +155,21 @@ class CrawlDelay:
             if delay is not None and not (math.isfinite(delay) and delay > 0):
                 delay = None  # NaN, infinity, zero or a negative delay: nothing to wait for
             if delay and delay > self.max_delay:
-                logger.warning("robots.txt of %s asks for %.0fs between requests (Crawl-delay); waiting "
-                               "DIGEST_RETRY_AFTER_MAX (%.0fs) instead", site_of(request.url), delay, self.max_delay)
+                logger.warning(
+                    "robots.txt of %s asks for %.0fs between requests (Crawl-delay); waiting "
+                    "DIGEST_RETRY_AFTER_MAX (%.0fs) instead",
+                    site_of(request.url),
+                    delay,
+                    self.max_delay,
+                )
                 delay = self.max_delay
             if delay:
                 self.delays[site_of(request.url)] = float(delay)
-                logger.info("robots.txt of %s asks for %.1fs between requests (Crawl-delay): honoured",
-                            site_of(request.url), float(delay))
+                logger.info(
+                    "robots.txt of %s asks for %.1fs between requests (Crawl-delay): honoured",
+                    site_of(request.url),
+                    float(delay),
+                )
         return response
 
     async def process_request(self, request):

@@ -37,8 +37,9 @@ class ValidateDigest:
         problems = problems_with(item)
         if not problems:
             return item
-        return PageFailure(url=item.source_urls[0] if item.source_urls else item.url,
-                           kind="invalid", message="; ".join(problems))
+        return PageFailure(
+            url=item.source_urls[0] if item.source_urls else item.url, kind="invalid", message="; ".join(problems)
+        )
 
 
 class DedupeDigests:

@@ -33,8 +33,12 @@ def _duration(seconds: float) -> str:
 
 def progress_line(progress: Progress) -> str:
     """`listing 3/31 · posts 27 done of 30 listed · 1 failed · 41.2/min · ETA 6m40s · 40s elapsed`"""
-    pages, last_page, listed, done = progress.listing_pages, progress.last_page, progress.posts_listed, \
-        progress.posts_done
+    pages, last_page, listed, done = (
+        progress.listing_pages,
+        progress.last_page,
+        progress.posts_listed,
+        progress.posts_done,
+    )
     elapsed = max(progress.elapsed, 1e-6)
     rate = done / elapsed * 60
     expected = listed
@@ -42,8 +46,10 @@ def progress_line(progress: Progress) -> str:
         expected += round(listed / pages * (last_page - pages))
     eta = f"ETA {_duration((expected - done) / (rate / 60))}" if rate > 0 and expected > done else "ETA -"
     listing = f"listing {pages}/{last_page}" if last_page else f"listing {pages}"
-    return (f"{listing} · posts {done} done of {listed} listed · {progress.failed} failed · {rate:.1f}/min · "
-            f"{eta} · {_duration(elapsed)} elapsed")
+    return (
+        f"{listing} · posts {done} done of {listed} listed · {progress.failed} failed · {rate:.1f}/min · "
+        f"{eta} · {_duration(elapsed)} elapsed"
+    )
 
 
 class CrawlProgress:

@@ -56,8 +56,11 @@ def reparse_archive(db, *, allow_shrink: bool = False) -> ReparseReport:
     for page in list(storage.stored_pages(db)):
         report.pages += 1
         try:
-            digest = parse_rest_post(json.loads(page.body)) if page.source == "rest" else \
-                parse_digest(page.url, page.body, http_charset=charset_of(page.content_type))
+            digest = (
+                parse_rest_post(json.loads(page.body))
+                if page.source == "rest"
+                else parse_digest(page.url, page.body, http_charset=charset_of(page.content_type))
+            )
         except (ParseError, ValueError) as error:
             report.unreadable.append((page.url, str(error)))
             continue
@@ -68,8 +71,9 @@ def reparse_archive(db, *, allow_shrink: bool = False) -> ReparseReport:
         before = storage.digest_entries(db, page.url) or ()
         outcome = storage.save_digest(db, digest, seen=False, allow_shrink=allow_shrink)
         if outcome == storage.SHRUNK:
-            report.unreadable.append((page.url, storage.shrunk_failure(digest).message
-                                      + " (--allow-shrink replaces it)"))
+            report.unreadable.append(
+                (page.url, storage.shrunk_failure(digest).message + " (--allow-shrink replaces it)")
+            )
             continue
         setattr(report, outcome, getattr(report, outcome) + 1)
         if outcome == storage.UNCHANGED:

@@ -32,15 +32,23 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from scrapy import signals
-from sqlite_utils import Database
-from twisted.python.failure import Failure
 from scrapy.exceptions import DropItem
 from scrapy.utils.defer import deferred_from_coro
+from sqlite_utils import Database
+from twisted.python.failure import Failure
 
 import storage
 from crawler.health import RunHealth
 from crawler.indexes import IndexFindings
-from crawler.items import Digest, DigestNotModified, DuplicateDigest, FetchedPage, IndexConfirmed, PageFailure, PostsGone
+from crawler.items import (
+    Digest,
+    DigestNotModified,
+    DuplicateDigest,
+    FetchedPage,
+    IndexConfirmed,
+    PageFailure,
+    PostsGone,
+)
 from crawler.parsing.text import fit_text
 from crawler.tally import Progress, RunTally
 from crawler.urls import post_key, same_site, site_of
@@ -157,8 +165,11 @@ class CrawlRun:
             path = Path(jobdir) / name
             if path.exists():
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
-                logger.warning("The last crawl of this archive was killed: not trusting its job queue %s "
-                               "(the archive says what is stored; listing pages are walked again)", path)
+                logger.warning(
+                    "The last crawl of this archive was killed: not trusting its job queue %s "
+                    "(the archive says what is stored; listing pages are walked again)",
+                    path,
+                )
 
     @staticmethod
     def of(crawler) -> CrawlRun:
@@ -202,9 +213,10 @@ class CrawlRun:
             return list(self.state.recheck)
         conditional = [t for t in self.state.recheck if t.conditional]
         oldest_allowed = (datetime.now(timezone.utc) - self.recheck_min_age).isoformat()
-        unconditional = sorted((t for t in self.state.recheck
-                                if not t.conditional and (t.checked_at or "") <= oldest_allowed),
-                               key=lambda t: t.checked_at or "")
+        unconditional = sorted(
+            (t for t in self.state.recheck if not t.conditional and (t.checked_at or "") <= oldest_allowed),
+            key=lambda t: t.checked_at or "",
+        )
         return conditional + unconditional[:1]
 
     # --- what the spider saw ----------------------------------------------------------------------
@@ -225,8 +237,10 @@ class CrawlRun:
         if post_key(next_url) in self.tally.listing_urls:
             return f"{next_url} was read already in this run (the pages link in a circle)"
         if self.tally.counts.listing_pages >= self.max_listing_pages:
-            self.fail(f"the listing goes on past DIGEST_MAX_LISTING_PAGES ({self.max_listing_pages} pages); "
-                      "raise the setting if the archive is really that long")
+            self.fail(
+                f"the listing goes on past DIGEST_MAX_LISTING_PAGES ({self.max_listing_pages} pages); "
+                "raise the setting if the archive is really that long"
+            )
             return f"DIGEST_MAX_LISTING_PAGES ({self.max_listing_pages}) reached"
         return None
 
@@ -244,8 +258,9 @@ class CrawlRun:
         known = self.archive_index or storage.ArchiveIndex(self.start_url, self.site)
         if (known.rest_root, known.posts_filter, known.feed_url) != (rest_root, posts_filter, feed_url):
             # Re-discovered: what was kept of the old indexes (validators, sync point) no longer holds.
-            known = storage.ArchiveIndex(self.start_url, self.site, rest_root, posts_filter,
-                                         feed_url=feed_url, discovered_at=storage.utc_now())
+            known = storage.ArchiveIndex(
+                self.start_url, self.site, rest_root, posts_filter, feed_url=feed_url, discovered_at=storage.utc_now()
+            )
         self.findings.rest_root, self.findings.posts_filter, self.findings.feed_url = rest_root, posts_filter, feed_url
         self.findings.discovered_at = known.discovered_at or storage.utc_now()
         self.archive_index = known
@@ -303,20 +318,31 @@ class CrawlRun:
         logger.debug("Traceback of the unexpected error", exc_info=error)
         if self._batch is not None and self.storage_error is None:
             try:
-                self._record_failure(PageFailure(url=where if where.startswith("http") else self.start_url,
-                                                 kind="exception", message=f"{where}: {description}"))
+                self._record_failure(
+                    PageFailure(
+                        url=where if where.startswith("http") else self.start_url,
+                        kind="exception",
+                        message=f"{where}: {description}",
+                    )
+                )
             except sqlite3.Error as storage_error:
                 self._storage_failed_at_close(storage_error)
         if first and self.crawler.engine is not None and self.crawler.crawling:
             deferred_from_coro(self.crawler.engine.close_spider_async(reason="exception"))
 
     def _spider_error(self, failure: Failure, response, spider) -> None:
-        where = getattr(response, "url", None) or getattr(getattr(failure, "request", None), "url", None) \
+        where = (
+            getattr(response, "url", None)
+            or getattr(getattr(failure, "request", None), "url", None)
             or "the spider's start"
-        self.crashed(failure.value, where)
+        )
+        self.crashed(failure.value or RuntimeError("an error without an exception"), where)
 
-    def _item_error(self, item, response, spider, failure) -> None:
-        self.crashed(failure.value, f"{getattr(item, 'url', None) or type(item).__name__} (storing it)")
+    def _item_error(self, item, response, spider, failure: Failure) -> None:
+        self.crashed(
+            failure.value or RuntimeError("an error without an exception"),
+            f"{getattr(item, 'url', None) or type(item).__name__} (storing it)",
+        )
 
     # --- writes -----------------------------------------------------------------------------------
 
@@ -325,8 +351,9 @@ class CrawlRun:
         if self.storage_error is not None or self._batch is None:
             # Pages already on their way when the run stopped: counted and logged once at the end.
             self.not_stored += 1
-            raise DropItem(f"not stored: the run stopped ({self.storage_error or self.exception or 'not open'})",
-                           log_level="DEBUG")
+            raise DropItem(
+                f"not stored: the run stopped ({self.storage_error or self.exception or 'not open'})", log_level="DEBUG"
+            )
         refusal = self._off_site(item)
         if refusal is not None:
             item = refusal
@@ -344,10 +371,17 @@ class CrawlRun:
         """A digest of another site than this run's is never written (whatever a page or the REST API
         claims, a site writes only its own rows): it becomes a failure of the URL it came from."""
         if isinstance(item, Digest) and item.site != self.site:
-            return PageFailure(url=item.source_urls[0] if item.source_urls else self.start_url, kind="offsite",
-                               message=f"{item.url}: a digest of {item.site}, not of {self.site}: not stored")
+            return PageFailure(
+                url=item.source_urls[0] if item.source_urls else self.start_url,
+                kind="offsite",
+                message=f"{item.url}: a digest of {item.site}, not of {self.site}: not stored",
+            )
         url = getattr(item, "url", None)
-        if isinstance(item, (FetchedPage, PageFailure, DigestNotModified)) and url and not same_site(url, self.start_url):
+        if (
+            isinstance(item, (FetchedPage, PageFailure, DigestNotModified))
+            and url
+            and not same_site(url, self.start_url)
+        ):
             return PageFailure(url=self.start_url, kind="offsite", message=f"{url}: not on {self.site}: not stored")
         return None
 
@@ -358,8 +392,13 @@ class CrawlRun:
                 self._record_failure(storage.shrunk_failure(item))
                 return item
             self.tally.stored(outcome)
-            logger.info("%s digest %s: %s (%d entries)", outcome.capitalize(),
-                        item.number if item.number is not None else "-", item.url, len(item.entries))
+            logger.info(
+                "%s digest %s: %s (%d entries)",
+                outcome.capitalize(),
+                item.number if item.number is not None else "-",
+                item.url,
+                len(item.entries),
+            )
         elif isinstance(item, PageFailure):
             self._record_failure(item)
         elif isinstance(item, FetchedPage):
@@ -372,11 +411,13 @@ class CrawlRun:
             self.tally.counts.unchanged += len(item.modified_by_post)
         elif isinstance(item, PostsGone):
             self.tally.counts.gone += storage.mark_gone(self.db, self.site, list(item.post_ids))
-            logger.warning("Gone from the site (kept in the archive, marked gone): posts %s",
-                           ", ".join(map(str, item.post_ids)))
+            logger.warning(
+                "Gone from the site (kept in the archive, marked gone): posts %s", ", ".join(map(str, item.post_ids))
+            )
         elif isinstance(item, DuplicateDigest):
-            storage.remember_urls_of(self.db, item.url, [url for url in item.source_urls
-                                                          if same_site(url, self.start_url)])
+            storage.remember_urls_of(
+                self.db, item.url, [url for url in item.source_urls if same_site(url, self.start_url)]
+            )
             self.tally.counts.duplicates += 1
             logger.info("Duplicate of %s: %s", item.url, ", ".join(item.source_urls))
         else:
@@ -409,8 +450,11 @@ class CrawlRun:
         try:
             self.batch.commit()
         except sqlite3.Error as error:
-            logger.error("Could not commit the last writes (%s); they are rolled back and will be fetched "
-                         "again by the next crawl", error)
+            logger.error(
+                "Could not commit the last writes (%s); they are rolled back and will be fetched "
+                "again by the next crawl",
+                error,
+            )
             self._abandon_batch()
 
     def _abandon_batch(self) -> None:
@@ -467,15 +511,27 @@ class CrawlRun:
             with self.db.atomic():
                 if self.status == "finished":
                     self._save_archive_index()
-                storage.finish_run(self.db, self._run_id(), self.status, self.tally.counts, self.message,
-                                   failure_kinds=dict(self.tally.failure_kinds),
-                                   index_used=self.findings.index_used,
-                                   index_note="; ".join(self.index_notes) or None)
+                storage.finish_run(
+                    self.db,
+                    self._run_id(),
+                    self.status,
+                    self.tally.counts,
+                    self.message,
+                    failure_kinds=dict(self.tally.failure_kinds),
+                    index_used=self.findings.index_used,
+                    index_note="; ".join(self.index_notes) or None,
+                )
             self.row_written = True
         except sqlite3.Error as error:
             self._storage_failed_at_close(error)
-            logger.error("Could not record the end of crawl run %s in %s (%s); the run is %s: %s",
-                         self.run_id, self.database, error, self.status, self.message)
+            logger.error(
+                "Could not record the end of crawl run %s in %s (%s); the run is %s: %s",
+                self.run_id,
+                self.database,
+                error,
+                self.status,
+                self.message,
+            )
         self._log_summary()
 
     def _save_archive_index(self) -> None:
@@ -486,8 +542,10 @@ class CrawlRun:
             return
         complete = storage.failures_that_may_mend(self.db, self.run_id) == 0
         if not complete and (self.findings.feed_validators or self.findings.synced_to):
-            logger.info("Not keeping the feed's validators or the REST sync point: some posts of this run "
-                        "failed and the next run must read the indexes in full to retry them")
+            logger.info(
+                "Not keeping the feed's validators or the REST sync point: some posts of this run "
+                "failed and the next run must read the indexes in full to retry them"
+            )
         base = self.archive_index or storage.ArchiveIndex(self.start_url, self.site)
         storage.save_archive_index(self.db, self.findings.applied_to(base, complete=complete))
 
@@ -500,8 +558,13 @@ class CrawlRun:
             return
         self.tally.counts.editions_new, self.tally.counts.editions_changed = update.new, update.changed
         if update.matched:
-            logger.info("Editions: %d digests matched, %d joined a twin on another site; %d editions new, %d changed",
-                        update.matched, update.pairs, update.new, update.changed)
+            logger.info(
+                "Editions: %d digests matched, %d joined a twin on another site; %d editions new, %d changed",
+                update.matched,
+                update.pairs,
+                update.new,
+                update.changed,
+            )
 
     def _run_id(self) -> int:
         if self.run_id is None:
@@ -517,8 +580,14 @@ class CrawlRun:
         """Every post the run set out to handle ends stored, unchanged or failed: one that came to
         nothing (a request Scrapy dropped, an answer no callback turned into an item) is a failure."""
         for _, url in self.tally.ledger.unsettled():
-            self._record_failure(PageFailure(url=url, kind="dropped", message="requested, but neither a digest, a "
-                                             "304 nor a failure came of it (dropped by Scrapy or a filter)"))
+            self._record_failure(
+                PageFailure(
+                    url=url,
+                    kind="dropped",
+                    message="requested, but neither a digest, a "
+                    "304 nor a failure came of it (dropped by Scrapy or a filter)",
+                )
+            )
 
     def _verdict(self, reason: str) -> tuple[str, str | None]:
         if self.exception is not None:
@@ -541,18 +610,36 @@ class CrawlRun:
             "Crawl run %s %s in %.1fs: %d new, %d changed, %d unchanged, %d duplicates, %d failed "
             "(index: %s; %d listing pages, %d REST index pages, %d posts listed, %d downloaded, %d built from the "
             "REST API, %d re-checked of which %d not modified, %d gone)%s",
-            self.run_id, self.status, time.monotonic() - self.tally.started, c.new, c.changed, c.unchanged,
-            c.duplicates, c.failed, self.findings.index_used or "-", c.listing_pages, c.index_pages, c.posts_listed,
-            c.posts_fetched, c.from_rest, c.rechecked, c.not_modified, c.gone,
-            f": {self.message}" if self.message else "")
+            self.run_id,
+            self.status,
+            time.monotonic() - self.tally.started,
+            c.new,
+            c.changed,
+            c.unchanged,
+            c.duplicates,
+            c.failed,
+            self.findings.index_used or "-",
+            c.listing_pages,
+            c.index_pages,
+            c.posts_listed,
+            c.posts_fetched,
+            c.from_rest,
+            c.rechecked,
+            c.not_modified,
+            c.gone,
+            f": {self.message}" if self.message else "",
+        )
         if self.index_notes:
             logger.info("Index: %s", "; ".join(self.index_notes))
         if self.tally.failure_kinds:
-            logger.warning("Failures by kind: %s", ", ".join(f"{n} {kind}" for kind, n in
-                                                            sorted(self.tally.failure_kinds.items())))
+            logger.warning(
+                "Failures by kind: %s", ", ".join(f"{n} {kind}" for kind, n in sorted(self.tally.failure_kinds.items()))
+            )
         if self.not_stored:
-            logger.warning("%d items that arrived after the run stopped were not stored; the next crawl "
-                           "fetches them again", self.not_stored)
+            logger.warning(
+                "%d items that arrived after the run stopped were not stored; the next crawl fetches them again",
+                self.not_stored,
+            )
         if self.status == "failed" and self.exception is None and self.storage_error is None:
             logger.error("Crawl run %s failed: %s", self.run_id, self.message)
 

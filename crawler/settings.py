@@ -42,9 +42,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.SkipStoredPosts": 45,
     # After Scrapy's RobotsTxtMiddleware (100): waits between requests as robots.txt's Crawl-delay asks.
     "crawler.middlewares.CrawlDelay": 110,
-    # Scrapy's retries, but honouring Retry-After.
-    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-    "crawler.middlewares.RetryAfterRetryMiddleware": 550,
+    # Retry-After honoured: waited for just before Scrapy's RetryMiddleware (550) sees the answer.
+    "crawler.middlewares.WaitForRetryAfter": 560,
 }
 
 EXTENSIONS = {

@@ -104,5 +104,11 @@ class RunTally:
             self.counts.unchanged += 1
 
     def progress(self) -> Progress:
-        return Progress(self.counts.listing_pages, self.last_page, len(self.ledger.expected),
-                        len(self.ledger.answered), self.counts.failed, time.monotonic() - self.started)
+        return Progress(
+            self.counts.listing_pages,
+            self.last_page,
+            len(self.ledger.expected),
+            len(self.ledger.answered),
+            self.counts.failed,
+            time.monotonic() - self.started,
+        )

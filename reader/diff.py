@@ -60,15 +60,23 @@ def edition_entries(entries_of: list[list[dict]]) -> list[dict]:
     matcher = difflib.SequenceMatcher(a=[e["text"] for e in first], b=[e["text"] for e in second], autojunk=False)
     for operation, i1, i2, j1, j2 in matcher.get_opcodes():
         if operation == "equal":
-            out += [_item("same", a["html"], [a["id"], b["id"]], a["section"])
-                    for a, b in zip(first[i1:i2], second[j1:j2])]
+            out += [
+                _item("same", a["html"], [a["id"], b["id"]], a["section"])
+                for a, b in zip(first[i1:i2], second[j1:j2], strict=True)
+            ]
             continue
         removed, added = first[i1:i2], second[j1:j2]
         for position in range(max(len(removed), len(added))):
             if position < len(removed) and position < len(added):
                 a, b = removed[position], added[position]
-                out.append({"change": "reworded", "html": _words_diff(a["html"], b["html"]),
-                            "ids": [a["id"], b["id"]], "section": a["section"]})
+                out.append(
+                    {
+                        "change": "reworded",
+                        "html": _words_diff(a["html"], b["html"]),
+                        "ids": [a["id"], b["id"]],
+                        "section": a["section"],
+                    }
+                )
             elif position < len(removed):
                 a = removed[position]
                 out.append(_item("removed", a["html"], [a["id"]], a["section"]))

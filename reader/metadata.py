@@ -15,8 +15,12 @@ READABLE_DIGESTS = "?_sort=number&" + "&".join(f"_col={column}" for column in RE
 
 
 def instance_metadata() -> dict:
-    return {"title": TITLE, "description": "Every digest, its entries and the links in them, crawled by digest-archive.",
-            "source": SOURCE, "source_url": SOURCE_URL}
+    return {
+        "title": TITLE,
+        "description": "Every digest, its entries and the links in them, crawled by digest-archive.",
+        "source": SOURCE,
+        "source_url": SOURCE_URL,
+    }
 
 
 def start_here_html(database: str) -> str:
@@ -28,7 +32,8 @@ def start_here_html(database: str) -> str:
         "its title opens it, with the previous and next edition); "
         f'<a href="/-/report/{database}">the series report</a> (numbers missing, reused, out of order; '
         "where the sites disagree); "
-        f'<a href="/-/editions/{database}.atom">the Atom feed</a> of new and changed editions.')
+        f'<a href="/-/editions/{database}.atom">the Atom feed</a> of new and changed editions.'
+    )
 
 
 def database_metadata(database: str) -> dict:
@@ -43,7 +48,8 @@ def database_metadata(database: str) -> dict:
                     "a dated title or the dateline, <code>conflicts</code> where the sources disagree, "
                     "<code>slug</code> its lasting address. Titles open the edition with its sources and a diff "
                     f'of its posts. <a href="/-/search/{database}">Search the editions</a>; '
-                    f'<a href="/-/editions/{database}.atom">Atom feed of new and changed editions</a>.'),
+                    f'<a href="/-/editions/{database}.atom">Atom feed of new and changed editions</a>.'
+                ),
                 "label_column": "title",
                 "sort_desc": "first_published",
                 "facets": ["year", "sites"],
@@ -53,7 +59,8 @@ def database_metadata(database: str) -> dict:
                     "One row per digest post on one site; <code>number</code> is as published (null for dated "
                     "titles); <code>edition_id</code> opens its edition. Titles open the post as it was "
                     f'published. <a href="{READABLE_DIGESTS}">Show only number, title, site, date and counts</a>; '
-                    f'<a href="/-/search/{database}">search entries, titles and headlines</a>.'),
+                    f'<a href="/-/search/{database}">search entries, titles and headlines</a>.'
+                ),
                 "label_column": "title",
                 "sort_desc": "published",
                 "facets": ["year", "site"],
@@ -69,12 +76,17 @@ def database_metadata(database: str) -> dict:
             },
             "digest_urls": {"description": "Every URL form a digest was reached at.", "hidden": True},
             "digest_revisions": {"description": "Earlier versions of digests that were edited."},
-            "crawl_runs": {"description": "One row per crawl of one archive, with its counts and status.",
-                           "sort_desc": "id"},
-            "failures": {"description_html": "Pages that could not become a digest, and why. Kinds: "
-                         + "; ".join(f"<code>{kind}</code> {meaning}" for kind, meaning in FAILURE_KINDS.items())
-                         + ".",
-                         "facets": ["kind"], "sort_desc": "id"},
+            "crawl_runs": {
+                "description": "One row per crawl of one archive, with its counts and status.",
+                "sort_desc": "id",
+            },
+            "failures": {
+                "description_html": "Pages that could not become a digest, and why. Kinds: "
+                + "; ".join(f"<code>{kind}</code> {meaning}" for kind, meaning in FAILURE_KINDS.items())
+                + ".",
+                "facets": ["kind"],
+                "sort_desc": "id",
+            },
             "pages": {"description": "Stored copies of fetched post pages (compressed).", "hidden": True},
             "archives": {"description": "One row per archive (start URL): its indexes and how far they were read."},
         },

@@ -24,6 +24,7 @@ from datasette.utils.asgi import NotFound, Response
 from markupsafe import Markup, escape
 from sqlite_utils import Database
 
+from crawler.parsing.numbers import MAX_POST_ID, ascii_number
 from crawler.parsing.sanitise import sanitise_html
 from storage import reader as sql
 from storage.report import number_ranges, series_report
@@ -59,9 +60,29 @@ async def _database_with(datasette, request, table: str):
     return database, db
 
 
+def _row_id(text: str) -> int:
+    """A row id from an address: ASCII digits within SQLite's integers, else no such row (404)."""
+    row_id = ascii_number(text, MAX_POST_ID)
+    if row_id is None:
+        raise NotFound(f"no row {text[:40]}")
+    return row_id
+
+
+# A reader pages through at most this far (anything beyond is the last page's neighbourhood anyway).
+MAX_PAGE = 100_000
+
+
 async def _first(db, query: str, params: dict | None = None) -> dict | None:
     row = (await db.execute(query, params or {})).first()
     return dict(row) if row is not None else None
+
+
+async def _one(db, query: str, params: dict | None = None) -> dict:
+    """The row of a query that always gives one (an aggregate, a row of subqueries)."""
+    row = await _first(db, query, params)
+    if row is None:
+        raise RuntimeError(f"no row from {query.split()[0]} query")
+    return row
 
 
 async def _all(db, query: str, params: dict | None = None) -> list[dict]:
@@ -70,7 +91,7 @@ async def _all(db, query: str, params: dict | None = None) -> list[dict]:
 
 async def digest_view(datasette, request):
     database, db = await _database_with(datasette, request, "entries")
-    digest_id = int(request.url_vars["id"])
+    digest_id = _row_id(request.url_vars["id"])
     digest = await _first(db, sql.DIGEST_FOR_VIEW, {"id": digest_id})
     if digest is None:
         raise NotFound(f"no digest {digest_id}")
@@ -79,9 +100,10 @@ async def digest_view(datasette, request):
         if not sections or sections[-1]["name"] != entry["section"]:
             sections.append({"name": entry["section"], "entries": []})
         # Stored HTML was sanitised at parse time; cleaning again here costs little and guards the reader.
-        sections[-1]["entries"].append({"id": entry["id"], "position": entry["position"],
-                                        "html": Markup(sanitise_html(entry["html"]))})
-    neighbours = await _first(db, sql.DIGEST_NEIGHBOURS, {"id": digest_id})
+        sections[-1]["entries"].append(
+            {"id": entry["id"], "position": entry["position"], "html": Markup(sanitise_html(entry["html"]))}
+        )
+    neighbours = await _one(db, sql.DIGEST_NEIGHBOURS, {"id": digest_id})
     context = {
         "database": database,
         "digest": digest,
@@ -97,7 +119,7 @@ async def edition_view(datasette, request):
     database, db = await _database_with(datasette, request, "editions")
     slug = request.url_vars["slug"]
     if slug.isdigit():  # an address by row id, from before editions had slugs
-        found = await _first(db, sql.EDITION_SLUG_BY_ID, {"id": int(slug)})
+        found = await _first(db, sql.EDITION_SLUG_BY_ID, {"id": _row_id(slug)})
         if found is None or not found["slug"]:
             raise NotFound(f"no edition {slug}")
         return Response.redirect(datasette.urls.path(edition_path(database, found["slug"])), status=301)
@@ -110,14 +132,19 @@ async def edition_view(datasette, request):
         source["view_path"] = digest_path(database, source["id"])
         entries_of.append(await _all(db, sql.ENTRIES_OF_DIGEST, {"id": source["id"]}))
     entries = edition_entries(entries_of)
-    neighbours = await _first(db, sql.EDITION_NEIGHBOURS, {"day": edition["day"], "slug": slug})
+    neighbours = await _one(db, sql.EDITION_NEIGHBOURS, {"day": edition["day"], "slug": slug})
     context = {
-        "database": database, "edition": edition, "sources": sources, "entries": entries,
+        "database": database,
+        "edition": edition,
+        "sources": sources,
+        "entries": entries,
         "differs": any(entry["change"] != "same" for entry in entries),
         "previous": {"path": edition_path(database, neighbours["previous_slug"]), "title": neighbours["previous_title"]}
-        if neighbours["previous_slug"] else None,
+        if neighbours["previous_slug"]
+        else None,
         "next": {"path": edition_path(database, neighbours["next_slug"]), "title": neighbours["next_title"]}
-        if neighbours["next_slug"] else None,
+        if neighbours["next_slug"]
+        else None,
         "search_path": search_path(database),
     }
     return Response.html(await datasette.render_template("edition.html", context, request=request))
@@ -129,11 +156,11 @@ def _search_arguments(request) -> dict:
     page = args.get("page") or "1"
     return {
         "text": args.get("q") or "",
-        "year": int(year) if year and year.isdigit() else None,
+        "year": ascii_number(year, 9999),
         "section": args.get("section") or None,
         "site": args.get("site") or None,
         "sort": args.get("sort") if args.get("sort") in SORTS else "relevance",
-        "page": max(1, int(page)) if page.isdigit() else 1,
+        "page": max(1, ascii_number(page, MAX_PAGE) or 1),
     }
 
 
@@ -142,30 +169,60 @@ async def search_view(datasette, request):
     asked = _search_arguments(request)
 
     def run(conn: sqlite3.Connection):
-        return search_editions(conn, asked["text"], year=asked["year"], section=asked["section"],
-                               site=asked["site"], sort=asked["sort"], limit=SEARCH_PAGE_SIZE,
-                               offset=(asked["page"] - 1) * SEARCH_PAGE_SIZE), filter_choices(conn)
+        return search_editions(
+            conn,
+            asked["text"],
+            year=asked["year"],
+            section=asked["section"],
+            site=asked["site"],
+            sort=asked["sort"],
+            limit=SEARCH_PAGE_SIZE,
+            offset=(asked["page"] - 1) * SEARCH_PAGE_SIZE,
+        ), filter_choices(conn)
 
     result, choices = await db.execute_fn(run)
-    hits = [{
-        "edition_url": datasette.urls.path(edition_path(database, hit.slug)) + hit.anchor(),
-        "title": hit.title, "number": hit.number, "issue_date": hit.issue_date, "sites": hit.sites,
-        "snippet": str(hit.snippet), "section": hit.section, "field": hit.field,
-    } for hit in result.hits]
+    hits = [
+        {
+            "edition_url": datasette.urls.path(edition_path(database, hit.slug)) + hit.anchor(),
+            "title": hit.title,
+            "number": hit.number,
+            "issue_date": hit.issue_date,
+            "sites": hit.sites,
+            "snippet": str(hit.snippet),
+            "section": hit.section,
+            "field": hit.field,
+        }
+        for hit in result.hits
+    ]
     if request.url_vars.get("format") == "json":
         return Response.json({"total": result.total, "hits": hits, "query": result.query})
     pages = max(1, math.ceil(result.total / SEARCH_PAGE_SIZE))
 
     def page_url(page: int) -> str:
-        kept = {key: value for key, value in (("q", asked["text"]), ("year", asked["year"]),
-                ("section", asked["section"]), ("site", asked["site"]), ("sort", asked["sort"])) if value}
+        kept = {
+            key: value
+            for key, value in (
+                ("q", asked["text"]),
+                ("year", asked["year"]),
+                ("section", asked["section"]),
+                ("site", asked["site"]),
+                ("sort", asked["sort"]),
+            )
+            if value
+        }
         return "?" + urlencode({**kept, "page": page})
 
     for hit in hits:
         hit["snippet"] = Markup(hit["snippet"])
     context = {
-        "database": database, "asked": asked, "total": result.total, "hits": hits, "choices": choices,
-        "sorts": SORTS, "page": asked["page"], "pages": pages,
+        "database": database,
+        "asked": asked,
+        "total": result.total,
+        "hits": hits,
+        "choices": choices,
+        "sorts": SORTS,
+        "page": asked["page"],
+        "pages": pages,
         "previous_page": page_url(asked["page"] - 1) if asked["page"] > 1 else None,
         "next_page": page_url(asked["page"] + 1) if asked["page"] < pages else None,
         "json_url": datasette.urls.path(search_path(database) + ".json") + "?" + urlencode({"q": asked["text"]}),
@@ -197,14 +254,16 @@ async def editions_feed(datasette, request):
     `published` and its last change as `updated`, linking to its edition page; `?page=N` pages back."""
     database, db = await _database_with(datasette, request, "editions")
     page_arg = request.args.get("page") or "1"
-    page = max(1, int(page_arg)) if page_arg.isdigit() else 1
+    page = max(1, ascii_number(page_arg, MAX_PAGE) or 1)
     size = sql.FEED_PAGE_SIZE
     rows = await _all(db, sql.EDITIONS_FOR_FEED, {"limit": size, "offset": (page - 1) * size})
-    total = (await _first(db, sql.EDITION_COUNT))["n"]
+    total = (await _one(db, sql.EDITION_COUNT))["n"]
     feed_path = datasette.urls.path(f"/-/editions/{database}.atom")
     feed_id = datasette.absolute_url(request, feed_path)
-    links = [f'<link rel="self" href="{escape(feed_id + (f"?page={page}" if page > 1 else ""))}"/>',
-             f'<link rel="first" href="{escape(feed_id)}"/>']
+    links = [
+        f'<link rel="self" href="{escape(feed_id + (f"?page={page}" if page > 1 else ""))}"/>',
+        f'<link rel="first" href="{escape(feed_id)}"/>',
+    ]
     if page * size < total:
         links.append(f'<link rel="next" href="{escape(feed_id)}?page={page + 1}"/>')
     if page > 1:
@@ -212,22 +271,33 @@ async def editions_feed(datasette, request):
     entries = []
     for row in rows:
         link = datasette.absolute_url(request, datasette.urls.path(edition_path(database, row["slug"])))
-        summary = " · ".join(part for part in (
-            f"number {row['number']}" if row["number"] is not None else None,
-            f"issue of {row['issue_date']}" if row["issue_date"] else None,
-            f"on {row['sites']}", row["headline"], f"the sources disagree: {row['conflicts']}" if row["conflicts"] else None,
-        ) if part)
+        summary = " · ".join(
+            part
+            for part in (
+                f"number {row['number']}" if row["number"] is not None else None,
+                f"issue of {row['issue_date']}" if row["issue_date"] else None,
+                f"on {row['sites']}",
+                row["headline"],
+                f"the sources disagree: {row['conflicts']}" if row["conflicts"] else None,
+            )
+            if part
+        )
         published = _atom_time(row["first_published"] or row["issue_date"] or row["first_seen"])
         entries.append(
             f"<entry><id>{escape(link)}</id><title>{escape(row['title'] or '')}</title>"
             f"<published>{escape(published)}</published><updated>{escape(_atom_time(row['updated']))}</updated>"
             f'<link rel="alternate" type="text/html" href="{escape(link)}"/>'
-            f"<summary>{escape(summary)}</summary></entry>")
+            f"<summary>{escape(summary)}</summary></entry>"
+        )
     updated = max((_atom_time(row["updated"]) for row in rows), default="1970-01-01T00:00:00Z")
-    xml = ('<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
-           f"<id>{escape(feed_id)}</id><title>Editions of the digest: {escape(database)}</title>"
-           f"<updated>{escape(updated)}</updated><author><name>digest-archive</name></author>"
-           + "".join(links) + "".join(entries) + "</feed>")
+    xml = (
+        '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
+        f"<id>{escape(feed_id)}</id><title>Editions of the digest: {escape(database)}</title>"
+        f"<updated>{escape(updated)}</updated><author><name>digest-archive</name></author>"
+        + "".join(links)
+        + "".join(entries)
+        + "</feed>"
+    )
     return Response(xml, content_type="application/atom+xml; charset=utf-8")
 
 
@@ -321,5 +391,7 @@ def extra_template_vars(request, datasette, database):
     names = _archive_names(datasette)
     current = database or (request.url_vars.get("database") if request is not None else None)
     target = current if current in names else (names[0] if names else None)
-    return {"reader_search_path": datasette.urls.path(search_path(target)) if target else None,
-            "reader_query": (request.args.get("q") or "") if request is not None and target else ""}
+    return {
+        "reader_search_path": datasette.urls.path(search_path(target)) if target else None,
+        "reader_query": (request.args.get("q") or "") if request is not None and target else "",
+    }

@@ -21,10 +21,10 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from urllib.parse import urlsplit
 from dataclasses import replace
 from datetime import timedelta
 from typing import NoReturn
+from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.exceptions import IgnoreRequest
@@ -34,11 +34,18 @@ import storage
 from crawler.config import project_defaults, user_agent
 from crawler.failures import describe_failure
 from crawler.indexes import PER_PAGE, RestPlan
-from crawler.items import DigestNotModified, FetchedPage, IndexConfirmed, PageFailure, PostsGone
+from crawler.items import DigestNotModified, FetchedPage, IndexConfirmed, Listing, PageFailure, PostsGone
 from crawler.parsing import ParseError, parse_digest, parse_listing
 from crawler.parsing.decoding import charset_of
 from crawler.parsing.wordpress import (
-    Discovery, parse_discovery, parse_rest_post, parse_rest_posts, parse_rest_routes, post_url_by_id, rest_url,
+    Discovery,
+    RestPostsPage,
+    parse_discovery,
+    parse_rest_post,
+    parse_rest_posts,
+    parse_rest_routes,
+    post_url_by_id,
+    rest_url,
 )
 from crawler.run import USAGE_EXIT_CODE, CrawlRun, RunRefused
 from crawler.urls import clean_post_url, domain_of, is_http_url, on_site_of, post_key, same_site, site_of
@@ -61,14 +68,20 @@ def _ask_for_a_contact(settings, start_url: str) -> None:
     loopback need none)."""
     global _warned_about_contact
     host = urlsplit(start_url).hostname or ""
-    if settings.get("DIGEST_CONTACT") or _warned_about_contact or host in ("localhost", "::1") \
-            or host.startswith("127."):
+    if (
+        settings.get("DIGEST_CONTACT")
+        or _warned_about_contact
+        or host in ("localhost", "::1")
+        or host.startswith("127.")
+    ):
         return
     _warned_about_contact = True
     logging.getLogger(__name__).warning(
         "No DIGEST_CONTACT set: the User-Agent (%s) tells %s's operators nothing about who runs this crawl. "
         "Set it with -s DIGEST_CONTACT=you@example.org (or a URL about your crawl).",
-        settings.get("USER_AGENT"), host)
+        settings.get("USER_AGENT"),
+        host,
+    )
 
 
 def _header(response, name: str) -> str | None:
@@ -79,6 +92,7 @@ def _header(response, name: str) -> str | None:
 class DigestsSpider(scrapy.Spider):
     name = "digests"
     run: CrawlRun  # opened in from_crawler, before any request
+    allowed_domains: list[str]
 
     def __init__(self, start_url: str | None = None, mode: str = "refresh", index: str = "auto", **kwargs) -> None:
         super().__init__(**kwargs)
@@ -92,7 +106,7 @@ class DigestsSpider(scrapy.Spider):
         self.index = index
         self.start_url: str = start_url or ""  # set from DIGEST_ARCHIVES when not given
         self.plan: RestPlan | None = None  # set when the REST API is the index of this run
-        self.start_listing = None  # the start page read as a listing, for a fall back to the HTML path
+        self.start_listing: Listing | None = None  # the start page read as a listing, for a fall back to HTML
         self.sampled: list = []  # posts whose pages check the REST content (backfill)
         self.held_back: list = []  # posts waiting for the sample's verdict (backfill)
 
@@ -117,13 +131,19 @@ class DigestsSpider(scrapy.Spider):
         _ask_for_a_contact(crawler.settings, spider.start_url)
         # Offsite links are stored as links, never followed: only the archive's own site is crawled.
         spider.allowed_domains = [domain_of(spider.start_url)]
-        recheck_limit = None if spider.mode == "recheck" else \
-            0 if spider.mode == "backfill" else crawler.settings.getint("DIGEST_RECHECK_LATEST")
+        recheck_limit = (
+            None
+            if spider.mode == "recheck"
+            else 0
+            if spider.mode == "backfill"
+            else crawler.settings.getint("DIGEST_RECHECK_LATEST")
+        )
         try:
             # The run locks and opens the archive now, so that a busy archive or a bad path stops the
             # crawl before any request, and reads what it holds once.
-            spider.run = CrawlRun.open(crawler, mode=spider.mode, start_url=spider.start_url,
-                                       recheck_limit=recheck_limit)
+            spider.run = CrawlRun.open(
+                crawler, mode=spider.mode, start_url=spider.start_url, recheck_limit=recheck_limit
+            )
         except RunRefused as refused:
             _usage_error(str(refused), refused.exit_code)
         return spider
@@ -138,8 +158,9 @@ class DigestsSpider(scrapy.Spider):
             self.run.crashed(error, self.start_url)
 
     def _first_requests(self):
-        self.logger.info("%s of %s: %d post URLs stored", self.mode.capitalize(), self.start_url,
-                         self.run.stored_post_count())
+        self.logger.info(
+            "%s of %s: %d post URLs stored", self.mode.capitalize(), self.start_url, self.run.stored_post_count()
+        )
         known = self.run.known_index()
         if self.index == "auto" and known is not None and known.rest_usable and self.mode != "backfill":
             self.plan = self._plan(known)
@@ -150,19 +171,33 @@ class DigestsSpider(scrapy.Spider):
                 yield self._index_request(1)
             return
         if self.mode == "recheck":
-            self.run.use_index("html", "recheck of every stored page" if self.index == "html"
-                               else "the REST API is not known to work for this archive")
+            self.run.use_index(
+                "html",
+                "recheck of every stored page"
+                if self.index == "html"
+                else "the REST API is not known to work for this archive",
+            )
             for target in self.run.rechecks():
                 yield self._recheck_request(target)
             return
-        yield scrapy.Request(self.start_url, callback=self.parse_start_page, errback=self.listing_failed,
-                             meta={"listing_page": True}, dont_filter=True)
+        yield scrapy.Request(
+            self.start_url,
+            callback=self.parse_start_page,
+            errback=self.listing_failed,
+            meta={"listing_page": True},
+            dont_filter=True,
+        )
 
     def _plan(self, index: storage.ArchiveIndex) -> RestPlan:
         settings = self.settings
-        return RestPlan(self.mode, index, self.run.stored_posts(), settings.getint("DIGEST_REST_SAMPLE"),
-                        timedelta(hours=settings.getfloat("DIGEST_REST_OVERLAP")),
-                        max_pages=settings.getint("DIGEST_MAX_REST_PAGES"))
+        return RestPlan(
+            self.mode,
+            index,
+            self.run.stored_posts(),
+            settings.getint("DIGEST_REST_SAMPLE"),
+            timedelta(hours=settings.getfloat("DIGEST_REST_OVERLAP")),
+            max_pages=settings.getint("DIGEST_MAX_REST_PAGES"),
+        )
 
     # --- the start page: where the site's indexes are ---------------------------------------------
 
@@ -175,8 +210,11 @@ class DigestsSpider(scrapy.Spider):
                 discovery = None
         why_not = self._why_not_rest(discovery)
         if why_not is None:
-            index = self.run.discovered(discovery.rest_root, "=".join(map(str, discovery.posts_filter)),
-                                        discovery.feed_url)
+            # _why_not_rest has checked these are there
+            assert discovery is not None and discovery.rest_root is not None and discovery.posts_filter is not None
+            index = self.run.discovered(
+                discovery.rest_root, "=".join(map(str, discovery.posts_filter)), discovery.feed_url
+            )
             self.plan = self._plan(index)
             self.run.use_index("rest")
             try:
@@ -185,8 +223,12 @@ class DigestsSpider(scrapy.Spider):
                 self.start_listing = None
             # The REST index says whether modified_after works (for the next refresh); the feed's
             # validators make the next refresh one request.
-            yield scrapy.Request(rest_url(discovery.rest_root, "/"), callback=self.rest_routes_read,
-                                 errback=self.side_request_failed, dont_filter=True)
+            yield scrapy.Request(
+                rest_url(discovery.rest_root, "/"),
+                callback=self.rest_routes_read,
+                errback=self.side_request_failed,
+                dont_filter=True,
+            )
             if discovery.feed_url:
                 yield self._feed_request(index, conditional=False)
             yield self._index_request(1)
@@ -201,8 +243,10 @@ class DigestsSpider(scrapy.Spider):
         if discovery is None or discovery.rest_root is None:
             return "the start page advertises no REST API"
         if discovery.posts_filter is None:
-            return "the start page names no archive object for the REST API (WordPress before 5.5, or not " \
-                   "a category, tag or author archive)"
+            return (
+                "the start page names no archive object for the REST API (WordPress before 5.5, or not "
+                "a category, tag or author archive)"
+            )
         if not same_site(discovery.rest_root, self.start_url):
             return f"the REST API is on another site ({discovery.rest_root})"
         return None
@@ -217,8 +261,9 @@ class DigestsSpider(scrapy.Spider):
         if self.plan is None:
             return
         self.plan = None
-        self.logger.warning("Not using the REST API of %s: %s; reading the HTML listing instead",
-                            self.start_url, reason)
+        self.logger.warning(
+            "Not using the REST API of %s: %s; reading the HTML listing instead", self.start_url, reason
+        )
         self.run.use_index("html", reason)
         self.run.rest_failed(reason)
         yield from self._html_path_start()
@@ -241,14 +286,21 @@ class DigestsSpider(scrapy.Spider):
                 headers["If-Modified-Since"] = index.feed_last_modified
         if index.feed_url is None:
             raise ValueError("no feed known for this archive")
-        return scrapy.Request(on_site_of(index.feed_url, self.start_url), headers=headers, dont_filter=True,
-                              callback=self.feed_read, errback=self.feed_failed, cb_kwargs={"conditional": conditional},
-                              meta={"handle_httpstatus_list": [304], "dont_cache": True})
+        return scrapy.Request(
+            on_site_of(index.feed_url, self.start_url),
+            headers=headers,
+            dont_filter=True,
+            callback=self.feed_read,
+            errback=self.feed_failed,
+            cb_kwargs={"conditional": conditional},
+            meta={"handle_httpstatus_list": [304], "dont_cache": True},
+        )
 
     def feed_read(self, response, conditional: bool):
         if response.status == 304:
-            self.logger.info("The feed %s is unchanged since the last run: nothing was published or edited",
-                             response.url)
+            self.logger.info(
+                "The feed %s is unchanged since the last run: nothing was published or edited", response.url
+            )
             self.run.feed_unchanged()
             return
         self.run.feed_validators(_header(response, "ETag"), _header(response, "Last-Modified"))
@@ -265,8 +317,7 @@ class DigestsSpider(scrapy.Spider):
         try:
             self.run.rest_supports_modified_after(parse_rest_routes(response.url, response.body))
         except ParseError as error:
-            self.logger.info("The REST index could not be read (%s); refreshes will page by modification time",
-                             error)
+            self.logger.info("The REST index could not be read (%s); refreshes will page by modification time", error)
 
     def side_request_failed(self, failure):
         _, message, _ = describe_failure(failure)
@@ -277,37 +328,51 @@ class DigestsSpider(scrapy.Spider):
     def _index_request(self, page: int) -> scrapy.Request:
         if self.plan is None:
             raise ValueError("the REST index is not in use")
-        return scrapy.Request(self.plan.index_url(page), callback=self.rest_index_read, errback=self.rest_failed,
-                              cb_kwargs={"page": page}, dont_filter=True, meta={"dont_redirect": True})
+        return scrapy.Request(
+            self.plan.index_url(page),
+            callback=self.rest_index_read,
+            errback=self.rest_failed,
+            cb_kwargs={"page": page},
+            dont_filter=True,
+            meta={"dont_redirect": True},
+        )
 
     def rest_index_read(self, response, page: int):
         if self.plan is None:
             return  # fell back to the HTML path meanwhile
         try:
-            posts = parse_rest_posts(response.url, response.body, archive_url=self.start_url, per_page=PER_PAGE,
-                                     total=_header(response, "X-WP-Total"),
-                                     total_pages=_header(response, "X-WP-TotalPages"))
+            posts = parse_rest_posts(
+                response.url,
+                response.body,
+                archive_url=self.start_url,
+                per_page=PER_PAGE,
+                total=_header(response, "X-WP-Total"),
+                total_pages=_header(response, "X-WP-TotalPages"),
+            )
         except ParseError as error:
             yield from self._fall_back_to_html(str(error))
             return
         self.run.index_read(len(posts.posts) + len(posts.rejected))
         following = self.plan.read(posts, page)
-        yield from self._read_rejected(posts)
+        yield from self._read_rejected(self.plan, posts)
         if following is not None:
             yield self._index_request(following)
             return
         yield from self._after_index()
 
-    def _read_rejected(self, posts):
+    def _read_rejected(self, plan: RestPlan, posts: RestPostsPage):
         """Items of the index that cannot be used as they are: each is read from its page on this site
         (`/?p=ID`, which WordPress redirects to the post), or recorded when it has no usable id."""
         for item in posts.rejected:
             self.logger.warning("REST index %s, item %d: %s", posts.url, item.position, item.reason)
             if item.post_id is None:
-                yield PageFailure(url=f"{posts.url}#item-{item.position}", kind="rest_item",
-                                  message=f"item {item.position}: {item.reason}")
+                yield PageFailure(
+                    url=f"{posts.url}#item-{item.position}",
+                    kind="rest_item",
+                    message=f"item {item.position}: {item.reason}",
+                )
                 continue
-            url = on_site_of(post_url_by_id(self.plan.index.rest_root, item.post_id), self.start_url)
+            url = on_site_of(post_url_by_id(plan.rest_root, item.post_id), self.start_url)
             if self.run.post_requested(post_key(url), url):
                 yield self._post_request(url, post_id=item.post_id)
 
@@ -318,13 +383,18 @@ class DigestsSpider(scrapy.Spider):
     def _after_index(self):
         """The whole index is read: confirm what is current, fetch what is new or changed."""
         plan = self.plan
+        if plan is None:
+            return
         if not plan.listed and self.start_listing is not None and self.start_listing.post_urls:
-            yield from self._fall_back_to_html(f"the REST index lists no posts where the start page lists "
-                                               f"{len(self.start_listing.post_urls)}")
+            yield from self._fall_back_to_html(
+                f"the REST index lists no posts where the start page lists {len(self.start_listing.post_urls)}"
+            )
             return
         if plan.capped:
-            self.run.fail(f"the REST index goes on past DIGEST_MAX_REST_PAGES ({plan.max_pages} pages of "
-                          f"{PER_PAGE}); raise the setting if the archive is really that long")
+            self.run.fail(
+                f"the REST index goes on past DIGEST_MAX_REST_PAGES ({plan.max_pages} pages of "
+                f"{PER_PAGE}); raise the setting if the archive is really that long"
+            )
         elif plan.end_note:
             self.run.note(plan.end_note)
         else:
@@ -333,14 +403,19 @@ class DigestsSpider(scrapy.Spider):
         if unchanged:
             yield IndexConfirmed(site=site_of(self.start_url), modified_by_post=unchanged)
         to_fetch = plan.to_fetch()
-        self.logger.info("REST index of %s: %d digests listed, %d new or changed", self.start_url,
-                         len(plan.digests()), len(to_fetch))
+        self.logger.info(
+            "REST index of %s: %d digests listed, %d new or changed", self.start_url, len(plan.digests()), len(to_fetch)
+        )
         if self.mode == "recheck":
             missing = plan.missing()
             if missing:
-                yield scrapy.Request(plan.still_published_url(missing), callback=self.published_read,
-                                     errback=self.side_request_failed, cb_kwargs={"asked": missing},
-                                     dont_filter=True)
+                yield scrapy.Request(
+                    plan.still_published_url(missing),
+                    callback=self.published_read,
+                    errback=self.side_request_failed,
+                    cb_kwargs={"asked": missing},
+                    dont_filter=True,
+                )
         if self.mode == "backfill":
             self.sampled = plan.sample(to_fetch)
             if self.sampled:
@@ -355,8 +430,9 @@ class DigestsSpider(scrapy.Spider):
     def _request_post(self, post, *, held_back: bool = False):
         key = post_key(post.link)
         if self.run.post_requested(key, post.link) or held_back:
-            yield self._post_request(post.link, modified=post.modified_gmt, post_id=post.post_id,
-                                     refetch=self.run.is_stored(key))
+            yield self._post_request(
+                post.link, modified=post.modified_gmt, post_id=post.post_id, refetch=self.run.is_stored(key)
+            )
 
     def published_read(self, response, asked: list[int]):
         try:
@@ -377,8 +453,9 @@ class DigestsSpider(scrapy.Spider):
         if not self.plan.sample_done(self.sampled):
             return
         trusted, why = self.plan.rest_content_trusted()
-        self.logger.info("%s: %s", "Building the other digests from the REST API" if trusted
-                         else "Fetching every page", why)
+        self.logger.info(
+            "%s: %s", "Building the other digests from the REST API" if trusted else "Fetching every page", why
+        )
         self.run.note(why)
         held_back, self.held_back, self.sampled = self.held_back, [], []
         for post in held_back:
@@ -399,8 +476,15 @@ class DigestsSpider(scrapy.Spider):
         self.run.built_from_rest()
         # The item as JSON (no lone surrogate can reach here: `ensure_ascii` escapes what UTF-8 cannot hold).
         body = json.dumps(post.item).encode("ascii")
-        yield FetchedPage(url=post.link, http_status=200, content_type="application/json", etag=None,
-                          last_modified=None, body=body, source="rest")
+        yield FetchedPage(
+            url=post.link,
+            http_status=200,
+            content_type="application/json",
+            etag=None,
+            last_modified=None,
+            body=body,
+            source="rest",
+        )
         yield replace(digest, modified=post.modified_gmt, source_urls=(post.link,))
 
     # --- archive index pages (the HTML path) ----------------------------------------------------------
@@ -408,8 +492,13 @@ class DigestsSpider(scrapy.Spider):
     def _listing_request(self, url: str) -> scrapy.Request:
         # dont_filter: resuming from a JOBDIR must walk the listing again, not trust a queue that a
         # kill may have lost (the archive, not JOBDIR, says what is done).
-        return scrapy.Request(url, callback=self.parse_listing_page, errback=self.listing_failed,
-                              meta={"listing_page": True}, dont_filter=True)
+        return scrapy.Request(
+            url,
+            callback=self.parse_listing_page,
+            errback=self.listing_failed,
+            meta={"listing_page": True},
+            dont_filter=True,
+        )
 
     def parse_listing_page(self, response):
         try:
@@ -424,12 +513,17 @@ class DigestsSpider(scrapy.Spider):
         listed_keys = [post_key(post_url) for post_url in listing.post_urls]
         self.run.listing_read(url, listed_keys, listing.last_page)
         done = [self.run.is_stored(key) or self.run.is_settled(key) for key in listed_keys]
-        self.logger.info("Listing %s: %d posts, %d not stored yet%s", url, len(listed_keys),
-                         done.count(False), "" if listing.next_url else " (last page)")
+        self.logger.info(
+            "Listing %s: %d posts, %d not stored yet%s",
+            url,
+            len(listed_keys),
+            done.count(False),
+            "" if listing.next_url else " (last page)",
+        )
         if not listed_keys:
             self.logger.warning("Listing %s names no digest posts: has the theme changed?", url)
 
-        for post_url, key in zip(listing.post_urls, listed_keys):
+        for post_url, key in zip(listing.post_urls, listed_keys, strict=True):
             # A post repeated at the top of the next page, or listed as AMP and plain, is fetched once.
             # In a refresh, a post that failed for good (404, unparseable) is not fetched again.
             if self.run.is_stored(key) or (self.mode == "refresh" and self.run.is_settled(key)):
@@ -439,7 +533,7 @@ class DigestsSpider(scrapy.Spider):
 
         if listing.next_url is None:
             return
-        if self.mode == "refresh" and (False not in done or done[done.index(False):].count(True)):
+        if self.mode == "refresh" and (False not in done or done[done.index(False) :].count(True)):
             # Listings are newest first: a page with nothing new, or a stored post after the new
             # ones (a sticky post may stand above them), is the stored frontier: older pages are stored.
             self.logger.info("Refresh: %s reaches what is stored; not following older pages", url)
@@ -458,14 +552,19 @@ class DigestsSpider(scrapy.Spider):
 
     # --- digest posts -----------------------------------------------------------------------------
 
-    def _post_request(self, listed_url: str, *, modified: str | None = None, post_id: int | None = None,
-                      refetch: bool = False) -> scrapy.Request:
+    def _post_request(
+        self, listed_url: str, *, modified: str | None = None, post_id: int | None = None, refetch: bool = False
+    ) -> scrapy.Request:
         # Fetch the plain post (not its AMP, embed or tracked form) at the archive's own origin.
         url = on_site_of(clean_post_url(listed_url), self.start_url)
-        return scrapy.Request(url, callback=self.parse_post, errback=self.post_failed, dont_filter=True,
-                              cb_kwargs={"listed_url": listed_url},
-                              meta={"post_key": post_key(listed_url), "modified": modified, "post_id": post_id,
-                                    "refetch": refetch})
+        return scrapy.Request(
+            url,
+            callback=self.parse_post,
+            errback=self.post_failed,
+            dont_filter=True,
+            cb_kwargs={"listed_url": listed_url},
+            meta={"post_key": post_key(listed_url), "modified": modified, "post_id": post_id, "refetch": refetch},
+        )
 
     def _recheck_request(self, target: storage.RecheckTarget) -> scrapy.Request:
         # Last-Modified first: a WordPress page embeds "recent posts" and "related" widgets, so an ETag
@@ -478,29 +577,48 @@ class DigestsSpider(scrapy.Spider):
             headers["If-None-Match"] = target.etag
         url = on_site_of(target.url, self.start_url)
         self.run.post_requested(post_key(url), target.url)
-        return scrapy.Request(url, callback=self.parse_post, errback=self.post_failed, headers=headers,
-                              dont_filter=True, cb_kwargs={"listed_url": target.url},
-                              meta={"post_key": post_key(url), "recheck": True, "handle_httpstatus_list": [304]})
+        return scrapy.Request(
+            url,
+            callback=self.parse_post,
+            errback=self.post_failed,
+            headers=headers,
+            dont_filter=True,
+            cb_kwargs={"listed_url": target.url},
+            meta={"post_key": post_key(url), "recheck": True, "handle_httpstatus_list": [304]},
+        )
 
     def parse_post(self, response, listed_url: str):
-        self.run.post_answered(response.meta["post_key"], recheck=bool(response.meta.get("recheck")),
-                               status=response.status)
+        self.run.post_answered(
+            response.meta["post_key"], recheck=bool(response.meta.get("recheck")), status=response.status
+        )
         if response.status == 304:
             yield DigestNotModified(url=listed_url)
             return
         digest = None
         content_type = _header(response, "Content-Type")
         if not response.body.strip():
-            yield PageFailure(url=listed_url, kind="empty", http_status=response.status,
-                              message=f"{response.url}: HTTP {response.status} with an empty body")
+            yield PageFailure(
+                url=listed_url,
+                kind="empty",
+                http_status=response.status,
+                message=f"{response.url}: HTTP {response.status} with an empty body",
+            )
         elif content_type and not any(marker in content_type.lower() for marker in ("html", "xml", "text/plain")):
-            yield PageFailure(url=listed_url, kind="not_html", http_status=response.status,
-                              message=f"{response.url}: {content_type.split(';')[0]}, not an HTML page "
-                                      f"({len(response.body)} bytes)")
+            yield PageFailure(
+                url=listed_url,
+                kind="not_html",
+                http_status=response.status,
+                message=f"{response.url}: {content_type.split(';')[0]}, not an HTML page ({len(response.body)} bytes)",
+            )
         else:
-            yield FetchedPage(url=response.request.url, http_status=response.status, content_type=content_type,
-                              etag=_header(response, "ETag"), last_modified=_header(response, "Last-Modified"),
-                              body=response.body)
+            yield FetchedPage(
+                url=response.request.url,
+                http_status=response.status,
+                content_type=content_type,
+                etag=_header(response, "ETag"),
+                last_modified=_header(response, "Last-Modified"),
+                body=response.body,
+            )
             try:
                 digest = parse_digest(response.url, response.body, http_charset=charset_of(content_type))
             except ParseError as error:
@@ -516,6 +634,10 @@ class DigestsSpider(scrapy.Spider):
             return  # a request restored from JOBDIR for a post stored before the stop
         self.run.post_answered(failure.request.meta.get("post_key"), recheck=bool(failure.request.meta.get("recheck")))
         kind, message, status = describe_failure(failure)
-        yield PageFailure(url=failure.request.cb_kwargs.get("listed_url", failure.request.url),
-                          kind=kind, message=message, http_status=status)
+        yield PageFailure(
+            url=failure.request.cb_kwargs.get("listed_url", failure.request.url),
+            kind=kind,
+            message=message,
+            http_status=status,
+        )
         yield from self._sample_answered(failure.request.meta.get("post_id"), None)

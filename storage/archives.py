@@ -32,9 +32,12 @@ class ArchiveIndex:
 
 
 def load_archive_index(db: Database, start_url: str) -> ArchiveIndex | None:
-    row = db.execute("SELECT start_url, site, rest_root, posts_filter, modified_after, feed_url, feed_etag, "
-                     "feed_last_modified, synced_to, index_used, note, discovered_at FROM archives "
-                     "WHERE start_url = ?", [start_url]).fetchone()
+    row = db.execute(
+        "SELECT start_url, site, rest_root, posts_filter, modified_after, feed_url, feed_etag, "
+        "feed_last_modified, synced_to, index_used, note, discovered_at FROM archives "
+        "WHERE start_url = ?",
+        [start_url],
+    ).fetchone()
     if row is None:
         return None
     values = list(row)

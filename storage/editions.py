@@ -16,7 +16,7 @@ from sqlite_utils import Database
 
 from crawler.editions import Member, Post, edition_fields, match
 
-from .writes import utc_now
+from .writes import inserted_id, utc_now
 
 
 @dataclass
@@ -35,9 +35,12 @@ def _day(value: str | None) -> date | None:
 
 
 def _posts(db: Database, where: str, params=()) -> list[Post]:
-    return [Post(digest_id, site, _day(published or issue_date), text or "", edition_id)
-            for digest_id, site, published, issue_date, text, edition_id in db.execute(
-                f"SELECT id, site, published, issue_date, text, edition_id FROM digests WHERE {where}", params)]
+    return [
+        Post(digest_id, site, _day(published or issue_date), text or "", edition_id)
+        for digest_id, site, published, issue_date, text, edition_id in db.execute(
+            f"SELECT id, site, published, issue_date, text, edition_id FROM digests WHERE {where}", params
+        )
+    ]
 
 
 _PENDING = "edition_id IS NULL OR edition_checked IS NULL OR edition_checked < last_changed"
@@ -61,8 +64,12 @@ def rebuild_editions(db: Database, now: str | None = None) -> EditionsUpdate:
 def _update(db: Database, now: str) -> EditionsUpdate:
     report = EditionsUpdate()
     before = dict(db.execute("SELECT id, edition_id FROM digests").fetchall())  # digest id → its edition
-    changed_content = {row[0] for row in db.execute(
-        "SELECT id FROM digests WHERE edition_checked IS NOT NULL AND edition_checked < last_changed")}
+    changed_content = {
+        row[0]
+        for row in db.execute(
+            "SELECT id FROM digests WHERE edition_checked IS NOT NULL AND edition_checked < last_changed"
+        )
+    }
     pending_ids = [row[0] for row in db.execute(f"SELECT id FROM digests WHERE {_PENDING}")]
     if not pending_ids:
         return report
@@ -86,14 +93,18 @@ def _update(db: Database, now: str) -> EditionsUpdate:
         if reusable is not None and reusable not in in_use and reusable not in edition_of_group.values():
             edition_of_group[group] = reusable
         else:
-            edition_of_group[group] = db.execute(
-                "INSERT INTO editions (first_seen, updated, posts) VALUES (?, ?, 0)", [now, now]).lastrowid
+            edition_of_group[group] = inserted_id(
+                db.execute("INSERT INTO editions (first_seen, updated, posts) VALUES (?, ?, 0)", [now, now])
+            )
             report.new += 1
-    db.conn.executemany("UPDATE digests SET edition_id = ?, edition_checked = ? WHERE id = ?",
-                        [(edition_of_group.get(group, group), now, digest_id) for digest_id, group in groups.items()])
+    db.conn.executemany(
+        "UPDATE digests SET edition_id = ?, edition_checked = ? WHERE id = ?",
+        [(edition_of_group.get(group, group), now, digest_id) for digest_id, group in groups.items()],
+    )
 
-    touched = {before[digest_id] for digest_id in pending_ids} | \
-        {edition_of_group.get(group, group) for group in groups.values()}
+    touched = {before[digest_id] for digest_id in pending_ids} | {
+        edition_of_group.get(group, group) for group in groups.values()
+    }
     touched.discard(None)
     members_before: dict[int, set[int]] = {}
     for digest_id, edition in before.items():
@@ -110,21 +121,27 @@ def _update(db: Database, now: str) -> EditionsUpdate:
     return report
 
 
-_MEMBERS = ("SELECT site, number, issue_date, dateline, headline, published, title, url FROM digests "
-            "WHERE edition_id = ?")
+_MEMBERS = (
+    "SELECT site, number, issue_date, dateline, headline, published, title, url FROM digests WHERE edition_id = ?"
+)
 
 
 def _refresh_fields(db: Database, edition_id: int, now: str, *, force_update: bool) -> bool:
     """Recompute an edition's fields from its posts; True when something a reader sees changed."""
     members = [Member(*row) for row in db.execute(_MEMBERS, [edition_id]).fetchall()]
     fields = edition_fields(members)
-    values = {**asdict(fields), "posts": len(members),
-              "year": int((fields.issue_date or fields.first_published or "0")[:4]) or None}
+    values = {
+        **asdict(fields),
+        "posts": len(members),
+        "year": int((fields.issue_date or fields.first_published or "0")[:4]) or None,
+    }
     stored = db.execute(f"SELECT {', '.join(values)} FROM editions WHERE id = ?", [edition_id]).fetchone()
     changed = force_update or stored is None or tuple(stored) != tuple(values.values())
     assignments = ", ".join(f"{name} = :{name}" for name in values)
-    db.execute(f"UPDATE editions SET {assignments}{', updated = :now' if changed else ''} WHERE id = :id",
-               {**values, "id": edition_id, "now": now})
+    db.execute(
+        f"UPDATE editions SET {assignments}{', updated = :now' if changed else ''} WHERE id = :id",
+        {**values, "id": edition_id, "now": now},
+    )
     return changed
 
 
@@ -144,7 +161,8 @@ def assign_slugs(db: Database) -> None:
     rows = db.execute(
         "SELECT e.id, e.number, e.issue_date, e.first_published, e.slug, "
         "(SELECT min(coalesce(published, issue_date, '9999')) FROM digests WHERE edition_id = e.id), "
-        "(SELECT min(url) FROM digests WHERE edition_id = e.id) FROM editions e").fetchall()
+        "(SELECT min(url) FROM digests WHERE edition_id = e.id) FROM editions e"
+    ).fetchall()
     by_base: dict[str, list] = {}
     for row in rows:
         by_base.setdefault(slug_base(row[1], row[2], row[3]), []).append(row)
@@ -157,7 +175,9 @@ def assign_slugs(db: Database) -> None:
     moving = [(edition_id, slug) for edition_id, slug in wanted.items() if stored[edition_id] != slug]
     # Free the slugs first (the column is unique), then give them out.
     db.conn.executemany("UPDATE editions SET slug = NULL WHERE id = ?", [(edition_id,) for edition_id, _ in moving])
-    db.conn.executemany("UPDATE editions SET slug = ? WHERE id = ?", [(slug, edition_id) for edition_id, slug in moving])
+    db.conn.executemany(
+        "UPDATE editions SET slug = ? WHERE id = ?", [(slug, edition_id) for edition_id, slug in moving]
+    )
 
 
 def refresh_all_editions(db: Database) -> None:
@@ -167,8 +187,13 @@ def refresh_all_editions(db: Database) -> None:
         if not members:
             continue
         fields = edition_fields(members)
-        values = {**asdict(fields), "posts": len(members),
-                  "year": int((fields.issue_date or fields.first_published or "0")[:4]) or None}
-        db.execute(f"UPDATE editions SET {', '.join(f'{n} = :{n}' for n in values)} WHERE id = :id",
-                   {**values, "id": edition_id})
+        values = {
+            **asdict(fields),
+            "posts": len(members),
+            "year": int((fields.issue_date or fields.first_published or "0")[:4]) or None,
+        }
+        db.execute(
+            f"UPDATE editions SET {', '.join(f'{n} = :{n}' for n in values)} WHERE id = :id",
+            {**values, "id": edition_id},
+        )
     assign_slugs(db)

@@ -48,12 +48,14 @@ def _write(handle, fmt: str, columns: list[str], cursor) -> int:
             count += 1
     elif fmt == "ndjson":
         for row in cursor:
-            handle.write(json.dumps(dict(zip(columns, row)), ensure_ascii=False) + "\n")
+            handle.write(json.dumps(dict(zip(columns, row, strict=True)), ensure_ascii=False) + "\n")
             count += 1
     elif fmt == "json":
         handle.write("[")
         for row in cursor:
-            handle.write(("," if count else "") + "\n" + json.dumps(dict(zip(columns, row)), ensure_ascii=False))
+            handle.write(
+                ("," if count else "") + "\n" + json.dumps(dict(zip(columns, row, strict=True)), ensure_ascii=False)
+            )
             count += 1
         handle.write("\n]\n")
     else:

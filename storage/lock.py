@@ -33,8 +33,9 @@ class ArchiveLock:
         except BlockingIOError:
             holder = os.read(fd, 32).decode("ascii", "replace").strip() or "another process"
             os.close(fd)
-            raise ArchiveBusy(f"{self.database} is in use by another crawl (pid {holder}); "
-                              "try again when it has finished") from None
+            raise ArchiveBusy(
+                f"{self.database} is in use by another crawl (pid {holder}); try again when it has finished"
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode("ascii"))
         self._fd = fd

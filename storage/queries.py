@@ -14,7 +14,6 @@ from crawler.urls import post_key
 from .report import runs_and_failures
 
 
-
 def known_post_keys(db: Database) -> set[str]:
     """Keys (see `crawler.urls.post_key`) of every URL a stored digest was reached at."""
     return {row[0] for row in db.execute("SELECT url_key FROM digest_urls")}
@@ -29,16 +28,20 @@ def settled_failure_keys(db: Database) -> set[str]:
 
     A refresh neither re-fetches them nor counts them as new; a backfill tries them again.
     """
-    return {row[0] for row in db.execute(
-        "SELECT url_key FROM failures f WHERE id = (SELECT max(id) FROM failures WHERE url_key = f.url_key) "
-        f"AND {_SETTLED_FAILURE} AND url_key NOT IN (SELECT url_key FROM digest_urls)"
-    )}
+    return {
+        row[0]
+        for row in db.execute(
+            "SELECT url_key FROM failures f WHERE id = (SELECT max(id) FROM failures WHERE url_key = f.url_key) "
+            f"AND {_SETTLED_FAILURE} AND url_key NOT IN (SELECT url_key FROM digest_urls)"
+        )
+    }
 
 
 def failures_that_may_mend(db: Database, crawl_run_id: int | None) -> int:
     """How many failures of this run may mend when tried again (timeouts, 5xx, a bad REST item...)."""
-    return db.execute(f"SELECT count(*) FROM failures WHERE crawl_run_id = ? AND NOT {_SETTLED_FAILURE}",
-                      [crawl_run_id]).fetchone()[0]
+    return db.execute(
+        f"SELECT count(*) FROM failures WHERE crawl_run_id = ? AND NOT {_SETTLED_FAILURE}", [crawl_run_id]
+    ).fetchone()[0]
 
 
 @dataclass(frozen=True)
@@ -91,9 +94,12 @@ class CrawlState:
 def crawl_state(db: Database, site: str, recheck_limit: int | None) -> CrawlState:
     """What a crawl needs to know before its first request (`recheck_limit` None: every digest)."""
     targets = recheck_targets(db, site, recheck_limit) if recheck_limit != 0 else []
-    posts = {post_id: StoredPost(modified, last_seen, gone is not None) for post_id, modified, last_seen, gone in
-             db.execute("SELECT post_id, modified, last_seen, gone FROM digests WHERE site = ? AND post_id IS NOT NULL",
-                        [site])}
+    posts = {
+        post_id: StoredPost(modified, last_seen, gone is not None)
+        for post_id, modified, last_seen, gone in db.execute(
+            "SELECT post_id, modified, last_seen, gone FROM digests WHERE site = ? AND post_id IS NOT NULL", [site]
+        )
+    }
     return CrawlState(known_post_keys(db), settled_failure_keys(db), targets, posts)
 
 
@@ -109,8 +115,8 @@ class StoredPage:
 def stored_pages(db: Database) -> Iterator[StoredPage]:
     """Every kept post page, decompressed, oldest fetch first."""
     for url, status, content_type, body, source in db.execute(
-            "SELECT url, http_status, content_type, body, coalesce(source, 'html') FROM pages "
-            "ORDER BY fetched_at, url_key"):
+        "SELECT url, http_status, content_type, body, coalesce(source, 'html') FROM pages ORDER BY fetched_at, url_key"
+    ):
         yield StoredPage(url, status, content_type, zlib.decompress(body), source)
 
 
@@ -121,11 +127,15 @@ def digest_entries(db: Database, url: str) -> tuple[Entry, ...] | None:
         return None
     links: dict[int, list[Link]] = {}
     for entry_id, link_url, text, domain in db.execute(
-            "SELECT entry_id, url, text, domain FROM links WHERE digest_id = ? ORDER BY entry_id, position", [row[0]]):
+        "SELECT entry_id, url, text, domain FROM links WHERE digest_id = ? ORDER BY entry_id, position", [row[0]]
+    ):
         links.setdefault(entry_id, []).append(Link(url=link_url, text=text or "", domain=domain))
-    return tuple(Entry(section=section, text=text, html=html, links=tuple(links.get(entry_id, ())))
-                 for entry_id, section, text, html in db.execute(
-                     "SELECT id, section, text, html FROM entries WHERE digest_id = ? ORDER BY position", [row[0]]))
+    return tuple(
+        Entry(section=section, text=text, html=html, links=tuple(links.get(entry_id, ())))
+        for entry_id, section, text, html in db.execute(
+            "SELECT id, section, text, html FROM entries WHERE digest_id = ? ORDER BY position", [row[0]]
+        )
+    )
 
 
 def edition_counts(db: Database) -> dict:
@@ -135,6 +145,7 @@ def edition_counts(db: Database) -> dict:
 
 def archive_summary(db: Database) -> dict:
     """Counts and ranges a person wants after a crawl."""
+
     def one(sql: str, params=()):
         return db.execute(sql, params).fetchone()
 
@@ -149,10 +160,16 @@ def archive_summary(db: Database) -> dict:
         "failures": one("SELECT count(*) FROM failures")[0],
         "numbers": list(one("SELECT min(number), max(number) FROM digests")),
         "published": list(one("SELECT min(published), max(published) FROM digests")),
-        "sections": [row[0] for row in db.execute(
-            "SELECT DISTINCT section FROM entries WHERE section IS NOT NULL ORDER BY section")],
+        "sections": [
+            row[0]
+            for row in db.execute("SELECT DISTINCT section FROM entries WHERE section IS NOT NULL ORDER BY section")
+        ],
         **runs_and_failures(db),  # the last run of every archive, the pages not stored: as `report` has them
-        "latest": [dict(zip(["number", "title", "published", "entries"], row)) for row in db.execute(
-            "SELECT number, title, published, entry_count FROM digests "
-            "ORDER BY coalesce(published, issue_date) DESC, id DESC LIMIT 5")],
+        "latest": [
+            dict(zip(["number", "title", "published", "entries"], row, strict=True))
+            for row in db.execute(
+                "SELECT number, title, published, entry_count FROM digests "
+                "ORDER BY coalesce(published, issue_date) DESC, id DESC LIMIT 5"
+            )
+        ],
     }

@@ -40,11 +40,12 @@ SELECT d.id, d.number, d.title, d.headline, d.issue_date, d.published, d.datelin
 FROM digests d LEFT JOIN editions e ON e.id = d.edition_id WHERE d.id = :id
 """
 _DIGEST_DAY = "coalesce(published, issue_date, '9999')"
+_THIS_DAY = "coalesce(d.published, d.issue_date, '9999')"
 DIGEST_NEIGHBOURS = f"""
 SELECT
-  (SELECT id FROM digests WHERE site = d.site AND ({_DIGEST_DAY}, id) < (coalesce(d.published, d.issue_date, '9999'), d.id)
+  (SELECT id FROM digests WHERE site = d.site AND ({_DIGEST_DAY}, id) < ({_THIS_DAY}, d.id)
    ORDER BY {_DIGEST_DAY} DESC, id DESC LIMIT 1) AS previous_id,
-  (SELECT id FROM digests WHERE site = d.site AND ({_DIGEST_DAY}, id) > (coalesce(d.published, d.issue_date, '9999'), d.id)
+  (SELECT id FROM digests WHERE site = d.site AND ({_DIGEST_DAY}, id) > ({_THIS_DAY}, d.id)
    ORDER BY {_DIGEST_DAY}, id LIMIT 1) AS next_id
 FROM digests d WHERE d.id = :id
 """

@@ -114,8 +114,10 @@ CANNED_QUERIES = {
     "single_site_editions": ("Editions published on one site only", SINGLE_SITE_EDITIONS),
     "edition_conflicts": ("Where the sources disagree (between sites, or within one post)", EDITION_CONFLICTS),
     "editions_linking_to_domain": ("Editions linking to a domain", EDITIONS_LINKING_TO_DOMAIN),
-    "entries_per_section_per_year": ("Entries per section per year (each edition's entry once)",
-                                     ENTRIES_PER_SECTION_PER_YEAR),
+    "entries_per_section_per_year": (
+        "Entries per section per year (each edition's entry once)",
+        ENTRIES_PER_SECTION_PER_YEAR,
+    ),
     "missing_numbers": ("Numbers missing from the series (all sites merged)", MISSING_NUMBERS),
     "duplicate_numbers": ("Numbers used by more than one edition", DUPLICATE_NUMBERS),
     "out_of_order": ("Numbers out of order with their dates", OUT_OF_ORDER),
@@ -126,7 +128,7 @@ CANNED_QUERIES = {
 def _rows(db: Database, sql: str) -> list[dict]:
     cursor = db.execute(sql)
     columns = [c[0] for c in cursor.description]
-    return [dict(zip(columns, row)) for row in cursor]
+    return [dict(zip(columns, row, strict=True)) for row in cursor]
 
 
 def series_report(db: Database) -> dict:
@@ -155,5 +157,8 @@ def plural(count: int, word: str, many: str | None = None) -> str:
 def failure_line(failure: dict) -> str:
     """`[kind] message`, naming the URL once."""
     message = failure["message"] or ""
-    return f"[{failure['kind']}] {message}" if failure["url"] in message else \
-        f"[{failure['kind']}] {failure['url']}: {message}"
+    return (
+        f"[{failure['kind']}] {message}"
+        if failure["url"] in message
+        else f"[{failure['kind']}] {failure['url']}: {message}"
+    )

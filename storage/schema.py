@@ -21,8 +21,18 @@ from sqlite_utils import Database
 SCHEMA_VERSION = 4
 
 # The tables a database must have to be this project's archive.
-ARCHIVE_TABLES = ("digests", "digest_urls", "entries", "links", "digest_revisions", "crawl_runs", "failures",
-                  "pages", "archives", "editions")
+ARCHIVE_TABLES = (
+    "digests",
+    "digest_urls",
+    "entries",
+    "links",
+    "digest_revisions",
+    "crawl_runs",
+    "failures",
+    "pages",
+    "archives",
+    "editions",
+)
 # Present in every version: what makes a database this project's, whatever its age.
 _FIRST_TABLES = ("digests", "entries", "links", "crawl_runs", "failures")
 
@@ -73,8 +83,11 @@ def open_for_reading(path: str | Path) -> Database:
         raise ArchiveError(f"{path}: {error}") from error
     if version != SCHEMA_VERSION:
         db.close()
-        newer = "newer than this digest-archive: upgrade" if version > SCHEMA_VERSION else \
-            "older: a crawl or `digest-archive reparse` migrates it"
+        newer = (
+            "newer than this digest-archive: upgrade"
+            if version > SCHEMA_VERSION
+            else "older: a crawl or `digest-archive reparse` migrates it"
+        )
         raise ArchiveError(f"{path}: archive schema {version} is {newer} (this version reads schema {SCHEMA_VERSION})")
     return db
 
@@ -128,19 +141,21 @@ def ensure_schema(db: Database) -> None:
 
             refresh_all_editions(db)
         if version == 1:
-            db.execute("UPDATE digests SET year = CAST(substr(coalesce(published, issue_date), 1, 4) AS INTEGER) "
-                       "WHERE coalesce(published, issue_date) IS NOT NULL")
+            db.execute(
+                "UPDATE digests SET year = CAST(substr(coalesce(published, issue_date), 1, 4) AS INTEGER) "
+                "WHERE coalesce(published, issue_date) IS NOT NULL"
+            )
     # FTS creation manages its own transaction.
-    if not db["entries"].detect_fts():
-        db["entries"].enable_fts(["text"], create_triggers=True, tokenize="porter")
-    if not db["digests"].detect_fts():
-        db["digests"].enable_fts(["title", "headline"], create_triggers=True, tokenize="porter")
+    if not db.table("entries").detect_fts():
+        db.table("entries").enable_fts(["text"], create_triggers=True, tokenize="porter")
+    if not db.table("digests").detect_fts():
+        db.table("digests").enable_fts(["title", "headline"], create_triggers=True, tokenize="porter")
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 def _table(db: Database, name: str, columns: dict, **options) -> None:
     """Create a table, or add the columns an older schema lacks (with their foreign keys)."""
-    table = db[name]
+    table = db.table(name)
     if table.exists():
         references = {column: (other, other_column) for column, other, other_column in options.get("foreign_keys", [])}
         for column, kind in columns.items():
@@ -158,68 +173,227 @@ def _table(db: Database, name: str, columns: dict, **options) -> None:
 
 
 def _create_tables(db: Database) -> None:
-    _table(db, "crawl_runs", {
-        "id": int, "mode": str, "start_url": str, "started": str, "finished": str, "status": str,
-        "listing_pages": int, "posts_listed": int, "posts_fetched": int, "rechecked": int, "not_modified": int,
-        "new": int, "changed": int, "unchanged": int, "duplicates": int, "failed": int, "failure_kinds": str,
-        "message": str, "index_used": str, "index_note": str, "index_pages": int, "from_rest": int, "gone": int,
-        "editions_new": int, "editions_changed": int,
-    }, pk="id", not_null={"mode", "start_url", "started", "status"})
+    _table(
+        db,
+        "crawl_runs",
+        {
+            "id": int,
+            "mode": str,
+            "start_url": str,
+            "started": str,
+            "finished": str,
+            "status": str,
+            "listing_pages": int,
+            "posts_listed": int,
+            "posts_fetched": int,
+            "rechecked": int,
+            "not_modified": int,
+            "new": int,
+            "changed": int,
+            "unchanged": int,
+            "duplicates": int,
+            "failed": int,
+            "failure_kinds": str,
+            "message": str,
+            "index_used": str,
+            "index_note": str,
+            "index_pages": int,
+            "from_rest": int,
+            "gone": int,
+            "editions_new": int,
+            "editions_changed": int,
+        },
+        pk="id",
+        not_null={"mode", "start_url", "started", "status"},
+    )
     # One digest as an editorial unit: its posts on each site (digests.edition_id), with the number,
     # issue date and headline from the best source, and where the sources disagree.
-    _table(db, "editions", {
-        "id": int, "title": str, "number": int, "issue_date": str, "headline": str, "first_published": str,
-        "year": int, "sites": str, "posts": int, "conflicts": str, "first_seen": str, "updated": str,
-        "slug": str, "conflicts_between_sites": str, "conflicts_within_post": str,
-    }, pk="id", not_null={"first_seen", "updated"})
-    _table(db, "digests", {
-        "id": int, "post_id": int, "site": str, "url": str, "url_key": str, "number": int, "title": str,
-        "headline": str, "issue_date": str, "published": str, "year": int, "dateline": str, "text": str,
-        "entry_count": int, "link_count": int, "content_hash": str,
-        "first_seen": str, "last_seen": str, "last_changed": str, "modified": str, "gone": str,
-        "edition_id": int, "edition_checked": str,
-    }, pk="id", not_null={"site", "url", "url_key", "title", "content_hash", "first_seen", "last_seen"},
-        foreign_keys=[("edition_id", "editions", "id")])
+    _table(
+        db,
+        "editions",
+        {
+            "id": int,
+            "title": str,
+            "number": int,
+            "issue_date": str,
+            "headline": str,
+            "first_published": str,
+            "year": int,
+            "sites": str,
+            "posts": int,
+            "conflicts": str,
+            "first_seen": str,
+            "updated": str,
+            "slug": str,
+            "conflicts_between_sites": str,
+            "conflicts_within_post": str,
+        },
+        pk="id",
+        not_null={"first_seen", "updated"},
+    )
+    _table(
+        db,
+        "digests",
+        {
+            "id": int,
+            "post_id": int,
+            "site": str,
+            "url": str,
+            "url_key": str,
+            "number": int,
+            "title": str,
+            "headline": str,
+            "issue_date": str,
+            "published": str,
+            "year": int,
+            "dateline": str,
+            "text": str,
+            "entry_count": int,
+            "link_count": int,
+            "content_hash": str,
+            "first_seen": str,
+            "last_seen": str,
+            "last_changed": str,
+            "modified": str,
+            "gone": str,
+            "edition_id": int,
+            "edition_checked": str,
+        },
+        pk="id",
+        not_null={"site", "url", "url_key", "title", "content_hash", "first_seen", "last_seen"},
+        foreign_keys=[("edition_id", "editions", "id")],
+    )
     # Every URL a digest has been reached at (listing link, AMP form, canonical), so that a crawl
     # knows a post as stored whichever form a listing names it by.
-    _table(db, "digest_urls", {"url_key": str, "digest_id": int, "url": str, "first_seen": str},
-           pk="url_key", not_null={"digest_id", "url", "first_seen"}, foreign_keys=[("digest_id", "digests", "id")])
-    _table(db, "entries", {"id": int, "digest_id": int, "position": int, "section": str, "text": str, "html": str},
-           pk="id", not_null={"digest_id", "position", "text", "html"}, foreign_keys=[("digest_id", "digests", "id")])
-    _table(db, "links", {
-        "id": int, "entry_id": int, "digest_id": int, "position": int, "url": str, "text": str, "domain": str,
-    }, pk="id", not_null={"entry_id", "digest_id", "position", "url", "domain"},
-        foreign_keys=[("entry_id", "entries", "id"), ("digest_id", "digests", "id")])
-    _table(db, "digest_revisions", {
-        "id": int, "digest_id": int, "replaced_at": str, "content_hash": str, "title": str, "text": str,
-    }, pk="id", not_null={"digest_id", "replaced_at", "content_hash"}, foreign_keys=[("digest_id", "digests", "id")])
-    _table(db, "failures", {
-        "id": int, "crawl_run_id": int, "url": str, "url_key": str, "kind": str, "http_status": int,
-        "message": str, "at": str,
-    }, pk="id", not_null={"url", "kind", "message", "at"}, foreign_keys=[("crawl_run_id", "crawl_runs", "id")])
+    _table(
+        db,
+        "digest_urls",
+        {"url_key": str, "digest_id": int, "url": str, "first_seen": str},
+        pk="url_key",
+        not_null={"digest_id", "url", "first_seen"},
+        foreign_keys=[("digest_id", "digests", "id")],
+    )
+    _table(
+        db,
+        "entries",
+        {"id": int, "digest_id": int, "position": int, "section": str, "text": str, "html": str},
+        pk="id",
+        not_null={"digest_id", "position", "text", "html"},
+        foreign_keys=[("digest_id", "digests", "id")],
+    )
+    _table(
+        db,
+        "links",
+        {
+            "id": int,
+            "entry_id": int,
+            "digest_id": int,
+            "position": int,
+            "url": str,
+            "text": str,
+            "domain": str,
+        },
+        pk="id",
+        not_null={"entry_id", "digest_id", "position", "url", "domain"},
+        foreign_keys=[("entry_id", "entries", "id"), ("digest_id", "digests", "id")],
+    )
+    _table(
+        db,
+        "digest_revisions",
+        {
+            "id": int,
+            "digest_id": int,
+            "replaced_at": str,
+            "content_hash": str,
+            "title": str,
+            "text": str,
+        },
+        pk="id",
+        not_null={"digest_id", "replaced_at", "content_hash"},
+        foreign_keys=[("digest_id", "digests", "id")],
+    )
+    _table(
+        db,
+        "failures",
+        {
+            "id": int,
+            "crawl_run_id": int,
+            "url": str,
+            "url_key": str,
+            "kind": str,
+            "http_status": int,
+            "message": str,
+            "at": str,
+        },
+        pk="id",
+        not_null={"url", "kind", "message", "at"},
+        foreign_keys=[("crawl_run_id", "crawl_runs", "id")],
+    )
     # The last fetched copy of every post page (zlib-compressed), so that a parser fix can be applied
     # to the whole archive without the network, and so that re-checks can be conditional.
-    _table(db, "pages", {
-        "url_key": str, "url": str, "fetched_at": str, "checked_at": str, "http_status": int,
-        "content_type": str, "etag": str, "last_modified": str, "size": int, "body": bytes, "source": str,
-    }, pk="url_key", not_null={"url", "fetched_at", "body"})
+    _table(
+        db,
+        "pages",
+        {
+            "url_key": str,
+            "url": str,
+            "fetched_at": str,
+            "checked_at": str,
+            "http_status": int,
+            "content_type": str,
+            "etag": str,
+            "last_modified": str,
+            "size": int,
+            "body": bytes,
+            "source": str,
+        },
+        pk="url_key",
+        not_null={"url", "fetched_at", "body"},
+    )
     # What a crawl learnt of an archive's own indexes (one row per start URL): where the REST API is and
     # which object the archive is, its feed and the feed's validators, how far the REST index was read.
-    _table(db, "archives", {
-        "start_url": str, "site": str, "rest_root": str, "posts_filter": str, "modified_after": int,
-        "feed_url": str, "feed_etag": str, "feed_last_modified": str, "synced_to": str, "index_used": str,
-        "note": str, "discovered_at": str, "checked_at": str,
-    }, pk="start_url", not_null={"site", "checked_at"})
+    _table(
+        db,
+        "archives",
+        {
+            "start_url": str,
+            "site": str,
+            "rest_root": str,
+            "posts_filter": str,
+            "modified_after": int,
+            "feed_url": str,
+            "feed_etag": str,
+            "feed_last_modified": str,
+            "synced_to": str,
+            "index_used": str,
+            "note": str,
+            "discovered_at": str,
+            "checked_at": str,
+        },
+        pk="start_url",
+        not_null={"site", "checked_at"},
+    )
     indexes = [
-        ("digests", ["url"], True), ("digests", ["url_key"], True), ("digests", ["site", "post_id"], False),
-        ("digests", ["number"], False), ("digests", ["published"], False),
+        ("digests", ["url"], True),
+        ("digests", ["url_key"], True),
+        ("digests", ["site", "post_id"], False),
+        ("digests", ["number"], False),
+        ("digests", ["published"], False),
         ("digest_urls", ["digest_id"], False),
-        ("entries", ["digest_id", "position"], True), ("entries", ["section"], False),
-        ("links", ["entry_id", "position"], True), ("links", ["digest_id"], False), ("links", ["domain"], False),
+        ("entries", ["digest_id", "position"], True),
+        ("entries", ["section"], False),
+        ("links", ["entry_id", "position"], True),
+        ("links", ["digest_id"], False),
+        ("links", ["domain"], False),
         ("digest_revisions", ["digest_id"], False),
-        ("failures", ["crawl_run_id"], False), ("failures", ["url_key"], False), ("digests", ["year"], False),
-        ("digests", ["site", "modified"], False), ("digests", ["edition_id"], False),
-        ("editions", ["number"], False), ("editions", ["year"], False), ("editions", ["slug"], True),
+        ("failures", ["crawl_run_id"], False),
+        ("failures", ["url_key"], False),
+        ("digests", ["year"], False),
+        ("digests", ["site", "modified"], False),
+        ("digests", ["edition_id"], False),
+        ("editions", ["number"], False),
+        ("editions", ["year"], False),
+        ("editions", ["slug"], True),
     ]
     for table, columns, unique in indexes:
-        db[table].create_index(columns, unique=unique, if_not_exists=True)
+        db.table(table).create_index(columns, unique=unique, if_not_exists=True)

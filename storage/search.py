@@ -35,7 +35,7 @@ def fts_query(text: str | None) -> str | None:
     text = _CONTROL.sub(" ", text or "").replace('""', " ")  # FTS5 reads a NUL as the end of the query
     if text.count('"') % 2:  # a stray quote: the last one opens nothing
         last = text.rindex('"')
-        text = text[:last] + " " + text[last + 1:]
+        text = text[:last] + " " + text[last + 1 :]
     items: list[str] = []
     for phrase, word in _TOKEN.findall(text):
         if word in OPERATORS:
@@ -63,18 +63,18 @@ def highlighted(snippet: str | None) -> Markup:
     return Markup(str(escape(snippet or "")).replace(_MARK_START, "<mark>").replace(_MARK_END, "</mark>"))
 
 
-_ENTRY_HITS = f"""
+_ENTRY_HITS = """
 SELECT e.id AS entry_id, e.text, e.section, d.site, d.edition_id, bm25(entries_fts) AS rank,
        snippet(entries_fts, -1, char(2), char(3), '\u2026', 24) AS snippet
 FROM entries_fts JOIN entries e ON e.rowid = entries_fts.rowid JOIN digests d ON d.id = e.digest_id
 JOIN editions ed ON ed.id = d.edition_id
-WHERE entries_fts MATCH :query {{filters}}
+WHERE entries_fts MATCH :query {filters}
 """
-_TITLE_HITS = f"""
+_TITLE_HITS = """
 SELECT d.id AS digest_id, d.title, d.headline, d.site, d.edition_id, bm25(digests_fts) AS rank,
        snippet(digests_fts, -1, char(2), char(3), '\u2026', 24) AS snippet
 FROM digests_fts JOIN digests d ON d.rowid = digests_fts.rowid JOIN editions ed ON ed.id = d.edition_id
-WHERE digests_fts MATCH :query {{filters}}
+WHERE digests_fts MATCH :query {filters}
 """
 _EDITIONS = """
 SELECT id, slug, title, number, issue_date, first_published, sites FROM editions WHERE id IN ({ids})
@@ -118,14 +118,23 @@ def _same_entry(text: str) -> str:
 def _execute(conn: sqlite3.Connection, sql: str, params: dict) -> list[dict]:
     cursor = conn.execute(sql, params)
     columns = [c[0] for c in cursor.description]
-    return [dict(zip(columns, row)) for row in cursor]
+    return [dict(zip(columns, row, strict=True)) for row in cursor]
 
 
-def search_editions(conn: sqlite3.Connection, text: str | None, *, year: int | None = None,
-                    section: str | None = None, site: str | None = None, sort: str = "relevance",
-                    limit: int = 20, offset: int = 0) -> SearchResult:
+def search_editions(
+    conn: sqlite3.Connection,
+    text: str | None,
+    *,
+    year: int | None = None,
+    section: str | None = None,
+    site: str | None = None,
+    sort: str = "relevance",
+    limit: int = 20,
+    offset: int = 0,
+) -> SearchResult:
     """One hit per edition entry (and per edition whose title or headline matches), ranked by bm25
     (lower is better) or by date, `limit` of them from `offset`; `total` counts them all."""
+
     def execute(sql: str, params: dict) -> list[dict]:
         return _execute(conn, sql, params)
 
@@ -134,8 +143,9 @@ def search_editions(conn: sqlite3.Connection, text: str | None, *, year: int | N
     if query is None:
         return result
     params = {"query": query, "year": year, "section": section, "site": site}
-    given = {name: value for name, value in (("year", year), ("section", section), ("site", site))
-             if value not in (None, "")}
+    given = {
+        name: value for name, value in (("year", year), ("section", section), ("site", site)) if value not in (None, "")
+    }
     groups: dict[tuple, dict] = {}
 
     def conditions(names) -> str:
@@ -154,10 +164,22 @@ def search_editions(conn: sqlite3.Connection, text: str | None, *, year: int | N
     hits = []
     for (edition_id, kind, *_), group in groups.items():
         edition = editions[edition_id]
-        hits.append(Hit(edition_id, edition["slug"], edition["title"], edition["number"], edition["issue_date"],
-                        edition["issue_date"] or (edition["first_published"] or "")[:10] or None,
-                        sorted(group["sites"]), highlighted(group["snippet"]), group["rank"],
-                        group.get("section"), group.get("entry_id"), kind))
+        hits.append(
+            Hit(
+                edition_id,
+                edition["slug"],
+                edition["title"],
+                edition["number"],
+                edition["issue_date"],
+                edition["issue_date"] or (edition["first_published"] or "")[:10] or None,
+                sorted(group["sites"]),
+                highlighted(group["snippet"]),
+                group["rank"],
+                group.get("section"),
+                group.get("entry_id"),
+                kind,
+            )
+        )
     if sort == "newest":
         hits.sort(key=lambda hit: (hit.day or "", -hit.rank), reverse=True)
     elif sort == "oldest":
@@ -165,7 +187,7 @@ def search_editions(conn: sqlite3.Connection, text: str | None, *, year: int | N
     else:
         hits.sort(key=lambda hit: (hit.rank, hit.day or ""))
     result.total = len(hits)
-    result.hits = hits[offset:offset + limit]
+    result.hits = hits[offset : offset + limit]
     return result
 
 

@@ -21,8 +21,9 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def save_digest(db: Database, digest: Digest, now: str | None = None, *, seen: bool = True,
-                allow_shrink: bool = False) -> str:
+def save_digest(
+    db: Database, digest: Digest, now: str | None = None, *, seen: bool = True, allow_shrink: bool = False
+) -> str:
     """Insert or update one digest with its entries, links and URLs; returns new/changed/unchanged.
 
     A digest is found again by any URL it was reached at, or by its WordPress post id on the same
@@ -46,13 +47,19 @@ def save_digest(db: Database, digest: Digest, now: str | None = None, *, seen: b
             outcome = NEW
         else:
             digest_id, stored_hash, stored_entries = existing
-            if stored_hash != digest.content_hash and not allow_shrink and stored_entries >= 2 \
-                    and len(digest.entries) * 2 < stored_entries:
+            if (
+                stored_hash != digest.content_hash
+                and not allow_shrink
+                and stored_entries >= 2
+                and len(digest.entries) * 2 < stored_entries
+            ):
                 return SHRUNK
             if stored_hash == digest.content_hash:
                 if seen:
-                    db.execute("UPDATE digests SET last_seen = ?, modified = coalesce(?, modified) WHERE id = ?",
-                               [now, digest.modified, digest_id])
+                    db.execute(
+                        "UPDATE digests SET last_seen = ?, modified = coalesce(?, modified) WHERE id = ?",
+                        [now, digest.modified, digest_id],
+                    )
                 outcome = UNCHANGED
             else:
                 _replace_digest(db, digest_id, digest, now, seen)
@@ -63,9 +70,12 @@ def save_digest(db: Database, digest: Digest, now: str | None = None, *, seen: b
 
 def shrunk_failure(digest: Digest) -> PageFailure:
     """The failure recorded when a new parse of a digest has lost more than half of its entries."""
-    return PageFailure(url=digest.source_urls[0] if digest.source_urls else digest.url, kind="shrunk",
-                       message=f"{digest.url}: parsed {len(digest.entries)} entries where the archive has more "
-                               "than twice as many; the stored digest was kept")
+    return PageFailure(
+        url=digest.source_urls[0] if digest.source_urls else digest.url,
+        kind="shrunk",
+        message=f"{digest.url}: parsed {len(digest.entries)} entries where the archive has more "
+        "than twice as many; the stored digest was kept",
+    )
 
 
 def remember_urls(db: Database, digest_id: int, urls: list[str], now: str | None = None) -> None:
@@ -104,25 +114,39 @@ def _digest_columns(digest: Digest) -> dict:
     date = digest.published or digest.issue_date
     return {
         "year": int(date[:4]) if date else None,
-        "post_id": digest.post_id, "site": digest.site, "number": digest.number, "title": digest.title,
-        "headline": digest.headline, "issue_date": digest.issue_date, "published": digest.published,
-        "dateline": digest.dateline, "text": digest.text, "content_hash": digest.content_hash,
-        "entry_count": len(digest.entries), "link_count": sum(len(e.links) for e in digest.entries),
+        "post_id": digest.post_id,
+        "site": digest.site,
+        "number": digest.number,
+        "title": digest.title,
+        "headline": digest.headline,
+        "issue_date": digest.issue_date,
+        "published": digest.published,
+        "dateline": digest.dateline,
+        "text": digest.text,
+        "content_hash": digest.content_hash,
+        "entry_count": len(digest.entries),
+        "link_count": sum(len(e.links) for e in digest.entries),
         **({"modified": digest.modified} if digest.modified else {}),
     }
 
 
 def _insert_digest(db: Database, digest: Digest, now: str) -> int:
-    row = {"url": digest.url, "url_key": post_key(digest.url), **_digest_columns(digest),
-           "first_seen": now, "last_seen": now, "last_changed": now}
+    row = {
+        "url": digest.url,
+        "url_key": post_key(digest.url),
+        **_digest_columns(digest),
+        "first_seen": now,
+        "last_seen": now,
+        "last_changed": now,
+    }
     columns = ", ".join(row)
     placeholders = ", ".join(f":{name}" for name in row)
-    digest_id = _inserted_id(db.execute(f"INSERT INTO digests ({columns}) VALUES ({placeholders})", row))
+    digest_id = inserted_id(db.execute(f"INSERT INTO digests ({columns}) VALUES ({placeholders})", row))
     _insert_entries(db, digest_id, digest)
     return digest_id
 
 
-def _inserted_id(cursor: sqlite3.Cursor) -> int:
+def inserted_id(cursor: sqlite3.Cursor) -> int:
     """The rowid an INSERT gave (sqlite3 types it optional: it is None only for other statements)."""
     if cursor.lastrowid is None:
         raise sqlite3.InterfaceError("an INSERT gave no row id")
@@ -132,7 +156,8 @@ def _inserted_id(cursor: sqlite3.Cursor) -> int:
 def _replace_digest(db: Database, digest_id: int, digest: Digest, now: str, seen: bool) -> None:
     db.execute(
         "INSERT INTO digest_revisions (digest_id, replaced_at, content_hash, title, text) "
-        "SELECT id, ?, content_hash, title, text FROM digests WHERE id = ?", [now, digest_id],
+        "SELECT id, ?, content_hash, title, text FROM digests WHERE id = ?",
+        [now, digest_id],
     )
     db.execute("DELETE FROM links WHERE digest_id = ?", [digest_id])
     db.execute("DELETE FROM entries WHERE digest_id = ?", [digest_id])
@@ -151,12 +176,16 @@ def _insert_entries(db: Database, digest_id: int, digest: Digest) -> None:
     for offset, entry in enumerate(digest.entries):
         entry_id = first_id + offset
         entry_rows.append((entry_id, digest_id, offset + 1, entry.section, entry.text, entry.html))
-        link_rows.extend((entry_id, digest_id, position, link.url, link.text, link.domain)
-                         for position, link in enumerate(entry.links, start=1))
-    db.conn.executemany("INSERT INTO entries (id, digest_id, position, section, text, html) VALUES (?, ?, ?, ?, ?, ?)",
-                        entry_rows)
+        link_rows.extend(
+            (entry_id, digest_id, position, link.url, link.text, link.domain)
+            for position, link in enumerate(entry.links, start=1)
+        )
     db.conn.executemany(
-        "INSERT INTO links (entry_id, digest_id, position, url, text, domain) VALUES (?, ?, ?, ?, ?, ?)", link_rows)
+        "INSERT INTO entries (id, digest_id, position, section, text, html) VALUES (?, ?, ?, ?, ?, ?)", entry_rows
+    )
+    db.conn.executemany(
+        "INSERT INTO links (entry_id, digest_id, position, url, text, domain) VALUES (?, ?, ?, ?, ?, ?)", link_rows
+    )
 
 
 def record_failure(db: Database, crawl_run_id: int | None, failure: PageFailure, now: str | None = None) -> None:
@@ -164,8 +193,15 @@ def record_failure(db: Database, crawl_run_id: int | None, failure: PageFailure,
         db.execute(
             "INSERT INTO failures (crawl_run_id, url, url_key, kind, http_status, message, at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [crawl_run_id, failure.url, post_key(failure.url), failure.kind, failure.http_status, failure.message,
-             now or utc_now()],
+            [
+                crawl_run_id,
+                failure.url,
+                post_key(failure.url),
+                failure.kind,
+                failure.http_status,
+                failure.message,
+                now or utc_now(),
+            ],
         )
 
 
@@ -176,8 +212,19 @@ def save_page(db: Database, page: FetchedPage, now: str | None = None) -> None:
         db.execute(
             "INSERT OR REPLACE INTO pages (url_key, url, fetched_at, checked_at, http_status, content_type, etag, "
             "last_modified, size, body, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [post_key(page.url), page.url, now, now, page.http_status, page.content_type, page.etag,
-             page.last_modified, len(page.body), zlib.compress(page.body, 6), page.source],
+            [
+                post_key(page.url),
+                page.url,
+                now,
+                now,
+                page.http_status,
+                page.content_type,
+                page.etag,
+                page.last_modified,
+                len(page.body),
+                zlib.compress(page.body, 6),
+                page.source,
+            ],
         )
 
 
@@ -187,26 +234,33 @@ def mark_not_modified(db: Database, url: str, now: str | None = None) -> bool:
     key = post_key(url)
     with db.atomic():
         db.execute("UPDATE pages SET checked_at = ? WHERE url_key = ?", [now, key])
-        return db.execute(
-            "UPDATE digests SET last_seen = ? WHERE id = (SELECT digest_id FROM digest_urls WHERE url_key = ?)",
-            [now, key],
-        ).rowcount == 1
+        return (
+            db.execute(
+                "UPDATE digests SET last_seen = ? WHERE id = (SELECT digest_id FROM digest_urls WHERE url_key = ?)",
+                [now, key],
+            ).rowcount
+            == 1
+        )
 
 
 def confirm_unchanged(db: Database, site: str, modified_by_post: dict[int, str], now: str | None = None) -> None:
     """Posts the site's REST index shows unmodified since they were stored: seen now, nothing downloaded."""
     now = now or utc_now()
     with db.atomic():
-        db.conn.executemany("UPDATE digests SET last_seen = ?, modified = ? WHERE site = ? AND post_id = ?",
-                            [(now, modified, site, post_id) for post_id, modified in modified_by_post.items()])
+        db.conn.executemany(
+            "UPDATE digests SET last_seen = ?, modified = ? WHERE site = ? AND post_id = ?",
+            [(now, modified, site, post_id) for post_id, modified in modified_by_post.items()],
+        )
 
 
 def mark_gone(db: Database, site: str, post_ids: list[int], now: str | None = None) -> int:
     """Digests whose posts are no longer on the site (trashed, unpublished): marked, never deleted."""
     now = now or utc_now()
     with db.atomic():
-        return db.conn.executemany("UPDATE digests SET gone = ? WHERE site = ? AND post_id = ? AND gone IS NULL",
-                                   [(now, site, post_id) for post_id in post_ids]).rowcount
+        return db.conn.executemany(
+            "UPDATE digests SET gone = ? WHERE site = ? AND post_id = ? AND gone IS NULL",
+            [(now, site, post_id) for post_id in post_ids],
+        ).rowcount
 
 
 def close_abandoned_runs(db: Database, now: str | None = None) -> int:
@@ -216,15 +270,18 @@ def close_abandoned_runs(db: Database, now: str | None = None) -> int:
         return db.execute(
             "UPDATE crawl_runs SET status = 'killed', finished = ?, message = 'the crawl process ended without "
             "closing its run (killed, or the machine stopped); what it committed is kept' WHERE status = 'running'",
-            [now or utc_now()]).rowcount
+            [now or utc_now()],
+        ).rowcount
 
 
 def start_run(db: Database, mode: str, start_url: str, now: str | None = None) -> int:
     with db.atomic():
-        return _inserted_id(db.execute(
-            "INSERT INTO crawl_runs (mode, start_url, started, status) VALUES (?, ?, ?, 'running')",
-            [mode, start_url, now or utc_now()],
-        ))
+        return inserted_id(
+            db.execute(
+                "INSERT INTO crawl_runs (mode, start_url, started, status) VALUES (?, ?, ?, 'running')",
+                [mode, start_url, now or utc_now()],
+            )
+        )
 
 
 @dataclass
@@ -251,9 +308,17 @@ class RunCounts:
 RUN_COUNTS = tuple(f.name for f in fields(RunCounts))
 
 
-def finish_run(db: Database, crawl_run_id: int, status: str, counts: RunCounts,
-               message: str | None = None, now: str | None = None, failure_kinds: dict[str, int] | None = None,
-               index_used: str | None = None, index_note: str | None = None) -> None:
+def finish_run(
+    db: Database,
+    crawl_run_id: int,
+    status: str,
+    counts: RunCounts,
+    message: str | None = None,
+    now: str | None = None,
+    failure_kinds: dict[str, int] | None = None,
+    index_used: str | None = None,
+    index_note: str | None = None,
+) -> None:
     values = asdict(counts)
     assignments = ", ".join(f"{name} = :{name}" for name in values)
     with db.atomic():
@@ -261,9 +326,16 @@ def finish_run(db: Database, crawl_run_id: int, status: str, counts: RunCounts,
             f"UPDATE crawl_runs SET finished = :finished, status = :status, message = :message, "
             f"failure_kinds = :failure_kinds, index_used = :index_used, index_note = :index_note, {assignments} "
             f"WHERE id = :id",
-            {**values, "finished": now or utc_now(), "status": status, "message": message, "id": crawl_run_id,
-             "failure_kinds": json.dumps(failure_kinds or {}, sort_keys=True), "index_used": index_used,
-             "index_note": index_note},
+            {
+                **values,
+                "finished": now or utc_now(),
+                "status": status,
+                "message": message,
+                "id": crawl_run_id,
+                "failure_kinds": json.dumps(failure_kinds or {}, sort_keys=True),
+                "index_used": index_used,
+                "index_note": index_note,
+            },
         )
 
 

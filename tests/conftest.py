@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from storage.export import copy_database
-from fixtures.server import ROBOTS_TXT, FixtureServer
 from fixtures.editions import INTERLINK_LISTING, interlink_site, nejatngo_site
+from fixtures.server import ROBOTS_TXT, FixtureServer
 from fixtures.site import CATEGORY_PATH, archive_posts, build_site
+from storage.export import copy_database
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -39,15 +39,16 @@ def crawl_command(start_url: str | None, database: Path, *args: str) -> list[str
 
 def run_crawl(start_url: str | None, database: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """`scrapy crawl digests` for real, from the repository root, as a subprocess."""
-    return subprocess.run(crawl_command(start_url, database, *args), cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        crawl_command(start_url, database, *args), cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def assert_clean_run(result: subprocess.CompletedProcess) -> None:
     """`scrapy crawl` exits 0 even when a callback raised: look at the log too."""
     log = result.stderr
     assert result.returncode == 0, log[-4000:]
-    assert "Traceback" not in log, log[max(0, log.find("Traceback") - 1500):][:5000]
+    assert "Traceback" not in log, log[max(0, log.find("Traceback") - 1500) :][:5000]
     errors = re.search(r"'log_count/ERROR': (\d+)", log)
     assert errors is None, log[-4000:]
 
@@ -77,8 +78,12 @@ def stored_count(database: Path) -> int:
 
 def start_datasette(database: Path) -> tuple[subprocess.Popen, str]:
     """`digest-archive serve ARCHIVE --port 0`: the OS picks the port, Datasette says which."""
-    server = subprocess.Popen([str(Path(sys.executable).parent / "digest-archive"), "serve", str(database),
-                               "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "digest-archive"), "serve", str(database), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines = []
     for line in server.stdout:
         lines.append(line)
@@ -155,8 +160,9 @@ def backfilled_template(session_server, tmp_path_factory) -> Backfill:
     database = tmp_path_factory.mktemp("template") / "archive.db"
     session_server.clear_requests()
     # Progress lines every 0.2 s: the log shows them (tests/test_progress.py reads it).
-    result = run_crawl(session_server.url(CATEGORY_PATH), database, "-a", "mode=backfill",
-                       "-s", "DIGEST_PROGRESS_INTERVAL=0.2")
+    result = run_crawl(
+        session_server.url(CATEGORY_PATH), database, "-a", "mode=backfill", "-s", "DIGEST_PROGRESS_INTERVAL=0.2"
+    )
     assert_clean_run(result)
     backfill = Backfill(database, list(session_server.requests), result.stderr)
     session_server.clear_requests()

@@ -80,18 +80,23 @@ def test_reparse_rebuilds_what_an_older_parser_got_wrong_and_reports_it(archive)
     with sqlite3.connect(archive) as connection:
         connection.execute("PRAGMA foreign_keys = ON")
         last = connection.execute("SELECT max(position) FROM entries WHERE digest_id = ?", [digest["id"]]).fetchone()[0]
-        connection.execute("DELETE FROM links WHERE entry_id IN (SELECT id FROM entries WHERE digest_id = ? AND "
-                           "position = ?)", [digest["id"], last])
+        connection.execute(
+            "DELETE FROM links WHERE entry_id IN (SELECT id FROM entries WHERE digest_id = ? AND position = ?)",
+            [digest["id"], last],
+        )
         connection.execute("DELETE FROM entries WHERE digest_id = ? AND position = ?", [digest["id"], last])
-        connection.execute("UPDATE digests SET content_hash = 'from-the-old-parser', text = 'old' WHERE id = ?",
-                           [digest["id"]])
+        connection.execute(
+            "UPDATE digests SET content_hash = 'from-the-old-parser', text = 'old' WHERE id = ?", [digest["id"]]
+        )
     result = invoke("reparse", "--db", str(archive), "--json")
     report = json.loads(result.output)
     assert (report["changed"], report["new"]) == (1, 0)
     assert report["entries"] == {"added": 1, "removed": 0, "altered": 0}
     assert report["links"] == {"added": 1, "removed": 0, "altered": 0}
-    assert rows(archive, "SELECT content_hash FROM digests WHERE id = ?", [digest["id"]])[0]["content_hash"] == \
-        digest["content_hash"]
+    assert (
+        rows(archive, "SELECT content_hash FROM digests WHERE id = ?", [digest["id"]])[0]["content_hash"]
+        == digest["content_hash"]
+    )
     revisions = rows(archive, "SELECT digest_id, content_hash, text FROM digest_revisions")
     assert revisions == [{"digest_id": digest["id"], "content_hash": "from-the-old-parser", "text": "old"}]
 
@@ -146,8 +151,9 @@ def test_export_writes_one_file_per_table_with_its_columns(archive, tmp_path, fm
 
 def test_export_sqlite_is_a_consistent_copy_even_during_a_crawl(tmp_path, slow_site_server):
     database, copy = tmp_path / "live.db", tmp_path / "copy.db"
-    command = crawl_command(slow_site_server.url(CATEGORY_PATH), database, "-a", "mode=backfill",
-                            "-s", "DIGEST_WRITE_BATCH=2")
+    command = crawl_command(
+        slow_site_server.url(CATEGORY_PATH), database, "-a", "mode=backfill", "-s", "DIGEST_WRITE_BATCH=2"
+    )
     crawl = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
@@ -162,13 +168,19 @@ def test_export_sqlite_is_a_consistent_copy_even_during_a_crawl(tmp_path, slow_s
     connection = sqlite3.connect(copy)
     assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert connection.execute("PRAGMA foreign_key_check").fetchall() == []
-    assert connection.execute("SELECT count(*) FROM digests d WHERE entry_count != "
-                              "(SELECT count(*) FROM entries WHERE digest_id = d.id)").fetchone()[0] == 0
+    assert (
+        connection.execute(
+            "SELECT count(*) FROM digests d WHERE entry_count != (SELECT count(*) FROM entries WHERE digest_id = d.id)"
+        ).fetchone()[0]
+        == 0
+    )
     assert connection.execute("SELECT count(*) FROM digests").fetchone()[0] >= 5
     connection.close()
 
 
-@pytest.mark.parametrize("command", [["report"], ["summary"], ["reparse"], ["export", "--format", "csv", "--output", "x"]])
+@pytest.mark.parametrize(
+    "command", [["report"], ["summary"], ["reparse"], ["export", "--format", "csv", "--output", "x"]]
+)
 def test_commands_refuse_a_missing_or_foreign_file_with_exit_2(tmp_path, command):
     missing = CliRunner().invoke(main, [*command, "--db", str(tmp_path / "missing.db")])
     assert missing.exit_code == 2 and "no such archive" in missing.output and "Traceback" not in missing.output
@@ -232,8 +244,11 @@ def test_read_only_commands_leave_the_file_as_it_was(archive, tmp_path):
     with sqlite3.connect(archive) as connection:
         connection.execute("PRAGMA journal_mode = DELETE")
     before = archive.read_bytes()
-    for command in (["summary", str(archive)], ["report", str(archive), "--json"],
-                    ["export", str(archive), "--format", "csv", "--output", str(tmp_path / "out")]):
+    for command in (
+        ["summary", str(archive)],
+        ["report", str(archive), "--json"],
+        ["export", str(archive), "--format", "csv", "--output", str(tmp_path / "out")],
+    ):
         result = invoke(*command)
         assert result.exit_code == 0, result.output
     assert archive.read_bytes() == before

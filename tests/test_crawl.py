@@ -10,7 +10,6 @@ from collections import Counter
 from html import unescape
 from pathlib import Path
 
-
 from fixtures.expected import expected_entries
 from fixtures.server import FixtureServer
 from fixtures.site import CATEGORY_PATH, ORIGIN_FORMS
@@ -18,8 +17,7 @@ from fixtures.site import CATEGORY_PATH, ORIGIN_FORMS
 from .conftest import assert_clean_run, rows, run_crawl
 
 
-def test_backfill_stores_every_digest_once_with_its_entries_and_links(backfilled_archive, site_server,
-                                                                    fixture_posts):
+def test_backfill_stores_every_digest_once_with_its_entries_and_links(backfilled_archive, site_server, fixture_posts):
     database = backfilled_archive
     expected = {post.post_id: post for post in fixture_posts if post.stored}
     stored = {row["post_id"]: row for row in rows(database, "SELECT * FROM digests")}
@@ -35,10 +33,20 @@ def test_backfill_stores_every_digest_once_with_its_entries_and_links(backfilled
         assert row["dateline"] == post.dateline
         assert row["headline"] == post.subheadline
         assert row["issue_date"] is None
-        entries = rows(database, "SELECT id, section, text FROM entries WHERE digest_id = ? ORDER BY position",
-                       [row["id"]])
-        actual = [(e["section"], e["text"], tuple(link["url"] for link in rows(
-            database, "SELECT url FROM links WHERE entry_id = ? ORDER BY position", [e["id"]]))) for e in entries]
+        entries = rows(
+            database, "SELECT id, section, text FROM entries WHERE digest_id = ? ORDER BY position", [row["id"]]
+        )
+        actual = [
+            (
+                e["section"],
+                e["text"],
+                tuple(
+                    link["url"]
+                    for link in rows(database, "SELECT url FROM links WHERE entry_id = ? ORDER BY position", [e["id"]])
+                ),
+            )
+            for e in entries
+        ]
         wanted = [(e.section, e.text, e.links) for e in expected_entries(post, row["url"], origins)]
         assert actual == wanted, post.title
         assert row["entry_count"] == len(post.entries)
@@ -51,29 +59,46 @@ def test_backfill_keeps_the_quirks_as_published(backfilled_archive):
     assert numbers[167] == 1 and numbers[196] == 0  # the 167 where 196 belongs is not "fixed"
     assert numbers[211] == numbers[212] == 0
     old = rows(database, "SELECT number, title FROM digests WHERE number IN (6, 7, 54) ORDER BY number")
-    assert [r["title"] for r in old] == ["Iran-Interlink Weekly Digest- 6", "Iran Interlink Weekly Digest -7",
-                                         "Iran Interlink Weekly Digest -54"]
+    assert [r["title"] for r in old] == [
+        "Iran-Interlink Weekly Digest- 6",
+        "Iran Interlink Weekly Digest -7",
+        "Iran Interlink Weekly Digest -54",
+    ]
     cp1252 = rows(database, "SELECT text FROM digests WHERE number = 186")[0]["text"]
     assert "\u2019" in cp1252 and "\ufffd" not in cp1252
-    tweet = rows(database, "SELECT e.text FROM entries e JOIN digests d ON d.id = e.digest_id "
-                           "WHERE d.number = 208 AND e.text LIKE '%pic.twitter.com%'")
+    tweet = rows(
+        database,
+        "SELECT e.text FROM entries e JOIN digests d ON d.id = e.digest_id "
+        "WHERE d.number = 208 AND e.text LIKE '%pic.twitter.com%'",
+    )
     assert len(tweet) == 1 and "(@ma_khodabandeh) June 8, 2021" in tweet[0]["text"]
 
 
 def test_backfill_has_no_duplicates_and_a_sound_database(backfilled_archive):
     database = backfilled_archive
     # One digest per WordPress post (url_key is unique by the schema; post ids are what a duplicate shares).
-    assert rows(database, "SELECT count(*) AS n FROM digests")[0]["n"] == \
-        rows(database, "SELECT count(DISTINCT post_id) AS n FROM digests")[0]["n"]
+    assert (
+        rows(database, "SELECT count(*) AS n FROM digests")[0]["n"]
+        == rows(database, "SELECT count(DISTINCT post_id) AS n FROM digests")[0]["n"]
+    )
     connection = sqlite3.connect(database)
     assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert connection.execute("PRAGMA foreign_key_check").fetchall() == []
     # Nothing from the theme became an entry or a link.
     for chrome in ("You may also like", "Leave a Comment", "Random Article", "weekly digest", "Recent Posts"):
-        assert connection.execute("SELECT count(*) FROM entries WHERE text = ? OR text LIKE ?",
-                                  [chrome, f"{chrome}%"]).fetchone()[0] == 0, chrome
-    assert connection.execute("SELECT count(*) FROM links WHERE url LIKE '%sharer%' OR url LIKE 'javascript:%' "
-                              "OR url LIKE 'mailto:%' OR url LIKE '%utm_%' OR url LIKE '%#%'").fetchone()[0] == 0
+        assert (
+            connection.execute(
+                "SELECT count(*) FROM entries WHERE text = ? OR text LIKE ?", [chrome, f"{chrome}%"]
+            ).fetchone()[0]
+            == 0
+        ), chrome
+    assert (
+        connection.execute(
+            "SELECT count(*) FROM links WHERE url LIKE '%sharer%' OR url LIKE 'javascript:%' "
+            "OR url LIKE 'mailto:%' OR url LIKE '%utm_%' OR url LIKE '%#%'"
+        ).fetchone()[0]
+        == 0
+    )
     assert connection.execute("SELECT count(*) FROM entries WHERE text LIKE '++%'").fetchone()[0] == 0
     connection.close()
 
@@ -90,8 +115,13 @@ def test_backfill_records_broken_pages_as_failures_and_the_run(backfilled_archiv
     run = rows(database, "SELECT * FROM crawl_runs")
     assert len(run) == 1
     stored = sum(1 for p in fixture_posts if p.stored)
-    assert (run[0]["mode"], run[0]["status"], run[0]["new"], run[0]["failed"], run[0]["listing_pages"]) == \
-        ("backfill", "finished", stored, 2, 4)
+    assert (run[0]["mode"], run[0]["status"], run[0]["new"], run[0]["failed"], run[0]["listing_pages"]) == (
+        "backfill",
+        "finished",
+        stored,
+        2,
+        4,
+    )
     assert run[0]["posts_listed"] == len(fixture_posts)
 
 
@@ -154,27 +184,55 @@ def test_an_iran_interlink_author_archive_is_crawled_end_to_end(tmp_path):
         assert_clean_run(run_crawl(server.url(AUTHOR_ARCHIVE), database, "-a", "mode=backfill"))
         listing_requests = [r for r in server.page_requests() if "/author/" in r]
         assert listing_requests == [AUTHOR_ARCHIVE, "/wordpress/author/page/2/?author=khodaadmin&authorid=1"]
-        stored = rows(database, "SELECT title, number, issue_date, headline, published, dateline, entry_count "
-                                "FROM digests ORDER BY issue_date")
+        stored = rows(
+            database,
+            "SELECT title, number, issue_date, headline, published, dateline, entry_count "
+            "FROM digests ORDER BY issue_date",
+        )
         assert stored == [
-            {"title": "Iran Interlink Weekly Digest \u2013 September 20, 2019", "number": None,
-             "issue_date": "2019-09-20", "headline": None, "published": "2019-09-21",
-             "dateline": "Iran Interlink, September 20 2019", "entry_count": 5},
-            {"title": "covid-19 MEK Albania (Iran Interlink Weekly Digest \u2013 Apr 24, 2020)", "number": None,
-             "issue_date": "2020-04-24", "headline": "covid-19 MEK Albania", "published": "2020-04-24",
-             "dateline": "Iran Interlink, April 24 2020", "entry_count": 3},
-            {"title": "Rajavi\u2019s Albanian Problem \u2013 Iran Interlink Weekly Digest \u2013 Sep 10, 2021",
-             "number": None, "issue_date": "2021-09-10", "headline": "Rajavi\u2019s Albanian Problem",
-             "published": "2021-09-11", "dateline": "Iran Interlink, September 10 2021", "entry_count": 4},
+            {
+                "title": "Iran Interlink Weekly Digest \u2013 September 20, 2019",
+                "number": None,
+                "issue_date": "2019-09-20",
+                "headline": None,
+                "published": "2019-09-21",
+                "dateline": "Iran Interlink, September 20 2019",
+                "entry_count": 5,
+            },
+            {
+                "title": "covid-19 MEK Albania (Iran Interlink Weekly Digest \u2013 Apr 24, 2020)",
+                "number": None,
+                "issue_date": "2020-04-24",
+                "headline": "covid-19 MEK Albania",
+                "published": "2020-04-24",
+                "dateline": "Iran Interlink, April 24 2020",
+                "entry_count": 3,
+            },
+            {
+                "title": "Rajavi\u2019s Albanian Problem \u2013 Iran Interlink Weekly Digest \u2013 Sep 10, 2021",
+                "number": None,
+                "issue_date": "2021-09-10",
+                "headline": "Rajavi\u2019s Albanian Problem",
+                "published": "2021-09-11",
+                "dateline": "Iran Interlink, September 10 2021",
+                "entry_count": 4,
+            },
         ]
         # The "About" post is not a digest; "MEK and Lebanon" is listed but gone (404).
         failures = rows(database, "SELECT url, kind FROM failures")
-        assert [(f["url"].split("/wordpress/")[1], f["kind"]) for f in failures] == [("mek-and-lebanon/", "http_status")]
+        assert [(f["url"].split("/wordpress/")[1], f["kind"]) for f in failures] == [
+            ("mek-and-lebanon/", "http_status")
+        ]
         # The /embed/ and tracked forms were fetched as the plain posts, once each.
         posts = [r for r in server.page_requests() if "/author/" not in r]
-        assert sorted(posts) == sorted(["/wordpress/rajavis-albanian-problem-iran-interlink-weekly-digest-sep-10-2021/",
-                                        "/wordpress/covid-19-mek-albania/", "/wordpress/mek-and-lebanon/",
-                                        "/wordpress/iran-interlink-weekly-digest-september-20-2019/"])
+        assert sorted(posts) == sorted(
+            [
+                "/wordpress/rajavis-albanian-problem-iran-interlink-weekly-digest-sep-10-2021/",
+                "/wordpress/covid-19-mek-albania/",
+                "/wordpress/mek-and-lebanon/",
+                "/wordpress/iran-interlink-weekly-digest-september-20-2019/",
+            ]
+        )
 
         server.clear_requests()
         assert_clean_run(run_crawl(server.url(AUTHOR_ARCHIVE), database))

@@ -34,8 +34,9 @@ def test_readme_make_targets_exist():
 
 def test_generated_docs_are_up_to_date():
     """README command help comes from the code (tools/generate_docs.py)."""
-    result = subprocess.run([sys.executable, "tools/generate_docs.py", "--check"], cwd=REPO,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "tools/generate_docs.py", "--check"], cwd=REPO, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -74,8 +75,11 @@ def test_readme_lists_every_exit_code_of_a_crawl():
 def test_every_failure_kind_the_code_records_is_documented():
     from crawler.failures import FAILURE_KINDS
 
-    sources = [path.read_text(encoding="utf-8") for folder in ("crawler", "spiders", "storage")
-               for path in (REPO / folder).rglob("*.py")]
+    sources = [
+        path.read_text(encoding="utf-8")
+        for folder in ("crawler", "spiders", "storage")
+        for path in (REPO / folder).rglob("*.py")
+    ]
     recorded = {kind for text in sources for kind in re.findall(r'kind="([a-z_]+)"', text)}
     returned = set(re.findall(r'return "([a-z_]+)", ', (REPO / "crawler" / "failures.py").read_text()))
     assert recorded and returned

@@ -16,13 +16,17 @@ from datetime import date, timedelta
 import pytest
 
 import storage
-from crawler.items import Digest
 from crawler.editions import THRESHOLD, WINDOW, Member, Post, edition_fields, match, shingles, similarity
+from crawler.items import Digest
 from fixtures.editions import (
-    INTERLINK_LISTING, InterlinkPost, expected_editions, interlink_posts, interlink_site, nejatngo_posts,
+    INTERLINK_LISTING,
+    InterlinkPost,
+    expected_editions,
+    interlink_posts,
+    interlink_site,
+    nejatngo_posts,
     nejatngo_site,
 )
-from fixtures.server import FixtureServer
 from fixtures.site import CATEGORY_PATH, next_digest
 from storage.export import copy_database
 
@@ -43,8 +47,10 @@ def editions_by_posts(database, servers) -> dict[tuple, dict]:
     nejatngo, interlink = (server.base_url.split("//")[1] for server in servers)
     found = {}
     for edition in rows(database, "SELECT * FROM editions"):
-        members = {row["site"]: row["post_id"] for row in rows(
-            database, "SELECT site, post_id FROM digests WHERE edition_id = ?", [edition["id"]])}
+        members = {
+            row["site"]: row["post_id"]
+            for row in rows(database, "SELECT site, post_id FROM digests WHERE edition_id = ?", [edition["id"]])
+        }
         assert set(members) <= {nejatngo, interlink}
         found[(members.get(nejatngo), members.get(interlink))] = edition
     return found
@@ -62,8 +68,11 @@ def test_every_digest_is_one_edition_with_its_posts_on_each_site(both_sites, ser
     assert sorted(found, key=str) == sorted(expected, key=str)  # members: no digest merged or split wrongly
     for key, wanted in expected.items():
         edition = found[key]
-        assert (edition["number"], edition["issue_date"], edition["headline"]) == \
-            (wanted.number, wanted.issue_date, wanted.headline), key
+        assert (edition["number"], edition["issue_date"], edition["headline"]) == (
+            wanted.number,
+            wanted.issue_date,
+            wanted.headline,
+        ), key
         conflicts = edition["conflicts"] or ""
         assert sorted(note.split(":")[0] for note in conflicts.split("; ") if note) == sorted(wanted.conflicts), key
     # Every digest belongs to one edition.
@@ -72,17 +81,28 @@ def test_every_digest_is_one_edition_with_its_posts_on_each_site(both_sites, ser
 
 def test_the_conflicts_keep_both_values(both_sites, servers):
     found = editions_by_posts(both_sites, servers)
-    wrong_number = next(edition for edition in found.values() if edition["conflicts"] and "number" in edition["conflicts"])
+    wrong_number = next(
+        edition for edition in found.values() if edition["conflicts"] and "number" in edition["conflicts"]
+    )
     assert "167" in wrong_number["conflicts"] and "196" in wrong_number["conflicts"]
-    day_off = next(edition for edition in found.values() if edition["conflicts"] and "issue_date" in edition["conflicts"])
+    day_off = next(
+        edition for edition in found.values() if edition["conflicts"] and "issue_date" in edition["conflicts"]
+    )
     assert "2019-09-20 (title" in day_off["conflicts"] and "2019-09-21 (dateline" in day_off["conflicts"]
 
 
 def test_the_threshold_separates_the_closest_wrong_pair_from_the_farthest_right_pair(both_sites, servers):
     """The margin of the matching rule, on what the crawl stored (printed for the closing note)."""
-    posts = [Post(row["id"], row["site"], date.fromisoformat((row["published"] or row["issue_date"])[:10]),
-                  row["text"], row["edition_id"])
-             for row in rows(both_sites, "SELECT id, site, published, issue_date, text, edition_id FROM digests")]
+    posts = [
+        Post(
+            row["id"],
+            row["site"],
+            date.fromisoformat((row["published"] or row["issue_date"])[:10]),
+            row["text"],
+            row["edition_id"],
+        )
+        for row in rows(both_sites, "SELECT id, site, published, issue_date, text, edition_id FROM digests")
+    ]
     right, wrong = [], []
     for a, b in itertools.combinations(posts, 2):
         if a.site == b.site or abs((a.day - b.day).days) > WINDOW:
@@ -97,9 +117,14 @@ def test_the_same_new_digest_on_both_sites_makes_one_new_edition(archive, server
     nejatngo, interlink = servers
     posts, twins = nejatngo_posts(), interlink_posts()
     new = next_digest(posts)
-    twin = InterlinkPost(new.post_id + 5000, "iran-interlink-weekly-digest-new", "Iran Interlink Weekly Digest \u2013 "
-                         f"{new.published:%B} {new.published.day}, {new.published.year}", new.published, new.entries,
-                         twin=new)
+    twin = InterlinkPost(
+        new.post_id + 5000,
+        "iran-interlink-weekly-digest-new",
+        f"Iran Interlink Weekly Digest \u2013 {new.published:%B} {new.published.day}, {new.published.year}",
+        new.published,
+        new.entries,
+        twin=new,
+    )
     before = rows(archive, "SELECT count(*) AS n FROM editions")[0]["n"]
     nejatngo.publish(nejatngo_site([new, *posts]))
     interlink.publish(interlink_site([twin, *twins]))
@@ -109,30 +134,54 @@ def test_the_same_new_digest_on_both_sites_makes_one_new_edition(archive, server
         nejatngo.publish(nejatngo_site(posts))
         interlink.publish(interlink_site(twins))
     assert rows(archive, "SELECT count(*) AS n FROM editions")[0]["n"] == before + 1
-    edition = rows(archive, "SELECT e.* FROM editions e JOIN digests d ON d.edition_id = e.id WHERE d.post_id = ?",
-                   [new.post_id])[0]
-    assert (edition["posts"], edition["number"], edition["issue_date"], edition["conflicts"]) == \
-        (2, new.number, new.published.isoformat(), None)
+    edition = rows(
+        archive, "SELECT e.* FROM editions e JOIN digests d ON d.edition_id = e.id WHERE d.post_id = ?", [new.post_id]
+    )[0]
+    assert (edition["posts"], edition["number"], edition["issue_date"], edition["conflicts"]) == (
+        2,
+        new.number,
+        new.published.isoformat(),
+        None,
+    )
 
 
 def test_an_edit_rechecks_its_edition_and_match_all_keeps_the_editions(archive):
     db = storage.open_database(archive)
     try:
         columns = [c[0] for c in db.execute("SELECT * FROM digests LIMIT 0").description]
-        stored = dict(zip(columns, db.execute("SELECT * FROM digests WHERE number = 205 ORDER BY id LIMIT 1").fetchone()))
+        stored = dict(
+            zip(
+                columns,
+                db.execute("SELECT * FROM digests WHERE number = 205 ORDER BY id LIMIT 1").fetchone(),
+                strict=True,
+            )
+        )
         updated = db.execute("SELECT updated FROM editions WHERE id = ?", [stored["edition_id"]]).fetchone()[0]
         entries = storage.digest_entries(db, stored["url"])
         edited = (*entries[:-1], replace(entries[-1], text=entries[-1].text + " A sentence added by an editor."))
-        digest = Digest(url=stored["url"], site=stored["site"], post_id=stored["post_id"], title=stored["title"],
-                        number=stored["number"], headline=stored["headline"], issue_date=stored["issue_date"],
-                        published=stored["published"], dateline=stored["dateline"], entries=edited)
+        digest = Digest(
+            url=stored["url"],
+            site=stored["site"],
+            post_id=stored["post_id"],
+            title=stored["title"],
+            number=stored["number"],
+            headline=stored["headline"],
+            issue_date=stored["issue_date"],
+            published=stored["published"],
+            dateline=stored["dateline"],
+            entries=edited,
+        )
         assert storage.save_digest(db, digest, now="2030-01-01T00:00:00+00:00") == storage.CHANGED
         update = storage.update_editions(db, now="2030-01-01T00:00:01+00:00")
         assert (update.matched, update.pairs, update.new) == (1, 1, 0)
-        assert db.execute("SELECT edition_id FROM digests WHERE id = ?", [stored["id"]]).fetchone()[0] == \
-            stored["edition_id"]
-        assert db.execute("SELECT updated, posts FROM editions WHERE id = ?", [stored["edition_id"]]).fetchone() == \
-            ("2030-01-01T00:00:01+00:00", 2)
+        assert (
+            db.execute("SELECT edition_id FROM digests WHERE id = ?", [stored["id"]]).fetchone()[0]
+            == stored["edition_id"]
+        )
+        assert db.execute("SELECT updated, posts FROM editions WHERE id = ?", [stored["edition_id"]]).fetchone() == (
+            "2030-01-01T00:00:01+00:00",
+            2,
+        )
         assert updated < "2030"
 
         editions = db.execute("SELECT * FROM editions ORDER BY id").fetchall()
@@ -173,15 +222,22 @@ def test_a_twin_outside_the_window_or_below_the_threshold_stays_apart():
 
 
 def test_fields_come_from_the_best_source_and_disagreements_are_kept():
-    fields = edition_fields([
-        Member("nejatngo.org", 167, None, "Iran Interlink, July 28 2017", "Sub", "2017-07-28"),
-        Member("iran-interlink.org", 196, None, "Iran Interlink, July 28 2017", None, "2017-07-29"),
-    ])
-    assert (fields.number, fields.issue_date, fields.headline, fields.first_published) == \
-        (167, "2017-07-28", "Sub", "2017-07-28")
+    fields = edition_fields(
+        [
+            Member("nejatngo.org", 167, None, "Iran Interlink, July 28 2017", "Sub", "2017-07-28"),
+            Member("iran-interlink.org", 196, None, "Iran Interlink, July 28 2017", None, "2017-07-29"),
+        ]
+    )
+    assert (fields.number, fields.issue_date, fields.headline, fields.first_published) == (
+        167,
+        "2017-07-28",
+        "Sub",
+        "2017-07-28",
+    )
     assert fields.conflicts == "number: 167 (nejatngo.org) \u2260 196 (iran-interlink.org)"
-    dated = edition_fields([Member("iran-interlink.org", None, "2019-09-20", "Iran Interlink, September 21 2019",
-                                   None, "2019-09-21")])
+    dated = edition_fields(
+        [Member("iran-interlink.org", None, "2019-09-20", "Iran Interlink, September 21 2019", None, "2019-09-21")]
+    )
     assert dated.issue_date == "2019-09-20" and "2019-09-21 (dateline" in dated.conflicts
 
 
@@ -217,8 +273,10 @@ def test_the_atom_feed_lists_editions_newest_first_with_their_first_publication(
     assert "/-/edition/archive/" in first.find(f"{ATOM}link").get("href")
     published = [entry.find(f"{ATOM}published").text for entry in entries]
     assert published == sorted(published, reverse=True)  # newest first
-    newest = rows(archive, "SELECT first_published, slug FROM editions ORDER BY coalesce(issue_date, first_published) "
-                           "DESC LIMIT 1")[0]
+    newest = rows(
+        archive,
+        "SELECT first_published, slug FROM editions ORDER BY coalesce(issue_date, first_published) DESC LIMIT 1",
+    )[0]
     assert published[0] == f"{newest['first_published']}T00:00:00Z"
     assert first.find(f"{ATOM}link").get("href").endswith(f"/-/edition/archive/{newest['slug']}")
     assert len({entry.find(f"{ATOM}published").text for entry in entries}) > 1  # not when the crawler saw them

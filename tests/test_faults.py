@@ -26,11 +26,20 @@ def digests_by_post_id(database) -> dict[int, tuple]:
     connection = sqlite3.connect(database)
     found = {}
     for digest_id, post_id, number, title, published in connection.execute(
-            "SELECT id, post_id, number, title, published FROM digests"):
-        entries = [tuple(_HOST.sub("HOST", v) if isinstance(v, str) else v for v in row) for row in connection.execute(
-            "SELECT position, section, text, html FROM entries WHERE digest_id = ? ORDER BY position", [digest_id])]
-        links = [_HOST.sub("HOST", row[0]) for row in connection.execute(
-            "SELECT url FROM links WHERE digest_id = ? ORDER BY entry_id, position", [digest_id])]
+        "SELECT id, post_id, number, title, published FROM digests"
+    ):
+        entries = [
+            tuple(_HOST.sub("HOST", v) if isinstance(v, str) else v for v in row)
+            for row in connection.execute(
+                "SELECT position, section, text, html FROM entries WHERE digest_id = ? ORDER BY position", [digest_id]
+            )
+        ]
+        links = [
+            _HOST.sub("HOST", row[0])
+            for row in connection.execute(
+                "SELECT url FROM links WHERE digest_id = ? ORDER BY entry_id, position", [digest_id]
+            )
+        ]
         found[post_id] = (number, title, published, entries, links)
     connection.close()
     return found
@@ -39,8 +48,10 @@ def digests_by_post_id(database) -> dict[int, tuple]:
 @pytest.fixture(scope="module")
 def faulty_crawl(tmp_path_factory):
     folder = tmp_path_factory.mktemp("faults")
-    with FixtureServer(build_site(archive_posts()[:3])) as elsewhere, \
-            FaultServer(offsite_url=elsewhere.base_url) as server:
+    with (
+        FixtureServer(build_site(archive_posts()[:3])) as elsewhere,
+        FaultServer(offsite_url=elsewhere.base_url) as server,
+    ):
         result = run_crawl(server.url(CATEGORY_PATH), folder / "faulty.db", *FAULT_SETTINGS, timeout=300)
         offsite_requests = list(elsewhere.requests)
         hits = dict(server.hits)

@@ -31,7 +31,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from crawler.urls import site_of
 from fixtures.hostile import AUTO, LISTING_PER_PAGE, POSTS_ROUTE, HostileServer, Hostility
@@ -72,7 +73,7 @@ class Crawl:
             # The first traceback's last lines (the exception), then the end of the log.
             start = self.log.find("Traceback")
             block = re.split(r"\n(?=\d{4}-\d\d-\d\d )", self.log[start:], maxsplit=1)[0]
-            tail = self.log[max(0, start - 400): start] + "…\n" + block[-1200:] + "\n…\n" + self.log[-1500:]
+            tail = self.log[max(0, start - 400) : start] + "…\n" + block[-1200:] + "\n…\n" + self.log[-1500:]
         return f"exit {self.code} after {self.seconds:.1f}s{f', killed: {self.killed}' if self.killed else ''}\n{tail}"
 
 
@@ -82,8 +83,11 @@ def request_bound(server: HostileServer) -> int:
     pages; and per post the site can name within those pages at most three (`/?p=N`, its 301 target,
     and one more for a page read again on the HTML path)."""
     h = server.hostility
-    named = h.posts + (MAX_REST_PAGES * 100 if h.endless else 0) \
+    named = (
+        h.posts
+        + (MAX_REST_PAGES * 100 if h.endless else 0)
         + ((MAX_LISTING_PAGES + 1) * LISTING_PER_PAGE if h.endless_listing else 0)
+    )
     return 4 + MAX_REST_PAGES + MAX_LISTING_PAGES + 3 * named
 
 
@@ -92,8 +96,14 @@ def listing_requests(server: HostileServer) -> list[str]:
     return [target for target in server.requests_to(CATEGORY_PATH) if "/feed" not in target]
 
 
-def crawl(server: HostileServer, database: Path, *args: str, mode: str = "backfill", timeout: float = 60,
-          victim: HostileServer | None = None) -> Crawl:
+def crawl(
+    server: HostileServer,
+    database: Path,
+    *args: str,
+    mode: str = "backfill",
+    timeout: float = 60,
+    victim: HostileServer | None = None,
+) -> Crawl:
     """`scrapy crawl digests` of the server's archive. Killed as soon as it asks for more than the caps
     allow (or the victim gets a request): a runaway crawl fails fast instead of hanging the suite."""
     command = crawl_command(server.start_url, database, "-a", f"mode={mode}", *CAPS, *args)
@@ -101,8 +111,9 @@ def crawl(server: HostileServer, database: Path, *args: str, mode: str = "backfi
     before, rest_before = len(server.requests), len(server.requests_to(POSTS_ROUTE))
     listing_before = len(listing_requests(server))
     started = time.monotonic()
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               errors="replace")
+    process = subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace"
+    )
     killed = None
     while True:
         try:
@@ -149,8 +160,10 @@ def stored_paths(database: Path, server: HostileServer) -> set[str]:
 
 
 def stored_post_ids(database: Path, server: HostileServer) -> set[int]:
-    return {post_id for (post_id,) in query(database, "SELECT post_id FROM digests WHERE site = ?",
-                                            [site_of(server.base_url)])}
+    return {
+        post_id
+        for (post_id,) in query(database, "SELECT post_id FROM digests WHERE site = ?", [site_of(server.base_url)])
+    }
 
 
 def failure_rows(database: Path) -> list[tuple[str, str, str]]:
@@ -185,8 +198,11 @@ def _failure_names(row: tuple, server: HostileServer, post: FixturePost) -> bool
         return True
     if isinstance(link, str) and link and (link == url or link in message):
         return True
-    return claimed_id is not None and len(str(claimed_id)) >= 4 and (_names(url, str(claimed_id))
-                                                                    or _names(message, str(claimed_id)))
+    return (
+        claimed_id is not None
+        and len(str(claimed_id)) >= 4
+        and (_names(url, str(claimed_id)) or _names(message, str(claimed_id)))
+    )
 
 
 def has_failure(database: Path, server: HostileServer, post: FixturePost) -> bool:
@@ -200,12 +216,18 @@ def unaccounted(database: Path, server: HostileServer) -> list[str]:
     accounts for one post whose REST item the server made hostile."""
     rows = failure_rows(database)
     stored = stored_paths(database, server)
-    missing = [post for post in server.posts
-               if post.path not in stored and not any(_failure_names(row, server, post) for row in rows)]
+    missing = [
+        post
+        for post in server.posts
+        if post.path not in stored and not any(_failure_names(row, server, post) for row in rows)
+    ]
     h = server.hostility
     hostile = {position for table in (h.links, h.ids, h.titles) for position in table} | set(h.surrogates)
-    anonymous = [row for row in rows if row[1] == "rest_item"
-                 and not any(_failure_names(row, server, post) for post in server.posts)]
+    anonymous = [
+        row
+        for row in rows
+        if row[1] == "rest_item" and not any(_failure_names(row, server, post) for post in server.posts)
+    ]
     for post in [post for post in missing if server.posts.index(post) in hostile]:
         if anonymous:
             anonymous.pop()
@@ -246,14 +268,18 @@ def wrong_post_ids(database: Path, server: HostileServer) -> list[tuple[str, obj
     """(url, post_id) of stored digests of the site whose post id is not the one their page carries
     (`/en/posts/N` is post N): a REST item's wrong-typed id must not become a digest's id."""
     site = site_of(server.base_url)
-    return [(url, post_id) for url, post_id in query(database, "SELECT url, post_id FROM digests WHERE site = ?", [site])
-            if post_id is not None and urlsplit(url).path.rstrip("/") != f"/en/posts/{post_id}"]
+    return [
+        (url, post_id)
+        for url, post_id in query(database, "SELECT url, post_id FROM digests WHERE site = ?", [site])
+        if post_id is not None and urlsplit(url).path.rstrip("/") != f"/en/posts/{post_id}"
+    ]
 
 
 def script_elements(database: Path) -> list[str]:
     """Stored titles, entry texts and entry HTML that carry a `<script` (the sanitiser's job, and the parser's)."""
-    texts = query(database, "SELECT title FROM digests UNION ALL SELECT text FROM entries UNION ALL "
-                            "SELECT html FROM entries")
+    texts = query(
+        database, "SELECT title FROM digests UNION ALL SELECT text FROM entries UNION ALL SELECT html FROM entries"
+    )
     return [str(text)[:200] for (text,) in texts if "<script" in str(text).lower()]
 
 
@@ -286,23 +312,43 @@ def assert_all_stored_or_one_error(result: Crawl, database: Path, server: Hostil
 def snapshot_of_site(database: Path, server: HostileServer) -> dict:
     """Everything the archive holds of one site's digests: digests, entries, revisions, URLs, pages."""
     site = site_of(server.base_url)
-    digests = query(database, "SELECT id, url, title, number, post_id, text, content_hash, entry_count, link_count "
-                              "FROM digests WHERE site = ? ORDER BY url", [site])
+    digests = query(
+        database,
+        "SELECT id, url, title, number, post_id, text, content_hash, entry_count, link_count "
+        "FROM digests WHERE site = ? ORDER BY url",
+        [site],
+    )
     ids = [row[0] for row in digests]
     marks = ",".join("?" * len(ids))
     return {
         "digests": [row[1:] for row in digests],
-        "entries": query(database, f"SELECT d.url, e.position, e.section, e.text, e.html FROM entries e "
-                                   f"JOIN digests d ON d.id = e.digest_id WHERE e.digest_id IN ({marks}) "
-                                   f"ORDER BY d.url, e.position", ids),
-        "links": query(database, f"SELECT d.url, l.position, l.url FROM links l JOIN digests d ON d.id = l.digest_id "
-                                 f"WHERE l.digest_id IN ({marks}) ORDER BY d.url, l.entry_id, l.position", ids),
+        "entries": query(
+            database,
+            f"SELECT d.url, e.position, e.section, e.text, e.html FROM entries e "
+            f"JOIN digests d ON d.id = e.digest_id WHERE e.digest_id IN ({marks}) "
+            f"ORDER BY d.url, e.position",
+            ids,
+        ),
+        "links": query(
+            database,
+            f"SELECT d.url, l.position, l.url FROM links l JOIN digests d ON d.id = l.digest_id "
+            f"WHERE l.digest_id IN ({marks}) ORDER BY d.url, l.entry_id, l.position",
+            ids,
+        ),
         "revisions": query(database, f"SELECT count(*) FROM digest_revisions WHERE digest_id IN ({marks})", ids),
-        "urls": query(database, f"SELECT u.url_key, u.url, d.url FROM digest_urls u JOIN digests d ON d.id = u.digest_id "
-                                f"WHERE u.digest_id IN ({marks}) ORDER BY u.url_key", ids),
-        "pages": [row for row in query(database, "SELECT url_key, url, http_status, source, etag, body FROM pages "
-                                                 "ORDER BY url_key")
-                  if _site(row[1]) == site],
+        "urls": query(
+            database,
+            f"SELECT u.url_key, u.url, d.url FROM digest_urls u JOIN digests d ON d.id = u.digest_id "
+            f"WHERE u.digest_id IN ({marks}) ORDER BY u.url_key",
+            ids,
+        ),
+        "pages": [
+            row
+            for row in query(
+                database, "SELECT url_key, url, http_status, source, etag, body FROM pages ORDER BY url_key"
+            )
+            if _site(row[1]) == site
+        ],
     }
 
 
@@ -318,10 +364,12 @@ def test_off_origin_rest_link_cannot_rewrite_another_archives_digests(tmp_path):
         site_b.clear_requests()
         # A: seven digests numbered 300-306 with other entries; the sample check reads positions 0, 3 and 6
         # (newest, middle, oldest) from their pages and agrees; the four items between claim B's posts.
-        claimed = {position: site_b.post_url(site_b.posts[index])
-                   for position, index in ((1, 0), (2, 1), (4, 2), (5, 3))}
-        with HostileServer(Hostility(posts=7, first_number=300, first_id=8000, pool_offset=11,
-                                     links=claimed)) as site_a:
+        claimed = {
+            position: site_b.post_url(site_b.posts[index]) for position, index in ((1, 0), (2, 1), (4, 2), (5, 3))
+        }
+        with HostileServer(
+            Hostility(posts=7, first_number=300, first_id=8000, pool_offset=11, links=claimed)
+        ) as site_a:
             second = crawl(site_a, database, victim=site_b)
             assert site_b.requests == [], second.describe()
             after = snapshot_of_site(database, site_b)
@@ -330,8 +378,12 @@ def test_off_origin_rest_link_cannot_rewrite_another_archives_digests(tmp_path):
             assert_no_traceback_with_exit_0(second)
             assert_all_stored_or_one_error(second, database, site_a)
             # None of A's digests (numbered 300-306) was stored under B's URLs.
-            b_numbers = {number for (number,) in query(database, "SELECT number FROM digests WHERE site = ?",
-                                                        [site_of(site_b.base_url)])}
+            b_numbers = {
+                number
+                for (number,) in query(
+                    database, "SELECT number FROM digests WHERE site = ?", [site_of(site_b.base_url)]
+                )
+            }
             assert b_numbers == set(range(100, 106)), b_numbers
 
 
@@ -403,8 +455,9 @@ def _unreadable_index_then_refresh(tmp_path, hostility: Hostility) -> None:
         assert first.code in EXIT_CODES, first.describe()
         all_stored = stored_paths(database, site) >= {post.path for post in site.posts}
         if first.code == 0:
-            assert all_stored, f"exit 0 with {len(stored_paths(database, site))} of {len(site.posts)} stored\n" \
-                               f"{first.describe()}"
+            assert all_stored, (
+                f"exit 0 with {len(stored_paths(database, site))} of {len(site.posts)} stored\n{first.describe()}"
+            )
         else:
             assert len(first.error_lines()) == 1, first.error_lines()
         site.configure(Hostility(posts=hostility.posts))
@@ -530,8 +583,17 @@ def test_off_site_rest_root_is_never_asked_and_the_listing_is_read(tmp_path):
 
 
 def test_misspelt_spider_name_exits_non_zero_with_one_error_line(tmp_path):
-    command = [sys.executable, "-m", "scrapy", "crawl", "digest", "-s", f"DATABASE={tmp_path / 'archive.db'}",
-               "-s", "LOG_LEVEL=INFO"]
+    command = [
+        sys.executable,
+        "-m",
+        "scrapy",
+        "crawl",
+        "digest",
+        "-s",
+        f"DATABASE={tmp_path / 'archive.db'}",
+        "-s",
+        "LOG_LEVEL=INFO",
+    ]
     started = time.monotonic()
     try:
         result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=30)
@@ -549,7 +611,16 @@ def test_misspelt_spider_name_exits_non_zero_with_one_error_line(tmp_path):
 # --- the property: any hostile site, the same invariants -------------------------------------------------
 
 BAD_IDS = [10**30, 0, -1, 2**63, -(2**63) - 1, "5007", 1.5, True, None, []]
-BAD_TITLES = [12345, None, 1.5, True, ["Iran Interlink Weekly Digest \u2013 7"], {"rendered": 5}, {"rendered": None}, {}]
+BAD_TITLES = [
+    12345,
+    None,
+    1.5,
+    True,
+    ["Iran Interlink Weekly Digest \u2013 7"],
+    {"rendered": 5},
+    {"rendered": None},
+    {},
+]
 TOTAL_PAGES = [AUTO, AUTO, None, "1000000000", "\u00b2", "9" * 5000, "-1", "0", "1e3", " 1"]
 TOTALS = [AUTO, AUTO, None, "-5", "1", "99999999999999999999", "abc"]
 
@@ -558,9 +629,21 @@ TOTALS = [AUTO, AUTO, None, "-5", "1", "99999999999999999999", "abc"]
 def hostile_sites(draw, victim: str) -> tuple[Hostility, str]:
     posts = draw(st.integers(4, 8))
     positions = st.integers(0, posts - 1)
-    links = st.one_of(st.sampled_from([f"{victim}/en/posts/5000", f"{victim}/en/posts/5007?p=5007",
-                                       "javascript:alert(1)", "http://[::1", "/en/posts/5000", 12, None, ["/en/posts/5000"],
-                                       victim.replace("http://", "https://") + "/"]))
+    links = st.one_of(
+        st.sampled_from(
+            [
+                f"{victim}/en/posts/5000",
+                f"{victim}/en/posts/5007?p=5007",
+                "javascript:alert(1)",
+                "http://[::1",
+                "/en/posts/5000",
+                12,
+                None,
+                ["/en/posts/5000"],
+                victim.replace("http://", "https://") + "/",
+            ]
+        )
+    )
     hostility = Hostility(
         posts=posts,
         first_number=draw(st.sampled_from([1, 100, 999])),
@@ -583,7 +666,6 @@ def hostile_sites(draw, victim: str) -> tuple[Hostility, str]:
         absurd_headers=draw(st.booleans()),
     )
     return hostility, draw(st.sampled_from(["backfill", "refresh"]))
-
 
 
 def assert_invariants(site: HostileServer, victim: HostileServer, database: Path, result: Crawl, case: str) -> None:
@@ -614,12 +696,27 @@ def victim():
 
 
 def test_any_hostile_site_keeps_the_invariants(victim, tmp_path_factory):
-    @settings(max_examples=9, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                     HealthCheck.function_scoped_fixture,
-                                                                     HealthCheck.data_too_large])
+    @settings(
+        max_examples=9,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
+    )
     @given(case=hostile_sites(victim.base_url))
-    @example(case=(Hostility(posts=5, total_pages="\u00b2", ids={0: 10**30}, titles={2: None}, surrogates=frozenset({3}),
-                             controls=True, feed="xxe", elsewhere=victim.base_url), "refresh"))
+    @example(
+        case=(
+            Hostility(
+                posts=5,
+                total_pages="\u00b2",
+                ids={0: 10**30},
+                titles={2: None},
+                surrogates=frozenset({3}),
+                controls=True,
+                feed="xxe",
+                elsewhere=victim.base_url,
+            ),
+            "refresh",
+        )
+    )
     def check(case):
         hostility, mode = case
         victim.clear_requests()

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import logging
 import re
-import tomllib
 from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+import tomllib
 from click.testing import CliRunner
 from scrapy import signals
 from scrapy.utils.test import get_crawler
@@ -34,12 +34,15 @@ def test_the_version_is_written_once_and_read_everywhere():
     assert f"## {__version__}" in (REPO / "CHANGELOG.md").read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("contact, expected", [
-    (None, f"digest-archive/{__version__}"),
-    ("", f"digest-archive/{__version__}"),
-    ("ops@example.org", f"digest-archive/{__version__} (+mailto:ops@example.org)"),
-    ("https://example.org/crawler", f"digest-archive/{__version__} (+https://example.org/crawler)"),
-])
+@pytest.mark.parametrize(
+    "contact, expected",
+    [
+        (None, f"digest-archive/{__version__}"),
+        ("", f"digest-archive/{__version__}"),
+        ("ops@example.org", f"digest-archive/{__version__} (+mailto:ops@example.org)"),
+        ("https://example.org/crawler", f"digest-archive/{__version__} (+https://example.org/crawler)"),
+    ],
+)
 def test_the_user_agent_names_the_project_and_the_contact_it_was_given(contact, expected):
     assert user_agent(contact) == expected
 
@@ -76,8 +79,10 @@ def test_a_crawl_of_a_real_site_without_a_contact_warns_once(tmp_path, caplog, m
     monkeypatch.setattr(spiders.digests, "_warned_about_contact", False)
     with caplog.at_level(logging.WARNING):
         for name in ("a", "b"):  # two archives in one process (DIGEST_ARCHIVES): one warning
-            _open_spider(get_crawler(DigestsSpider, {"DATABASE": str(tmp_path / f"{name}.db")}),
-                         "https://www.nejatngo.org/en/topic/iran-interlink-weekly-digest")
+            _open_spider(
+                get_crawler(DigestsSpider, {"DATABASE": str(tmp_path / f"{name}.db")}),
+                "https://www.nejatngo.org/en/topic/iran-interlink-weekly-digest",
+            )
     warnings = [r.getMessage() for r in caplog.records if "DIGEST_CONTACT" in r.getMessage()]
     assert len(warnings) == 1 and "-s DIGEST_CONTACT=" in warnings[0], warnings
 
@@ -85,10 +90,14 @@ def test_a_crawl_of_a_real_site_without_a_contact_warns_once(tmp_path, caplog, m
 def test_no_warning_with_a_contact_or_for_the_loopback_fixture_sites(tmp_path, caplog, monkeypatch):
     monkeypatch.setattr(spiders.digests, "_warned_about_contact", False)
     with caplog.at_level(logging.WARNING):
-        _open_spider(get_crawler(DigestsSpider, {"DATABASE": str(tmp_path / "a.db"), "DIGEST_CONTACT": "x@y.org"}),
-                     "https://www.nejatngo.org/en/topic/iran-interlink-weekly-digest")
-        _open_spider(get_crawler(DigestsSpider, {"DATABASE": str(tmp_path / "b.db")}),
-                     "http://127.0.0.1:9/en/topic/iran-interlink-weekly-digest")
+        _open_spider(
+            get_crawler(DigestsSpider, {"DATABASE": str(tmp_path / "a.db"), "DIGEST_CONTACT": "x@y.org"}),
+            "https://www.nejatngo.org/en/topic/iran-interlink-weekly-digest",
+        )
+        _open_spider(
+            get_crawler(DigestsSpider, {"DATABASE": str(tmp_path / "b.db")}),
+            "http://127.0.0.1:9/en/topic/iran-interlink-weekly-digest",
+        )
     assert not [r for r in caplog.records if "DIGEST_CONTACT" in r.getMessage()]
 
 

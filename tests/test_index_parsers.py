@@ -26,11 +26,17 @@ from scrapy.http import Response
 import storage
 from crawler.parsing import ParseError, parse_digest
 from crawler.parsing.wordpress import (
-    RestPost, parse_discovery, parse_rest_post, parse_rest_posts, parse_rest_routes, rest_digest_differences,
+    RestPost,
+    parse_discovery,
+    parse_rest_post,
+    parse_rest_posts,
+    parse_rest_routes,
+    rest_digest_differences,
     rest_url,
 )
 from fixtures.expected import wordpress_title
-from fixtures.responses import ROOT as RESPONSES, SAVED_ORIGIN, case_names, load
+from fixtures.responses import ROOT as RESPONSES
+from fixtures.responses import SAVED_ORIGIN, case_names, load
 from fixtures.wordpress.content import digest_posts
 
 from .test_spider import make_spider
@@ -40,9 +46,9 @@ CATEGORY_URL = SAVED_ORIGIN + "/category/iran-interlink-weekly-digest/"
 INDEX_FIELDS = "id,link,modified_gmt,title"
 CONTENT_FIELDS = "id,link,modified_gmt,date,title,content"
 BAD_INDEX = 1  # the item fixtures/responses/malformed.py makes bad
-MAX_ID = 2 ** 63
+MAX_ID = 2**63
 PER_PAGE = 100  # what the crawl asks for
-MAX_PAGES = 10 ** 6
+MAX_PAGES = 10**6
 _UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 _ISO_SECONDS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
 
@@ -53,8 +59,14 @@ def cases(prefix: str) -> list[str]:
 
 def posts_of(case: str):
     response = load(case)
-    return parse_rest_posts(response.url, response.body, archive_url=response.url, per_page=PER_PAGE,
-                            total=response.header("x-wp-total"), total_pages=response.header("x-wp-totalpages"))
+    return parse_rest_posts(
+        response.url,
+        response.body,
+        archive_url=response.url,
+        per_page=PER_PAGE,
+        total=response.header("x-wp-total"),
+        total_pages=response.header("x-wp-totalpages"),
+    )
 
 
 def raw_items(case: str) -> list:
@@ -108,8 +120,12 @@ def test_every_case_says_what_it_models_and_where_it_was_fetched(case):
 
 PRETTY = (SAVED_ORIGIN + "/wp-json/", SAVED_ORIGIN + "/category/iran-interlink-weekly-digest/feed/")
 PLAIN = (SAVED_ORIGIN + "/index.php?rest_route=/", SAVED_ORIGIN + "/?feed=rss2&cat=2")
-DISCOVERY = {"discovery_tt1_pretty": PRETTY, "discovery_tt3_pretty": PRETTY,
-             "discovery_tt1_plain": PLAIN, "discovery_tt3_plain": PLAIN}
+DISCOVERY = {
+    "discovery_tt1_pretty": PRETTY,
+    "discovery_tt3_pretty": PRETTY,
+    "discovery_tt1_plain": PLAIN,
+    "discovery_tt3_plain": PLAIN,
+}
 
 
 def test_every_real_start_page_has_its_discovery_expectation():
@@ -131,8 +147,9 @@ def test_discovery_reads_rest_root_archive_and_feed(case):
 @pytest.mark.parametrize("case", sorted(DISCOVERY))
 def test_discovery_without_the_link_header_reads_the_same_from_the_head(case):
     response = load(case)
-    assert parse_discovery(response.url, response.body, None) == \
-        parse_discovery(response.url, response.body, response.header("link"))
+    assert parse_discovery(response.url, response.body, None) == parse_discovery(
+        response.url, response.body, response.header("link")
+    )
 
 
 def test_wordpress_sends_one_link_header_line_per_target_and_plain_permalinks_name_index_php():
@@ -140,8 +157,9 @@ def test_wordpress_sends_one_link_header_line_per_target_and_plain_permalinks_na
     client with ", "; without pretty permalinks the REST root is `/index.php?rest_route=/`."""
     assert load("discovery_tt3_pretty").header("link") == (
         f'<{SAVED_ORIGIN}/wp-json/>; rel="https://api.w.org/", '
-        f'<{SAVED_ORIGIN}/wp-json/wp/v2/categories/2>; rel="alternate"; type="application/json"')
-    assert load("discovery_tt3_plain").header("link").startswith(f'<{SAVED_ORIGIN}/index.php?rest_route=/>; ')
+        f'<{SAVED_ORIGIN}/wp-json/wp/v2/categories/2>; rel="alternate"; type="application/json"'
+    )
+    assert load("discovery_tt3_plain").header("link").startswith(f"<{SAVED_ORIGIN}/index.php?rest_route=/>; ")
 
 
 @pytest.mark.parametrize("case", cases("bad_discovery_"))
@@ -176,9 +194,20 @@ def test_a_rest_index_before_5_7_offers_no_modified_after():
     assert parse_rest_routes(response.url, response.body) is False
 
 
-@pytest.mark.parametrize("case", ["bad_index_odd_endpoints", "bad_index_routes_list", "bad_rest_login_page",
-                                  "bad_rest_block_page", "bad_rest_forbidden", "bad_rest_truncated",
-                                  "bad_rest_deep_json", "bad_rest_deep_object", "rest_posts_index_fields"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "bad_index_odd_endpoints",
+        "bad_index_routes_list",
+        "bad_rest_login_page",
+        "bad_rest_block_page",
+        "bad_rest_forbidden",
+        "bad_rest_truncated",
+        "bad_rest_deep_json",
+        "bad_rest_deep_object",
+        "rest_posts_index_fields",
+    ],
+)
 def test_a_rest_index_that_is_not_one_is_a_parse_error_or_an_answer(case):
     response = load(case)
     try:
@@ -197,7 +226,7 @@ def test_the_index_page_lists_every_digest_with_its_link_modification_and_title(
     assert page.url == load("rest_posts_index_fields").url
     assert page.total_pages == 1
     assert [post.post_id for post in page.posts] == [post.post_id for post in expected]
-    for post, fixture in zip(page.posts, expected):
+    for post, fixture in zip(page.posts, expected, strict=True):
         assert post.modified_gmt == f"{fixture.published.isoformat()}T09:30:00"
         assert post.link.startswith(f"{SAVED_ORIGIN}/{fixture.published:%Y/%m/%d}/iran-interlink-weekly-digest")
         assert post.link.endswith("/")
@@ -209,8 +238,9 @@ def test_the_index_page_lists_every_digest_with_its_link_modification_and_title(
 def test_the_content_page_lists_the_same_posts_with_their_content():
     index, content = posts_of("rest_posts_index_fields"), posts_of("rest_posts_content_fields")
     assert content.total_pages == 1
-    assert [(p.post_id, p.link, p.modified_gmt, p.title) for p in content.posts] == \
-        [(p.post_id, p.link, p.modified_gmt, p.title) for p in index.posts]
+    assert [(p.post_id, p.link, p.modified_gmt, p.title) for p in content.posts] == [
+        (p.post_id, p.link, p.modified_gmt, p.title) for p in index.posts
+    ]
     for post in content.posts:
         assert set(post.item) == set(CONTENT_FIELDS.split(","))
         assert post.item["content"]["rendered"].strip()
@@ -219,14 +249,17 @@ def test_the_content_page_lists_the_same_posts_with_their_content():
 def test_a_short_last_page_gives_its_posts_and_the_total():
     page = posts_of("rest_posts_short_page")
     assert page.total_pages == 4
-    assert [post.post_id for post in page.posts] == [post.post_id for post in posts_of("rest_posts_index_fields").posts][30:]
+    assert [post.post_id for post in page.posts] == [
+        post.post_id for post in posts_of("rest_posts_index_fields").posts
+    ][30:]
 
 
 def test_the_rest_route_form_lists_the_same_posts_at_plain_links():
     plain, pretty = posts_of("rest_posts_plain_rest_route"), posts_of("rest_posts_index_fields")
     assert plain.total_pages == 1
-    assert [(p.post_id, p.modified_gmt, p.title) for p in plain.posts] == \
-        [(p.post_id, p.modified_gmt, p.title) for p in pretty.posts]
+    assert [(p.post_id, p.modified_gmt, p.title) for p in plain.posts] == [
+        (p.post_id, p.modified_gmt, p.title) for p in pretty.posts
+    ]
     assert [post.link for post in plain.posts] == [f"{SAVED_ORIGIN}/?p={post.post_id}" for post in plain.posts]
 
 
@@ -248,8 +281,10 @@ def test_a_single_post_where_a_list_is_expected_is_a_parse_error():
 # --- rest_url: the addresses the crawler asks --------------------------------------------------------
 
 
-@pytest.mark.parametrize("start, case", [("discovery_tt3_pretty", "rest_posts_index_fields"),
-                                          ("discovery_tt1_plain", "rest_posts_plain_rest_route")])
+@pytest.mark.parametrize(
+    "start, case",
+    [("discovery_tt3_pretty", "rest_posts_index_fields"), ("discovery_tt1_plain", "rest_posts_plain_rest_route")],
+)
 def test_rest_url_from_the_discovered_root_is_the_url_saved(start, case):
     response = load(start)
     root = parse_discovery(response.url, response.body, response.header("link")).rest_root
@@ -268,8 +303,9 @@ def test_rest_url_of_the_index_and_of_the_content_request():
 # --- parse_rest_post: the same digest as the post's page --------------------------------------------
 
 
-@pytest.mark.parametrize("post_id, page_case", [(7303, "wordpress_block_theme_200"),
-                                                (7399, "wordpress_classic_theme_208")])
+@pytest.mark.parametrize(
+    "post_id, page_case", [(7303, "wordpress_block_theme_200"), (7399, "wordpress_classic_theme_208")]
+)
 def test_a_rest_item_gives_the_digest_its_saved_page_gives(post_id, page_case):
     item = next(post.item for post in posts_of("rest_posts_content_fields").posts if post.post_id == post_id)
     from_rest = parse_rest_post(item)
@@ -309,7 +345,12 @@ def test_one_bad_item_does_not_sink_the_page(case):
     for post_id in good_ids:
         assert post_id in returned, f"good post {post_id} lost"
         got, want = returned[post_id], real[post_id]
-        assert (got.link, got.modified_gmt, got.title, got.item) == (want.link, want.modified_gmt, want.title, want.item)
+        assert (got.link, got.modified_gmt, got.title, got.item) == (
+            want.link,
+            want.modified_gmt,
+            want.title,
+            want.item,
+        )
     for post in page.posts:
         assert_sane_post(post, response.url)
     assert page.total_pages == 1
@@ -328,16 +369,21 @@ def test_an_absurd_total_is_unknown_or_a_parse_error_never_a_crash(case):
         page = posts_of(case)
     except ParseError:
         return
-    assert page.total_pages is None or (type(page.total_pages) is int and 0 <= page.total_pages <= MAX_PAGES), \
+    assert page.total_pages is None or (type(page.total_pages) is int and 0 <= page.total_pages <= MAX_PAGES), (
         page.total_pages
+    )
     assert len(page.posts) == len(raw_items(case))
 
 
 @pytest.mark.parametrize("header, total", [("1", 1), ("4", 4), ("0", 0), (None, None), ("", None)])
 def test_a_plain_total_is_read(header, total):
     response = load("rest_posts_index_fields")
-    assert parse_rest_posts(response.url, response.body, archive_url=response.url, per_page=PER_PAGE,
-                            total_pages=header).total_pages == total
+    assert (
+        parse_rest_posts(
+            response.url, response.body, archive_url=response.url, per_page=PER_PAGE, total_pages=header
+        ).total_pages
+        == total
+    )
 
 
 @pytest.mark.parametrize("case", [case for case in case_names() if case.startswith(("rest_posts", "bad_item"))])
@@ -378,8 +424,15 @@ def read_feed(tmp_path, case: str, conditional: bool = False, known: storage.Arc
 
 def known_feed(etag: str | None, last_modified: str | None) -> storage.ArchiveIndex:
     """What a first run keeps of the feed (REST path not in use, so the callback asks for nothing next)."""
-    return storage.ArchiveIndex(CATEGORY_URL, "wp.example.org", PRETTY[0], "categories=2",
-                                feed_url=load("feed_pretty").url, feed_etag=etag, feed_last_modified=last_modified)
+    return storage.ArchiveIndex(
+        CATEGORY_URL,
+        "wp.example.org",
+        PRETTY[0],
+        "categories=2",
+        feed_url=load("feed_pretty").url,
+        feed_etag=etag,
+        feed_last_modified=last_modified,
+    )
 
 
 def test_a_feed_answer_gives_its_validators_to_the_run(tmp_path):
@@ -392,13 +445,21 @@ def test_a_feed_answer_gives_its_validators_to_the_run(tmp_path):
 
 def test_the_conditional_request_sends_the_validators_that_got_the_saved_304(tmp_path):
     saved, not_modified = load("feed_pretty"), load("feed_not_modified")
-    index = storage.ArchiveIndex(CATEGORY_URL, "wp.example.org", PRETTY[0], "categories=2", feed_url=saved.url,
-                                 feed_etag=saved.header("etag"), feed_last_modified=saved.header("last-modified"))
+    index = storage.ArchiveIndex(
+        CATEGORY_URL,
+        "wp.example.org",
+        PRETTY[0],
+        "categories=2",
+        feed_url=saved.url,
+        feed_etag=saved.header("etag"),
+        feed_last_modified=saved.header("last-modified"),
+    )
     with make_spider(tmp_path / "archive.db", start_url=CATEGORY_URL) as spider:
         request = spider._feed_request(index, conditional=True)  # no public way to build it alone
     assert request.url == not_modified.url
-    assert {name: request.headers.get(name).decode() for name in not_modified.request_headers} == \
-        not_modified.request_headers
+    assert {
+        name: request.headers.get(name).decode() for name in not_modified.request_headers
+    } == not_modified.request_headers
     assert 304 in request.meta["handle_httpstatus_list"]
 
 
@@ -413,6 +474,8 @@ def test_a_304_means_nothing_changed_and_keeps_the_validators(tmp_path):
 
 def test_a_feed_without_validators_forgets_the_old_ones(tmp_path):
     """Nothing to ask conditionally next time: the next refresh reads the REST index instead."""
-    outputs, index, _ = read_feed(tmp_path, "bad_feed_without_validators", known=known_feed('"old"', "Mon, 01 Jan 2001"))
+    outputs, index, _ = read_feed(
+        tmp_path, "bad_feed_without_validators", known=known_feed('"old"', "Mon, 01 Jan 2001")
+    )
     assert outputs == []
     assert (index.feed_etag, index.feed_last_modified) == (None, None)

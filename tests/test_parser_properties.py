@@ -13,12 +13,28 @@ from fixtures.cases import LISTING_CASES, PAGE_CASES, case_url
 
 PAGES = [((case / "page.html").read_bytes(), case_url(case)) for case in PAGE_CASES]
 LISTINGS = [((case / "page.html").read_bytes(), case_url(case)) for case in LISTING_CASES]
-SNIPPETS = [b"<p>", b"</p>", b"<br>", b"++ ", b"<script>", b"</div>", b"<h3>In English:</h3>", b"\xff\xfe",
-            b"\x92\x93", b"<!--", b"<![CDATA[", b"&#8211;", b"<a href='javascript:x'>", b"\x00", b"</html>"]
+SNIPPETS = [
+    b"<p>",
+    b"</p>",
+    b"<br>",
+    b"++ ",
+    b"<script>",
+    b"</div>",
+    b"<h3>In English:</h3>",
+    b"\xff\xfe",
+    b"\x92\x93",
+    b"<!--",
+    b"<![CDATA[",
+    b"&#8211;",
+    b"<a href='javascript:x'>",
+    b"\x00",
+    b"</html>",
+]
 
 # Derandomized by default so that CI is repeatable; `HYPOTHESIS_PROFILE=explore` searches much wider.
-settings.register_profile("repeatable", max_examples=120, deadline=None, derandomize=True,
-                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "repeatable", max_examples=120, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.register_profile("explore", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 PROPERTY_SETTINGS = settings()
@@ -26,6 +42,7 @@ PROPERTY_SETTINGS = settings()
 
 def mangled(pages):
     """A saved page, cut short and/or with fragments of HTML spliced in at random places."""
+
     @st.composite
     def build(draw):
         body, url = draw(st.sampled_from(pages))
@@ -35,6 +52,7 @@ def mangled(pages):
             piece = draw(st.sampled_from(SNIPPETS) | st.binary(max_size=40))
             body = body[:at] + piece + body[at:]
         return body, url
+
     return build()
 
 

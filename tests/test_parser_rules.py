@@ -9,9 +9,11 @@ URL = "https://www.nejatngo.org/en/posts/7303"
 
 
 def page(body: str, title: str = "Iran Interlink Weekly Digest &#8211; 200") -> str:
-    return (f"<html><head><title>{title}</title></head><body class='single postid-7303'>"
-            f"<article><h1 class='entry-title'>{title}</h1><div class='entry-content'>{body}</div></article>"
-            "</body></html>")
+    return (
+        f"<html><head><title>{title}</title></head><body class='single postid-7303'>"
+        f"<article><h1 class='entry-title'>{title}</h1><div class='entry-content'>{body}</div></article>"
+        "</body></html>"
+    )
 
 
 def test_a_page_without_entries_is_a_parse_error():
@@ -41,11 +43,15 @@ def test_decoding_prefers_a_bom_and_falls_back_to_windows_1252():
 
 
 def test_scripts_and_handlers_never_reach_text_html_or_links():
-    digest = parse_digest(URL, page(
-        "<p>++ Safe <a href='https://ok.example/a' onclick='steal()'>link</a>"
-        "<script>alert('++ not an entry')</script> and "
-        "<a href='javascript:alert(1)'>bad</a> <img src=x onerror='steal()'></p>"
-        "<p onmouseover='steal()'>++ Second <iframe src='https://evil.example'></iframe>entry</p>"))
+    digest = parse_digest(
+        URL,
+        page(
+            "<p>++ Safe <a href='https://ok.example/a' onclick='steal()'>link</a>"
+            "<script>alert('++ not an entry')</script> and "
+            "<a href='javascript:alert(1)'>bad</a> <img src=x onerror='steal()'></p>"
+            "<p onmouseover='steal()'>++ Second <iframe src='https://evil.example'></iframe>entry</p>"
+        ),
+    )
     assert [e.text for e in digest.entries] == ["Safe link and bad", "Second entry"]
     html = "".join(e.html for e in digest.entries)
     for hostile in ("script", "onclick", "onerror", "onmouseover", "javascript:", "iframe", "steal"):
@@ -55,13 +61,19 @@ def test_scripts_and_handlers_never_reach_text_html_or_links():
 
 def test_teasers_in_related_posts_are_not_entries():
     html = page("<p>++ Only entry</p>").replace(
-        "</article>", "</article><div class='related-posts'><h3>You may also like</h3><p>++ teaser…</p></div>")
+        "</article>", "</article><div class='related-posts'><h3>You may also like</h3><p>++ teaser…</p></div>"
+    )
     assert [e.text for e in parse_digest(URL, html).entries] == ["Only entry"]
 
 
 def test_section_heading_in_any_element():
-    for heading in ("<h3>In English:</h3>", "<p><b>In English</b></p>", "<p><strong>In English:</strong></p>",
-                    "<p>In English:</p>", "<h4>In English</h4>"):
+    for heading in (
+        "<h3>In English:</h3>",
+        "<p><b>In English</b></p>",
+        "<p><strong>In English:</strong></p>",
+        "<p>In English:</p>",
+        "<h4>In English</h4>",
+    ):
         digest = parse_digest(URL, page(f"<p>++ one</p>{heading}<p>++ two</p>"))
         assert [e.section for e in digest.entries] == [None, "In English"], heading
 
@@ -72,24 +84,29 @@ def test_a_listing_that_names_no_posts_has_none():
 
 
 def test_pagination_never_leaves_the_archive_or_goes_back():
-    html = ("<html><body><a rel='next' href='/en/posts/5'>Next post</a>"
-            "<a class='next page-numbers' href='/en/topic/x/page/1'>1</a>"
-            "<a href='/en/topic/other/page/3'>Older posts</a></body></html>")
+    html = (
+        "<html><body><a rel='next' href='/en/posts/5'>Next post</a>"
+        "<a class='next page-numbers' href='/en/topic/x/page/1'>1</a>"
+        "<a href='/en/topic/other/page/3'>Older posts</a></body></html>"
+    )
     assert parse_listing("https://www.nejatngo.org/en/topic/x/page/2", html).next_url is None
 
 
 def test_a_date_printed_as_text_in_the_theme_is_the_publication_date():
     html = page("<p>++ One entry</p><p>Iran Interlink, August 25 2017</p>").replace(
-        "<article>", "<article><div class='post-meta'><span class='date meta-item'>August 26, 2017</span></div>")
+        "<article>", "<article><div class='post-meta'><span class='date meta-item'>August 26, 2017</span></div>"
+    )
     assert parse_digest(URL, html).published == "2017-08-26"
     # Without it, the dateline gives the date.
     assert parse_digest(URL, page("<p>++ One entry</p><p>Iran Interlink, August 25 2017</p>")).published == "2017-08-25"
 
 
 def test_entries_marked_after_a_no_break_space_in_a_theme_without_content_classes():
-    html = ("<html><body><div id='page'><h1>Iran Interlink Weekly Digest &#8211; 201</h1>"
-            "<div class='x'><p>&nbsp;++ First entry</p><p>\u00a0++\u00a0Second entry</p></div>"
-            "<div class='y'><p>Some other block of site text that is long enough to look like content, "
-            "longer than the entries themselves, written by the theme.</p></div></div></body></html>")
+    html = (
+        "<html><body><div id='page'><h1>Iran Interlink Weekly Digest &#8211; 201</h1>"
+        "<div class='x'><p>&nbsp;++ First entry</p><p>\u00a0++\u00a0Second entry</p></div>"
+        "<div class='y'><p>Some other block of site text that is long enough to look like content, "
+        "longer than the entries themselves, written by the theme.</p></div></div></body></html>"
+    )
     digest = parse_digest(URL, html)
     assert [e.text for e in digest.entries] == ["First entry", "Second entry"]

@@ -68,8 +68,9 @@ def test_every_edition_has_a_slug_from_what_it_is(archive):
 def test_slugs_are_the_same_whatever_order_the_archives_were_crawled_and_matched_in(archive, servers, tmp_path):
     reversed_order = tmp_path / "reversed.db"
     nejatngo_first = archives_setting(servers).split("=", 1)[1].split(",")
-    result = run_crawl(None, reversed_order, "-a", "mode=backfill",
-                       "-s", f"DIGEST_ARCHIVES={nejatngo_first[1]},{nejatngo_first[0]}")
+    result = run_crawl(
+        None, reversed_order, "-a", "mode=backfill", "-s", f"DIGEST_ARCHIVES={nejatngo_first[1]},{nejatngo_first[0]}"
+    )
     assert_clean_run(result)
     assert slugs_by_posts(reversed_order) == slugs_by_posts(archive)
     ids = {row["slug"]: row["id"] for row in rows(archive, "SELECT slug, id FROM editions")}
@@ -94,9 +95,12 @@ def test_an_old_address_by_row_id_redirects_and_a_wrong_slug_is_404(datasette, a
 def test_search_gives_one_hit_per_edition_entry_naming_both_sites(datasette, archive):
     found = search(datasette, "Albania")
     # What a reader means: each edition's entry once, however many sites published it; plus titles.
-    entries = rows(archive, "SELECT DISTINCT d.edition_id, lower(e.text) AS text FROM entries_fts "
-                            "JOIN entries e ON e.rowid = entries_fts.rowid JOIN digests d ON d.id = e.digest_id "
-                            "WHERE entries_fts MATCH 'Albania'")
+    entries = rows(
+        archive,
+        "SELECT DISTINCT d.edition_id, lower(e.text) AS text FROM entries_fts "
+        "JOIN entries e ON e.rowid = entries_fts.rowid JOIN digests d ON d.id = e.digest_id "
+        "WHERE entries_fts MATCH 'Albania'",
+    )
     posts = rows(archive, "SELECT count(*) AS n FROM entries_fts WHERE entries_fts MATCH 'Albania'")[0]["n"]
     entry_hits = [hit for hit in found["hits"] if "#entry-" in hit["edition_url"]]
     assert len(entry_hits) == len(entries) < posts
@@ -116,8 +120,9 @@ def test_search_ranks_by_relevance_and_sorts_by_date(datasette):
 
 def test_search_finds_titles_and_headlines(datasette):
     found = search(datasette, "Lebanon")
-    assert any(hit["title"].startswith("MEK and Lebanon") and "#entry-" not in hit["edition_url"]
-               for hit in found["hits"])
+    assert any(
+        hit["title"].startswith("MEK and Lebanon") and "#entry-" not in hit["edition_url"] for hit in found["hits"]
+    )
 
 
 def test_search_filters_by_year_section_and_site(datasette, archive):
@@ -131,11 +136,38 @@ def test_search_filters_by_year_section_and_site(datasette, archive):
     assert search(datasette, "MEK", section="In English")["total"] <= everything
 
 
-@pytest.mark.parametrize("query", [
-    "don't", "Rajavi's", '"camp Ashraf"', '"camp Ashraf', "al-monitor", "(Tirana", "Tirana)", "AND", "OR Tirana",
-    "Tirana NOT", "NOT", "NEAR(a b)", "title:Tirana", "*", "\"\"", "'", "-", "", "   ", "Tirana OR Durres",
-    "MEK NOT Albania", "a AND OR b", "\u00ab\u00bb", "^Tirana", "Tir*", "Tirana;", "💥",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "don't",
+        "Rajavi's",
+        '"camp Ashraf"',
+        '"camp Ashraf',
+        "al-monitor",
+        "(Tirana",
+        "Tirana)",
+        "AND",
+        "OR Tirana",
+        "Tirana NOT",
+        "NOT",
+        "NEAR(a b)",
+        "title:Tirana",
+        "*",
+        '""',
+        "'",
+        "-",
+        "",
+        "   ",
+        "Tirana OR Durres",
+        "MEK NOT Albania",
+        "a AND OR b",
+        "\u00ab\u00bb",
+        "^Tirana",
+        "Tir*",
+        "Tirana;",
+        "💥",
+    ],
+)
 def test_whatever_a_reader_types_answers_never_a_400(datasette, query):
     datasette(f"/-/search/archive?q={quote(query)}")
     found = search(datasette, query)
@@ -171,9 +203,35 @@ FTS = _fts_table()
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(st.one_of(st.text(max_size=6), st.sampled_from(['"', "'", "(", ")", "*", ":", "^", "-", "+", "{", "}",
-                                                                " AND ", " OR ", " NOT ", " NEAR ", "AND", "NOT"])),
-                max_size=12).map("".join))
+@given(
+    st.lists(
+        st.one_of(
+            st.text(max_size=6),
+            st.sampled_from(
+                [
+                    '"',
+                    "'",
+                    "(",
+                    ")",
+                    "*",
+                    ":",
+                    "^",
+                    "-",
+                    "+",
+                    "{",
+                    "}",
+                    " AND ",
+                    " OR ",
+                    " NOT ",
+                    " NEAR ",
+                    "AND",
+                    "NOT",
+                ]
+            ),
+        ),
+        max_size=12,
+    ).map("".join)
+)
 def test_no_input_makes_a_query_fts5_refuses(text):
     query = fts_query(text)
     if query is not None:
@@ -202,8 +260,10 @@ def test_the_reading_view_names_its_site_and_links_its_edition_and_the_next_post
 
 
 def test_the_edition_page_links_the_previous_and_next_edition_by_issue_date(datasette, archive):
-    ordered = [row["slug"] for row in rows(
-        archive, "SELECT slug FROM editions ORDER BY coalesce(issue_date, first_published), slug")]
+    ordered = [
+        row["slug"]
+        for row in rows(archive, "SELECT slug FROM editions ORDER BY coalesce(issue_date, first_published), slug")
+    ]
     middle = ordered.index("digest-209")
     html = datasette("/-/edition/archive/digest-209").text
     assert f'rel="prev" class="previous-edition" href="/-/edition/archive/{ordered[middle - 1]}"' in html
@@ -225,8 +285,15 @@ def test_rows_link_editions_and_the_database_page_says_where_to_start(datasette,
 
 
 def test_every_page_header_has_the_search_box(datasette, archive):
-    for path in ("/", "/archive", "/archive/digests", "/archive/entries", "/-/edition/archive/digest-200",
-                 "/-/digest/archive/1", "/-/report/archive"):
+    for path in (
+        "/",
+        "/archive",
+        "/archive/digests",
+        "/archive/entries",
+        "/-/edition/archive/digest-200",
+        "/-/digest/archive/1",
+        "/-/report/archive",
+    ):
         assert 'action="/-/search/archive"' in datasette(path).text, path
 
 
@@ -242,9 +309,12 @@ def test_the_series_report_page_agrees_with_the_command(datasette, archive):
 def test_the_legend_shows_only_where_posts_differ(datasette, archive):
     assert 'class="legend"' in datasette("/-/edition/archive/digest-209").text
     texts: dict[str, list] = {}
-    for row in rows(archive, "SELECT e.slug, d.id, group_concat(n.text, '|') AS texts FROM editions e "
-                             "JOIN digests d ON d.edition_id = e.id JOIN entries n ON n.digest_id = d.id "
-                             "WHERE e.posts = 2 GROUP BY d.id ORDER BY e.slug, d.id"):
+    for row in rows(
+        archive,
+        "SELECT e.slug, d.id, group_concat(n.text, '|') AS texts FROM editions e "
+        "JOIN digests d ON d.edition_id = e.id JOIN entries n ON n.digest_id = d.id "
+        "WHERE e.posts = 2 GROUP BY d.id ORDER BY e.slug, d.id",
+    ):
         texts.setdefault(row["slug"], []).append(row["texts"])
     same = [slug for slug, both in texts.items() if both[0] == both[1]]
     differ = [slug for slug, both in texts.items() if both[0] != both[1]]
@@ -259,7 +329,7 @@ def test_the_legend_shows_only_where_posts_differ(datasette, archive):
 
 def test_entry_markers_are_not_styled_as_changes(datasette):
     html = datasette("/-/edition/archive/digest-209").text
-    marker = re.search(r'\.entry::before \{[^}]*color: (#[0-9a-f]+)', html)[1]
+    marker = re.search(r"\.entry::before \{[^}]*color: (#[0-9a-f]+)", html)[1]
     insertion = re.search(r"ins \{ background: (#[0-9a-f]+)", html)[1]
     assert marker != insertion and marker == "#999"
 
@@ -270,22 +340,31 @@ def test_a_reworded_entry_keeps_its_links():
     html = str(_words_diff(before, after))
     assert 'href="https://example.org/a"' in html and "<ins>full</ins>" in html
     assert re.search(r"<ins>[^<]*today\.</ins>", html)
-    entries = edition_entries([[{"id": 1, "section": None, "text": "Only here", "html": '<a href="https://x.org/">Only here</a>'}],
-                               []])
+    entries = edition_entries(
+        [[{"id": 1, "section": None, "text": "Only here", "html": '<a href="https://x.org/">Only here</a>'}], []]
+    )
     assert entries[0]["change"] == "removed" and 'href="https://x.org/"' in str(entries[0]["html"])
 
 
 def test_every_edition_field_comes_from_one_post_by_one_rule(archive):
     from crawler.editions import Member, edition_fields
 
-    undated = [Member("b.org", 7, None, None, None, None, "Digest \u2013 7", "https://b.org/7"),
-               Member("a.org", 8, None, None, None, None, "Digest \u2013 8", "https://a.org/8")]
+    undated = [
+        Member("b.org", 7, None, None, None, None, "Digest \u2013 7", "https://b.org/7"),
+        Member("a.org", 8, None, None, None, None, "Digest \u2013 8", "https://a.org/8"),
+    ]
     fields = edition_fields(undated)
     assert (fields.title, fields.number) == ("Digest \u2013 8", 8)  # both from a.org's post
     assert edition_fields(list(reversed(undated))) == fields
     for edition in rows(archive, "SELECT id, title, number FROM editions WHERE number IS NOT NULL"):
-        titles = {row["title"] for row in rows(archive, "SELECT title FROM digests WHERE edition_id = ? AND number = ?",
-                                               [edition["id"], edition["number"]])}
+        titles = {
+            row["title"]
+            for row in rows(
+                archive,
+                "SELECT title FROM digests WHERE edition_id = ? AND number = ?",
+                [edition["id"], edition["number"]],
+            )
+        }
         assert edition["title"] in titles
 
 
@@ -313,8 +392,10 @@ def test_any_file_name_gets_the_descriptions_facets_and_canned_queries(archive, 
     assert "missing_numbers" in {query["name"] for query in database["queries"]}
     assert "Start here" in get(f"/{name}").text
     editions = get(f"/{name}/editions.json?_size=0").json()
-    assert set(editions["facets"] if "facets" in editions else []) >= set() and "Search the editions" in get(
-        f"/{name}/editions").text
+    assert (
+        set(editions["facets"] if "facets" in editions else []) >= set()
+        and "Search the editions" in get(f"/{name}/editions").text
+    )
     missing = get(f"/{name}/missing_numbers.json?_shape=array").json()
     assert missing[0] == {"first": 8, "last": 53, "missing": 46}
     assert get("/-/metadata.json").json()["title"] == "Iran Interlink Weekly Digest archive"
@@ -336,14 +417,14 @@ def test_report_and_summary_agree_and_cover_every_archive_in_the_file(archive):
     summary = CliRunner().invoke(main, ["summary", str(archive)]).output
     runs = [line for line in report.splitlines() if line.startswith("Last run of ")]
     assert len(runs) == 2 and runs == [line for line in summary.splitlines() if line.startswith("Last run of ")]
-    failures = report[report.index("Pages that failed"):].splitlines()
-    assert failures == summary[summary.index("Pages that failed"):].splitlines()[:len(failures)]
+    failures = report[report.index("Pages that failed") :].splitlines()
+    assert failures == summary[summary.index("Pages that failed") :].splitlines()[: len(failures)]
     assert not re.search(r"\b1 editions\b", report)
     for line in failures[1:]:
         url = re.search(r"https?://\S+", line)[0].rstrip(":")
         assert line.count(url) == 1, line
-    between = report[report.index("Conflicts between sites"):report.index("Conflicts within one post")]
-    within = report[report.index("Conflicts within one post"):report.index("Missing numbers")]
+    between = report[report.index("Conflicts between sites") : report.index("Conflicts within one post")]
+    within = report[report.index("Conflicts within one post") : report.index("Missing numbers")]
     assert "digest-167" in between and "digest-250" in within and "digest-250" not in between
 
 
@@ -375,8 +456,10 @@ def test_the_feed_pages_back(datasette, archive):
 
 
 def test_the_reader_plugin_does_not_import_scrapy_or_twisted():
-    code = ("import sys, datasette.app, reader, reader.plugin; "
-            "print(sorted(m for m in ('scrapy', 'twisted') if m in sys.modules))")
+    code = (
+        "import sys, datasette.app, reader, reader.plugin; "
+        "print(sorted(m for m in ('scrapy', 'twisted') if m in sys.modules))"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import copy
-from datetime import timedelta
-
 import sqlite3
+from datetime import timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -61,8 +61,13 @@ def test_no_change_refresh_costs_one_full_download_and_a_few_conditional_request
     assert len(server.requests) == 5, server.requests  # robots.txt, listing page 1, three 304 re-checks
     assert len(server.not_modified()) == 3
     run = last_run(database)
-    assert (run["status"], run["new"], run["changed"], run["rechecked"], run["not_modified"]) == \
-        ("finished", 0, 0, 3, 3)
+    assert (run["status"], run["new"], run["changed"], run["rechecked"], run["not_modified"]) == (
+        "finished",
+        0,
+        0,
+        3,
+        3,
+    )
     assert rows(database, "SELECT count(*) AS n FROM digest_revisions")[0]["n"] == 0
 
 
@@ -90,8 +95,11 @@ def test_an_edited_recent_digest_is_updated_in_place_with_its_old_version_kept(a
     assert entries[0]["text"] == "Corrected: the families met the minister on Monday."
     revisions = rows(database, "SELECT * FROM digest_revisions")
     assert len(revisions) == 1
-    assert (revisions[0]["digest_id"], revisions[0]["content_hash"], revisions[0]["text"]) == \
-        (before["id"], before["content_hash"], before["text"])
+    assert (revisions[0]["digest_id"], revisions[0]["content_hash"], revisions[0]["text"]) == (
+        before["id"],
+        before["content_hash"],
+        before["text"],
+    )
     run = last_run(database)
     assert (run["changed"], run["new"]) == (1, 0)
     # Only the edited page was downloaded again; the other re-checks were answered 304.
@@ -113,8 +121,13 @@ def test_an_edit_to_an_older_digest_is_found_by_recheck_mode(archive, fixture_po
     revised = rows(database, "SELECT d.number FROM digest_revisions r JOIN digests d ON d.id = r.digest_id")
     assert revised == [{"number": 195}]
     run = last_run(database)
-    assert (run["mode"], run["rechecked"], run["not_modified"], run["changed"], run["unchanged"]) == \
-        ("recheck", stored, stored - 1, 1, stored - 1)
+    assert (run["mode"], run["rechecked"], run["not_modified"], run["changed"], run["unchanged"]) == (
+        "recheck",
+        stored,
+        stored - 1,
+        1,
+        stored - 1,
+    )
 
 
 def test_without_validators_a_refresh_right_after_a_backfill_downloads_only_page_1(archive_without_validators):
@@ -123,8 +136,9 @@ def test_without_validators_a_refresh_right_after_a_backfill_downloads_only_page
     assert server.page_requests() == [CATEGORY_PATH]
 
 
-def test_without_validators_a_refresh_downloads_one_recent_page_and_compares_its_content(archive_without_validators,
-                                                                                          fixture_posts):
+def test_without_validators_a_refresh_downloads_one_recent_page_and_compares_its_content(
+    archive_without_validators, fixture_posts
+):
     server, database = archive_without_validators
     checked = set()
     for _ in range(3):
@@ -158,7 +172,7 @@ def test_robots_txt_crawl_delay_spaces_the_requests(archive):
     assert "Crawl-delay" in result.stderr
     times = [at for target, at in server.arrivals if target != "/robots.txt"]
     assert len(times) == 4  # listing page 1 and three re-checks, one at a time
-    assert all(later - earlier >= 0.39 for earlier, later in zip(times, times[1:])), times
+    assert all(later - earlier >= 0.39 for earlier, later in pairwise(times)), times
 
 
 def test_a_site_without_a_rest_api_is_read_through_its_listing_and_the_run_says_why(archive):

@@ -34,18 +34,33 @@ def snapshot(database) -> dict:
     connection = sqlite3.connect(database)
     try:
         return {
-            "digests": _hostless(connection.execute(
-                "SELECT url_key, post_id, number, title, published, entry_count, link_count FROM digests")),
-            "entries": _hostless(connection.execute(
-                "SELECT d.url_key, e.position, e.section, e.text, e.html FROM entries e JOIN digests d ON d.id = e.digest_id")),
-            "links": _hostless(connection.execute(
-                "SELECT d.url_key, e.position, l.position, l.url, l.text FROM links l JOIN entries e ON e.id = l.entry_id "
-                "JOIN digests d ON d.id = l.digest_id")),
-            "urls": _hostless(connection.execute("SELECT u.url_key, d.url_key FROM digest_urls u JOIN digests d ON d.id = u.digest_id")),
+            "digests": _hostless(
+                connection.execute(
+                    "SELECT url_key, post_id, number, title, published, entry_count, link_count FROM digests"
+                )
+            ),
+            "entries": _hostless(
+                connection.execute(
+                    "SELECT d.url_key, e.position, e.section, e.text, e.html FROM entries e "
+                    "JOIN digests d ON d.id = e.digest_id"
+                )
+            ),
+            "links": _hostless(
+                connection.execute(
+                    "SELECT d.url_key, e.position, l.position, l.url, l.text FROM links l "
+                    "JOIN entries e ON e.id = l.entry_id JOIN digests d ON d.id = l.digest_id"
+                )
+            ),
+            "urls": _hostless(
+                connection.execute(
+                    "SELECT u.url_key, d.url_key FROM digest_urls u JOIN digests d ON d.id = u.digest_id"
+                )
+            ),
             "integrity": connection.execute("PRAGMA integrity_check").fetchone()[0],
             "foreign_keys": connection.execute("PRAGMA foreign_key_check").fetchall(),
             "orphans": connection.execute(
-                "SELECT count(*) FROM digests d WHERE entry_count != (SELECT count(*) FROM entries WHERE digest_id = d.id)"
+                "SELECT count(*) FROM digests d "
+                "WHERE entry_count != (SELECT count(*) FROM entries WHERE digest_id = d.id)"
             ).fetchone()[0],
         }
     finally:
@@ -64,8 +79,9 @@ def test_kill_9_then_resume_gives_the_same_archive(tmp_path, slow_site_server, u
     jobdir = ["-s", f"JOBDIR={tmp_path / 'job'}"] if use_jobdir else []
     server = slow_site_server
     start_url = server.url(CATEGORY_PATH)
-    process = subprocess.Popen(backfill_command(start_url, database, *jobdir), cwd=REPO,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        backfill_command(start_url, database, *jobdir), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 60
     while stored_count(database) < kill_after and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -79,8 +95,9 @@ def test_kill_9_then_resume_gives_the_same_archive(tmp_path, slow_site_server, u
 
     server.delay = 0
     server.clear_requests()
-    resumed = subprocess.run(backfill_command(start_url, database, *jobdir), cwd=REPO,
-                             capture_output=True, text=True, timeout=120)
+    resumed = subprocess.run(
+        backfill_command(start_url, database, *jobdir), cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert_clean_run(resumed)
     # The killed run is not left `running`; with a JOBDIR, its queue was not trusted.
     assert [r["status"] for r in rows(database, "SELECT status FROM crawl_runs ORDER BY id")] == ["killed", "finished"]
@@ -99,13 +116,13 @@ def test_a_second_crawl_on_the_same_archive_refuses_with_one_line(tmp_path, slow
     database = tmp_path / "archive.db"
     server = slow_site_server
     start_url = server.url(CATEGORY_PATH)
-    first = subprocess.Popen(backfill_command(start_url, database), cwd=REPO,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        backfill_command(start_url, database), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 60
     while stored_count(database) < 1 and time.monotonic() < deadline:
         time.sleep(0.02)
-    second = subprocess.run(backfill_command(start_url, database), cwd=REPO, capture_output=True, text=True,
-                            timeout=60)
+    second = subprocess.run(backfill_command(start_url, database), cwd=REPO, capture_output=True, text=True, timeout=60)
     assert second.returncode == 3
     errors = [line for line in second.stderr.splitlines() if line.startswith("digests: error:")]
     assert len(errors) == 1 and "in use by another crawl" in errors[0], second.stderr[-2000:]

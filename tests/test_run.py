@@ -10,7 +10,6 @@ import subprocess
 import time
 
 import pytest
-
 from scrapy import signals
 from scrapy.utils.test import get_crawler
 
@@ -35,8 +34,9 @@ def small_disk(tmp_path):
         pytest.skip("mounting a tmpfs needs root (CI runs the suite as root)")
     mount_point = tmp_path / "small-disk"
     mount_point.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
-                             capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], capture_output=True, text=True
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
     try:
@@ -45,8 +45,9 @@ def small_disk(tmp_path):
         subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
-def test_a_disk_that_fills_mid_backfill_fails_the_run_and_a_later_crawl_completes_it(small_disk, site_server,
-                                                                                     fixture_posts):
+def test_a_disk_that_fills_mid_backfill_fails_the_run_and_a_later_crawl_completes_it(
+    small_disk, site_server, fixture_posts
+):
     database = small_disk / "archive.db"
     start_url = site_server.url(CATEGORY_PATH)
     result = run_crawl(start_url, database, "-a", "mode=backfill", "-s", "DIGEST_WRITE_BATCH=3")
@@ -66,8 +67,9 @@ def test_a_disk_that_fills_mid_backfill_fails_the_run_and_a_later_crawl_complete
     assert integrity(database) == "ok"
 
 
-def test_a_trigger_that_aborts_one_digest_fails_the_run_with_a_failure_row(backfilled_archive, site_server,
-                                                                           fixture_posts):
+def test_a_trigger_that_aborts_one_digest_fails_the_run_with_a_failure_row(
+    backfilled_archive, site_server, fixture_posts
+):
     database = backfilled_archive
     post_210 = next(p for p in fixture_posts if p.number == 210)
     with sqlite3.connect(database) as connection:
@@ -76,8 +78,10 @@ def test_a_trigger_that_aborts_one_digest_fails_the_run_with_a_failure_row(backf
         for table in ("links", "entries", "digest_urls", "digest_revisions"):
             connection.execute(f"DELETE FROM {table} WHERE digest_id = ?", [digest_id])
         connection.execute("DELETE FROM digests WHERE id = ?", [digest_id])
-        connection.execute("CREATE TRIGGER refuse_210 BEFORE INSERT ON digests WHEN NEW.number = 210 "
-                           "BEGIN SELECT RAISE(ABORT, 'digest 210 refused by a trigger'); END")
+        connection.execute(
+            "CREATE TRIGGER refuse_210 BEFORE INSERT ON digests WHEN NEW.number = 210 "
+            "BEGIN SELECT RAISE(ABORT, 'digest 210 refused by a trigger'); END"
+        )
     start_url = site_server.url(CATEGORY_PATH)
     result = run_crawl(start_url, database)
     assert result.returncode == STORAGE_FAILED_EXIT_CODE, result.stderr[-3000:]
@@ -101,8 +105,13 @@ def test_a_trigger_that_aborts_one_digest_fails_the_run_with_a_failure_row(backf
 def test_sigterm_mid_backfill_commits_what_is_done_and_the_archive_resumes(tmp_path, slow_site_server, fixture_posts):
     database = tmp_path / "archive.db"
     start_url = slow_site_server.url(CATEGORY_PATH)
-    crawl = subprocess.Popen(crawl_command(start_url, database, "-a", "mode=backfill", "-s", "DIGEST_WRITE_BATCH=2"),
-                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    crawl = subprocess.Popen(
+        crawl_command(start_url, database, "-a", "mode=backfill", "-s", "DIGEST_WRITE_BATCH=2"),
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while stored_count(database) < 4 and crawl.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -124,7 +133,9 @@ def test_the_lock_is_released_only_after_the_final_commit(tmp_path, monkeypatch)
     """The run's last acts, in order: commit the batch, write the run's row, release the lock. A crawl
     that takes the lock next reads the whole of this run, never a snapshot missing its last batch."""
     database = tmp_path / "archive.db"
-    crawler = get_crawler(DigestsSpider, {"DATABASE": str(database), "DIGEST_WRITE_BATCH": 1000, "LOGSTATS_INTERVAL": 0})
+    crawler = get_crawler(
+        DigestsSpider, {"DATABASE": str(database), "DIGEST_WRITE_BATCH": 1000, "LOGSTATS_INTERVAL": 0}
+    )
     spider = DigestsSpider.from_crawler(crawler, start_url="https://www.nejatngo.org/en/topic/digest", mode="backfill")
     crawler.signals.send_catch_log(signals.spider_opened, spider=spider)
     run = CrawlRun.of(crawler)
@@ -136,8 +147,9 @@ def test_the_lock_is_released_only_after_the_final_commit(tmp_path, monkeypatch)
     release = storage.ArchiveLock.release
 
     def release_and_look(lock):
-        seen_by_the_next_crawl.append((stored_count(database),
-                                       rows(database, "SELECT status FROM crawl_runs")[0]["status"]))
+        seen_by_the_next_crawl.append(
+            (stored_count(database), rows(database, "SELECT status FROM crawl_runs")[0]["status"])
+        )
         release(lock)
 
     monkeypatch.setattr(storage.ArchiveLock, "release", release_and_look)

@@ -91,8 +91,11 @@ def test_a_refresh_stops_at_the_stored_frontier(tmp_path, site, fixture_posts):
         (page_1[1:], [CATEGORY], [page_1[0]]),
         # A stored (sticky) post above new ones: page 2 is read, up to its frontier (its 404 post was
         # never stored: it is asked for too).
-        ([page_1[0], *fixture_posts[10:]], [CATEGORY, f"{CATEGORY}/page/2"],
-         page_1[1:] + [post for post in page_2 if not post.stored]),
+        (
+            [page_1[0], *fixture_posts[10:]],
+            [CATEGORY, f"{CATEGORY}/page/2"],
+            page_1[1:] + [post for post in page_2 if not post.stored],
+        ),
     ]:
         database = tmp_path / f"{len(stored)}.db"
         store(database, site, [post for post in stored if post.stored])
@@ -101,8 +104,8 @@ def test_a_refresh_stops_at_the_stored_frontier(tmp_path, site, fixture_posts):
         assert pages == pages_read
         assert posts == [post.url for post in fetched]
 
-def test_a_post_that_failed_for_good_is_skipped_by_a_refresh_and_retried_by_a_backfill(tmp_path, site,
-                                                                                      fixture_posts):
+
+def test_a_post_that_failed_for_good_is_skipped_by_a_refresh_and_retried_by_a_backfill(tmp_path, site, fixture_posts):
     database = tmp_path / "a.db"
     gone = next(post for post in fixture_posts if post.status == 404)
     db = storage.open_database(database)
@@ -131,19 +134,24 @@ def test_a_tag_archive_follows_rel_next_and_a_backfill_skips_what_is_stored(tmp_
 
 
 def test_a_next_page_on_another_site_is_not_followed(tmp_path):
-    body = (b'<html><head><link rel="next" href="https://elsewhere.example/en/topic/iran-interlink-weekly-digest/'
-            b'page/2"></head><body><h2><a href="https://www.nejatngo.org/en/posts/1">Iran Interlink Weekly Digest '
-            b'&#8211; 1</a></h2></body></html>')
+    body = (
+        b'<html><head><link rel="next" href="https://elsewhere.example/en/topic/iran-interlink-weekly-digest/'
+        b'page/2"></head><body><h2><a href="https://www.nejatngo.org/en/posts/1">Iran Interlink Weekly Digest '
+        b"&#8211; 1</a></h2></body></html>"
+    )
     response = HtmlResponse(url=CATEGORY, body=body, request=Request(CATEGORY))
     with make_spider(tmp_path / "a.db", mode="backfill") as spider:
         listings, posts = follow(spider, response)
     assert listings == [] and posts == [f"{ORIGIN}/en/posts/1"]
 
 
-@pytest.mark.parametrize("arguments,message", [
-    ({"mode": "everything"}, "unknown mode 'everything'"),
-    ({"start_url": "ftp://example.org/archive"}, "start_url must be an http(s) URL"),
-])
+@pytest.mark.parametrize(
+    "arguments,message",
+    [
+        ({"mode": "everything"}, "unknown mode 'everything'"),
+        ({"start_url": "ftp://example.org/archive"}, "start_url must be an http(s) URL"),
+    ],
+)
 def test_bad_arguments_stop_the_spider_with_one_line_and_exit_2(tmp_path, capsys, arguments, message):
     crawler = get_crawler(DigestsSpider, {"DATABASE": str(tmp_path / "a.db")})
     with pytest.raises(SystemExit) as stopped:

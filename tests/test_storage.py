@@ -13,8 +13,14 @@ from crawler.items import Digest, Entry, Link, PageFailure
 
 def make_digest(number=200, text="First entry.", url="https://www.nejatngo.org/en/posts/7303", post_id=7303):
     return Digest(
-        url=url, site="nejatngo.org", post_id=post_id, title=f"Iran Interlink Weekly Digest \u2013 {number}",
-        number=number, headline=None, issue_date=None, published="2017-08-25",
+        url=url,
+        site="nejatngo.org",
+        post_id=post_id,
+        title=f"Iran Interlink Weekly Digest \u2013 {number}",
+        number=number,
+        headline=None,
+        issue_date=None,
+        published="2017-08-25",
         dateline="Iran Interlink, August 25 2017",
         entries=(
             Entry(None, text, f"<p>{text}</p>", (Link("https://example.com/a", "a", "example.com"),)),
@@ -40,7 +46,9 @@ def test_new_digest_writes_digest_entries_links_and_urls(db):
     row = db.execute("SELECT number, entry_count, link_count, text FROM digests").fetchone()
     assert row == (200, 2, 1, "First entry.\n\nSecond entry.")
     assert [r[0] for r in db.execute("SELECT section FROM entries ORDER BY position")] == [None, "In English"]
-    assert db.execute("SELECT url, domain, position FROM links").fetchall() == [("https://example.com/a", "example.com", 1)]
+    assert db.execute("SELECT url, domain, position FROM links").fetchall() == [
+        ("https://example.com/a", "example.com", 1)
+    ]
     assert storage.known_post_keys(db) == {"nejatngo.org/en/posts/7303"}
 
 
@@ -49,7 +57,9 @@ def test_same_digest_again_is_unchanged_and_gets_no_revision(db):
     assert storage.save_digest(db, make_digest(), now="2024-02-01T00:00:00+00:00") == storage.UNCHANGED
     assert count(db, "digests") == 1 and count(db, "entries") == 2 and count(db, "digest_revisions") == 0
     assert db.execute("SELECT last_seen, last_changed FROM digests").fetchone() == (
-        "2024-02-01T00:00:00+00:00", "2024-01-01T00:00:00+00:00")
+        "2024-02-01T00:00:00+00:00",
+        "2024-01-01T00:00:00+00:00",
+    )
 
 
 def test_changed_digest_is_replaced_in_place_and_the_old_version_kept(db):
@@ -96,9 +106,17 @@ def test_runs_and_failures_are_recorded(db):
     storage.record_failure(db, run_id, PageFailure("http://127.0.0.1/en/posts/9", "http_status", "HTTP 404"))
     storage.finish_run(db, run_id, "finished", storage.RunCounts(new=3, failed=1, listing_pages=2))
     assert db.execute("SELECT status, new, failed, listing_pages, changed FROM crawl_runs").fetchone() == (
-        "finished", 3, 1, 2, 0)
+        "finished",
+        3,
+        1,
+        2,
+        0,
+    )
     assert db.execute("SELECT crawl_run_id, url_key, kind FROM failures").fetchone() == (
-        run_id, "127.0.0.1/en/posts/9", "http_status")
+        run_id,
+        "127.0.0.1/en/posts/9",
+        "http_status",
+    )
 
 
 def test_schema_is_versioned_and_reopening_keeps_rows(tmp_path):

@@ -29,7 +29,7 @@ def decode_html(body: bytes, http_charset: str | None = None) -> str:
     """
     bom_encoding, bom = read_bom(body)
     if bom_encoding and bom:
-        return body[len(bom):].decode(bom_encoding, errors="replace")
+        return body[len(bom) :].decode(bom_encoding, errors="replace")
     candidates = [
         _codec(http_charset),
         _codec(html_body_declared_encoding(body)),

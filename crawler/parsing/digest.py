@@ -15,21 +15,37 @@ from urllib.parse import parse_qsl, urlsplit
 
 import lxml.html
 from bs4 import NavigableString, Tag
-from lxml import etree
 from bs4.element import Comment
+from lxml import etree
 
 from ..items import Digest, Entry, Link
 from ..urls import canonical_link, clean_post_url, domain_of, is_http_url, join_url, same_site, site_of
 from .decoding import decode_html
 from .errors import ParseError
-from .numbers import post_id_of
-from .sanitise import sanitise_html
 from .html import (
-    BLOCK_TAGS, HEADING_TAGS, SKIP_ATTRIBUTE, iter_blocks, lx_in_chrome, lx_text, lx_tokens, make_soup, make_tree,
+    BLOCK_TAGS,
+    HEADING_TAGS,
+    SKIP_ATTRIBUTE,
+    iter_blocks,
+    lx_in_chrome,
+    lx_text,
+    lx_tokens,
+    make_soup,
+    make_tree,
     text_of,
 )
+from .numbers import post_id_of
+from .sanitise import sanitise_html
 from .text import (
-    DATE_IN_WORDS, Dateline, fit_optional, fit_text, is_series_name, match_dateline, mentions_series, parse_date, parse_title,
+    DATE_IN_WORDS,
+    Dateline,
+    fit_optional,
+    fit_text,
+    is_series_name,
+    match_dateline,
+    mentions_series,
+    parse_date,
+    parse_title,
     squash,
 )
 
@@ -50,13 +66,35 @@ _CAPTION = re.compile(r"^(?:iran[\s-]*interlink\s+)?weekly digest$", re.IGNORECA
 
 # --- containers -----------------------------------------------------------------------------------
 
-_CONTENT_TOKENS = ("entry-content", "amp-wp-article-content", "td-post-content", "post-content",
-                   "article-content", "entry-body", "post-body", "the-content", "post-entry",
-                   "single-content", "content-inner", "entry")
-_TITLE_TOKENS = {"entry-title", "post-title", "amp-wp-title", "single-post-title", "article-title",
-                 "td-post-title", "post-heading", "headline"}
-_SUBTITLE_TOKEN = re.compile(r"^(?:entry-sub-?title|sub-?title|post-sub-?title|sub-?heading|"
-                             r"subhead|sub-?headline|td-post-sub-title|entry-subheading)$", re.IGNORECASE)
+_CONTENT_TOKENS = (
+    "entry-content",
+    "amp-wp-article-content",
+    "td-post-content",
+    "post-content",
+    "article-content",
+    "entry-body",
+    "post-body",
+    "the-content",
+    "post-entry",
+    "single-content",
+    "content-inner",
+    "entry",
+)
+_TITLE_TOKENS = {
+    "entry-title",
+    "post-title",
+    "amp-wp-title",
+    "single-post-title",
+    "article-title",
+    "td-post-title",
+    "post-heading",
+    "headline",
+}
+_SUBTITLE_TOKEN = re.compile(
+    r"^(?:entry-sub-?title|sub-?title|post-sub-?title|sub-?heading|"
+    r"subhead|sub-?headline|td-post-sub-title|entry-subheading)$",
+    re.IGNORECASE,
+)
 # Comment lists, related posts and widgets carry dates of their own.
 _FOREIGN_DATES = re.compile(r"^(?:comments?|comment-|related|yarpp|jp-relatedposts|widget|sidebar)", re.IGNORECASE)
 
@@ -215,8 +253,10 @@ _POSTED_ON = re.compile(rf"Posted\s+on:?\s*(\d{{4}}/\d{{1,2}}/\d{{1,2}}|{DATE_IN
 def _parse_published(tree) -> str | None:
     """Publication date: article:published_time, JSON-LD, `<time datetime>`, `Posted on:` text, a date-classed
     element's text. None when the page shows none (the dateline is the caller's last resort)."""
-    for value in (_meta(tree, "article:published_time", "og:published_time", "datePublished",
-                        "date", "DC.date.issued"), _json_ld_date(tree)):
+    for value in (
+        _meta(tree, "article:published_time", "og:published_time", "datePublished", "date", "DC.date.issued"),
+        _json_ld_date(tree),
+    ):
         if parse_date(value):
             return parse_date(value)
     times = [t for t in tree.find("body").iter("time") if t.get("datetime") and not _has_foreign_dates(t)]
@@ -229,16 +269,28 @@ def _parse_published(tree) -> str | None:
         return parse_date(posted_on[1])
     # Themes that print the date as text only (TieLabs: `<span class="date meta-item">August 25, 2017</span>`).
     for element in tree.find("body").iter():
-        if isinstance(element.tag, str) and _DATE_CLASSES.intersection((element.get("class") or "").split()) \
-                and not _has_foreign_dates(element):
+        if (
+            isinstance(element.tag, str)
+            and _DATE_CLASSES.intersection((element.get("class") or "").split())
+            and not _has_foreign_dates(element)
+        ):
             found = parse_date(lx_text(element))
             if found:
                 return found
     return None
 
 
-_DATE_CLASSES = {"date", "post-date", "entry-date", "published", "posted-on", "meta-date", "post-meta-date",
-                 "td-post-date", "entry-time"}
+_DATE_CLASSES = {
+    "date",
+    "post-date",
+    "entry-date",
+    "published",
+    "posted-on",
+    "meta-date",
+    "post-meta-date",
+    "td-post-date",
+    "entry-time",
+}
 
 
 def _parse_title(tree):
@@ -274,32 +326,47 @@ def _without_site_name(title: str, site_name: str | None) -> str:
 def _parse_subheadline(tree, title_element):
     """The sub-headline nejatngo shows under the title from 2021 (e.g. `Maryam Rajavi Lost`)."""
     for element in tree.find("body").iter():
-        if isinstance(element.tag, str) and element.get("class") and \
-                any(_SUBTITLE_TOKEN.match(token) for token in element.get("class").split()):
+        if (
+            isinstance(element.tag, str)
+            and element.get("class")
+            and any(_SUBTITLE_TOKEN.match(token) for token in element.get("class").split())
+        ):
             if not lx_in_chrome(element) and _is_subheadline_text(lx_text(element)):
                 return element, lx_text(element)
     if title_element is not None:
         following = title_element.getnext()
         while following is not None and not isinstance(following.tag, str):
             following = following.getnext()
-        if following is not None and following.tag in ("h2", "h3", "h4") and not lx_in_chrome(following) \
-                and _is_subheadline_text(lx_text(following)):
+        if (
+            following is not None
+            and following.tag in ("h2", "h3", "h4")
+            and not lx_in_chrome(following)
+            and _is_subheadline_text(lx_text(following))
+        ):
             return following, lx_text(following)
     return None, None
 
 
 def _is_subheadline_text(text: str) -> bool:
     # AMP posts show the category name under the title; that is not a headline.
-    return (0 < len(text) <= 150 and not _PLUS.match(text) and not is_series_name(text)
-            and not match_dateline(text) and not parse_date(text) and not _CAPTION.match(text))
+    return (
+        0 < len(text) <= 150
+        and not _PLUS.match(text)
+        and not is_series_name(text)
+        and not match_dateline(text)
+        and not parse_date(text)
+        and not _CAPTION.match(text)
+    )
 
 
 # --- where the content is (lxml, whole page) ---------------------------------------------------------
 
 # normalize-space() knows no no-break space, and the WordPress editor writes `&nbsp;++ …`.
-_PLUS_TEXT = etree.XPath("//body//text()[(starts-with(normalize-space(translate(., '\u00a0', ' ')), '++') or "
-                         "starts-with(normalize-space(translate(., '\u00a0', ' ')), '+ +')) "
-                         "and not(ancestor::script) and not(ancestor::style)]")
+_PLUS_TEXT = etree.XPath(
+    "//body//text()[(starts-with(normalize-space(translate(., '\u00a0', ' ')), '++') or "
+    "starts-with(normalize-space(translate(., '\u00a0', ' ')), '+ +')) "
+    "and not(ancestor::script) and not(ancestor::style)]"
+)
 _BLOCKISH = BLOCK_TAGS | {"div"}
 
 
@@ -310,8 +377,15 @@ def _find_content(tree):
         holder = string.getparent()
         if holder is not None and string.is_tail:
             holder = holder.getparent()
-        block = next((e for e in ([holder] if holder is not None else []) + list(holder.iterancestors()
-                      if holder is not None else []) if e.tag in _BLOCKISH), None)
+        block = next(
+            (
+                e
+                for e in ([holder] if holder is not None else [])
+                + list(holder.iterancestors() if holder is not None else [])
+                if e.tag in _BLOCKISH
+            ),
+            None,
+        )
         if block is not None and block not in plus_blocks and not lx_in_chrome(block):
             plus_blocks.append(block)
     if plus_blocks:
@@ -327,8 +401,12 @@ def _find_content(tree):
     body = tree.find("body")
     for token in _CONTENT_TOKENS:
         for element in body.iter():
-            if isinstance(element.tag, str) and token in (element.get("class") or "").split() \
-                    and not lx_in_chrome(element) and lx_text(element):
+            if (
+                isinstance(element.tag, str)
+                and token in (element.get("class") or "").split()
+                and not lx_in_chrome(element)
+                and lx_text(element)
+            ):
                 return element
     for element in body.iter():
         if isinstance(element.tag, str) and element.get("itemprop") == "articleBody":
@@ -415,8 +493,7 @@ class _Entry:
         if self.pieces and self.pieces[-1][1] == line.block_index:
             self.pieces[-1][2].append(line)
         else:
-            self.pieces.append((line.block_tag if line.block_tag == "blockquote" else "p",
-                                line.block_index, [line]))
+            self.pieces.append((line.block_tag if line.block_tag == "blockquote" else "p", line.block_index, [line]))
 
 
 def _parse_body(container: Tag, url: str, title: str):
@@ -515,8 +592,9 @@ def _strip_leading_chars(nodes: list, count: int) -> None:
     for position, node in enumerate(nodes):
         if count <= 0:
             return
-        strings = [node] if isinstance(node, NavigableString) else \
-            node.find_all(string=True) if isinstance(node, Tag) else []
+        strings = (
+            [node] if isinstance(node, NavigableString) else node.find_all(string=True) if isinstance(node, Tag) else []
+        )
         for string in strings:
             if count <= 0:
                 break
@@ -556,5 +634,6 @@ def _finish_entry(entry: _Entry, url: str) -> Entry:
         html_pieces.append(f"<{tag}>{inner}</{tag}>")
     # Character references (`&#1;`) become characters only in the tree: the text is made fit here too.
     html = fit_text(sanitise_html("".join(html_pieces)))
-    return Entry(section=fit_optional(entry.section), text=fit_text("\n\n".join(text_pieces)), html=html,
-                 links=tuple(links))
+    return Entry(
+        section=fit_optional(entry.section), text=fit_text("\n\n".join(text_pieces)), html=html, links=tuple(links)
+    )

@@ -18,9 +18,27 @@ from .errors import ParseError
 from .text import fit_text, squash
 
 # Elements that are never content, whatever the theme.
-_CHROME_TAGS = {"nav", "aside", "footer", "form", "script", "style", "noscript", "template",
-                "svg", "button", "select", "textarea", "iframe", "object", "embed", "figcaption",
-                "amp-sidebar", "amp-social-share", "amp-ad"}
+_CHROME_TAGS = {
+    "nav",
+    "aside",
+    "footer",
+    "form",
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "svg",
+    "button",
+    "select",
+    "textarea",
+    "iframe",
+    "object",
+    "embed",
+    "figcaption",
+    "amp-sidebar",
+    "amp-social-share",
+    "amp-ad",
+}
 # Class or id tokens of theme chrome: breadcrumbs, share buttons, "You may also like" /
 # "Related posts", comments, sidebars, menus, post meta, image captions. A token must start with
 # one of these words, so `has-sidebar` on a page wrapper does not hide the whole page.
@@ -36,10 +54,41 @@ _CHROME_TOKEN = re.compile(
 # Elements whose tokens we never read as chrome (they hold the page).
 _NEVER_CHROME = {"html", "body", "main", "article"}
 
-BLOCK_TAGS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "li", "pre", "dd", "dt",
-              "address", "td", "th", "figure", "table"}
-_CONTAINER_TAGS = {"div", "section", "article", "main", "ul", "ol", "dl", "header", "center",
-                   "tbody", "thead", "tr", "body", "html"}
+BLOCK_TAGS = {
+    "p",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "li",
+    "pre",
+    "dd",
+    "dt",
+    "address",
+    "td",
+    "th",
+    "figure",
+    "table",
+}
+_CONTAINER_TAGS = {
+    "div",
+    "section",
+    "article",
+    "main",
+    "ul",
+    "ol",
+    "dl",
+    "header",
+    "center",
+    "tbody",
+    "thead",
+    "tr",
+    "body",
+    "html",
+}
 _LAYOUT_TAGS = BLOCK_TAGS | _CONTAINER_TAGS | {"hr", "br"}
 
 HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
@@ -65,8 +114,9 @@ def make_tree(html: str):
         raise ParseError("empty page")
     html = fit_text(html)  # no control character or lone surrogate reaches the tree (see text.py)
     try:
-        tree = lxml.html.document_fromstring(html.encode("utf-8", "replace"),
-                                             parser=lxml.html.HTMLParser(encoding="utf-8"))
+        tree = lxml.html.document_fromstring(
+            html.encode("utf-8", "replace"), parser=lxml.html.HTMLParser(encoding="utf-8")
+        )
     except (etree.ParserError, ValueError) as error:
         raise ParseError(f"not an HTML page: {error}") from None
     if tree.find("body") is None:
@@ -110,8 +160,9 @@ def lx_tokens(element) -> list[str]:
 def lx_is_chrome(element) -> bool:
     if not isinstance(element.tag, str):
         return False
-    return is_chrome_element(element.tag, lx_tokens(element),
-                             lambda: next(element.iterdescendants(*HEADING_TAGS), None) is not None)
+    return is_chrome_element(
+        element.tag, lx_tokens(element), lambda: next(element.iterdescendants(*HEADING_TAGS), None) is not None
+    )
 
 
 def lx_in_chrome(element, memo: dict | None = None) -> bool:
@@ -185,8 +236,7 @@ def is_inline(node) -> bool:
 
 
 def has_block_children(tag: Tag) -> bool:
-    return any(isinstance(child, Tag) and child.name in _LAYOUT_TAGS - {"br"}
-               for child in tag.children)
+    return any(isinstance(child, Tag) and child.name in _LAYOUT_TAGS - {"br"} for child in tag.children)
 
 
 def text_of(node_or_nodes) -> str:
@@ -247,4 +297,3 @@ def iter_blocks(container: Tag) -> Iterator[Tag | list]:
             yield from iter_blocks(child)
     if run and text_of(run):
         yield run
-

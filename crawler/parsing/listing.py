@@ -12,8 +12,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from ..items import Listing
 from ..urls import is_http_url, join_url, post_key, same_site, site_of
 from .decoding import decode_html
-from .numbers import count_of
 from .html import HEADING_TAGS, lx_in_chrome, lx_text, make_tree
+from .numbers import count_of
 from .text import mentions_series, only_digests
 
 # Paths that are archives, feeds or WordPress machinery, never a post.
@@ -34,8 +34,17 @@ _NEXT_TEXT = re.compile(
     r"more\s+posts|load\s+more(?:\s+posts)?|[»›→]+)(?:\s*[»›→>]+)?$",
     re.IGNORECASE,
 )
-_NEXT_CLASS_TOKENS = {"next", "nextpostslink", "next-page", "pagination-next", "older", "older-posts",
-                      "nav-previous", "next-posts", "load-more"}
+_NEXT_CLASS_TOKENS = {
+    "next",
+    "nextpostslink",
+    "next-page",
+    "pagination-next",
+    "older",
+    "older-posts",
+    "nav-previous",
+    "next-posts",
+    "load-more",
+}
 
 
 def parse_listing(url: str, html: str | bytes) -> Listing:
@@ -45,11 +54,18 @@ def parse_listing(url: str, html: str | bytes) -> Listing:
     tree = make_tree(html)
     base = _base_href(tree, url)
     # Every link once, made absolute once: (element, absolute URL without fragment)
-    links = [(a, (join_url(base, a.get("href")) or "").split("#", 1)[0]) for a in tree.find("body").iter("a")
-             if a.get("href")]
+    links = [
+        (a, (join_url(base, a.get("href")) or "").split("#", 1)[0])
+        for a in tree.find("body").iter("a")
+        if a.get("href")
+    ]
     next_url = _parse_next_url(tree, links, url, base)
-    return Listing(url=url, post_urls=_parse_post_urls(links, url), next_url=next_url,
-                   last_page=_parse_last_page(links, url, next_url))
+    return Listing(
+        url=url,
+        post_urls=_parse_post_urls(links, url),
+        next_url=next_url,
+        last_page=_parse_last_page(links, url, next_url),
+    )
 
 
 def _base_href(tree, url: str) -> str:
@@ -65,8 +81,11 @@ def archive_base(url: str) -> tuple[str, str, str]:
     parts = urlsplit(url)
     path = _PAGE_IN_PATH.sub("", parts.path)
     path = re.sub(r"/amp/?$", "", path).rstrip("/") or "/"
-    query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                             if k not in _PAGE_PARAMS and k != "amp"))
+    query = urlencode(
+        sorted(
+            (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in _PAGE_PARAMS and k != "amp"
+        )
+    )
     return (site_of(url), path, query)
 
 
@@ -112,8 +131,12 @@ def _parse_post_urls(links, listing_url: str) -> tuple[str, ...]:
     candidates: list[tuple[str, str, str]] = []  # (key, url, link text)
     chrome: dict = {}
     for link, href in links:
-        if not href or not _looks_like_post(href, listing_url) or lx_in_chrome(link, chrome) \
-                or not _is_post_title_link(link):
+        if (
+            not href
+            or not _looks_like_post(href, listing_url)
+            or lx_in_chrome(link, chrome)
+            or not _is_post_title_link(link)
+        ):
             continue
         candidates.append((post_key(href), href, lx_text(link)))
     found: dict[str, str] = {}

@@ -6,13 +6,35 @@ import nh3
 
 # Inline formatting, paragraphs, quotes and lists; links with their title. Nothing else survives:
 # no script, no style, no event handler, no image, no `javascript:` or `data:` URL.
-ALLOWED_TAGS = {"a", "b", "strong", "i", "em", "u", "br", "p", "blockquote", "q", "cite", "ul", "ol", "li",
-                "sub", "sup", "code", "span", "small", "s", "del", "ins", "abbr"}
+ALLOWED_TAGS = {
+    "a",
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "br",
+    "p",
+    "blockquote",
+    "q",
+    "cite",
+    "ul",
+    "ol",
+    "li",
+    "sub",
+    "sup",
+    "code",
+    "span",
+    "small",
+    "s",
+    "del",
+    "ins",
+    "abbr",
+}
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
 URL_SCHEMES = {"http", "https"}
 LINK_REL = "noopener noreferrer nofollow"
 
 
 def sanitise_html(html: str) -> str:
-    return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=URL_SCHEMES,
-                     link_rel=LINK_REL)
+    return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=URL_SCHEMES, link_rel=LINK_REL)

@@ -36,12 +36,35 @@ def squash(text: str) -> str:
 # --- dates ----------------------------------------------------------------------------------------
 
 _MONTHS = {
-    "jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3, "apr": 4, "april": 4,
-    "may": 5, "jun": 6, "june": 6, "jul": 7, "july": 7, "aug": 8, "august": 8,
-    "sep": 9, "sept": 9, "september": 9, "oct": 10, "october": 10, "nov": 11, "november": 11,
-    "dec": 12, "december": 12,
+    "jan": 1,
+    "january": 1,
+    "feb": 2,
+    "february": 2,
+    "mar": 3,
+    "march": 3,
+    "apr": 4,
+    "april": 4,
+    "may": 5,
+    "jun": 6,
+    "june": 6,
+    "jul": 7,
+    "july": 7,
+    "aug": 8,
+    "august": 8,
+    "sep": 9,
+    "sept": 9,
+    "september": 9,
+    "oct": 10,
+    "october": 10,
+    "nov": 11,
+    "november": 11,
+    "dec": 12,
+    "december": 12,
 }
-_MONTH = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sept?(?:ember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
+_MONTH = (
+    r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sept?(?:ember)?|Oct(?:ober)?"
+    r"|Nov(?:ember)?|Dec(?:ember)?)\.?"
+)
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?"
 
 # "August 25 2017", "September 20, 2019", "Sep 10, 2021", "Nov 26 2021" (month first, as on the sites)
@@ -87,7 +110,8 @@ def parse_date(text: str | None) -> str | None:
 # "Iran Interlink, August 25 2017" closes nejatngo digests; "Iran Interlink, September 20 2019:"
 # opens iran-interlink.org ones (no comma before the year, and a double space was seen).
 _DATELINE = re.compile(
-    rf"^\s*(?P<line>(?P<who>[A-Z][\w&'.-]*(?:[ \-][A-Z][\w&'.-]*){{0,3}})\s*,\s*(?P<date>{DATE_IN_WORDS}))\s*[:.\u2013\u2014-]?\s*"
+    rf"^\s*(?P<line>(?P<who>[A-Z][\w&'.-]*(?:[ \-][A-Z][\w&'.-]*){{0,3}})\s*,\s*(?P<date>{DATE_IN_WORDS}))"
+    r"\s*[:.\u2013\u2014-]?\s*"
 )
 
 
@@ -106,7 +130,7 @@ def match_dateline(text: str) -> Dateline | None:
     return Dateline(
         text=squash(match["line"]),
         date=iso_from_match(match),
-        rest=text[match.end():].strip(),
+        rest=text[match.end() :].strip(),
     )
 
 
@@ -169,11 +193,11 @@ def parse_title(title: str) -> TitleParts:
 
     rest = title
     if number_match:
-        rest = rest[: number_match.start()] + " " + rest[number_match.end():]
+        rest = rest[: number_match.start()] + " " + rest[number_match.end() :]
     date_match = _DATE_IN_WORDS.search(rest) if number is None else None
     issue_date = iso_from_match(date_match) if date_match else None
     if date_match:
-        rest = rest[: date_match.start()] + " " + rest[date_match.end():]
+        rest = rest[: date_match.start()] + " " + rest[date_match.end() :]
 
     # What remains once the series name, number and date are gone is the headline.
     rest = _BRACKETED_SERIES.sub(" ", rest)

@@ -36,7 +36,7 @@ REST_REL = "https://api.w.org/"
 _OBJECT_ROUTE = re.compile(r"/wp/v2/(?P<kind>categories|tags|users)/(?P<id>[0-9]+)/?$")
 # The REST filter for the posts of each kind of archive.
 POSTS_FILTER = {"categories": "categories", "tags": "tags", "users": "author"}
-_LINK_VALUE = re.compile(r'<(?P<url>[^>]*)>(?P<params>[^,<]*)')
+_LINK_VALUE = re.compile(r"<(?P<url>[^>]*)>(?P<params>[^,<]*)")
 
 
 @dataclass(frozen=True)
@@ -70,15 +70,27 @@ def parse_discovery(url: str, html: str | bytes, link_header: str | None = None)
     if isinstance(html, bytes):
         html = decode_html(html)
     tree = make_tree(html)
-    links = [(tuple((link.get("rel") or "").lower().split()), (link.get("type") or "").lower(),
-              join_url(url, link.get("href")), link.get("title") or "") for link in tree.iter("link")]
+    links = [
+        (
+            tuple((link.get("rel") or "").lower().split()),
+            (link.get("type") or "").lower(),
+            join_url(url, link.get("href")),
+            link.get("title") or "",
+        )
+        for link in tree.iter("link")
+    ]
 
     def on_site(candidate: str | None) -> str | None:
         return candidate if candidate and is_http_url(candidate) and same_site(candidate, url) else None
 
-    rest_root = next((on_site(join_url(url, target)) for target in _link_header_targets(link_header, REST_REL)
-                      if on_site(join_url(url, target))), None) or \
-        next((on_site(href) for rel, _, href, _ in links if REST_REL in rel and on_site(href)), None)
+    rest_root = next(
+        (
+            on_site(join_url(url, target))
+            for target in _link_header_targets(link_header, REST_REL)
+            if on_site(join_url(url, target))
+        ),
+        None,
+    ) or next((on_site(href) for rel, _, href, _ in links if REST_REL in rel and on_site(href)), None)
     kind = object_id = None
     for rel, kind_type, href, _ in links:
         if href and "alternate" in rel and kind_type == "application/json" and on_site(href):
@@ -86,9 +98,14 @@ def parse_discovery(url: str, html: str | bytes, link_header: str | None = None)
             if match and post_id_of(match["id"]) is not None:
                 kind, object_id = match["kind"], post_id_of(match["id"])
                 break
-    feeds = [href for rel, kind_type, href, _ in links
-             if href and "alternate" in rel and kind_type in ("application/rss+xml", "application/atom+xml")
-             and on_site(href)]
+    feeds = [
+        href
+        for rel, kind_type, href, _ in links
+        if href
+        and "alternate" in rel
+        and kind_type in ("application/rss+xml", "application/atom+xml")
+        and on_site(href)
+    ]
     return Discovery(rest_root, kind, object_id, _archive_feed(feeds, url))
 
 
@@ -147,8 +164,10 @@ def _json(body: bytes | str, url: str):
         raise ParseError(f"{url}: JSON nested too deep to be a REST answer") from None
     except ValueError as error:
         start = text.lstrip()[:60].replace("\n", " ")
-        raise ParseError(f"{url}: not JSON ({str(error)[:80]}; an HTML page or an error where the REST API "
-                         f"should answer: {start!r}…)") from None
+        raise ParseError(
+            f"{url}: not JSON ({str(error)[:80]}; an HTML page or an error where the REST API "
+            f"should answer: {start!r}…)"
+        ) from None
 
 
 def post_url_by_id(rest_root: str, post_id: int) -> str:
@@ -169,9 +188,14 @@ def parse_rest_routes(url: str, body: bytes | str) -> bool:
     endpoints = route.get("endpoints") if isinstance(route, dict) else None
     if not isinstance(endpoints, list):
         return False
-    return any(isinstance(endpoint, dict) and isinstance(endpoint.get("methods"), list)
-               and "GET" in endpoint["methods"] and isinstance(endpoint.get("args"), dict)
-               and "modified_after" in endpoint["args"] for endpoint in endpoints)
+    return any(
+        isinstance(endpoint, dict)
+        and isinstance(endpoint.get("methods"), list)
+        and "GET" in endpoint["methods"]
+        and isinstance(endpoint.get("args"), dict)
+        and "modified_after" in endpoint["args"]
+        for endpoint in endpoints
+    )
 
 
 @dataclass(frozen=True)
@@ -226,8 +250,15 @@ def _rest_post(item: object, archive_url: str) -> RestPost | str:
     return RestPost(post_id, fit_text(link), modified, fit_text(rendered), item)
 
 
-def parse_rest_posts(url: str, body: bytes | str, *, archive_url: str, per_page: int,
-                     total: str | None = None, total_pages: str | None = None) -> RestPostsPage:
+def parse_rest_posts(
+    url: str,
+    body: bytes | str,
+    *,
+    archive_url: str,
+    per_page: int,
+    total: str | None = None,
+    total_pages: str | None = None,
+) -> RestPostsPage:
     """One page of `/wp/v2/posts` (a JSON list of posts) for the archive at `archive_url`.
 
     ParseError when the answer is not such a list (the index cannot be used); an item that is not a
@@ -236,8 +267,9 @@ def parse_rest_posts(url: str, body: bytes | str, *, archive_url: str, per_page:
     """
     data = _json(body, url)
     if isinstance(data, dict) and "code" in data:
-        raise ParseError(f"{url}: the REST API refused: {str(data.get('code'))[:80]}: "
-                         f"{fit_text(str(data.get('message', '')))[:200]}")
+        raise ParseError(
+            f"{url}: the REST API refused: {str(data.get('code'))[:80]}: {fit_text(str(data.get('message', '')))[:200]}"
+        )
     if not isinstance(data, list):
         raise ParseError(f"{url}: not a list of posts")
     if len(data) > per_page:
@@ -250,8 +282,7 @@ def parse_rest_posts(url: str, body: bytes | str, *, archive_url: str, per_page:
         else:
             post_id = post_id_of(item.get("id")) if isinstance(item, dict) else None
             rejected.append(RejectedItem(position, post_id, fit_text(post)))
-    return RestPostsPage(url, tuple(posts), tuple(rejected), count_of(total),
-                         count_of(total_pages))
+    return RestPostsPage(url, tuple(posts), tuple(rejected), count_of(total), count_of(total_pages))
 
 
 def parse_rest_post(item: dict) -> Digest:
@@ -277,12 +308,12 @@ def parse_rest_post(item: dict) -> Digest:
         raise ParseError(f"REST post {post_id}: no usable link")
     date = date if isinstance(date, str) else ""
     page = (
-        "<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
-        f"<link rel=\"canonical\" href=\"{escape(link)}\">"
-        f"<meta property=\"article:published_time\" content=\"{escape(date)}\">"
-        f"</head><body class=\"single postid-{post_id}\"><article>"
-        f"<h1 class=\"entry-title\">{rendered_title}</h1>"
-        f"<div class=\"entry-content\">{rendered_content}</div>"
+        '<!DOCTYPE html><html><head><meta charset="utf-8">'
+        f'<link rel="canonical" href="{escape(link)}">'
+        f'<meta property="article:published_time" content="{escape(date)}">'
+        f'</head><body class="single postid-{post_id}"><article>'
+        f'<h1 class="entry-title">{rendered_title}</h1>'
+        f'<div class="entry-content">{rendered_content}</div>'
         "</article></body></html>"
     )
     return parse_digest(link, page)

@@ -23,16 +23,29 @@ pytestmark = pytest.mark.e2e
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = REPO / os.environ.get("DIGEST_SCREENSHOTS", "test-output/screenshots")
 # As root in a container, Chromium needs --no-sandbox; the rest keep it off this machine's closed network.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 
 @pytest.fixture(scope="module")
 def demo_archive(tmp_path_factory) -> Path:
     """What `make demo` stores: both fixture archives crawled into demo.db (`python -m fixtures.demo`)."""
     database = tmp_path_factory.mktemp("demo") / "demo.db"
-    result = subprocess.run([sys.executable, "-m", "fixtures.demo", "--db", str(database)], cwd=REPO,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "fixtures.demo", "--db", str(database)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return database
 
@@ -79,12 +92,16 @@ def test_search_albania_gives_one_hit_per_edition_entry_and_opens_the_entry_on_i
     links = hits.locator("a.hit-link")
     hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
     assert len(hrefs) == len(set(hrefs))  # one hit per edition entry: never the same entry twice
-    entries = rows(demo_archive, "SELECT DISTINCT d.edition_id, lower(e.text) FROM entries_fts JOIN entries e "
-                                 "ON e.rowid = entries_fts.rowid JOIN digests d ON d.id = e.digest_id "
-                                 "WHERE entries_fts MATCH 'Albania'")
+    entries = rows(
+        demo_archive,
+        "SELECT DISTINCT d.edition_id, lower(e.text) FROM entries_fts JOIN entries e "
+        "ON e.rowid = entries_fts.rowid JOIN digests d ON d.id = e.digest_id "
+        "WHERE entries_fts MATCH 'Albania'",
+    )
     assert len([href for href in hrefs if "#entry-" in href]) == len(entries)
-    assert " and " in hits.locator(".sites").first.inner_text() or \
-        any(" and " in text for text in hits.locator(".sites").all_inner_texts())  # both sites named on one hit
+    assert " and " in hits.locator(".sites").first.inner_text() or any(
+        " and " in text for text in hits.locator(".sites").all_inner_texts()
+    )  # both sites named on one hit
     assert hits.locator("mark").count() >= len(hrefs)
     shot(page, "2-search-albania", full_page=True)
 

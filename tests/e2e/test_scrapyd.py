@@ -31,8 +31,7 @@ def _start_scrapyd(folder: Path, port: int) -> subprocess.Popen | None:
         f"eggs_dir = {folder / 'eggs'}\nlogs_dir = {folder / 'logs'}\ndbs_dir = {folder / 'dbs'}\n"
         "items_dir =\nmax_proc = 1\npoll_interval = 0.5\n"
     )
-    process = subprocess.Popen([str(BIN / "scrapyd")], cwd=folder, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen([str(BIN / "scrapyd")], cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while process.poll() is None and time.monotonic() < deadline:
         try:
@@ -66,19 +65,27 @@ def scrapyd(tmp_path):
 def test_a_scheduled_crawl_on_scrapyd_fills_the_archive(scrapyd, tmp_path, fixture_posts):
     base, folder = scrapyd
     egg = folder / "digest_archive.egg"
-    subprocess.run([str(BIN / "scrapyd-deploy"), "--build-egg", str(egg)], cwd=REPO, check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [str(BIN / "scrapyd-deploy"), "--build-egg", str(egg)], cwd=REPO, check=True, capture_output=True, timeout=120
+    )
     with open(egg, "rb") as handle:
-        added = requests.post(f"{base}/addversion.json", data={"project": PROJECT, "version": "1"},
-                              files={"egg": handle}, timeout=30).json()
+        added = requests.post(
+            f"{base}/addversion.json", data={"project": PROJECT, "version": "1"}, files={"egg": handle}, timeout=30
+        ).json()
     assert added["status"] == "ok", added
     assert get_json(f"{base}/listspiders.json?project={PROJECT}")["spiders"] == ["digests"]
 
     database = tmp_path / "scrapyd-archive.db"
     with FixtureServer(build_site(fixture_posts)) as site:
-        params = [("project", PROJECT), ("spider", "digests"), ("start_url", site.url(CATEGORY_PATH)),
-                  ("mode", "backfill"), ("setting", f"DATABASE={database}"),
-                  ("setting", "AUTOTHROTTLE_ENABLED=False"), ("setting", "DOWNLOAD_DELAY=0")]
+        params = [
+            ("project", PROJECT),
+            ("spider", "digests"),
+            ("start_url", site.url(CATEGORY_PATH)),
+            ("mode", "backfill"),
+            ("setting", f"DATABASE={database}"),
+            ("setting", "AUTOTHROTTLE_ENABLED=False"),
+            ("setting", "DOWNLOAD_DELAY=0"),
+        ]
         scheduled = requests.post(f"{base}/schedule.json", data=params, timeout=30).json()
         assert scheduled["status"] == "ok", scheduled
         job = scheduled["jobid"]

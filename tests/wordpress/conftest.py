@@ -70,13 +70,24 @@ def assert_archive_holds(database: Path, posts: list[FixturePost]) -> None:
     assert sorted(stored) == sorted(post.post_id for post in posts)
     for post in posts:
         row = stored[post.post_id]
-        assert (row["number"], row["title"], row["published"], row["dateline"], row["headline"], row["issue_date"]) \
-            == (post.number, wordpress_title(post.title), post.published.isoformat(), post.dateline, None, None), \
-            post.title
-        entries = rows(database, "SELECT id, section, text FROM entries WHERE digest_id = ? ORDER BY position",
-                       [row["id"]])
-        links = {entry["id"]: tuple(link["url"] for link in rows(
-            database, "SELECT url FROM links WHERE entry_id = ? ORDER BY position", [entry["id"]])) for entry in entries}
+        assert (row["number"], row["title"], row["published"], row["dateline"], row["headline"], row["issue_date"]) == (
+            post.number,
+            wordpress_title(post.title),
+            post.published.isoformat(),
+            post.dateline,
+            None,
+            None,
+        ), post.title
+        entries = rows(
+            database, "SELECT id, section, text FROM entries WHERE digest_id = ? ORDER BY position", [row["id"]]
+        )
+        links = {
+            entry["id"]: tuple(
+                link["url"]
+                for link in rows(database, "SELECT url FROM links WHERE entry_id = ? ORDER BY position", [entry["id"]])
+            )
+            for entry in entries
+        }
         actual = [(entry["section"], entry["text"], links[entry["id"]]) for entry in entries]
         wanted = [(entry.section, entry.text, entry.links) for entry in expected_entries(post, row["url"])]
         assert actual == wanted, post.title

@@ -29,17 +29,34 @@ DAY_AND_NAME = PERMALINKS["day-and-name"]
 
 
 def archive_url(wordpress, kind: str = "category") -> str:
-    names = {"category": {"categories": [DIGEST_CATEGORY]}, "tag": {"tags": [DIGEST_TAG]},
-             "author": {"authors": [AUTHOR]}}[kind]
+    names = {
+        "category": {"categories": [DIGEST_CATEGORY]},
+        "tag": {"tags": [DIGEST_TAG]},
+        "author": {"authors": [AUTHOR]},
+    }[kind]
     return wordpress.lookup(**names)[kind][0]["link"]
 
 
 def post_downloads(wordpress) -> list[str]:
     """Targets of the post pages downloaded (listing pages, robots.txt and REST calls aside)."""
-    listing_markers = ("cat=", "tag=", "author=", "/category/", "/tag/", "/author/", "paged=", "/page/", "feed",
-                       "wp-json", "rest_route")
-    return [target for _, target, status in wordpress.page_requests()
-            if status == 200 and not any(marker in target for marker in listing_markers)]
+    listing_markers = (
+        "cat=",
+        "tag=",
+        "author=",
+        "/category/",
+        "/tag/",
+        "/author/",
+        "paged=",
+        "/page/",
+        "feed",
+        "wp-json",
+        "rest_route",
+    )
+    return [
+        target
+        for _, target, status in wordpress.page_requests()
+        if status == 200 and not any(marker in target for marker in listing_markers)
+    ]
 
 
 def backfill_then_refresh(wordpress, start_url: str, database, expected, index: str = "auto") -> None:
@@ -97,8 +114,7 @@ def test_a_tag_archive_holds_only_the_tagged_digests(wordpress, tmp_path, index)
 @pytest.mark.parametrize("index", ["html", "auto"])
 def test_an_author_archive_leaves_the_authors_other_posts_out(wordpress, tmp_path, index):
     wordpress.configure(theme="twentytwentythree", permalinks=DAY_AND_NAME)
-    backfill_then_refresh(wordpress, archive_url(wordpress, "author"), tmp_path / "archive.db", digest_posts(),
-                          index)
+    backfill_then_refresh(wordpress, archive_url(wordpress, "author"), tmp_path / "archive.db", digest_posts(), index)
 
 
 @pytest.fixture(scope="module")
@@ -111,8 +127,9 @@ def wordpress_in_subdirectory(mariadb, wordpress_root):
 
 @pytest.mark.parametrize("index", ["html", "auto"])
 @pytest.mark.parametrize("permalinks", ["plain", "day-and-name"])
-def test_a_category_archive_of_a_subdirectory_install_is_stored_exactly(wordpress_in_subdirectory, tmp_path,
-                                                                        permalinks, index):
+def test_a_category_archive_of_a_subdirectory_install_is_stored_exactly(
+    wordpress_in_subdirectory, tmp_path, permalinks, index
+):
     site = wordpress_in_subdirectory
     site.configure(theme="twentytwentyone", permalinks=PERMALINKS[permalinks])
     start_url = archive_url(site)

@@ -12,7 +12,11 @@ import pytest
 from fixtures.editions import InterlinkPost, expected_editions, interlink_posts, nejatngo_posts
 from fixtures.site import next_digest
 from fixtures.wordpress.content import (
-    AUTHOR, DIGEST_CATEGORY, OTHER_POSTS, as_interlink_wordpress_post, as_wordpress_post,
+    AUTHOR,
+    DIGEST_CATEGORY,
+    OTHER_POSTS,
+    as_interlink_wordpress_post,
+    as_wordpress_post,
 )
 from fixtures.wordpress.testbed import WordPress
 
@@ -67,8 +71,11 @@ def test_two_wordpress_sites_crawled_into_one_archive_make_the_editions_of_the_m
     assert sorted(found, key=str) == sorted(expected, key=str)
     for key, wanted in expected.items():
         edition = found[key]
-        assert (edition["number"], edition["issue_date"], edition["headline"]) == \
-            (wanted.number, wanted.issue_date, wanted.headline), key
+        assert (edition["number"], edition["issue_date"], edition["headline"]) == (
+            wanted.number,
+            wanted.issue_date,
+            wanted.headline,
+        ), key
         kinds = sorted(note.split(":")[0] for note in (edition["conflicts"] or "").split("; ") if note)
         assert kinds == sorted(wanted.conflicts), key
 
@@ -76,14 +83,22 @@ def test_two_wordpress_sites_crawled_into_one_archive_make_the_editions_of_the_m
     # of both (a post given an older date than the site's newest modification changes neither the feed's
     # validators nor the REST index's modification order: WordPress sets its modified time to that date).
     new = replace(next_digest(nejatngo_posts()), published=date(2021, 12, 3))
-    twin = InterlinkPost(new.post_id + 5000, "iran-interlink-weekly-digest-new",
-                         f"Iran Interlink Weekly Digest \u2013 {new.published:%B} {new.published.day}, "
-                         f"{new.published.year}", new.published, new.entries, twin=new)
+    twin = InterlinkPost(
+        new.post_id + 5000,
+        "iran-interlink-weekly-digest-new",
+        f"Iran Interlink Weekly Digest \u2013 {new.published:%B} {new.published.day}, {new.published.year}",
+        new.published,
+        new.entries,
+        twin=new,
+    )
     nejatngo.insert([as_wordpress_post(new)])
     interlink.insert([as_interlink_wordpress_post(twin)])
     assert_clean_run(run_crawl(None, database, "-s", setting))
     after = editions_by_posts(database, nejatngo, interlink)
     assert set(after) - set(found) == {(new.post_id, twin.post_id)}
     edition = after[(new.post_id, twin.post_id)]
-    assert (edition["number"], edition["issue_date"], edition["conflicts"]) == \
-        (new.number, new.published.isoformat(), None)
+    assert (edition["number"], edition["issue_date"], edition["conflicts"]) == (
+        new.number,
+        new.published.isoformat(),
+        None,
+    )

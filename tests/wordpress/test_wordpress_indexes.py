@@ -37,8 +37,9 @@ def targets(wordpress) -> list[str]:
     return [target for _, target, _ in wordpress.page_requests()]
 
 
-def test_refreshes_cost_one_request_when_nothing_changed_and_three_for_a_new_or_edited_digest(fresh_wordpress,
-                                                                                              tmp_path):
+def test_refreshes_cost_one_request_when_nothing_changed_and_three_for_a_new_or_edited_digest(
+    fresh_wordpress, tmp_path
+):
     wordpress, database = fresh_wordpress, tmp_path / "archive.db"
     start_url = category_url(wordpress)
     posts = digest_posts()
@@ -69,8 +70,9 @@ def test_refreshes_cost_one_request_when_nothing_changed_and_three_for_a_new_or_
     assert_clean_run(run_crawl(start_url, database))
     assert len(wordpress.page_requests()) <= 3, wordpress.page_requests()
     assert_archive_holds(database, posts)
-    assert rows(database, "SELECT digest_id, content_hash, text FROM digest_revisions") == \
-        [{"digest_id": before["id"], "content_hash": before["content_hash"], "text": before["text"]}]
+    assert rows(database, "SELECT digest_id, content_hash, text FROM digest_revisions") == [
+        {"digest_id": before["id"], "content_hash": before["content_hash"], "text": before["text"]}
+    ]
 
 
 def comparable(database) -> dict:
@@ -78,15 +80,24 @@ def comparable(database) -> dict:
     connection = sqlite3.connect(database)
     try:
         return {
-            "digests": sorted(connection.execute(
-                "SELECT post_id, site, url, url_key, number, title, headline, issue_date, published, year, dateline, "
-                "text, entry_count, link_count, content_hash FROM digests")),
-            "entries": sorted(connection.execute(
-                "SELECT d.post_id, e.position, e.section, e.text, e.html FROM entries e "
-                "JOIN digests d ON d.id = e.digest_id")),
-            "links": sorted(connection.execute(
-                "SELECT d.post_id, e.position, l.position, l.url, l.text, l.domain FROM links l "
-                "JOIN entries e ON e.id = l.entry_id JOIN digests d ON d.id = l.digest_id")),
+            "digests": sorted(
+                connection.execute(
+                    "SELECT post_id, site, url, url_key, number, title, headline, issue_date, published, year, "
+                    "dateline, text, entry_count, link_count, content_hash FROM digests"
+                )
+            ),
+            "entries": sorted(
+                connection.execute(
+                    "SELECT d.post_id, e.position, e.section, e.text, e.html FROM entries e "
+                    "JOIN digests d ON d.id = e.digest_id"
+                )
+            ),
+            "links": sorted(
+                connection.execute(
+                    "SELECT d.post_id, e.position, l.position, l.url, l.text, l.domain FROM links l "
+                    "JOIN entries e ON e.id = l.entry_id JOIN digests d ON d.id = l.digest_id"
+                )
+            ),
         }
     finally:
         connection.close()
@@ -104,7 +115,10 @@ def test_a_backfill_through_the_rest_api_stores_what_the_html_listing_does(wordp
     # What was kept of the REST items re-parses offline to the same digests.
     reparsed = CliRunner().invoke(main, ["reparse", str(through_rest), "--json"])
     assert reparsed.exit_code == 0, reparsed.output
-    assert (json.loads(reparsed.output)["unchanged"], json.loads(reparsed.output)["changed"]) == (len(digest_posts()), 0)
+    assert (json.loads(reparsed.output)["unchanged"], json.loads(reparsed.output)["changed"]) == (
+        len(digest_posts()),
+        0,
+    )
 
 
 def test_a_theme_field_the_rest_api_lacks_makes_the_backfill_fetch_every_page(fresh_wordpress, tmp_path):
@@ -125,11 +139,14 @@ def test_a_theme_field_the_rest_api_lacks_makes_the_backfill_fetch_every_page(fr
     assert rows(database, "SELECT DISTINCT source FROM pages") == [{"source": "html"}]
 
 
-@pytest.mark.parametrize("block,reason", [
-    ({"testbed_rest": "401"}, r"HTTP 401"),
-    ({"testbed_rest": "html"}, r"not JSON"),
-    ({"testbed_robots_no_rest": 1}, r"robots\.txt"),
-])
+@pytest.mark.parametrize(
+    "block,reason",
+    [
+        ({"testbed_rest": "401"}, r"HTTP 401"),
+        ({"testbed_rest": "html"}, r"not JSON"),
+        ({"testbed_robots_no_rest": 1}, r"robots\.txt"),
+    ],
+)
 def test_a_blocked_rest_api_falls_back_to_the_html_listing(wordpress, tmp_path, block, reason):
     wordpress.configure(theme="twentytwentyone", permalinks=DAY_AND_NAME, options=block)
     try:
