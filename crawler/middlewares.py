@@ -19,7 +19,7 @@ from scrapy.exceptions import IgnoreRequest
 
 from crawler.parsing.numbers import MAX_COUNT, ascii_number
 from crawler.run import CrawlRun
-from crawler.urls import same_site, site_of
+from crawler.urls import site_of
 
 logger = logging.getLogger(__name__)
 
@@ -39,10 +39,10 @@ class StayOnSite:
         return cls(crawler)
 
     def process_request(self, request):
-        start_url = CrawlRun.of(self.crawler).start_url
-        if not same_site(request.url, start_url):
+        run = CrawlRun.of(self.crawler)
+        if not run.is_on_site(request.url):
             request.meta["offsite"] = True
-            raise IgnoreRequest(f"not fetched: {request.url} is not on {site_of(start_url)}")
+            raise IgnoreRequest(f"not fetched: {request.url} is not on {run.site_name()}")
         return None
 
 

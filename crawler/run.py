@@ -187,6 +187,13 @@ class CrawlRun:
 
     # --- what the archive held when the run began -------------------------------------------------
 
+    def is_on_site(self, url: str) -> bool:
+        """Whether a URL is on this run's archive's site (the one site it may fetch from or write)."""
+        return same_site(url, self.start_url)
+
+    def site_name(self) -> str:
+        return self.site
+
     def stored_post_count(self) -> int:
         return len(self.state.known_keys)
 

@@ -21,6 +21,8 @@ runaway crawl to time out).
 
 from __future__ import annotations
 
+import csv
+import json
 import re
 import sqlite3
 import subprocess
@@ -30,14 +32,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import feedparser
 import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from lxml import etree
+
+from crawler.cli import main
 from crawler.urls import site_of
 from fixtures.hostile import AUTO, LISTING_PER_PAGE, POSTS_ROUTE, HostileServer, Hostility
 from fixtures.site import CATEGORY_PATH, FixturePost
-from tests.conftest import REPO, crawl_command
+from tests.conftest import REPO, crawl_command, datasette_client
 
 MAX_REST_PAGES = 5
 MAX_LISTING_PAGES = 5
@@ -46,6 +53,7 @@ EXIT_CODES = {0, 1, 2, 3, 4, 5, 6}
 # A log line at the ERROR level (Scrapy's format), or a one-line usage error of the spider or Scrapy.
 ERROR_LINE = re.compile(r"^\S+ \S+ \[[^\]]+\] ERROR: |^[\w-]+: error: |^Usage error|^ERROR: ", re.MULTILINE)
 # C0 controls but tab and newline, the noncharacters U+FFFE and U+FFFF, lone surrogates.
+TITLE_WORDS = "Weekly Digest"
 FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\ufffe\uffff\ud800-\udfff]")
 STATEMENTS = {
     "digests": "SELECT title, headline, dateline, text FROM digests",
@@ -540,6 +548,68 @@ def test_control_characters_never_reach_the_database(tmp_path):
     assert_no_traceback_with_exit_0(result)
     assert stored_paths(database, site) >= {post.path for post in site.posts}, result.describe()
     assert forbidden_text(database) == []
+
+
+def test_what_a_hostile_site_sent_reads_well_in_every_export_the_feed_and_the_pages(tmp_path):
+    """Control characters, noncharacters and a `<script>` in every title and entry: every export parses
+    strictly (csv, JSON, NDJSON), the Atom feed is well-formed XML to lxml and to feedparser, and the
+    reader's pages carry neither the characters nor the script as markup."""
+    database = tmp_path / "archive.db"
+    with HostileServer(Hostility(posts=5, controls=True, script_titles=True)) as site:
+        result = crawl(site, database)
+    assert result.code == 0, result.describe()
+    exported = tmp_path / "export"
+    for fmt in ("csv", "json", "ndjson"):
+        outcome = CliRunner().invoke(main, ["export", str(database), "--format", fmt, "--output", str(exported / fmt)])
+        assert outcome.exit_code == 0, outcome.output
+    texts: list[str] = []
+    for path in sorted((exported / "csv").glob("*.csv")):
+        with path.open(encoding="utf-8", newline="") as handle:
+            texts += [value for row in csv.reader(handle, strict=True) for value in row]
+    for path in sorted((exported / "json").glob("*.json")):
+        texts += [str(value) for row in json.loads(path.read_text(encoding="utf-8")) for value in row.values()]
+    for path in sorted((exported / "ndjson").glob("*.ndjson")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            texts += [str(value) for value in json.loads(line).values()]
+    assert any(TITLE_WORDS in text for text in texts), "the export holds no digest title: the test proves nothing"
+    assert [text for text in texts if FORBIDDEN.search(text)] == []
+
+    get = datasette_client(database)
+    feed = get(f"/-/editions/{database.stem}.atom").content
+    root = etree.fromstring(feed, etree.XMLParser(recover=False))  # raises on a byte that is not XML
+    assert root.tag.endswith("feed")
+    parsed = feedparser.parse(feed)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert len(parsed.entries) == 5 and all(TITLE_WORDS in entry.title for entry in parsed.entries)
+
+    slugs = [slug for (slug,) in query(database, "SELECT slug FROM editions")]
+    digest_ids = [digest_id for (digest_id,) in query(database, "SELECT id FROM digests")]
+    pages = [get(f"/-/edition/{database.stem}/{slug}").text for slug in slugs]
+    pages += [get(f"/-/digest/{database.stem}/{digest_id}").text for digest_id in digest_ids]
+    for html in pages:
+        assert "<script>document" not in html
+        assert not FORBIDDEN.search(html)
+
+
+def test_only_a_run_that_left_nothing_to_retry_keeps_the_feeds_validators_and_the_sync_point(tmp_path):
+    """A run with a failure that may mend (here a REST item whose id is unusable) finishes, but keeps
+    neither the feed's validators nor the REST sync point: the next refresh reads the index in full
+    instead of taking the feed's 304 for "nothing changed". An honest run keeps both."""
+    kept = "SELECT feed_etag, feed_last_modified, synced_to FROM archives"
+    with HostileServer(Hostility(posts=6, ids={2: 10**30})) as site:
+        database = tmp_path / "left.db"
+        result = crawl(site, database)
+        assert result.code == 0 and query(database, "SELECT count(*) FROM failures WHERE kind = 'rest_item'") == [
+            (1,)
+        ], result.describe()
+        assert query(database, kept) == [(None, None, None)]
+        again = crawl(site, database, mode="refresh")
+        assert "nothing was published or edited" not in again.log and site.requests_to(POSTS_ROUTE), again.describe()
+    with HostileServer(Hostility(posts=6)) as site:
+        database = tmp_path / "whole.db"
+        assert crawl(site, database).code == 0
+        [(etag, last_modified, synced_to)] = query(database, kept)
+        assert etag and last_modified and synced_to
 
 
 def test_wrong_typed_rest_title_is_a_failure_or_read_from_the_page(tmp_path):
