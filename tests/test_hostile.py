@@ -37,7 +37,6 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-
 from lxml import etree
 
 from crawler.cli import main
