@@ -11,6 +11,7 @@ Exit codes: 0 success, 1 a user error (bad option value), 2 misuse or a missing 
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -299,10 +300,8 @@ def export(archive: str | None, db_option: str | None, fmt: str, output: str, fo
         if fmt == "sqlite":
             db.close()
             try:
-                if force:
-                    Path(output).unlink(missing_ok=True)
-                copy_database(database, output)
-            except FileExistsError as error:
+                copy_database(database, output, replace=force)
+            except (FileExistsError, sqlite3.Error, OSError) as error:
                 _fail(error, EXIT_USER_ERROR)
             click.echo(f"Copied {database} to {output}")
             return

@@ -74,6 +74,12 @@ PROJECT_SETTINGS = (
         "whatever the site's headers claim.",
     ),
     ProjectSetting(
+        "DIGEST_MAX_POSTS",
+        10000,
+        "Most posts a run sets out to fetch or build; a listing or index that names more fails the run "
+        "(one page may name any number of posts).",
+    ),
+    ProjectSetting(
         "DIGEST_MAX_LISTING_PAGES",
         1000,
         "Most HTML listing pages a run reads; a listing that goes on past it fails the run.",

@@ -51,6 +51,7 @@ class IndexFindings:
     modified_after: bool | None = None  # the REST index says whether /wp/v2/posts takes modified_after
     feed_validators: tuple[str | None, str | None] | None = None  # (ETag, Last-Modified) of the feed
     synced_to: str | None = None  # the newest modification the REST index showed, read to its end
+    index_incomplete: bool = False  # the REST index was not read to its end: validators stand for nothing
 
     @property
     def learnt_anything(self) -> bool:
@@ -72,6 +73,7 @@ class IndexFindings:
             index = replace(index, index_used=self.index_used, note=self.note if self.index_used == "html" else None)
         if self.modified_after is not None:
             index = replace(index, modified_after=self.modified_after)
+        complete = complete and not self.index_incomplete
         if complete and self.feed_validators is not None:
             index = replace(index, feed_etag=self.feed_validators[0], feed_last_modified=self.feed_validators[1])
         if complete and self.synced_to is not None:
@@ -147,7 +149,11 @@ class RestPlan:
             if self.newest_modified is None or post.modified_gmt > self.newest_modified:
                 self.newest_modified = post.modified_gmt
         items = len(page.posts) + len(page.rejected)
-        if items == 0 or items < PER_PAGE:
+        if items < PER_PAGE:  # an empty or short page is the last
+            if page.total is not None and page.total != len(self.seen_ids):
+                # Checked against what arrived: an index that lost or invented posts on the way is read
+                # again in full by the next run.
+                self.end_note = f"X-WP-Total says {page.total} posts, the index listed {len(self.seen_ids)}"
             return None
         if not fresh:
             self.end_note = f"index page {number} repeats posts already listed: the index ends there"
@@ -193,6 +199,10 @@ class RestPlan:
     def unchanged(self) -> dict[int, str]:
         """Post id → modification time of listed posts the archive holds as they are."""
         return {post.post_id: post.modified_gmt for post in self.digests() if self.is_current(post)}
+
+    def read_to_its_end(self) -> bool:
+        """The walk ended where the index ends (not at the cap, not at a repeated page)."""
+        return not self.capped and self.end_note is None
 
     def missing(self) -> list[int]:
         """Stored posts of this site that a complete index (recheck) no longer lists."""

@@ -89,6 +89,7 @@ class CrawlRun:
         self.database = settings.get("DATABASE")
         self.batch_size = settings.getint("DIGEST_WRITE_BATCH")
         self.max_listing_pages = settings.getint("DIGEST_MAX_LISTING_PAGES")
+        self.max_posts = settings.getint("DIGEST_MAX_POSTS")
         self.recheck_min_age = timedelta(hours=settings.getfloat("DIGEST_RECHECK_MIN_AGE"))
         self.tally = RunTally()
         self.findings = IndexFindings()
@@ -252,7 +253,18 @@ class CrawlRun:
         return None
 
     def post_requested(self, key: str, url: str) -> bool:
-        """Note a post this run sets out to handle; False when it has already."""
+        """Note a post this run sets out to handle; False when it has already, or when the run has
+        reached DIGEST_MAX_POSTS (which fails it: a site can name any number of posts on one page)."""
+        if key in self.tally.ledger.expected:
+            return False
+        if len(self.tally.ledger.expected) >= self.max_posts:
+            if self.message is None:
+                logger.warning("Not fetching more than DIGEST_MAX_POSTS (%d) posts in one run", self.max_posts)
+            self.fail(
+                f"the site names more than DIGEST_MAX_POSTS ({self.max_posts}) posts; raise the setting if the "
+                "archive is really that long"
+            )
+            return False
         return self.tally.ledger.expect(key, url)
 
     def post_answered(self, key: str | None, *, recheck: bool = False, status: int | None = None) -> None:
@@ -295,6 +307,12 @@ class CrawlRun:
     def feed_unchanged(self) -> None:
         self.note("the feed answered 304: nothing changed on the site since the last run")
 
+    def index_incomplete(self, why: str) -> None:
+        """The REST index was not read to its end: neither the feed's validators nor a sync point are
+        kept, so the next run reads it in full again."""
+        self.note(why)
+        self.findings.index_incomplete = True
+
     def index_read(self, posts: int) -> None:
         self.tally.index_page(posts)
 
@@ -315,22 +333,27 @@ class CrawlRun:
 
     # --- exceptions anywhere ----------------------------------------------------------------------
 
-    def crashed(self, error: BaseException, where: str) -> None:
-        """An exception nobody foresaw (a bug, or input no rule covers): recorded as an `exception`
-        failure, logged in one line (the traceback at DEBUG), and the crawl stops."""
-        description = fit_text(f"{type(error).__name__}: {error}")[:500]
+    def crashed(self, error: BaseException, url: str | None, doing: str) -> None:
+        """An exception nobody foresaw (a bug, or input no rule covers) while `doing` something with
+        `url`: recorded as an `exception` failure, logged in one line (the traceback at DEBUG), and
+        the crawl stops."""
+        description = _describe(error)
         first = self.exception is None
         self.exception = self.exception or description
-        logger.error("Unexpected %s at %s; stopping the crawl", description, where)
+        # One ERROR line per run: answers already on their way when the crawl stops may raise again.
+        logger.log(
+            logging.ERROR if first else logging.WARNING,
+            "Unexpected %s while %s %s; %s",
+            description,
+            doing,
+            url or self.start_url,
+            "stopping the crawl" if first else "the crawl is stopping",
+        )
         logger.debug("Traceback of the unexpected error", exc_info=error)
         if self._batch is not None and self.storage_error is None:
             try:
                 self._record_failure(
-                    PageFailure(
-                        url=where if where.startswith("http") else self.start_url,
-                        kind="exception",
-                        message=f"{where}: {description}",
-                    )
+                    PageFailure(url=url or self.start_url, kind="exception", message=f"{doing}: {description}")
                 )
             except sqlite3.Error as storage_error:
                 self._storage_failed_at_close(storage_error)
@@ -338,18 +361,12 @@ class CrawlRun:
             deferred_from_coro(self.crawler.engine.close_spider_async(reason="exception"))
 
     def _spider_error(self, failure: Failure, response, spider) -> None:
-        where = (
-            getattr(response, "url", None)
-            or getattr(getattr(failure, "request", None), "url", None)
-            or "the spider's start"
-        )
-        self.crashed(failure.value or RuntimeError("an error without an exception"), where)
+        url = getattr(response, "url", None) or getattr(getattr(failure, "request", None), "url", None)
+        self.crashed(failure.value or RuntimeError("an error without an exception"), url, "reading")
 
     def _item_error(self, item, response, spider, failure: Failure) -> None:
-        self.crashed(
-            failure.value or RuntimeError("an error without an exception"),
-            f"{getattr(item, 'url', None) or type(item).__name__} (storing it)",
-        )
+        error = failure.value or RuntimeError("an error without an exception")
+        self.crashed(error, getattr(item, "url", None), f"storing a {type(item).__name__} of")
 
     # --- writes -----------------------------------------------------------------------------------
 
@@ -489,13 +506,37 @@ class CrawlRun:
     def _spider_closed(self, spider, reason: str) -> None:
         try:
             self.close(reason)
-        except Exception as error:  # noqa: BLE001 - the verdict must stand whatever broke
-            self.exception = self.exception or fit_text(f"{type(error).__name__}: {error}")[:500]
-            self.status, self.message = "failed", f"unexpected error while closing the run: {self.exception}"
-            logger.error("Unexpected %s while closing crawl run %s", self.exception, self.run_id)
-            logger.debug("Traceback of the unexpected error", exc_info=error)
+        except Exception as error:  # the verdict must stand whatever broke
+            self._crashed_at_close(error)
         finally:
             self._release()
+
+    def _crashed_at_close(self, error: Exception) -> None:
+        """An exception while closing: the run is failed, and says so in its row when the archive can."""
+        description = _describe(error)
+        self.exception = self.exception or description
+        self.status, self.message = "failed", f"unexpected error while closing the run: {description}"
+        logger.error("Unexpected %s while closing crawl run %s", description, self.run_id)
+        logger.debug("Traceback of the unexpected error", exc_info=error)
+        if self._db is None or self.run_id is None:
+            return
+        try:
+            if self.db.conn.in_transaction:
+                self.db.execute("ROLLBACK")
+            with self.db.atomic():
+                failure = PageFailure(url=self.start_url, kind="exception", message=self.message)
+                storage.record_failure(self.db, self.run_id, failure)
+                self.tally.failure("exception")
+                storage.finish_run(
+                    self.db,
+                    self.run_id,
+                    "failed",
+                    self.tally.counts,
+                    self.message,
+                    failure_kinds=dict(self.tally.failure_kinds),
+                )
+        except sqlite3.Error as storage_error:
+            logger.error("Could not record the end of crawl run %s: %s", self.run_id, storage_error)
 
     def close(self, reason: str) -> None:
         """Decide the verdict, commit last, write the run's row; the lock is released after this."""
@@ -673,6 +714,11 @@ class CrawlRun:
         if self.status == "finished" and self.row_written:
             return FINISHED_EXIT_CODE
         return RUN_FAILED_EXIT_CODE
+
+
+def _describe(error: BaseException) -> str:
+    """`Type: message` of an exception, fit for a log line and a failures row."""
+    return fit_text(f"{type(error).__name__}: {error}")[:500]
 
 
 def _post_keys_of(item) -> list[str]:

@@ -359,15 +359,7 @@ def _is_archive(path: str) -> bool:
     if key not in _ARCHIVE_CACHE:
         if len(_ARCHIVE_CACHE) > 256:  # a file being crawled changes its mtime all the time
             _ARCHIVE_CACHE.clear()
-        try:
-            connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-            try:
-                tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            finally:
-                connection.close()
-            _ARCHIVE_CACHE[key] = {"digests", "editions", "entries"} <= tables
-        except sqlite3.Error:
-            _ARCHIVE_CACHE[key] = False
+        _ARCHIVE_CACHE[key] = sql.is_archive(path)
     return _ARCHIVE_CACHE[key]
 
 

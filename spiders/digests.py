@@ -154,8 +154,8 @@ class DigestsSpider(scrapy.Spider):
         try:
             for request in self._first_requests():
                 yield request
-        except Exception as error:  # noqa: BLE001 - handed to the run, which fails the crawl
-            self.run.crashed(error, self.start_url)
+        except Exception as error:  # handed to the run, which fails the crawl
+            self.run.crashed(error, self.start_url, "starting the crawl of")
 
     def _first_requests(self):
         self.logger.info(
@@ -395,8 +395,8 @@ class DigestsSpider(scrapy.Spider):
                 f"the REST index goes on past DIGEST_MAX_REST_PAGES ({plan.max_pages} pages of "
                 f"{PER_PAGE}); raise the setting if the archive is really that long"
             )
-        elif plan.end_note:
-            self.run.note(plan.end_note)
+        elif not plan.read_to_its_end():
+            self.run.index_incomplete(plan.end_note or "the REST index was not read to its end")
         else:
             self.run.synced(plan.newest_modified)
         unchanged = plan.unchanged()
@@ -406,26 +406,31 @@ class DigestsSpider(scrapy.Spider):
         self.logger.info(
             "REST index of %s: %d digests listed, %d new or changed", self.start_url, len(plan.digests()), len(to_fetch)
         )
-        if self.mode == "recheck":
+        if self.mode == "recheck" and plan.read_to_its_end():
+            # Only an index read to its end says which stored posts it no longer lists; the site is
+            # asked about those, a page of ids at a time, before any is marked gone.
             missing = plan.missing()
-            if missing:
+            for start in range(0, len(missing), PER_PAGE):
+                asked = missing[start : start + PER_PAGE]
                 yield scrapy.Request(
-                    plan.still_published_url(missing),
+                    plan.still_published_url(asked),
                     callback=self.published_read,
                     errback=self.side_request_failed,
-                    cb_kwargs={"asked": missing},
+                    cb_kwargs={"asked": asked},
                     dont_filter=True,
                 )
+        held_back = []
         if self.mode == "backfill":
             self.sampled = plan.sample(to_fetch)
             if self.sampled:
                 sampled_ids = {post.post_id for post in self.sampled}
-                self.held_back = [post for post in to_fetch if post.post_id not in sampled_ids]
-                for post in self.held_back:  # each ends built from the REST API or fetched
-                    self.run.post_requested(post_key(post.link), post.link)
+                held_back = [post for post in to_fetch if post.post_id not in sampled_ids]
                 to_fetch = self.sampled
-        for post in to_fetch:
-            yield from self._request_post(post)
+        # The ledger takes the posts to fetch first (the sample before what waits for its verdict), then
+        # each post held back, which ends built from the REST API or fetched; DIGEST_MAX_POSTS may stop it.
+        requests = [request for post in to_fetch for request in self._request_post(post)]
+        self.held_back = [post for post in held_back if self.run.post_requested(post_key(post.link), post.link)]
+        yield from requests
 
     def _request_post(self, post, *, held_back: bool = False):
         key = post_key(post.link)

@@ -63,13 +63,21 @@ def _write(handle, fmt: str, columns: list[str], cursor) -> int:
     return count
 
 
-def copy_database(source: str | Path, destination: str | Path) -> None:
-    """A consistent copy of the whole archive through SQLite's backup API (safe while a crawl writes)."""
-    destination = Path(destination)
-    if destination.exists():
+def copy_database(source: str | Path, destination: str | Path, *, replace: bool = False) -> None:
+    """A consistent copy of the whole archive through SQLite's backup API (safe while a crawl writes).
+
+    The copy is written beside the destination and moved into place when whole, so that a failed
+    copy leaves an existing destination as it was. Never onto the source itself, nor onto a folder.
+    """
+    source, destination = Path(source), Path(destination)
+    if destination.exists() and (destination.is_dir() or destination.resolve() == source.resolve()):
+        raise FileExistsError(f"{destination} is {'a folder' if destination.is_dir() else 'the archive itself'}")
+    if destination.exists() and not replace:
         raise FileExistsError(f"{destination} exists; not overwriting it")
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-    dst = sqlite3.connect(destination)
+    partial = destination.with_name(f".{destination.name}.partial")
+    partial.unlink(missing_ok=True)
+    src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
+    dst = sqlite3.connect(partial)
     try:
         with dst:
             src.backup(dst)
@@ -77,3 +85,4 @@ def copy_database(source: str | Path, destination: str | Path) -> None:
     finally:
         src.close()
         dst.close()
+    partial.replace(destination)

@@ -5,6 +5,9 @@ The plugin runs them with Datasette's own database objects; nothing here imports
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 # Editions in reading order: by issue date (else first publication), undated last, then by slug.
 _EDITION_DAY = "coalesce(issue_date, substr(first_published, 1, 10), '9999-12-31')"
 
@@ -63,3 +66,16 @@ START_COUNTS = """
 SELECT (SELECT count(*) FROM editions) AS editions, (SELECT count(*) FROM digests) AS digests,
        (SELECT count(DISTINCT site) FROM digests) AS sites
 """
+
+
+def is_archive(path: str | Path) -> bool:
+    """Whether the SQLite file at `path` is a digest archive (has its tables); read-only, never raises."""
+    try:
+        connection = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            connection.close()
+    except (sqlite3.Error, OSError, ValueError):
+        return False
+    return {"digests", "editions", "entries"} <= tables

@@ -72,7 +72,7 @@ def open_for_reading(path: str | Path) -> Database:
     """
     path = _checked_path(path, must_exist=True)
     try:
-        db = Database(sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False))
+        db = Database(sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False))
         _check_archive(db, path)
         if not db.table_names():
             db.close()

@@ -295,7 +295,7 @@ def rows_off_origin(database: Path, server: HostileServer) -> list[tuple[str, st
     site = site_of(server.base_url)
     found = []
     for table in ("digests", "digest_urls", "pages"):
-        for (url,) in query(database, f"SELECT url FROM {table}"):  # noqa: S608 - our own table names
+        for (url,) in query(database, f"SELECT url FROM {table}"):  # our own table names
             if _site(url) != site:
                 found.append((table, url))
     return found
@@ -406,6 +406,19 @@ def test_endless_rest_paging_is_bounded(tmp_path):
     assert result.code == 1, result.describe()
     assert len(result.error_lines()) == 1, result.error_lines()
     assert "Traceback" not in result.log, result.describe()
+
+
+@pytest.mark.parametrize("index", ["auto", "html"])
+def test_a_site_that_names_more_posts_than_a_run_may_take_fails_the_run(tmp_path, index):
+    """However many posts one listing page or index page names, a run sets out to handle at most
+    DIGEST_MAX_POSTS of them (here 3 of 6), and says it failed (exit 1, one ERROR line)."""
+    database = tmp_path / "archive.db"
+    with HostileServer(Hostility(posts=6)) as site:
+        result = crawl(site, database, "-s", "DIGEST_MAX_POSTS=3", "-a", f"index={index}")
+        stored = stored_paths(database, site)
+    assert result.code == 1, result.describe()
+    assert len(result.error_lines()) == 1 and "DIGEST_MAX_POSTS" in result.error_lines()[0], result.describe()
+    assert 0 < len(stored) <= 3, stored
 
 
 def test_endless_html_listing_is_bounded(tmp_path):

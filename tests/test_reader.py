@@ -444,6 +444,24 @@ def test_export_refuses_to_overwrite_unless_told_to(archive, tmp_path):
     assert forced.exit_code == 0
 
 
+def test_a_forced_sqlite_export_never_replaces_the_archive_itself_or_a_folder(archive, tmp_path):
+    before = archive.read_bytes()
+    onto_itself = CliRunner().invoke(
+        main, ["export", str(archive), "--format", "sqlite", "--output", str(archive), "--force"]
+    )
+    assert onto_itself.exit_code == 1 and "the archive itself" in onto_itself.output, onto_itself.output
+    assert archive.read_bytes() == before
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    onto_folder = CliRunner().invoke(main, ["export", str(archive), "--format", "sqlite", "--output", str(folder)])
+    assert onto_folder.exit_code == 1 and "a folder" in onto_folder.output, onto_folder.output
+    copy = tmp_path / "copy.db"
+    for _ in range(2):  # the second replaces the first, as --force says
+        done = CliRunner().invoke(main, ["export", str(archive), "--format", "sqlite", "--output", str(copy), "--force"])
+        assert done.exit_code == 0, done.output
+    assert rows(copy, "SELECT count(*) AS n FROM digests") == rows(archive, "SELECT count(*) AS n FROM digests")
+
+
 def test_the_feed_pages_back(datasette, archive):
     first = datasette("/-/editions/archive.atom").text
     total = rows(archive, "SELECT count(*) AS n FROM editions")[0]["n"]

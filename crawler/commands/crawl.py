@@ -59,7 +59,7 @@ class Command(ScrapyCrawlCommand):
                     yield deferred_from_coro(process.crawl(crawler, **arguments))
                     if CrawlRun.exit_code_of(crawler) == INTERRUPTED_EXIT_CODE:
                         break  # stopped by SIGTERM or Ctrl-C: not on to the next archive
-            except Exception as error:  # noqa: BLE001 - becomes the exit code, in one line
+            except Exception as error:  # becomes the exit code, in one line
                 unexpected.append(error)
                 logger.error("Unexpected %s: %s; stopping", type(error).__name__, error)
                 logger.debug("Traceback of the unexpected error", exc_info=error)
