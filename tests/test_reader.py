@@ -457,7 +457,9 @@ def test_a_forced_sqlite_export_never_replaces_the_archive_itself_or_a_folder(ar
     assert onto_folder.exit_code == 1 and "a folder" in onto_folder.output, onto_folder.output
     copy = tmp_path / "copy.db"
     for _ in range(2):  # the second replaces the first, as --force says
-        done = CliRunner().invoke(main, ["export", str(archive), "--format", "sqlite", "--output", str(copy), "--force"])
+        done = CliRunner().invoke(
+            main, ["export", str(archive), "--format", "sqlite", "--output", str(copy), "--force"]
+        )
         assert done.exit_code == 0, done.output
     assert rows(copy, "SELECT count(*) AS n FROM digests") == rows(archive, "SELECT count(*) AS n FROM digests")
 

@@ -34,7 +34,7 @@ from .html import (
     make_tree,
     text_of,
 )
-from .numbers import post_id_of
+from .numbers import post_id_in_text
 from .sanitise import sanitise_html
 from .text import (
     DATE_IN_WORDS,
@@ -195,8 +195,8 @@ def _query_post_id(url: str | None) -> int | None:
     if url is None or not is_http_url(url):
         return None
     for key, value in parse_qsl(urlsplit(url).query):
-        if key == "p" and post_id_of(value) is not None:
-            return post_id_of(value)
+        if key == "p" and post_id_in_text(value) is not None:
+            return post_id_in_text(value)
     return None
 
 
@@ -204,19 +204,19 @@ def _parse_post_id(tree, url: str, canonical: str) -> int | None:
     """The WordPress post id: `postid-N` body class, `?p=N` shortlink, `post-N` article, `/posts/N`."""
     for token in (tree.find("body").get("class") or "").split():
         match = _POSTID_CLASS.match(token)
-        if match and post_id_of(match[1]) is not None:
-            return post_id_of(match[1])
+        if match and post_id_in_text(match[1]) is not None:
+            return post_id_in_text(match[1])
     shortlink = _query_post_id(join_url(url, _link_rel(tree, "shortlink")))
     if shortlink:
         return shortlink
     for article in tree.iter("article"):
         match = _POST_ARTICLE_ID.match(article.get("id") or "")
-        if match and post_id_of(match[1]) is not None and not lx_in_chrome(article):
-            return post_id_of(match[1])
+        if match and post_id_in_text(match[1]) is not None and not lx_in_chrome(article):
+            return post_id_in_text(match[1])
     for candidate in (canonical, url):
         match = _POSTS_PATH.search(urlsplit(candidate).path)
-        if match and post_id_of(match[1]) is not None:
-            return post_id_of(match[1])
+        if match and post_id_in_text(match[1]) is not None:
+            return post_id_in_text(match[1])
     return _query_post_id(url)
 
 

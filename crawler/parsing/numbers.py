@@ -27,13 +27,18 @@ def ascii_number(text: str | None, maximum: int) -> int | None:
     return value if value <= maximum else None
 
 
-def post_id_of(value: object) -> int | None:
-    """A WordPress post id from JSON (an int, not a bool) or from text (ASCII digits), in 1 … 2^63 − 1."""
-    if isinstance(value, str):
-        value = ascii_number(value, MAX_POST_ID)
+def post_id_in_json(value: object) -> int | None:
+    """A WordPress post id from JSON: an integer (not a bool, not a string of digits, not a float) in
+    1 … 2^63 − 1. WordPress sends ids as integers; anything else is not a post id."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_POST_ID:
         return None
     return value
+
+
+def post_id_in_text(text: str) -> int | None:
+    """A WordPress post id from a page or URL (`postid-12`, `?p=12`, `/posts/12`): ASCII digits, in range."""
+    value = ascii_number(text, MAX_POST_ID)
+    return value if value else None
 
 
 def count_of(text: str | None) -> int | None:

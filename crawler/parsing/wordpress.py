@@ -28,7 +28,7 @@ from .decoding import decode_html
 from .digest import parse_digest
 from .errors import ParseError
 from .html import make_tree
-from .numbers import count_of, post_id_of
+from .numbers import count_of, post_id_in_json, post_id_in_text
 from .text import fit_text
 
 REST_REL = "https://api.w.org/"
@@ -95,8 +95,8 @@ def parse_discovery(url: str, html: str | bytes, link_header: str | None = None)
     for rel, kind_type, href, _ in links:
         if href and "alternate" in rel and kind_type == "application/json" and on_site(href):
             match = _OBJECT_ROUTE.search(_rest_route_of(href))
-            if match and post_id_of(match["id"]) is not None:
-                kind, object_id = match["kind"], post_id_of(match["id"])
+            if match and post_id_in_text(match["id"]) is not None:
+                kind, object_id = match["kind"], post_id_in_text(match["id"])
                 break
     feeds = [
         href
@@ -231,7 +231,7 @@ def _rest_post(item: object, archive_url: str) -> RestPost | str:
     """The checked post, or why the item cannot be used."""
     if not isinstance(item, dict):
         return f"not an object ({type(item).__name__})"
-    post_id = post_id_of(item.get("id"))
+    post_id = post_id_in_json(item.get("id"))
     if post_id is None:
         return f"id {str(item.get('id'))[:40]!r} is not a post id"
     link = item.get("link")
@@ -280,7 +280,7 @@ def parse_rest_posts(
         if isinstance(post, RestPost):
             posts.append(post)
         else:
-            post_id = post_id_of(item.get("id")) if isinstance(item, dict) else None
+            post_id = post_id_in_json(item.get("id")) if isinstance(item, dict) else None
             rejected.append(RejectedItem(position, post_id, fit_text(post)))
     return RestPostsPage(url, tuple(posts), tuple(rejected), count_of(total), count_of(total_pages))
 
@@ -293,7 +293,7 @@ def parse_rest_post(item: dict) -> Digest:
     the theme adds around the content (a sub-headline from post meta, say) is not in the REST API;
     the crawl compares a sample of posts with their pages before it trusts this.
     """
-    post_id = post_id_of(item.get("id"))
+    post_id = post_id_in_json(item.get("id"))
     content = item.get("content")
     title = item.get("title")
     if post_id is None or not isinstance(content, dict) or not isinstance(title, dict):
