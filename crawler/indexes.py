@@ -47,7 +47,8 @@ class IndexFindings:
     feed_url: str | None = None
     discovered_at: str | None = None
     index_used: str | None = None  # "rest" or "html"
-    note: str | None = None  # why not the REST API, when the run fell back from it
+    fallback_reason: str | None = None  # why not the REST API, when the run fell back from it
+    notes: list[str] = field(default_factory=list)  # for the run's row: why not REST, the sample check, …
     modified_after: bool | None = None  # the REST index says whether /wp/v2/posts takes modified_after
     feed_validators: tuple[str | None, str | None] | None = None  # (ETag, Last-Modified) of the feed
     synced_to: str | None = None  # the newest modification the REST index showed, read to its end
@@ -70,7 +71,8 @@ class IndexFindings:
                 discovered_at=self.discovered_at,
             )
         if self.index_used is not None:
-            index = replace(index, index_used=self.index_used, note=self.note if self.index_used == "html" else None)
+            reason = self.fallback_reason if self.index_used == "html" else None
+            index = replace(index, index_used=self.index_used, note=reason)
         if self.modified_after is not None:
             index = replace(index, modified_after=self.modified_after)
         complete = complete and not self.index_incomplete

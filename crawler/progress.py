@@ -36,7 +36,7 @@ def progress_line(progress: Progress) -> str:
     pages, last_page, listed, done = (
         progress.listing_pages,
         progress.last_page,
-        progress.posts_listed,
+        progress.posts_to_handle,
         progress.posts_done,
     )
     elapsed = max(progress.elapsed, 1e-6)

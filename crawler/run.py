@@ -58,7 +58,7 @@ logger = logging.getLogger(__name__)
 # Exit codes of `scrapy crawl digests` and `digest-archive` (the README lists them; a test checks).
 EXIT_CODES = {
     0: "the run finished (pages that failed are recorded in `failures`)",
-    1: "the run failed because of the site: the archive index could not be read, or layout drift",
+    1: "the run failed because of the site: the archive index could not be read, layout drift, or a cap reached (`DIGEST_MAX_*`)",
     2: "a bad argument, or a DATABASE that is missing, not SQLite, another program's, or unwritable",
     3: "another crawl holds the archive",
     4: "a storage error stopped the run: disk full, read-only file, database locked, a constraint",
@@ -96,7 +96,6 @@ class CrawlRun:
         self.health = RunHealth()
         self.state = storage.CrawlState(set(), set(), [])
         self.archive_index: storage.ArchiveIndex | None = None  # what the last crawl learnt of the indexes
-        self.index_notes: list[str] = []  # why not the REST API, what the sample check found
         self.run_id: int | None = None
         self.status: str | None = None  # finished, failed or interrupted, once closed
         self.message: str | None = None  # why the run failed, if it did
@@ -232,14 +231,15 @@ class CrawlRun:
     def listing_read(self, url: str, post_keys: list[str], last_page: int | None) -> list[str]:
         """A listing page was read; returns the keys it names that are new to this run."""
         if not post_keys:
-            self.tally.empty_listings.append(url)
+            self.health.empty_listings.append(url)
         return self.tally.listing_page(post_key(url), post_keys, last_page)
 
     def listing_unreadable(self, url: str) -> None:
         self.tally.unreadable_listing(post_key(url))
 
-    def why_not_follow(self, next_url: str) -> str | None:
-        """Why the listing's next page is not read (another site, read already, the cap), or None."""
+    def refuse_next_listing(self, next_url: str) -> str | None:
+        """Why the listing's next page is not read (another site, read already), or None; past
+        DIGEST_MAX_LISTING_PAGES the run fails, and that is the reason given."""
         if not same_site(next_url, self.start_url):
             return f"{next_url} is on another site"
         if post_key(next_url) in self.tally.listing_urls:
@@ -291,12 +291,15 @@ class CrawlRun:
             self.note(note)
 
     def note(self, text: str) -> None:
-        if text not in self.index_notes:
-            self.index_notes.append(text)
+        """A line about the indexes for the run's row (`crawl_runs.index_note`) and its last log lines."""
+        if text not in self.findings.notes:
+            self.findings.notes.append(text)
 
-    def rest_failed(self, reason: str) -> None:
-        """The REST API stopped working: the next crawl discovers it again from the start page."""
-        self.findings.index_used, self.findings.note = "html", reason
+    def rest_abandoned(self, reason: str) -> None:
+        """The REST API stopped working in this run: the HTML listing instead, and the next crawl
+        discovers the REST API again from the start page."""
+        self.use_index("html", reason)
+        self.findings.fallback_reason = reason
 
     def rest_supports_modified_after(self, supported: bool) -> None:
         self.findings.modified_after = supported
@@ -567,7 +570,7 @@ class CrawlRun:
                     self.message,
                     failure_kinds=dict(self.tally.failure_kinds),
                     index_used=self.findings.index_used,
-                    index_note="; ".join(self.index_notes) or None,
+                    index_note="; ".join(self.findings.notes) or None,
                 )
             self.row_written = True
         except sqlite3.Error as error:
@@ -646,7 +649,6 @@ class CrawlRun:
             return "interrupted", "interrupted (SIGTERM or Ctrl-C); run the same command again to resume"
         if reason != "finished":
             return "failed", self.message or reason
-        self.health.empty_listings = list(self.tally.empty_listings)
         kinds = self.tally.failure_kinds
         self.health.posts_read = self.tally.counts.posts_fetched - kinds["empty"] - kinds["not_html"]
         message = self.message or self.health.problem()
@@ -677,8 +679,8 @@ class CrawlRun:
             c.gone,
             f": {self.message}" if self.message else "",
         )
-        if self.index_notes:
-            logger.info("Index: %s", "; ".join(self.index_notes))
+        if self.findings.notes:
+            logger.info("Index: %s", "; ".join(self.findings.notes))
         if self.tally.failure_kinds:
             logger.warning(
                 "Failures by kind: %s", ", ".join(f"{n} {kind}" for kind, n in sorted(self.tally.failure_kinds.items()))

@@ -5,7 +5,7 @@ from crawler.config import project_defaults, user_agent
 BOT_NAME = "digest-archive"
 SPIDER_MODULES = ["spiders"]
 NEWSPIDER_MODULE = "spiders"
-# Our `crawl` command: Scrapy's, exiting 1 when the run failed (see crawler/commands/crawl.py).
+# Our `crawl` command: Scrapy's, exiting with the run's verdict (0–6; see crawler/commands/crawl.py).
 COMMANDS_MODULE = "crawler.commands"
 
 # DATABASE, DIGEST_ARCHIVES, …: see crawler/config.py (declared there once, with help).

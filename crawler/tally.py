@@ -19,7 +19,7 @@ from storage import RunCounts
 class Progress:
     listing_pages: int
     last_page: int | None
-    posts_listed: int
+    posts_to_handle: int  # posts the run set out to fetch or build (its ledger)
     posts_done: int
     failed: int
     elapsed: float
@@ -55,9 +55,8 @@ class RunTally:
     counts: RunCounts = field(default_factory=RunCounts)
     failure_kinds: Counter[str] = field(default_factory=Counter)
     ledger: PostLedger = field(default_factory=PostLedger)
-    listed: set[str] = field(default_factory=set)  # post keys named by a listing page or the REST index
+    listed: set[str] = field(default_factory=set)  # post keys named by a listing page
     listing_urls: set[str] = field(default_factory=set)  # listing pages read (a loop of "next" links ends)
-    empty_listings: list[str] = field(default_factory=list)  # listing pages that named no post
     last_page: int | None = None  # the archive's last listing page, when its pagination shows it
     started: float = field(default_factory=time.monotonic)
 

@@ -239,14 +239,13 @@ async def report_view(datasette, request):
 
 def _atom_time(value: str | None) -> str:
     """An RFC 3339 timestamp (Atom's): a bare date is midnight UTC."""
-    if not value:
-        return "1970-01-01T00:00:00Z"
-    if len(value) == 10:
-        return f"{value}T00:00:00Z"
     try:
-        return datetime.fromisoformat(value).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        moment = datetime.fromisoformat(value or "")
     except ValueError:
-        return value
+        return "1970-01-01T00:00:00Z"  # no time at all: Atom needs one, and this one says "unknown"
+    if moment.tzinfo is None:  # the archive's times are UTC (a bare date too: midnight UTC)
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 async def editions_feed(datasette, request):

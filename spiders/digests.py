@@ -264,8 +264,7 @@ class DigestsSpider(scrapy.Spider):
         self.logger.warning(
             "Not using the REST API of %s: %s; reading the HTML listing instead", self.start_url, reason
         )
-        self.run.use_index("html", reason)
-        self.run.rest_failed(reason)
+        self.run.rest_abandoned(reason)
         yield from self._html_path_start()
         if self.mode == "recheck":
             return  # a recheck through the HTML path re-checks every stored page and reads no listing
@@ -331,7 +330,7 @@ class DigestsSpider(scrapy.Spider):
         return scrapy.Request(
             self.plan.index_url(page),
             callback=self.rest_index_read,
-            errback=self.rest_failed,
+            errback=self.rest_index_failed,
             cb_kwargs={"page": page},
             dont_filter=True,
             meta={"dont_redirect": True},
@@ -376,7 +375,7 @@ class DigestsSpider(scrapy.Spider):
             if self.run.post_requested(post_key(url), url):
                 yield self._post_request(url, post_id=item.post_id)
 
-    def rest_failed(self, failure):
+    def rest_index_failed(self, failure):
         _, message, _ = describe_failure(failure)
         yield from self._fall_back_to_html(f"{failure.request.url}: {message}")
 
@@ -543,7 +542,7 @@ class DigestsSpider(scrapy.Spider):
             # ones (a sticky post may stand above them), is the stored frontier: older pages are stored.
             self.logger.info("Refresh: %s reaches what is stored; not following older pages", url)
             return
-        why_not = self.run.why_not_follow(listing.next_url)
+        why_not = self.run.refuse_next_listing(listing.next_url)
         if why_not is not None:
             self.logger.warning("Not following next page %s: %s", listing.next_url, why_not)
             return

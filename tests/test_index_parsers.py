@@ -414,7 +414,7 @@ def read_feed(tmp_path, case: str, conditional: bool = False, known: storage.Arc
         db.close()
     with make_spider(database, start_url=CATEGORY_URL) as spider:
         outputs = list(spider.feed_read(feed_response(case), conditional=conditional))
-        notes = list(spider.run.index_notes)
+        notes = list(spider.run.findings.notes)
     db = storage.open_database(database)
     try:
         return outputs, storage.load_archive_index(db, CATEGORY_URL), notes

@@ -71,9 +71,11 @@ def test_progress_is_one_rewritten_status_line_on_a_terminal(tmp_path, site_serv
 
 def test_the_eta_counts_the_pages_the_pagination_says_are_left():
     # 2 of 4 listing pages read naming 20 posts, 10 done in 60 s: 40 expected, 30 to go at 10/min.
-    line = progress_line(Progress(listing_pages=2, last_page=4, posts_listed=20, posts_done=10, failed=1, elapsed=60.0))
+    line = progress_line(
+        Progress(listing_pages=2, last_page=4, posts_to_handle=20, posts_done=10, failed=1, elapsed=60.0)
+    )
     assert line == "listing 2/4 · posts 10 done of 20 listed · 1 failed · 10.0/min · ETA 3m00s · 1m00s elapsed"
     unknown_end = progress_line(
-        Progress(listing_pages=1, last_page=None, posts_listed=10, posts_done=0, failed=0, elapsed=5.0)
+        Progress(listing_pages=1, last_page=None, posts_to_handle=10, posts_done=0, failed=0, elapsed=5.0)
     )
     assert unknown_end == "listing 1 · posts 0 done of 10 listed · 0 failed · 0.0/min · ETA - · 5s elapsed"

@@ -2,7 +2,8 @@
 
 A site's numbers reach SQLite, `range()` and URL building: `"²".isdigit()` is True but `int("²")`
 fails, Unicode digits (`"٣"`) are digits to `\\d`, and `10**30` overflows SQLite's integers. Every
-number read from a page, a URL, a header or JSON goes through here.
+post id, count and page number read from a page, a URL, a header or JSON goes through here (the
+digits of dates and issue numbers in titles are bounded by their patterns: 4 digits at most).
 """
 
 from __future__ import annotations
