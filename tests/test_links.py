@@ -236,3 +236,39 @@ def test_schema_6_migrates_an_archive_of_schema_4(tmp_path):
     assert {"link_targets", "link_checks"} <= set(db.table_names())
     assert "link_health" in db.view_names()
     db.close()
+
+
+def test_links_command_json_and_summary_and_the_wacz_export(linked_archive, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from crawler.cli import main
+
+    with StandInWeb(HOSTS) as web:
+        assert_clean_run(run_links(linked_archive, web, "-s", "DIGEST_LINK_DEAD_DAYS=0"))
+        assert_clean_run(
+            run_links(linked_archive, web, "-s", "DIGEST_LINK_DEAD_DAYS=0", "-s", "DIGEST_LINK_RECHECK_DAYS=0")
+        )
+    runner = CliRunner()
+    result = runner.invoke(main, ["links", str(linked_archive), "--json"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert len(lines) == len(EXPECTED)
+    assert set(lines[0]) == {
+        "url", "status", "http_status", "final_url", "checked_at", "dead_since", "capture", "archived_copy", "digests"
+    }  # fmt: skip
+    by_url = {line["url"]: line for line in lines}
+    assert by_url["http://live.test/a"]["digests"] == 2 and by_url["http://live.test/a"]["capture"]["warc"]
+    assert by_url["http://gone.test/a"]["status"] == "dead"
+    assert by_url["http://gone.test/a"]["archived_copy"].startswith("http://web.archive.test/web/2018")
+    assert by_url["http://blocked.test/x"]["status"] == "blocked"
+    summary = runner.invoke(main, ["links", str(linked_archive)])
+    assert summary.exit_code == 0 and "dead" in summary.output and "Hosts with the most dead links" in summary.output
+    wacz = tmp_path / "links.wacz"
+    exported = runner.invoke(main, ["export", str(linked_archive), "--wacz", str(wacz)])
+    assert exported.exit_code == 0, exported.output
+    from wacz.main import main as wacz_main
+
+    assert wacz_main(["validate", "-f", str(wacz)]) == 0
+    assert runner.invoke(main, ["export", str(linked_archive), "--wacz", str(wacz)]).exit_code == 1  # not overwritten
