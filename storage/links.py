@@ -242,20 +242,19 @@ def link_summary(db: Database, *, top_hosts: int = 10) -> dict:
     return {"by_status": by_status, "dead_share_by_year": by_year, "hosts_with_most_dead": hosts}
 
 
-def link_states_for_digest(db: Database, digest_id: int) -> dict[str, dict]:
-    """url → what the reader shows beside a link of this digest (status, capture, archived copy)."""
-    rows = db.execute(
-        """SELECT t.url, t.status, t.dead_since, t.final_url, t.capture_warc, t.capture_offset, t.captured_at,
-                  t.archived_copy
-           FROM link_targets t WHERE t.url IN (SELECT url FROM links WHERE digest_id = ?)""",
-        [digest_id],
-    ).fetchall()
-    return {
-        url: {
-            "status": "dead" if dead_since else status,
-            "final_url": final_url,
-            "capture": {"warc": warc, "offset": offset, "captured_at": captured_at} if warc else None,
-            "archived_copy": copy,
-        }
-        for url, status, dead_since, final_url, warc, offset, captured_at, copy in rows
-    }
+# The reader's reads (Datasette runs them on its own connection).
+LINK_STATES_OF_DIGESTS = """
+SELECT t.id, t.url, t.status, t.dead_since, t.final_url, t.http_status, t.checked_at, t.capture_warc,
+       t.captured_at, t.archived_copy
+FROM link_targets t
+WHERE t.url IN (SELECT url FROM links WHERE digest_id IN ({placeholders}))
+"""
+CAPTURE_OF_LINK = """
+SELECT id, url, final_url, capture_warc, capture_offset, captured_at FROM link_targets
+WHERE id = :id AND capture_warc IS NOT NULL
+"""
+
+
+def link_states_query(digest_count: int) -> str:
+    """LINK_STATES_OF_DIGESTS for this many digest ids (`:d0`, `:d1`, …)."""
+    return LINK_STATES_OF_DIGESTS.format(placeholders=", ".join(f":d{n}" for n in range(max(digest_count, 1))))

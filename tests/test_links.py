@@ -272,3 +272,30 @@ def test_links_command_json_and_summary_and_the_wacz_export(linked_archive, tmp_
 
     assert wacz_main(["validate", "-f", str(wacz)]) == 0
     assert runner.invoke(main, ["export", str(linked_archive), "--wacz", str(wacz)]).exit_code == 1  # not overwritten
+
+
+def test_the_reader_marks_each_link_and_offers_a_dead_links_copies(linked_archive):
+    from .conftest import datasette_client
+
+    with StandInWeb(HOSTS) as web:
+        assert_clean_run(run_links(linked_archive, web, "-s", "DIGEST_LINK_DEAD_DAYS=0"))
+        assert_clean_run(
+            run_links(linked_archive, web, "-s", "DIGEST_LINK_DEAD_DAYS=0", "-s", "DIGEST_LINK_RECHECK_DAYS=0")
+        )
+    # A dead link that we captured while it lived: its copy is ours.
+    with sqlite3.connect(linked_archive) as connection:
+        connection.execute(
+            "UPDATE link_targets SET dead_since = checked_at, status = 'gone' WHERE url = 'http://live.test/a'"
+        )
+    get = datasette_client(linked_archive)
+    page = get("/-/digest/archive/1").text
+    assert 'class="link-dead"' in page and 'class="link-ok"' in page
+    assert 'class="link-archived" href="http://web.archive.test/web/20180101000000/http://gone.test/a"' in page
+    target = rows(linked_archive, "SELECT id FROM link_targets WHERE url = 'http://live.test/a'")[0]["id"]
+    assert f'class="link-capture" href="/-/capture/archive/{target}"' in page
+    capture = get(f"/-/capture/archive/{target}")
+    assert b"Version 1 of /a" in capture.content
+    assert capture.headers["content-security-policy"] == "sandbox"
+    get("/-/capture/archive/999999", status=404)
+    facets = get("/archive/link_health.json?_facet=status&_facet=host&_facet=year").json()
+    assert {f["value"] for f in facets["facet_results"]["status"]["results"]} >= {"ok", "gone"}
