@@ -129,6 +129,12 @@ PROJECT_SETTINGS = (
         "empty: no lookups.",
     ),
     ProjectSetting(
+        "DIGEST_LINK_CDX_LIMIT",
+        -1,
+        "`limit=` sent to the CDX API: -1 asks the Internet Archive for the last capture only; 0 sends none (pywb's "
+        "CDX server reads no negative limit).",
+    ),
+    ProjectSetting(
         "DIGEST_LINK_REPLAY_PREFIX",
         "https://web.archive.org/web/",
         "Replay address of that archive: the copy's URL is this, its timestamp, `/` and the original URL.",

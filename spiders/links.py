@@ -51,6 +51,7 @@ class LinksSpider(scrapy.Spider):
     max_bytes: int  # DIGEST_LINK_MAX_BYTES
     cdx_api: str  # DIGEST_LINK_CDX_API ("" : no lookups)
     replay_prefix: str  # DIGEST_LINK_REPLAY_PREFIX
+    cdx_limit: int  # DIGEST_LINK_CDX_LIMIT
 
     # Priority "spider": the project's settings give way to these, `-s` overrides both.
     custom_settings = {
@@ -85,6 +86,7 @@ class LinksSpider(scrapy.Spider):
         spider.max_bytes = crawler.settings.getint("DIGEST_LINK_MAX_BYTES")
         spider.cdx_api = crawler.settings.get("DIGEST_LINK_CDX_API") or ""
         spider.replay_prefix = crawler.settings.get("DIGEST_LINK_REPLAY_PREFIX") or ""
+        spider.cdx_limit = crawler.settings.getint("DIGEST_LINK_CDX_LIMIT")
         try:
             spider.run = LinkRun.open_for_links(crawler)
         except RunRefused as refused:
@@ -181,7 +183,7 @@ class LinksSpider(scrapy.Spider):
         if not_after is None or not self.cdx_api:
             return
         yield scrapy.Request(
-            cdx_query(self.cdx_api, url, not_after or None),
+            cdx_query(self.cdx_api, url, not_after or None, self.cdx_limit),
             callback=self.copy_answered,
             errback=self.copy_failed,
             dont_filter=True,

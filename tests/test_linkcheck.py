@@ -131,8 +131,11 @@ def test_internet_archive_json_and_text_answers():
     assert parse_cdx_answer(b"[]") == parse_cdx_answer(b"") == []
 
 
-def test_pywb_cdx_answers_are_refused_not_misread():
-    with pytest.raises(ParseError):
-        parse_cdx_answer(b'{"urlkey": "example,a)/x", "timestamp": "20190101", "url": "http://a.example/x"}\n')
+def test_pywb_json_lines_are_read_and_cdxj_refused():
+    pywb = b'{"urlkey": "example,a)/x", "timestamp": "20190101000000", "url": "http://a.example/x", "status": "200"}\n'
+    assert parse_cdx_answer(pywb) == [CdxCapture("20190101000000", "http://a.example/x", "200")]
     with pytest.raises(ParseError):
         parse_cdx_answer(b'example,a)/x 20190101000000 {"url": "http://a.example/x"}\n')
+    with pytest.raises(ParseError):
+        parse_cdx_answer(b'{"a": 1}\nnot json\n')
+    assert "limit" not in cdx_query("http://127.0.0.1:1/coll/cdx", "http://a.example/", None, limit=0)

@@ -1,9 +1,12 @@
-"""A CDX API's answer, read the way the Internet Archive's wayback-cdx-server writes it.
+"""A CDX API's answer: the Internet Archive's wayback-cdx-server (the default), or pywb's.
 
-Pure: `(body bytes) → list[CdxCapture]`. Two shapes (../shared/web-archive-facts.md):
-- `output=json`: ONE JSON array of arrays, its first row the field names; no capture is `[]`.
-- plain text: one capture a line, `urlkey timestamp original mimetype statuscode digest length`.
-pywb's CDX server answers neither (one JSON object a line, or CDXJ): it is not what this reads.
+Pure: `(body bytes) → list[CdxCapture]`. The shapes (../shared/web-archive-facts.md):
+- the Internet Archive, `output=json`: ONE JSON array of arrays, its first row the field names; no
+  capture is `[]`;
+- the Internet Archive, plain text: one capture a line, `urlkey timestamp original mimetype statuscode
+  digest length`;
+- pywb, `output=json`: one JSON object a line (`timestamp`, `url`, `status`, …).
+CDXJ (`urlkey timestamp {json}`, pywb's default output) is refused, not misread.
 """
 
 from __future__ import annotations
@@ -26,10 +29,13 @@ class CdxCapture:
     status: str | None
 
 
-def cdx_query(api: str, url: str, not_after: str | None) -> str:
-    """The CDX API address asking for the last 200 capture of `url` not later than the date `not_after`
-    (ISO, `2019-09-20`), or the last of all without a date."""
-    params = {"url": url, "output": "json", "filter": "statuscode:200", "limit": "-1"}
+def cdx_query(api: str, url: str, not_after: str | None, limit: int = -1) -> str:
+    """The CDX API address asking for the 200 captures of `url` not later than the date `not_after`
+    (ISO, `2019-09-20`): with `limit=-1` only the last of them (the Internet Archive; pywb reads no
+    negative limit, so 0 sends none)."""
+    params = {"url": url, "output": "json", "filter": "statuscode:200"}
+    if limit:
+        params["limit"] = str(limit)
     if not_after:
         params["to"] = not_after[:10].replace("-", "") + "235959"
     return f"{api}?{urlencode(params)}"
@@ -43,7 +49,7 @@ def parse_cdx_answer(body: bytes) -> list[CdxCapture]:
     if text.startswith("["):
         return _from_json(text)
     if text.startswith("{"):
-        raise ParseError("CDX answer is one JSON object a line (pywb's format), not the Internet Archive's")
+        return _from_json_lines(text)
     return _from_text(text)
 
 
@@ -63,6 +69,21 @@ def _from_json(text: str) -> list[CdxCapture]:
     for row in rows[1:]:
         fields = dict(zip(header, row, strict=False))
         capture = _capture(fields.get("timestamp"), fields.get("original"), fields.get("statuscode"))
+        if capture:
+            captures.append(capture)
+    return captures
+
+
+def _from_json_lines(text: str) -> list[CdxCapture]:
+    captures = []
+    for line in text.splitlines():
+        try:
+            fields = json.loads(line)
+        except ValueError as error:
+            raise ParseError(f"CDX answer line is not JSON: {error}") from None
+        if not isinstance(fields, dict):
+            raise ParseError("CDX answer line is not a JSON object")
+        capture = _capture(fields.get("timestamp"), fields.get("url"), fields.get("status"))
         if capture:
             captures.append(capture)
     return captures
