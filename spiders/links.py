@@ -55,7 +55,7 @@ class LinksSpider(scrapy.Spider):
 
     # Priority "spider": the project's settings give way to these, `-s` overrides both.
     custom_settings = {
-        "CONCURRENT_REQUESTS": 16,
+        "CONCURRENT_REQUESTS": 64,
         "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
         "SCHEDULER_PRIORITY_QUEUE": "scrapy.pqueues.DownloaderAwarePriorityQueue",
         "AUTOTHROTTLE_START_DELAY": 1.0,
