@@ -15,6 +15,7 @@ are honoured by Scrapy's HttpProxyMiddleware.
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import NoReturn
 
@@ -37,6 +38,18 @@ from crawler.run import RunRefused
 
 # Every status but redirects reaches the callback (redirects are followed by Scrapy's middleware).
 _ANSWERED_STATUSES = [*range(100, 300), *range(304, 305), *range(400, 600)]
+
+
+class _UnreachableRobotsTxtIsRoutine(logging.Filter):
+    """Scrapy logs an ERROR, with a traceback, when a host's robots.txt cannot be downloaded at all
+    (DNS, refused, TLS). For a link check that is routine: the link is then fetched, fails the same
+    way and is recorded as `unreachable`. ERROR stays for what needs a person's attention."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.ERROR and str(record.msg).startswith("Error downloading"):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info, record.exc_text = None, None
+        return True
 
 
 def _usage_error(message: str, code: int) -> NoReturn:
@@ -92,6 +105,9 @@ class LinksSpider(scrapy.Spider):
         except RunRefused as refused:
             _usage_error(str(refused), refused.exit_code)
         crawler.signals.connect(spider._bytes_received, signal=signals.bytes_received)
+        robots_logger = logging.getLogger("scrapy.downloadermiddlewares.robotstxt")
+        if not any(isinstance(f, _UnreachableRobotsTxtIsRoutine) for f in robots_logger.filters):
+            robots_logger.addFilter(_UnreachableRobotsTxtIsRoutine())
         return spider
 
     async def start(self):

@@ -299,3 +299,55 @@ def test_the_reader_marks_each_link_and_offers_a_dead_links_copies(linked_archiv
     get("/-/capture/archive/999999", status=404)
     facets = get("/archive/link_health.json?_facet=status&_facet=host&_facet=year").json()
     assert {f["value"] for f in facets["facet_results"]["status"]["results"]} >= {"ok", "gone"}
+
+
+def test_a_host_that_refuses_connections_is_unreachable_and_no_error_is_logged(tmp_path):
+    import socket
+
+    with socket.socket() as sock:  # a port the OS gave and nobody listens on any more
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    database = tmp_path / "archive.db"
+    archive_linking(database, [("2020-01-01", [f"http://127.0.0.1:{port}/gone-server", "http://live.test/a"])])
+    with StandInWeb(HOSTS) as web:
+        env = dict(os.environ, **web.proxy_env(no_proxy="127.0.0.1"))
+        command = [sys.executable, "-m", "scrapy", "crawl", "links", "-s", f"DATABASE={database}", *FAST_LINKS]
+        result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+        assert_clean_run(result)
+        assert web.pages_requested("live.test") == ["/a"]  # through the proxy; 127.0.0.1 straight (no_proxy)
+    statuses = {r["url"]: r["status"] for r in rows(database, "SELECT url, status FROM link_targets")}
+    assert statuses == {f"http://127.0.0.1:{port}/gone-server": "unreachable", "http://live.test/a": "ok"}
+
+
+def test_the_fixture_archives_links_against_the_stand_in_web(backfilled_archive):
+    """What `make demo` shows: the fixture archive's own links, each host given a fate (fixtures/web.py)."""
+    from fixtures.web import FIXTURE_CDX_API, FIXTURE_REPLAY_PREFIX, fixture_archive_web
+
+    lookups = [
+        "-s",
+        f"DIGEST_LINK_CDX_API={FIXTURE_CDX_API}",
+        "-s",
+        f"DIGEST_LINK_REPLAY_PREFIX={FIXTURE_REPLAY_PREFIX}",
+    ]
+    with StandInWeb(fixture_archive_web()) as web:
+        env = dict(os.environ, **web.proxy_env(no_proxy="127.0.0.1"))
+        # The fixture's CDX API (a later `-s` wins over FAST_LINKS's).
+        base = [sys.executable, "-m", "scrapy", "crawl", "links", "-s", f"DATABASE={backfilled_archive}", *FAST_LINKS]
+        base += lookups
+        for extra in ([], ["-s", "DIGEST_LINK_DEAD_DAYS=0", "-s", "DIGEST_LINK_RECHECK_DAYS=0"]):
+            result = subprocess.run([*base, *extra], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+            assert_clean_run(result)
+    by_host = {
+        (r["host"], r["status"], r["dead"])
+        for r in rows(backfilled_archive, "SELECT host, status, dead_since IS NOT NULL AS dead FROM link_targets")
+    }
+    assert ("theguardian.com", "ok", 0) in by_host and ("twitter.com", "blocked", 0) in by_host
+    assert ("breitbart.com", "gone", 1) in by_host and ("habilian.ir", "unreachable", 1) in by_host
+    assert ("saharfamily.com", "disallowed", 0) in by_host and ("lobelog.com", "soft-404", 1) in by_host
+    copies = rows(backfilled_archive, "SELECT url, archived_copy FROM link_targets WHERE archived_copy IS NOT NULL")
+    assert {r["archived_copy"] for r in copies} == {
+        "http://web.archive.stand-in/web/20170601093000/https://lobelog.com/the-mek-and-washington/",
+        "http://web.archive.stand-in/web/20170814120000/http://www.breitbart.com/national-security/2017/08/13/"
+        "iran-parliament-missile-mek/",
+    }
+    assert rows(backfilled_archive, "SELECT count(*) AS n FROM link_targets WHERE status = 'unchecked'") == [{"n": 0}]
