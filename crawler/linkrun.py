@@ -109,10 +109,9 @@ class LinkRun(CrawlRun):
         return item
 
     def _write_check(self, item: LinkChecked) -> None:
-        state, at = self.judged.pop(item.target_id, (None, ""))
-        if state is None:
-            state = self.judge(item.target_id, item.status)
-            state, at = self.judged.pop(item.target_id)
+        if item.target_id not in self.judged:  # an item made without asking the run first
+            self.judge(item.target_id, item.status)
+        state, at = self.judged.pop(item.target_id)
         capture = None
         link = self.due[item.target_id]
         if self.capture_enabled and item.page is not None and state.status == "ok":

@@ -28,7 +28,7 @@ from scrapy.settings import SETTINGS_PRIORITIES
 from crawler.config import project_defaults, user_agent
 from crawler.failures import describe_failure
 from crawler.items import ArchivedCopyLookup, LinkChecked, LinkPage
-from crawler.linkcheck import is_capturable, status_of_answer, status_of_failure
+from crawler.linkcheck import LinkState, is_capturable, status_of_answer, status_of_failure
 from crawler.linkrun import LinkRun
 from crawler.parsing import ParseError
 from crawler.parsing.cdx import cdx_query, closest_not_after, parse_cdx_answer, replay_url
@@ -169,6 +169,7 @@ class LinksSpider(scrapy.Spider):
                 body=response.body,
             )
         message = f"body cut at DIGEST_LINK_MAX_BYTES ({self.max_bytes}): not captured" if truncated else None
+        state = self.run.judge(target_id, status)  # before the item: the run writes the state judged here
         yield LinkChecked(
             target_id=target_id,
             url=url,
@@ -178,7 +179,7 @@ class LinksSpider(scrapy.Spider):
             message=message or (title if status == "soft-404" else None),
             page=capture,
         )
-        yield from self._lookup_if_dead(target_id, url, status)
+        yield from self._lookup_if_dead(target_id, url, state)
 
     def failed(self, failure):
         request = failure.request
@@ -189,12 +190,15 @@ class LinksSpider(scrapy.Spider):
             kind, message, _ = describe_failure(failure)
             if "SSL" in type(failure.value).__name__ or "ssl" in str(failure.value).lower():
                 kind = "tls"
+            if kind == "redirect_loop":  # the request's redirect_ttl is spent by now: name the setting
+                limit = self.crawler.settings.getint("REDIRECT_MAX_TIMES")
+                message = f"more than {limit} redirects (REDIRECT_MAX_TIMES), last to {request.url}"
         status = status_of_failure(kind, message)
-        yield LinkChecked(target_id=target_id, url=url, status=status, final_url=None, message=message)
-        yield from self._lookup_if_dead(target_id, url, status)
-
-    def _lookup_if_dead(self, target_id: int, url: str, status: str):
         state = self.run.judge(target_id, status)
+        yield LinkChecked(target_id=target_id, url=url, status=status, final_url=None, message=message)
+        yield from self._lookup_if_dead(target_id, url, state)
+
+    def _lookup_if_dead(self, target_id: int, url: str, state: LinkState):
         not_after = self.run.lookup_due(target_id, state)
         if not_after is None or not self.cdx_api:
             return
