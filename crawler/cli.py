@@ -371,7 +371,8 @@ def links(archive: str | None, db_option: str | None, as_json: bool) -> None:
     total = sum(data["by_status"].values())
     click.echo(f"Links of {database}: {total} distinct")
     for status, count in data["by_status"].items():
-        click.echo(f"  {status:<14}{count:>6}")
+        why = ", ".join(f"{n} {last}" for last, n in data["dead_by_last_status"].items()) if status == "dead" else ""
+        click.echo(f"  {status:<14}{count:>6}" + (f"   (last check: {why})" if why else ""))
     if data["dead_share_by_year"]:
         click.echo("Dead share by year of the digests that cite them:")
         for year in data["dead_share_by_year"]:

@@ -239,7 +239,18 @@ def link_summary(db: Database, *, top_hosts: int = 10) -> dict:
             [top_hosts],
         ).fetchall()
     ]
-    return {"by_status": by_status, "dead_share_by_year": by_year, "hosts_with_most_dead": hosts}
+    dead_by_status = dict(
+        db.execute(
+            f"SELECT status, count(*) FROM {LINK_HEALTH_VIEW} WHERE dead AND digests > 0 GROUP BY status "
+            "ORDER BY count(*) DESC, status"
+        ).fetchall()
+    )
+    return {
+        "by_status": by_status,
+        "dead_by_last_status": dead_by_status,
+        "dead_share_by_year": by_year,
+        "hosts_with_most_dead": hosts,
+    }
 
 
 # The reader's reads (Datasette runs them on its own connection).
