@@ -297,6 +297,13 @@ def test_the_reader_marks_each_link_and_offers_a_dead_links_copies(linked_archiv
     assert b"Version 1 of /a" in capture.content
     assert capture.headers["content-security-policy"] == "sandbox"
     get("/-/capture/archive/999999", status=404)
+    import storage
+
+    db = storage.open_database(linked_archive)
+    storage.update_editions(db)  # the digests as editions, as a digests crawl leaves them
+    db.close()
+    edition = datasette_client(linked_archive)("/-/edition/archive/digest-1").text
+    assert 'class="link-dead"' in edition and 'class="link-archived"' in edition
     facets = get("/archive/link_health.json?_facet=status&_facet=host&_facet=year").json()
     assert {f["value"] for f in facets["facet_results"]["status"]["results"]} >= {"ok", "gone"}
 
