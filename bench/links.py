@@ -2,11 +2,10 @@
 
 (a) A stand-in web (fixtures/web.py) of one busy host with `busy` links and `hosts` other hosts with fewer
     each, checked by `scrapy crawl links` at the project's default politeness (DOWNLOAD_DELAY=1 per
-    host, AutoThrottle, one request at a time per host): wall time ÷ the wall time of the same check of
-    the busiest host's links alone. Target ≤ 1.2×: hosts run in parallel, none waits behind the busy one.
-    Also given against busy links × DOWNLOAD_DELAY: Scrapy's randomised delay (0.5–1.5×) is drawn again
-    each time the downloader looks at the slot, which lengthens the mean gap to ~1.2 s (measured), and
-    robots.txt costs one more request per host.
+    host without jitter, AutoThrottle, one request at a time per host): wall time ÷ (the busiest host's
+    links × the delay), the time that host needs on its own; target ≤ 1.2×. Also measured: the same
+    check of the busiest host's links alone, so the ratio shows what the other hosts cost (nothing,
+    when none waits behind the busy one). Process start-up and robots.txt are inside the wall time.
 (b) Peak RSS of the check process (Scrapy's memusage/max) at two numbers of links, politeness off:
     it should stay flat.
 
@@ -105,12 +104,12 @@ def memory_by_links(sizes: tuple[int, ...] = (500, 5000), hosts: int = 100) -> d
 def rows(polite: dict, peaks: dict[int, float]) -> list[str]:
     small, large = min(peaks), max(peaks)
     growth = peaks[large] - peaks[small]
-    ok = polite["ratio"] <= 1.2
+    ok = polite["ratio_to_floor"] <= 1.2
     return [
-        f"| 7 | link check of {polite['links']} links on {polite['hosts']} hosts at the default politeness ÷ "
-        f"the same check of its busiest host alone ({polite['busy']} links) | **{polite['ratio']:.2f}×** "
-        f"({polite['seconds']:.1f}s vs {polite['alone']:.1f}s; {polite['ratio_to_floor']:.2f}× of {polite['busy']} "
-        f"links × DOWNLOAD_DELAY 1 s) | ≤ 1.2× | {'met' if ok else '**not met**'} |",
+        f"| 7 | link check of {polite['links']} links on {polite['hosts']} hosts at the default politeness ÷ its "
+        f"busiest host's {polite['busy']} links × DOWNLOAD_DELAY 1 s | **{polite['ratio_to_floor']:.2f}×** "
+        f"({polite['seconds']:.1f}s; that host's links checked alone: {polite['alone']:.1f}s, "
+        f"{polite['ratio']:.2f}×) | ≤ 1.2× | {'met' if ok else '**not met**'} |",
         f"| 7m | peak RSS of a link check, {small:,} → {large:,} links (politeness off) | "
         f"**{peaks[small]:.0f} → {peaks[large]:.0f} MB** (+{growth:.0f} MB) | flat | "
         f"{'met' if growth < 15 else '**not met**'} |",

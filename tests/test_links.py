@@ -184,7 +184,7 @@ def test_one_request_at_a_time_per_host_hosts_in_parallel(tmp_path):
     archive_linking(database, [("2020-01-01", busy + others)])
     hosts = {"busy.test": Host("ok", delay=0.2), **{f"other{n}.test": Host("ok", delay=0.2) for n in range(6)}}
     with StandInWeb(hosts) as web:
-        result = run_links(database, web, "-s", "DOWNLOAD_DELAY=0.3", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False")
+        result = run_links(database, web, "-s", "DOWNLOAD_DELAY=0.3", "-s", "DOWNLOAD_DELAY_JITTER=0")
         assert_clean_run(result)
         assert max(web.most_at_once.values()) == 1
         arrivals = [arrival for path, arrival in web.requests_to("busy.test") if path != "/robots.txt"]
