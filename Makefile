@@ -62,7 +62,7 @@ backfill: setup
 	$(BIN)/scrapy crawl digests -a mode=backfill
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis demo.db demo.db-wal demo.db-shm demo.db.lock test-output build *.egg-info
+	rm -rf $(VENV) .pytest_cache .hypothesis demo.db demo.db-wal demo.db-shm demo.db.lock demo.captures demo.wacz test-output build *.egg-info
 
 ## bench: the five benchmark figures (not part of make test), written to bench/results.md
 bench: setup

@@ -19,6 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import lxml.html  # noqa: E402
 from common import BIN, FAST, REPO, alternate, machine, median, timed  # noqa: E402
+from links import memory_by_links, polite_check  # noqa: E402
+from links import rows as link_rows  # noqa: E402
 from wordpress_pages import saved_archives  # noqa: E402
 
 import storage  # noqa: E402
@@ -422,6 +424,7 @@ def write_results(path: Path, started: float, figures: dict) -> str:
         f"{verdict(peak <= 200 and growth < 5)} |",
         *wordpress_rows(figures.get("wordpress")),
         *indexes_rows(figures.get("indexes")),
+        *link_rows(figures["links"], figures["links_memory"]),
         "",
         "Backfills behind figures 4 and 5: "
         + "; ".join(
@@ -473,6 +476,9 @@ def main() -> int:
     figures["wordpress"] = wordpress_figures(args.wordpress_posts, args.rounds)
     print("6 the REST API against the HTML listing at polite settings …", flush=True)
     figures["indexes"] = indexes_at_polite_settings()
+    print("7 the link check at the default politeness, and its memory …", flush=True)
+    figures["links"] = polite_check()
+    figures["links_memory"] = memory_by_links()
     print(write_results(Path(args.output), started, figures))
     return 0
 

@@ -263,26 +263,40 @@ def match_command(archive: str | None, db_option: str | None, everything: bool) 
 
 @main.command()
 @archive_argument("The archive to export (default archive.db).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True, help="Output format.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), help="Output format.")
 @click.option(
     "--output",
-    required=True,
     type=click.Path(),
     help="Directory for csv/json/ndjson (one file per table); a new file for sqlite.",
 )
+@click.option(
+    "--wacz",
+    "wacz_file",
+    type=click.Path(),
+    help="Package the link captures (ARCHIVE.captures/*.warc.gz) as this WACZ file instead.",
+)
 @click.option("--force", is_flag=True, help="Replace files of an earlier export in the output (never other files).")
-def export(archive: str | None, db_option: str | None, fmt: str, output: str, force: bool) -> None:
-    """Export the archive: one file per table, or a consistent copy of the database.
+def export(
+    archive: str | None, db_option: str | None, fmt: str | None, output: str | None, wacz_file: str | None, force: bool
+) -> None:
+    """Export the archive: one file per table, a consistent copy of the database,
+    or (--wacz) the captures of linked pages as a WACZ.
 
     Tables: editions, digests, entries, links, digest_revisions, crawl_runs, failures.
     The sqlite copy is made with SQLite's backup API, so it is consistent even
-    while a crawl is writing.
+    while a crawl is writing. The WACZ opens in ReplayWeb.page and pywb.
 
     An existing output is never overwritten unless --force is given.
 
     Example: digest-archive export archive.db --format csv --output export/
+    Example: digest-archive export archive.db --wacz links.wacz
     """
     database = _archive_path(archive, db_option)
+    if wacz_file is not None:
+        _export_wacz(database, Path(wacz_file), force)
+        return
+    if fmt is None or output is None:
+        _fail("give --format and --output (or --wacz FILE)", EXIT_NO_ARCHIVE)
     db = _open_archive(database)
     if fmt != "sqlite" and not force:
         existing = [
@@ -310,6 +324,64 @@ def export(archive: str | None, db_option: str | None, fmt: str, output: str, fo
         db.close()
     for table in EXPORTED_TABLES:
         click.echo(f"{Path(output) / f'{table}.{fmt}'}: {counts[table]} rows")
+
+
+def _export_wacz(database: str, output: Path, force: bool) -> None:
+    from crawler.captures import captures_folder
+    from storage.wacz import NothingToPackage, export_wacz
+
+    if output.exists() and not force:
+        _fail(f"{output} exists; not overwriting it (--force replaces it)", EXIT_USER_ERROR)
+    db = _open_archive(database)
+    try:
+        pages = export_wacz(db, captures_folder(database), output, title=f"Links of {Path(database).name}")
+    except NothingToPackage as error:
+        _fail(error, EXIT_USER_ERROR)
+    finally:
+        db.close()
+    click.echo(f"{output}: {pages} captured pages")
+
+
+@main.command()
+@archive_argument("The archive whose links to show (default archive.db).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line and distinct link.")
+def links(archive: str | None, db_option: str | None, as_json: bool) -> None:
+    """Show the health of the archive's links, as the last `scrapy crawl links` found it.
+
+    Without --json: links by status, the dead share per year of the digests
+    that cite them, and the hosts with the most dead links. With --json: one
+    object per distinct link (url, status, http_status, final_url, checked_at,
+    dead_since, capture, archived_copy, digests).
+
+    Example: digest-archive links archive.db --json
+    """
+    from storage import links as link_store
+
+    database = _archive_path(archive, db_option)
+    db = _open_archive(database)
+    try:
+        if as_json:
+            for row in link_store.link_rows(db):
+                click.echo(json.dumps(row, ensure_ascii=False))
+            return
+        data = link_store.link_summary(db)
+    finally:
+        db.close()
+    total = sum(data["by_status"].values())
+    click.echo(f"Links of {database}: {total} distinct")
+    for status, count in data["by_status"].items():
+        why = ", ".join(f"{n} {last}" for last, n in data["dead_by_last_status"].items()) if status == "dead" else ""
+        click.echo(f"  {status:<14}{count:>6}" + (f"   (last check: {why})" if why else ""))
+    if data["dead_share_by_year"]:
+        click.echo("Dead share by year of the digests that cite them:")
+        for year in data["dead_share_by_year"]:
+            click.echo(
+                f"  {year['year'] or '?':<6}{year['dead']:>5} of {year['links']:<5} {year['dead_share'] * 100:5.1f}%"
+            )
+    if data["hosts_with_most_dead"]:
+        click.echo("Hosts with the most dead links:")
+        for host in data["hosts_with_most_dead"]:
+            click.echo(f"  {host['dead']:>5}  {host['host']}")
 
 
 @main.command()

@@ -96,6 +96,55 @@ PROJECT_SETTINGS = (
         "Progress display: `auto` (a status line on a terminal, log lines otherwise), `terminal`, `log`, `off`.",
     ),
     ProjectSetting("DIGEST_PROGRESS_INTERVAL", 30, "Seconds between progress log lines when not on a terminal."),
+    ProjectSetting(
+        "DIGEST_LINK_RECHECK_DAYS",
+        30,
+        "Days before `scrapy crawl links` checks a link again (a link never checked is always due).",
+    ),
+    ProjectSetting(
+        "DIGEST_LINK_DEAD_RECHECK_DAYS",
+        90,
+        "Days before a link already dead is checked again (and its web-archive copy looked up again if none).",
+    ),
+    ProjectSetting(
+        "DIGEST_LINK_DEAD_AFTER",
+        2,
+        "Failing checks in a row (gone, soft-404, server-error, timeout, unreachable, redirect-loop) that make a "
+        "link dead…",
+    ),
+    ProjectSetting(
+        "DIGEST_LINK_DEAD_DAYS",
+        7,
+        "…when at least this many days lie between the first of them and the last.",
+    ),
+    ProjectSetting(
+        "DIGEST_LINK_MAX_BYTES",
+        5 * 1024 * 1024,
+        "Most bytes of a linked page downloaded; a longer page is checked by its status, not captured.",
+    ),
+    ProjectSetting(
+        "DIGEST_LINK_CAPTURE",
+        True,
+        "Capture live HTML and PDF pages to WARC beside the archive (`ARCHIVE.captures/`); False turns capture off.",
+    ),
+    ProjectSetting("DIGEST_LINK_WARC_MAX_MB", 100, "Size (MB) at which a new WARC file of captures is started."),
+    ProjectSetting(
+        "DIGEST_LINK_CDX_API",
+        "https://web.archive.org/cdx/search/cdx",
+        "CDX API asked for a copy of a dead link (the Internet Archive's format: `output=json`, `to=`, `limit=-1`); "
+        "empty: no lookups.",
+    ),
+    ProjectSetting(
+        "DIGEST_LINK_CDX_LIMIT",
+        -1,
+        "`limit=` sent to the CDX API: -1 asks the Internet Archive for the last capture only; 0 sends none (pywb's "
+        "CDX server reads no negative limit).",
+    ),
+    ProjectSetting(
+        "DIGEST_LINK_REPLAY_PREFIX",
+        "https://web.archive.org/web/",
+        "Replay address of that archive: the copy's URL is this, its timestamp, `/` and the original URL.",
+    ),
 )
 
 

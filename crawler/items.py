@@ -145,3 +145,40 @@ class PostsGone:
 
     site: str
     post_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class LinkPage:
+    """What a live link answered, as it will be written to WARC (the body decoded, as Scrapy gives it)."""
+
+    url: str  # the URL finally fetched (after redirects)
+    http_status: int
+    reason: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+    def __repr__(self) -> str:
+        return f"LinkPage({self.url!r}, {self.http_status}, {len(self.body)} bytes)"
+
+
+@dataclass(frozen=True)
+class LinkChecked:
+    """One check of one distinct link (`link_targets` row `target_id`), classified."""
+
+    target_id: int
+    url: str
+    status: str  # crawler.linkcheck.LINK_STATUSES
+    http_status: int | None = None
+    final_url: str | None = None  # set when redirects led elsewhere
+    message: str | None = None
+    page: LinkPage | None = None  # the page to capture, when it is live HTML or PDF
+
+
+@dataclass(frozen=True)
+class ArchivedCopyLookup:
+    """What a CDX API said of a dead link: the replay URL of the closest earlier copy, or why none."""
+
+    target_id: int
+    url: str
+    copy_url: str | None
+    note: str | None = None

@@ -58,7 +58,10 @@ logger = logging.getLogger(__name__)
 # Exit codes of `scrapy crawl digests` and `digest-archive` (the README lists them; a test checks).
 EXIT_CODES = {
     0: "the run finished (pages that failed are recorded in `failures`)",
-    1: "the run failed because of the site: the archive index could not be read, layout drift, or a cap reached (`DIGEST_MAX_*`)",
+    1: (
+        "the run failed because of the site: the archive index could not be read, layout drift, "
+        "or a cap reached (`DIGEST_MAX_*`)"
+    ),
     2: "a bad argument, or a DATABASE that is missing, not SQLite, another program's, or unwritable",
     3: "another crawl holds the archive",
     4: "a storage error stopped the run: disk full, read-only file, database locked, a constraint",
@@ -138,8 +141,7 @@ class CrawlRun:
             raise RunRefused(str(error), USAGE_EXIT_CODE) from None
         try:
             run._db = db = storage.open_database(run.database)
-            run.state = storage.crawl_state(db, run.site, recheck_limit)
-            run.archive_index = storage.load_archive_index(db, start_url)
+            run._read_archive(db, recheck_limit)
             abandoned = storage.close_abandoned_runs(db)
         except (storage.ArchiveError, sqlite3.Error) as error:
             run._release()
@@ -153,6 +155,12 @@ class CrawlRun:
         crawler.signals.connect(run._spider_closed, signal=signals.spider_closed)
         crawler.digest_run = run
         return run
+
+    def _read_archive(self, db: Database, recheck_limit: int | None) -> None:
+        """What the run needs to know of the archive before its first request (the posts stored, the
+        indexes learnt); another kind of run reads what it needs instead."""
+        self.state = storage.crawl_state(db, self.site, recheck_limit)
+        self.archive_index = storage.load_archive_index(db, self.start_url)
 
     @staticmethod
     def _discard_job_queue(jobdir: str | None) -> None:
@@ -556,12 +564,12 @@ class CrawlRun:
             except sqlite3.Error as error:
                 self._storage_failed_at_close(error)
         if self.storage_error is None and self.exception is None:
-            self._match_editions()
+            self._after_writes()
         self.status, self.message = self._verdict(reason)
         try:
             with self.db.atomic():
                 if self.status == "finished":
-                    self._save_archive_index()
+                    self._save_findings()
                 storage.finish_run(
                     self.db,
                     self._run_id(),
@@ -584,6 +592,14 @@ class CrawlRun:
                 self.message,
             )
         self._log_summary()
+
+    def _after_writes(self) -> None:
+        """Once every item is committed, before the verdict: the digests join their editions."""
+        self._match_editions()
+
+    def _save_findings(self) -> None:
+        """What a finished run learnt that the next one starts from: the archive's indexes."""
+        self._save_archive_index()
 
     def _save_archive_index(self) -> None:
         """What this run learnt of the archive's indexes. The feed's validators and the REST sync point

@@ -74,6 +74,18 @@ def database_metadata(database: str) -> dict:
                 "description": "Every link inside an entry, canonicalised, with its domain.",
                 "facets": ["domain"],
             },
+            "link_health": {
+                "description_html": (
+                    "One row per distinct link, as the last <code>scrapy crawl links</code> found it: its status "
+                    "(<code>dead</code> after repeated failures a week or more apart), the final URL after "
+                    "redirects, our WARC capture, the archived copy found for a dead link, how many digests cite "
+                    "it and the year of the first. Every check is kept in <code>link_checks</code>."
+                ),
+                "facets": ["status", "dead", "host", "year"],
+                "sort_desc": "digests",
+            },
+            "link_targets": {"description": "Link health, one row per distinct link (see link_health)."},
+            "link_checks": {"description": "Every check of every link, with its status.", "facets": ["status"]},
             "digest_urls": {"description": "Every URL form a digest was reached at.", "hidden": True},
             "digest_revisions": {"description": "Earlier versions of digests that were edited."},
             "crawl_runs": {

@@ -9,6 +9,8 @@
 - `/-/digest/<database>/<id>`: one post as its site published it, naming the site and its edition.
 - `/-/report/<database>`: the series report (`digest-archive report`) as a page.
 - `/-/editions/<database>.atom`: an Atom feed of editions, newest first, a page at a time.
+- `/-/capture/<database>/<id>`: our WARC capture of a linked page (reader/links.py); the reading view
+  and the edition page mark each link with its state and offer a dead link's capture or archived copy.
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ from sqlite_utils import Database
 from crawler.parsing.numbers import MAX_POST_ID, ascii_number
 from crawler.parsing.sanitise import sanitise_html
 from storage import reader as sql
+from storage.links import CAPTURE_OF_LINK
 from storage.report import number_ranges, series_report
 from storage.search import SORTS, filter_choices, search_editions
 
 from .diff import edition_entries
+from .links import link_states, mark_links, read_capture
 from .metadata import archive_queries, database_metadata, instance_metadata
 
 SEARCH_PAGE_SIZE = 20
@@ -96,12 +100,17 @@ async def digest_view(datasette, request):
     if digest is None:
         raise NotFound(f"no digest {digest_id}")
     sections: list[dict] = []
+    states = await link_states(db, [digest_id])
     for entry in await _all(db, sql.ENTRIES_OF_DIGEST, {"id": digest_id}):
         if not sections or sections[-1]["name"] != entry["section"]:
             sections.append({"name": entry["section"], "entries": []})
         # Stored HTML was sanitised at parse time; cleaning again here costs little and guards the reader.
         sections[-1]["entries"].append(
-            {"id": entry["id"], "position": entry["position"], "html": Markup(sanitise_html(entry["html"]))}
+            {
+                "id": entry["id"],
+                "position": entry["position"],
+                "html": mark_links(sanitise_html(entry["html"]), digest["url"], states, database, datasette.urls.path),
+            }
         )
     neighbours = await _one(db, sql.DIGEST_NEIGHBOURS, {"id": digest_id})
     context = {
@@ -132,6 +141,9 @@ async def edition_view(datasette, request):
         source["view_path"] = digest_path(database, source["id"])
         entries_of.append(await _all(db, sql.ENTRIES_OF_DIGEST, {"id": source["id"]}))
     entries = edition_entries(entries_of)
+    states = await link_states(db, [source["id"] for source in sources])
+    for entry in entries:
+        entry["html"] = mark_links(str(entry["html"]), sources[0]["url"], states, database, datasette.urls.path)
     neighbours = await _one(db, sql.EDITION_NEIGHBOURS, {"day": edition["day"], "slug": slug})
     context = {
         "database": database,
@@ -300,6 +312,27 @@ async def editions_feed(datasette, request):
     return Response(xml, content_type="application/atom+xml; charset=utf-8")
 
 
+async def capture_view(datasette, request):
+    """Our capture of a linked page, as it was served (sandboxed: see reader/links.py)."""
+    database, db = await _database_with(datasette, request, "link_targets")
+    row = await _first(db, CAPTURE_OF_LINK, {"id": _row_id(request.url_vars["id"])})
+    if row is None or not db.path:
+        raise NotFound("no capture of this link")
+    found = read_capture(db.path, row["capture_warc"], row["capture_offset"])
+    if found is None:
+        raise NotFound("the capture's WARC record is missing")
+    content_type, body = found
+    return Response(
+        body,
+        content_type=content_type,
+        headers={
+            "Content-Security-Policy": "sandbox",
+            "X-Content-Type-Options": "nosniff",
+            "Link": f'<{row["final_url"] or row["url"]}>; rel="original"',
+        },
+    )
+
+
 @hookimpl
 def register_routes():
     return [
@@ -308,6 +341,7 @@ def register_routes():
         (r"^/-/search/(?P<database>[^/.]+)(\.(?P<format>json))?$", search_view),
         (r"^/-/report/(?P<database>[^/]+)$", report_view),
         (r"^/-/editions/(?P<database>[^/]+)\.atom$", editions_feed),
+        (r"^/-/capture/(?P<database>[^/]+)/(?P<id>\d+)$", capture_view),
     ]
 
 

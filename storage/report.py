@@ -71,7 +71,8 @@ SELECT id, number, title, url FROM digests WHERE published IS NULL AND issue_dat
 # The last run of each archive (start URL) in the file: a crawl of two archives is two runs.
 LAST_RUNS = """
 SELECT id, start_url, mode, status, started, finished, listing_pages, posts_fetched, new, changed, unchanged, failed
-FROM crawl_runs r WHERE id = (SELECT max(id) FROM crawl_runs WHERE start_url = r.start_url) ORDER BY id
+FROM crawl_runs r WHERE mode != 'links' AND id = (SELECT max(id) FROM crawl_runs WHERE start_url = r.start_url)
+ORDER BY id
 """
 
 # Pages that failed and were never stored since, whichever run saw them: what a person may want to look at.

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from .links import create_link_tables
+
 # 1: digests, digest_urls, entries, links, digest_revisions, crawl_runs, failures (first release)
 # 2: pages (every fetched post page, compressed, with its HTTP validators), digests.year,
 #    failures.http_status, crawl_runs.rechecked / not_modified / failure_kinds
@@ -18,7 +20,9 @@ from sqlite_utils import Database
 #    editions (one digest across sites), digests.edition_id / edition_checked
 # 4: editions.slug (the edition's lasting address: its number, else its issue date; unique),
 #    editions.conflicts_between_sites / conflicts_within_post
-SCHEMA_VERSION = 4
+# 6: link health (storage/links.py): link_targets (one row per distinct link, its state), link_checks
+#    (one row per check), the link_health view; an index on links.url
+SCHEMA_VERSION = 6
 
 # The tables a database must have to be this project's archive.
 ARCHIVE_TABLES = (
@@ -32,6 +36,8 @@ ARCHIVE_TABLES = (
     "pages",
     "archives",
     "editions",
+    "link_targets",
+    "link_checks",
 )
 # Present in every version: what makes a database this project's, whatever its age.
 _FIRST_TABLES = ("digests", "entries", "links", "crawl_runs", "failures")
@@ -397,3 +403,5 @@ def _create_tables(db: Database) -> None:
     ]
     for table, columns, unique in indexes:
         db.table(table).create_index(columns, unique=unique, if_not_exists=True)
+    # Schema 6, self-contained: the link tables (storage/links.py).
+    create_link_tables(db)

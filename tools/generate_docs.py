@@ -19,7 +19,7 @@ from crawler.cli import main  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- help:start -->", "<!-- help:end -->"
-COMMANDS = ([], ["summary"], ["report"], ["match"], ["reparse"], ["export"], ["serve"])
+COMMANDS = ([], ["summary"], ["report"], ["match"], ["reparse"], ["export"], ["links"], ["serve"])
 
 
 def help_block() -> str:

@@ -6,7 +6,8 @@ Scrapy's `crawl` exits 0 whatever happened inside the run. Here the exit code is
 DATABASE, 3 another crawl holds the archive, 4 a storage error, 5 interrupted, 6 an unexpected error.
 With several archives (`DIGEST_ARCHIVES`: nejatngo.org and iran-interlink.org) they are crawled one
 after the other into the same archive file, each its own run; the exit code is the highest of theirs,
-and a stop (SIGTERM, Ctrl-C) ends the sequence.
+and a stop (SIGTERM, Ctrl-C) ends the sequence. A spider whose `crawls_each_archive` is False
+(`links`) runs once over the archive file.
 """
 
 from __future__ import annotations
@@ -34,14 +35,16 @@ class Command(ScrapyCrawlCommand):
             raise UsageError("scrapy crawl runs inside a Scrapy project")
         try:
             # Before the reactor starts: an unknown name must end the process, not leave it waiting.
-            process.spider_loader.load(spider_name)
+            spider_class = process.spider_loader.load(spider_name)
         except KeyError:
             known = ", ".join(process.spider_loader.list())
             logger.error("No spider named %r: this project has %s (scrapy crawl digests)", spider_name, known)
             self.exitcode = USAGE_EXIT_CODE
             return
         archives = [url for url in settings.getlist("DIGEST_ARCHIVES") if url.strip()]
-        if "start_url" in opts.spargs or not archives:
+        if not getattr(spider_class, "crawls_each_archive", True):
+            start_urls = [None]  # `links`: one run over the archive file
+        elif "start_url" in opts.spargs or not archives:
             start_urls = [opts.spargs.pop("start_url", None)]
         else:
             start_urls = archives

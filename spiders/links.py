@@ -1,0 +1,237 @@
+"""The `links` spider: checks every distinct link of the archive that is due, politely, and looks dead
+ones up in a web archive. It only decides what to fetch; `crawler.linkcheck` classifies, the run stores.
+
+    scrapy crawl links                                 # the links of archive.db that are due
+    scrapy crawl links -s DATABASE=x.db -s DOWNLOAD_DELAY=2
+    scrapy crawl links -s DIGEST_LINK_CAPTURE=False   # check only, write no WARC
+
+Politeness is Scrapy's own, so `-s` overrides it as for any spider: robots.txt obeyed (a disallowed
+link is recorded as `disallowed`, never fetched), one request at a time per host with `DOWNLOAD_DELAY`
+and AutoThrottle, hosts in parallel up to `CONCURRENT_REQUESTS`, and `DownloaderAwarePriorityQueue`
+so that a host with many links does not hold the others back. GET, never HEAD; bodies past
+`DIGEST_LINK_MAX_BYTES` are cut (the status still counts). `http_proxy`/`https_proxy`/`no_proxy`
+are honoured by Scrapy's HttpProxyMiddleware.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import NoReturn
+
+import scrapy
+from scrapy import signals
+from scrapy.core.downloader.handlers.http11 import TunnelError
+from scrapy.exceptions import StopDownload
+from scrapy.settings import SETTINGS_PRIORITIES
+
+from crawler.config import project_defaults, user_agent
+from crawler.failures import describe_failure
+from crawler.items import ArchivedCopyLookup, LinkChecked, LinkPage
+from crawler.linkcheck import LinkState, is_capturable, status_of_answer, status_of_failure
+from crawler.linkrun import LinkRun
+from crawler.parsing import ParseError
+from crawler.parsing.cdx import cdx_query, closest_not_after, parse_cdx_answer, replay_url
+from crawler.parsing.decoding import charset_of
+from crawler.parsing.linked_page import parse_linked_page
+from crawler.run import RunRefused
+
+# Every status but redirects reaches the callback (redirects are followed by Scrapy's middleware).
+_ANSWERED_STATUSES = [*range(100, 300), *range(304, 305), *range(400, 600)]
+
+
+class _UnreachableRobotsTxtIsRoutine(logging.Filter):
+    """Scrapy logs an ERROR, with a traceback, when a host's robots.txt cannot be downloaded at all
+    (DNS, refused, TLS). For a link check that is routine: the link is then fetched, fails the same
+    way and is recorded as `unreachable`. ERROR stays for what needs a person's attention."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.ERROR and str(record.msg).startswith("Error downloading"):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _usage_error(message: str, code: int) -> NoReturn:
+    print(f"links: error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(code)
+
+
+class LinksSpider(scrapy.Spider):
+    name = "links"
+    crawls_each_archive = False  # one run over the archive file, whatever DIGEST_ARCHIVES lists
+    run: LinkRun
+    max_bytes: int  # DIGEST_LINK_MAX_BYTES
+    cdx_api: str  # DIGEST_LINK_CDX_API ("" : no lookups)
+    replay_prefix: str  # DIGEST_LINK_REPLAY_PREFIX
+    cdx_limit: int  # DIGEST_LINK_CDX_LIMIT
+
+    # Priority "spider": the project's settings give way to these, `-s` overrides both.
+    custom_settings = {
+        "CONCURRENT_REQUESTS": 64,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
+        "SCHEDULER_PRIORITY_QUEUE": "scrapy.pqueues.DownloaderAwarePriorityQueue",
+        "AUTOTHROTTLE_START_DELAY": 1.0,
+        # No jitter: Scrapy draws it again each time the downloader looks at a host's slot, which
+        # stretches the mean gap to ~1.2 × DOWNLOAD_DELAY (bench/links.py); a link check needs no
+        # disguise, and an exact delay per host is what it promises.
+        "DOWNLOAD_DELAY_JITTER": 0,
+        "DOWNLOAD_TIMEOUT": 30,
+        "RETRY_TIMES": 2,
+        "REDIRECT_MAX_TIMES": 10,
+        # The body cap is DIGEST_LINK_MAX_BYTES (cut, not failed); this is for compressed bodies only.
+        "DOWNLOAD_MAXSIZE": 64 * 1024 * 1024,
+        "DOWNLOAD_WARNSIZE": 0,
+        "DOWNLOADER_MIDDLEWARES": {
+            "crawler.middlewares.CrawlDelay": 110,
+            "crawler.middlewares.WaitForRetryAfter": 560,
+        },
+        "ITEM_PIPELINES": {"crawler.pipelines.StoreInArchive": 300},
+        "EXTENSIONS": {"crawler.progress.CrawlProgress": None},
+    }
+
+    @classmethod
+    def update_settings(cls, settings) -> None:
+        super().update_settings(settings)
+        settings.setdict(project_defaults(), priority="default")
+        if settings.getpriority("USER_AGENT") in (None, SETTINGS_PRIORITIES["default"], SETTINGS_PRIORITIES["project"]):
+            settings.set("USER_AGENT", user_agent(settings.get("DIGEST_CONTACT")), priority="spider")
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.max_bytes = crawler.settings.getint("DIGEST_LINK_MAX_BYTES")
+        spider.cdx_api = crawler.settings.get("DIGEST_LINK_CDX_API") or ""
+        spider.replay_prefix = crawler.settings.get("DIGEST_LINK_REPLAY_PREFIX") or ""
+        spider.cdx_limit = crawler.settings.getint("DIGEST_LINK_CDX_LIMIT")
+        try:
+            spider.run = LinkRun.open_for_links(crawler)
+        except RunRefused as refused:
+            _usage_error(str(refused), refused.exit_code)
+        crawler.signals.connect(spider._bytes_received, signal=signals.bytes_received)
+        robots_logger = logging.getLogger("scrapy.downloadermiddlewares.robotstxt")
+        if not any(isinstance(f, _UnreachableRobotsTxtIsRoutine) for f in robots_logger.filters):
+            robots_logger.addFilter(_UnreachableRobotsTxtIsRoutine())
+        return spider
+
+    async def start(self):
+        try:
+            due = self.run.links_due()
+            self.logger.info("%d links due for a check", len(due))
+            for link in due:
+                yield self._check_request(link.id, link.url)
+        except Exception as error:  # handed to the run, which fails the crawl
+            self.run.crashed(error, None, "choosing the links to check for")
+
+    def _check_request(self, target_id: int, url: str) -> scrapy.Request:
+        return scrapy.Request(
+            url,
+            callback=self.checked,
+            errback=self.failed,
+            dont_filter=True,
+            meta={"link_id": target_id, "link_url": url, "handle_httpstatus_list": _ANSWERED_STATUSES},
+        )
+
+    def _bytes_received(self, data: bytes, request, spider) -> None:
+        """A body past DIGEST_LINK_MAX_BYTES is cut: the answer's status still says whether the link lives."""
+        if "link_id" not in request.meta:
+            return
+        request.meta["link_bytes"] = request.meta.get("link_bytes", 0) + len(data)
+        if request.meta["link_bytes"] > self.max_bytes:
+            raise StopDownload(fail=False)
+
+    # --- callbacks: navigate, delegate ----------------------------------------------------------
+
+    def checked(self, response):
+        target_id, url = response.meta["link_id"], response.meta["link_url"]
+        headers = response.headers
+        content_type = (headers.get("Content-Type") or b"").decode("latin-1")
+        truncated = "download_stopped" in response.flags
+        title = heading = None
+        if 200 <= response.status < 300 and "html" in content_type.lower():
+            page = parse_linked_page(response.body, charset_of(content_type))
+            title, heading = page.title, page.heading
+        status = status_of_answer(
+            response.status,
+            url,
+            response.url,
+            title=title,
+            heading=heading,
+            proxy_status=(headers.get("Proxy-Status") or b"").decode("latin-1") or None,
+        )
+        capture = None
+        if status == "ok" and not truncated and is_capturable(content_type):
+            capture = LinkPage(
+                url=response.url,
+                http_status=response.status,
+                reason="OK",
+                headers=tuple(
+                    (name.decode("latin-1"), value.decode("latin-1"))
+                    for name, values in headers.items()
+                    for value in values
+                ),
+                body=response.body,
+            )
+        message = f"body cut at DIGEST_LINK_MAX_BYTES ({self.max_bytes}): not captured" if truncated else None
+        state = self.run.judge(target_id, status)  # before the item: the run writes the state judged here
+        yield LinkChecked(
+            target_id=target_id,
+            url=url,
+            status=status,
+            http_status=response.status,
+            final_url=response.url if response.url != url else None,
+            message=message or (title if status == "soft-404" else None),
+            page=capture,
+        )
+        yield from self._lookup_if_dead(target_id, url, state)
+
+    def failed(self, failure):
+        request = failure.request
+        target_id, url = request.meta["link_id"], request.meta["link_url"]
+        if failure.check(TunnelError):
+            kind, message = "tunnel", f"the proxy could not reach the host: {failure.value}"
+        else:
+            kind, message, _ = describe_failure(failure)
+            if "SSL" in type(failure.value).__name__ or "ssl" in str(failure.value).lower():
+                kind = "tls"
+            if kind == "redirect_loop":  # the request's redirect_ttl is spent by now: name the setting
+                limit = self.crawler.settings.getint("REDIRECT_MAX_TIMES")
+                message = f"more than {limit} redirects (REDIRECT_MAX_TIMES), last to {request.url}"
+        status = status_of_failure(kind, message)
+        state = self.run.judge(target_id, status)
+        yield LinkChecked(target_id=target_id, url=url, status=status, final_url=None, message=message)
+        yield from self._lookup_if_dead(target_id, url, state)
+
+    def _lookup_if_dead(self, target_id: int, url: str, state: LinkState):
+        not_after = self.run.lookup_due(target_id, state)
+        if not_after is None or not self.cdx_api:
+            return
+        yield scrapy.Request(
+            cdx_query(self.cdx_api, url, not_after or None, self.cdx_limit),
+            callback=self.copy_answered,
+            errback=self.copy_failed,
+            dont_filter=True,
+            meta={"copy_for": target_id, "link_url": url, "not_after": not_after, "handle_httpstatus_all": True},
+        )
+
+    def copy_answered(self, response):
+        target_id, url = response.meta["copy_for"], response.meta["link_url"]
+        if response.status != 200:
+            # 429 or 5xx: "later", never "no copy" (a shared public service).
+            yield ArchivedCopyLookup(target_id, url, None, f"CDX API answered {response.status}: ask again later")
+            return
+        try:
+            captures = parse_cdx_answer(response.body)
+        except ParseError as error:
+            yield ArchivedCopyLookup(target_id, url, None, f"CDX API answer unreadable: {error}")
+            return
+        closest = closest_not_after(captures, response.meta["not_after"] or None)
+        if closest is None:
+            yield ArchivedCopyLookup(target_id, url, None, "no capture in the web archive before the digest")
+            return
+        yield ArchivedCopyLookup(target_id, url, replay_url(self.replay_prefix, closest), None)
+
+    def copy_failed(self, failure):
+        request = failure.request
+        _, message, _ = describe_failure(failure)
+        yield ArchivedCopyLookup(request.meta["copy_for"], request.meta["link_url"], None, f"CDX API: {message}")

@@ -1,0 +1,271 @@
+"""Link health: one row per distinct link (`link_targets`), one per check (`link_checks`), and the reads
+the `links` spider, the `links` command and the reader need.
+
+A distinct link is a distinct `links.url`: those are stored through `crawler.urls.canonical_link`
+(trackers and fragments dropped), so one article linked from ten digests is one target and one check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlite_utils import Database
+
+from crawler.linkcheck import LinkState
+
+LINK_TABLES = ("link_targets", "link_checks")
+# The view Datasette shows with facets by status, host and year (reader/metadata.py).
+LINK_HEALTH_VIEW = "link_health"
+
+
+def create_link_tables(db: Database) -> None:
+    """Schema 6: the link tables and their view. Additive and self-contained (a migration of its own)."""
+    if not db.table("link_targets").exists():
+        db.table("link_targets").create(
+            {
+                "id": int,
+                "url": str,  # as in links.url (canonical)
+                "host": str,
+                "first_seen": str,
+                "status": str,  # of the last check (crawler.linkcheck.LINK_STATUSES)
+                "http_status": int,
+                "final_url": str,  # after redirects, when it differs from url
+                "message": str,
+                "checked_at": str,
+                "failures": int,  # failing checks in a row
+                "failing_since": str,
+                "last_ok_at": str,
+                "dead_since": str,  # null unless dead (crawler.linkcheck.DeadRule)
+                "capture_warc": str,  # WARC file (relative to the captures folder) of the newest capture
+                "capture_offset": int,  # byte offset of its response record
+                "capture_digest": str,  # WARC-Payload-Digest of the captured payload
+                "captured_at": str,
+                "archived_copy": str,  # replay URL of a copy in a web archive (CDX lookup)
+                "lookup_at": str,  # when the CDX API was last asked
+                "lookup_note": str,  # what it answered, when no copy
+            },
+            pk="id",
+            not_null={"url", "host", "first_seen", "status"},
+            defaults={"status": "unchecked", "failures": 0},
+        )
+    if not db.table("link_checks").exists():
+        db.table("link_checks").create(
+            {
+                "id": int,
+                "target_id": int,
+                "crawl_run_id": int,
+                "checked_at": str,
+                "status": str,
+                "http_status": int,
+                "final_url": str,
+                "message": str,
+                "capture": str,  # response, revisit, or null
+            },
+            pk="id",
+            foreign_keys=[("target_id", "link_targets", "id"), ("crawl_run_id", "crawl_runs", "id")],
+            not_null={"target_id", "checked_at", "status"},
+        )
+    db.table("link_targets").create_index(["url"], unique=True, if_not_exists=True)
+    db.table("link_targets").create_index(["host"], if_not_exists=True)
+    db.table("link_targets").create_index(["status"], if_not_exists=True)
+    db.table("link_checks").create_index(["target_id"], if_not_exists=True)
+    db.table("links").create_index(["url"], if_not_exists=True)
+    db.execute(
+        f"""CREATE VIEW IF NOT EXISTS {LINK_HEALTH_VIEW} AS
+        SELECT t.id, t.url, t.host, t.status, t.dead_since IS NOT NULL AS dead, t.http_status, t.final_url,
+               t.checked_at, t.dead_since, t.last_ok_at, t.archived_copy, t.capture_warc,
+               (SELECT count(DISTINCT l.digest_id) FROM links l WHERE l.url = t.url) AS digests,
+               (SELECT min(d.year) FROM links l JOIN digests d ON d.id = l.digest_id WHERE l.url = t.url) AS year
+        FROM link_targets t"""
+    )
+
+
+@dataclass(frozen=True)
+class DueLink:
+    """A link the `links` spider checks in this run, with what the archive knew of it before."""
+
+    id: int
+    url: str
+    state: LinkState
+    capture_digest: str | None
+    has_copy: bool
+    lookup_at: str | None
+    cited_on: str | None  # the earliest date of a digest that links it (ISO date), for the CDX lookup
+
+
+def sync_link_targets(db: Database, now: str) -> int:
+    """Every distinct stored link gets its `link_targets` row; returns how many were new."""
+    before = db.execute("SELECT count(*) FROM link_targets").fetchone()[0]
+    db.execute(
+        "INSERT OR IGNORE INTO link_targets (url, host, first_seen, status, failures) "
+        "SELECT url, coalesce(min(domain), ''), ?, 'unchecked', 0 FROM links WHERE url IS NOT NULL GROUP BY url",
+        [now],
+    )
+    return db.execute("SELECT count(*) FROM link_targets").fetchone()[0] - before
+
+
+def due_links(db: Database, now: datetime, *, every_days: float, dead_every_days: float) -> list[DueLink]:
+    """The links to check now: never checked, or checked longer ago than their period (dead ones less often).
+    Only links some digest still cites; oldest check first."""
+    fresh = (now - timedelta(days=every_days)).isoformat()
+    dead_fresh = (now - timedelta(days=dead_every_days)).isoformat()
+    rows = db.execute(
+        """SELECT t.id, t.url, t.status, t.failures, t.failing_since, t.last_ok_at, t.dead_since, t.capture_digest,
+                  t.archived_copy, t.lookup_at,
+                  (SELECT min(coalesce(d.published, d.issue_date)) FROM links l JOIN digests d ON d.id = l.digest_id
+                   WHERE l.url = t.url) AS cited_on
+           FROM link_targets t
+           WHERE EXISTS (SELECT 1 FROM links l WHERE l.url = t.url)
+             AND (t.checked_at IS NULL
+                  OR (t.dead_since IS NULL AND t.checked_at <= ?)
+                  OR (t.dead_since IS NOT NULL AND t.checked_at <= ?))
+           ORDER BY t.checked_at IS NOT NULL, t.checked_at, t.id""",
+        [fresh, dead_fresh],
+    ).fetchall()
+    return [
+        DueLink(
+            id=row[0],
+            url=row[1],
+            state=LinkState(
+                status=row[2], failures=row[3] or 0, failing_since=row[4], last_ok_at=row[5], dead_since=row[6]
+            ),
+            capture_digest=row[7],
+            has_copy=row[8] is not None,
+            lookup_at=row[9],
+            cited_on=row[10],
+        )
+        for row in rows
+    ]
+
+
+def record_link_check(
+    db: Database,
+    run_id: int | None,
+    target_id: int,
+    state: LinkState,
+    *,
+    checked_at: str,
+    http_status: int | None,
+    final_url: str | None,
+    message: str | None,
+    capture: str | None = None,
+) -> None:
+    """One check of one link: its row in the history, and the link's state after it."""
+    db.execute(
+        "INSERT INTO link_checks (target_id, crawl_run_id, checked_at, status, http_status, final_url, message, "
+        "capture) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [target_id, run_id, checked_at, state.status, http_status, final_url, message, capture],
+    )
+    db.execute(
+        "UPDATE link_targets SET status = ?, http_status = ?, final_url = ?, message = ?, checked_at = ?, "
+        "failures = ?, failing_since = ?, last_ok_at = ?, dead_since = ? WHERE id = ?",
+        [
+            state.status,
+            http_status,
+            final_url,
+            message,
+            checked_at,
+            state.failures,
+            state.failing_since,
+            state.last_ok_at,
+            state.dead_since,
+            target_id,
+        ],
+    )
+
+
+def record_capture(db: Database, target_id: int, *, warc: str, offset: int, digest: str, at: str) -> None:
+    db.execute(
+        "UPDATE link_targets SET capture_warc = ?, capture_offset = ?, capture_digest = ?, captured_at = ? "
+        "WHERE id = ?",
+        [warc, offset, digest, at, target_id],
+    )
+
+
+def record_lookup(db: Database, target_id: int, *, copy_url: str | None, note: str | None, at: str) -> None:
+    """A CDX lookup for a dead link: the copy's replay URL, or why there is none (yet)."""
+    db.execute(
+        "UPDATE link_targets SET archived_copy = coalesce(?, archived_copy), lookup_at = ?, lookup_note = ? "
+        "WHERE id = ?",
+        [copy_url, at, note, target_id],
+    )
+
+
+def link_rows(db: Database) -> Iterator[dict]:
+    """One dict per distinct cited link, for `digest-archive links --json`."""
+    rows = db.execute(
+        f"""SELECT h.url, h.status, h.dead, h.http_status, h.final_url, h.checked_at, h.dead_since, t.capture_warc,
+                   t.capture_offset, h.archived_copy, h.digests
+            FROM {LINK_HEALTH_VIEW} h JOIN link_targets t ON t.id = h.id
+            WHERE h.digests > 0 ORDER BY h.url"""
+    )
+    for url, status, dead, http_status, final_url, checked_at, dead_since, warc, offset, copy, digests in rows:
+        yield {
+            "url": url,
+            "status": "dead" if dead else status,
+            "http_status": http_status,
+            "final_url": final_url,
+            "checked_at": checked_at,
+            "dead_since": dead_since,
+            "capture": {"warc": warc, "offset": offset} if warc else None,
+            "archived_copy": copy,
+            "digests": digests,
+        }
+
+
+def link_summary(db: Database, *, top_hosts: int = 10) -> dict:
+    """Links by status, the dead share per year of the digests that cite them, the hosts with most dead links."""
+    by_status = dict(
+        db.execute(
+            f"SELECT CASE WHEN dead THEN 'dead' ELSE status END AS s, count(*) FROM {LINK_HEALTH_VIEW} "
+            "WHERE digests > 0 GROUP BY s ORDER BY count(*) DESC, s"
+        ).fetchall()
+    )
+    by_year = [
+        {"year": year, "links": links, "dead": dead, "dead_share": round(dead / links, 3) if links else 0.0}
+        for year, links, dead in db.execute(
+            """SELECT d.year, count(DISTINCT t.id), count(DISTINCT CASE WHEN t.dead_since IS NOT NULL THEN t.id END)
+               FROM link_targets t JOIN links l ON l.url = t.url JOIN digests d ON d.id = l.digest_id
+               GROUP BY d.year ORDER BY d.year"""
+        ).fetchall()
+    ]
+    hosts = [
+        {"host": host, "dead": dead}
+        for host, dead in db.execute(
+            "SELECT host, count(*) FROM link_targets WHERE dead_since IS NOT NULL GROUP BY host "
+            "ORDER BY count(*) DESC, host LIMIT ?",
+            [top_hosts],
+        ).fetchall()
+    ]
+    dead_by_status = dict(
+        db.execute(
+            f"SELECT status, count(*) FROM {LINK_HEALTH_VIEW} WHERE dead AND digests > 0 GROUP BY status "
+            "ORDER BY count(*) DESC, status"
+        ).fetchall()
+    )
+    return {
+        "by_status": by_status,
+        "dead_by_last_status": dead_by_status,
+        "dead_share_by_year": by_year,
+        "hosts_with_most_dead": hosts,
+    }
+
+
+# The reader's reads (Datasette runs them on its own connection).
+LINK_STATES_OF_DIGESTS = """
+SELECT t.id, t.url, t.status, t.dead_since, t.final_url, t.http_status, t.checked_at, t.capture_warc,
+       t.captured_at, t.archived_copy
+FROM link_targets t
+WHERE t.url IN (SELECT url FROM links WHERE digest_id IN ({placeholders}))
+"""
+CAPTURE_OF_LINK = """
+SELECT id, url, final_url, capture_warc, capture_offset, captured_at FROM link_targets
+WHERE id = :id AND capture_warc IS NOT NULL
+"""
+
+
+def link_states_query(digest_count: int) -> str:
+    """LINK_STATES_OF_DIGESTS for this many digest ids (`:d0`, `:d1`, …)."""
+    return LINK_STATES_OF_DIGESTS.format(placeholders=", ".join(f":d{n}" for n in range(max(digest_count, 1))))
