@@ -73,7 +73,7 @@ def test_a_scheduled_crawl_on_scrapyd_fills_the_archive(scrapyd, tmp_path, fixtu
             f"{base}/addversion.json", data={"project": PROJECT, "version": "1"}, files={"egg": handle}, timeout=30
         ).json()
     assert added["status"] == "ok", added
-    assert get_json(f"{base}/listspiders.json?project={PROJECT}")["spiders"] == ["digests"]
+    assert get_json(f"{base}/listspiders.json?project={PROJECT}")["spiders"] == ["digests", "links"]
 
     database = tmp_path / "scrapyd-archive.db"
     with FixtureServer(build_site(fixture_posts)) as site:
