@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlsplit
 
 from lxml import etree
@@ -324,7 +325,7 @@ def _parse_title(tree, metas: dict, chrome: dict):
     if candidates:
         return candidates[0], lx_text(candidates[0])
     title_tag = tree.find(".//title")
-    for text in (_meta(metas, "og:title"), title_tag.text_content() if title_tag is not None else None):
+    for text in (_meta(metas, "og:title"), _STRING(title_tag) if title_tag is not None else None):
         if text and squash(text):
             return None, _without_site_name(squash(text), _meta(metas, "og:site_name"))
     return None, None
@@ -338,17 +339,27 @@ def _without_site_name(title: str, site_name: str | None) -> str:
     return next((part for part in parts if mentions_series(part)), parts[0])
 
 
-# Every token `_SUBTITLE_TOKEN` matches holds `ub` in some case: the query finds those, the regex decides.
-_SUBTITLE_CANDIDATES = etree.XPath(
-    ".//*[contains(@class, 'ub') or contains(@class, 'UB') or contains(@class, 'uB') or contains(@class, 'Ub')]"
-)
+_STRING = etree.XPath("string()")  # all the text in an element, as lxml.html's text_content()
+_CLASS_VALUES = etree.XPath(".//@class", smart_strings=False)
+_CLASSED = etree.XPath(".//*[@class]")
+
+
+@lru_cache(maxsize=4096)
+def _is_subtitle_class(classes: str) -> bool:
+    return any(_SUBTITLE_TOKEN.match(token) for token in classes.split())
 
 
 def _parse_subheadline(tree, title_element, chrome: dict):
     """The sub-headline nejatngo shows under the title from 2021 (e.g. `Maryam Rajavi Lost`)."""
-    for element in _SUBTITLE_CANDIDATES(tree.find("body")):
-        if any(_SUBTITLE_TOKEN.match(token) for token in element.get("class").split()):
-            if not lx_in_chrome(element, chrome) and _is_subheadline_text(lx_text(element)):
+    body = tree.find("body")
+    # The page's class values in one query, each judged once per process: most pages have no sub-title.
+    if any(_is_subtitle_class(classes) for classes in set(_CLASS_VALUES(body))):
+        for element in _CLASSED(body):
+            if (
+                _is_subtitle_class(element.get("class"))
+                and not lx_in_chrome(element, chrome)
+                and _is_subheadline_text(lx_text(element))
+            ):
                 return element, lx_text(element)
     if title_element is not None:
         following = title_element.getnext()

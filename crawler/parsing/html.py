@@ -14,7 +14,7 @@ import lxml.html
 from lxml import etree
 
 from .errors import ParseError
-from .text import fit_text, squash
+from .text import fit_utf8, squash
 
 # Elements that are never content, whatever the theme.
 _CHROME_TAGS = {
@@ -106,13 +106,15 @@ def make_tree(html: str):
     """The page's lxml tree; ParseError for what is not an HTML document."""
     if not html.strip():
         raise ParseError("empty page")
-    html = fit_text(html)  # no control character or lone surrogate reaches the tree (see text.py)
+    data = fit_utf8(html)  # no control character or lone surrogate reaches the tree (see text.py)
     try:
-        tree = lxml.html.document_fromstring(
-            html.encode("utf-8", "replace"), parser=lxml.html.HTMLParser(encoding="utf-8")
-        )
+        # etree's own parser, not lxml.html's: the same tree, without a Python class lookup for every
+        # element the parser's queries return.
+        tree = etree.fromstring(data, parser=etree.HTMLParser(encoding="utf-8"))
     except (etree.ParserError, ValueError) as error:
         raise ParseError(f"not an HTML page: {error}") from None
+    if tree is None:
+        raise ParseError("not an HTML page: Document is empty")
     if tree.find("body") is None:
         raise ParseError("not an HTML page: no <body>")
     return tree
