@@ -101,18 +101,13 @@ def _update(db: Database, now: str, everything: bool = False) -> EditionsUpdate:
         [(edition_of_group.get(group, group), now, digest_id) for digest_id, group in groups.items()],
     )
 
-    touched = {before[digest_id] for digest_id in pending_ids} | {
-        edition_of_group.get(group, group) for group in groups.values()
-    }
-    touched.discard(None)
-    members_before: dict[int, set[int]] = {}
+    after = {digest_id: edition_of_group.get(group, group) for digest_id, group in groups.items()}
+    touched = {edition for edition in [*(before[d] for d in pending_ids), *after.values()] if edition is not None}
+    members_before: dict[int | None, set[int]] = {}
+    members_after: dict[int | None, set[int]] = {}
     for digest_id, edition in before.items():
         members_before.setdefault(edition, set()).add(digest_id)
-    members_after: dict[int, set[int]] = {}
-    for digest_id, edition in before.items():
-        if digest_id in groups:
-            edition = edition_of_group.get(groups[digest_id], groups[digest_id])
-        members_after.setdefault(edition, set()).add(digest_id)
+        members_after.setdefault(after.get(digest_id, edition), set()).add(digest_id)
     created = set(edition_of_group.values())
     for edition_id in sorted(touched):
         members_now = members_after.get(edition_id, set())
