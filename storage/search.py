@@ -63,18 +63,22 @@ def highlighted(snippet: str | None) -> Markup:
     return Markup(str(escape(snippet or "")).replace(_MARK_START, "<mark>").replace(_MARK_END, "</mark>"))
 
 
+# Every hit is ranked and grouped; snippets are made afterwards, only for the hits on the page shown (a
+# common word matches tens of thousands of entries, and a snippet costs more than the rest of a hit).
 _ENTRY_HITS = """
-SELECT e.id AS entry_id, e.text, e.section, d.site, d.edition_id, bm25(entries_fts) AS rank,
-       snippet(entries_fts, -1, char(2), char(3), '\u2026', 24) AS snippet
+SELECT e.id AS entry_id, e.text, e.section, d.site, d.edition_id, bm25(entries_fts) AS rank
 FROM entries_fts JOIN entries e ON e.rowid = entries_fts.rowid JOIN digests d ON d.id = e.digest_id
 JOIN editions ed ON ed.id = d.edition_id
 WHERE entries_fts MATCH :query {filters}
 """
 _TITLE_HITS = """
-SELECT d.id AS digest_id, d.title, d.headline, d.site, d.edition_id, bm25(digests_fts) AS rank,
-       snippet(digests_fts, -1, char(2), char(3), '\u2026', 24) AS snippet
+SELECT d.id AS digest_id, d.title, d.headline, d.site, d.edition_id, bm25(digests_fts) AS rank
 FROM digests_fts JOIN digests d ON d.rowid = digests_fts.rowid JOIN editions ed ON ed.id = d.edition_id
 WHERE digests_fts MATCH :query {filters}
+"""
+_SNIPPETS = """
+SELECT rowid, snippet({table}_fts, -1, char(2), char(3), '\u2026', 24) AS snippet
+FROM {table}_fts WHERE {table}_fts MATCH :query AND rowid IN ({rowids})
 """
 _EDITIONS = """
 SELECT id, slug, title, number, issue_date, first_published, sites FROM editions WHERE id IN ({ids})
@@ -153,15 +157,16 @@ def search_editions(
 
     for row in execute(_ENTRY_HITS.format(filters=conditions(given)), params):
         key = (row["edition_id"], "entry", _same_entry(row["text"]))
-        _merge(groups, key, row, section=row["section"], entry_id=row["entry_id"])
+        _merge(groups, key, row, ("entries", row["entry_id"]), section=row["section"], entry_id=row["entry_id"])
     if "section" not in given:  # titles and headlines have no section
         for row in execute(_TITLE_HITS.format(filters=conditions(n for n in given if n != "section")), params):
-            _merge(groups, (row["edition_id"], "title"), row)
+            _merge(groups, (row["edition_id"], "title"), row, ("digests", row["digest_id"]))
     if not groups:
         return result
     ids = sorted({key[0] for key in groups})
     editions = {row["id"]: row for row in execute(_EDITIONS.format(ids=", ".join(str(i) for i in ids)), {})}
     hits = []
+    sources: dict[int, tuple[str, int]] = {}  # id(hit) → (table, rowid) of its best-ranked row
     for (edition_id, kind, *_), group in groups.items():
         edition = editions[edition_id]
         hits.append(
@@ -173,13 +178,14 @@ def search_editions(
                 edition["issue_date"],
                 edition["issue_date"] or (edition["first_published"] or "")[:10] or None,
                 sorted(group["sites"]),
-                highlighted(group["snippet"]),
+                Markup(),  # made below, for the hits shown
                 group["rank"],
                 group.get("section"),
                 group.get("entry_id"),
                 kind,
             )
         )
+        sources[id(hits[-1])] = group["source"]
     if sort == "newest":
         hits.sort(key=lambda hit: (hit.day or "", -hit.rank), reverse=True)
     elif sort == "oldest":
@@ -188,17 +194,26 @@ def search_editions(
         hits.sort(key=lambda hit: (hit.rank, hit.day or ""))
     result.total = len(hits)
     result.hits = hits[offset : offset + limit]
+    shown = {sources[id(hit)] for hit in result.hits}
+    snippets: dict[tuple[str, int], str] = {}
+    for table in ("entries", "digests"):
+        rowids = sorted(rowid for source_table, rowid in shown if source_table == table)
+        if rowids:
+            sql = _SNIPPETS.format(table=table, rowids=", ".join(str(rowid) for rowid in rowids))
+            snippets.update(((table, row["rowid"]), row["snippet"]) for row in execute(sql, {"query": query}))
+    for hit in result.hits:
+        hit.snippet = highlighted(snippets.get(sources[id(hit)]))
     return result
 
 
-def _merge(groups: dict, key: tuple, row, **extra) -> None:
+def _merge(groups: dict, key: tuple, row, source: tuple[str, int], **extra) -> None:
     group = groups.get(key)
     if group is None:
-        groups[key] = {"sites": {row["site"]}, "snippet": row["snippet"], "rank": row["rank"], **extra}
+        groups[key] = {"sites": {row["site"]}, "source": source, "rank": row["rank"], **extra}
         return
     group["sites"].add(row["site"])
     if row["rank"] < group["rank"]:
-        group.update(snippet=row["snippet"], rank=row["rank"])
+        group.update(source=source, rank=row["rank"])
     if extra.get("entry_id") is not None and extra["entry_id"] < group.get("entry_id", extra["entry_id"] + 1):
         group["entry_id"] = extra["entry_id"]
 
