@@ -98,15 +98,20 @@ def remember_urls_of(db: Database, digest_url: str, urls: list[str], now: str | 
 def _find_digest(db: Database, digest: Digest, keys: list[str]) -> tuple[int, str, int] | None:
     """The stored digest this one is: by any URL it was reached at, else by post id on the same site.
 
-    One statement for both (a URL match wins), since it runs for every digest a crawl stores.
+    Two index searches (a URL match wins): one statement with `id IN (…) OR post_id = ?` reads every digest
+    of the site, which made storing an archive quadratic in its size.
     """
     placeholders = ", ".join("?" for _ in keys)
     row = db.execute(
-        f"SELECT id, content_hash, entry_count FROM digests WHERE site = ? AND (id IN "
-        f"(SELECT digest_id FROM digest_urls WHERE url_key IN ({placeholders})) OR post_id = ?) "
-        f"ORDER BY id IN (SELECT digest_id FROM digest_urls WHERE url_key IN ({placeholders})) DESC LIMIT 1",
-        [digest.site, *keys, digest.post_id, *keys],
+        "SELECT d.id, d.content_hash, d.entry_count FROM digest_urls u JOIN digests d ON d.id = u.digest_id "
+        f"WHERE u.url_key IN ({placeholders}) AND d.site = ? ORDER BY d.id LIMIT 1",
+        [*keys, digest.site],
     ).fetchone()
+    if row is None and digest.post_id is not None:
+        row = db.execute(
+            "SELECT id, content_hash, entry_count FROM digests WHERE site = ? AND post_id = ? ORDER BY id LIMIT 1",
+            [digest.site, digest.post_id],
+        ).fetchone()
     return tuple(row) if row else None
 
 
