@@ -106,12 +106,13 @@ def parse_digest(url: str, html: str | bytes, http_charset: str | None = None) -
         html = decode_html(html, http_charset)
     tree = make_tree(html)
     chrome: dict = {}  # lx_in_chrome's answers for this page
-    metas = _read_metas(tree)
+    found = _PageElements(tree)
+    metas = _read_metas(found)
 
-    canonical = _parse_canonical_url(tree, metas, url)
-    post_id = _parse_post_id(tree, url, canonical, chrome)
-    published = _parse_published(tree, metas)
-    title_element, title = _parse_title(tree, metas, chrome)
+    canonical = _parse_canonical_url(found, metas, url)
+    post_id = _parse_post_id(tree, found, url, canonical, chrome)
+    published = _parse_published(tree, found, metas)
+    title_element, title = _parse_title(tree, found, metas, chrome)
     if not title:
         raise ParseError("no post title found (no entry-title, <h1>, og:title or <title>)")
     subheadline_element, subheadline = _parse_subheadline(tree, title_element, chrome)
@@ -147,16 +148,27 @@ def parse_digest(url: str, html: str | bytes, http_charset: str | None = None) -
 # --- metadata (lxml, whole page) -------------------------------------------------------------------
 
 
-_METAS = etree.XPath("//meta[@content != '']")
+class _PageElements:
+    """The elements the page's metadata rules read (metas, links, articles, scripts, titles), found in one
+    pass over the whole tree by tag name (lxml's iteration, in C), in document order."""
+
+    TAGS = ("meta", "link", "article", "script", "title")
+
+    def __init__(self, tree) -> None:
+        self.by_tag: dict[str, list] = {tag: [] for tag in self.TAGS}
+        for element in tree.iter(*self.TAGS):
+            self.by_tag[element.tag].append(element)
+
+
 _META_ATTRIBUTES = ("property", "name", "itemprop")
-# `rel` is a list of tokens: the query finds the candidates, Python splits them the way it always did.
-_LINKS_WITH_REL = etree.XPath("//link[@href != ''][contains(@rel, $rel)]")
 
 
-def _read_metas(tree) -> dict[tuple[str, str], str]:
+def _read_metas(found: _PageElements) -> dict[tuple[str, str], str]:
     """Every `<meta>` with a content, by (attribute, its value): the first in the page of each."""
     metas: dict[tuple[str, str], str] = {}
-    for tag in _METAS(tree):
+    for tag in found.by_tag["meta"]:
+        if not tag.get("content"):
+            continue
         for attribute in _META_ATTRIBUTES:
             value = tag.get(attribute)
             if value is not None and (attribute, value) not in metas:
@@ -172,20 +184,20 @@ def _meta(metas: dict, *names: str) -> str | None:
     return None
 
 
-def _link_rel(tree, rel: str) -> str | None:
-    for tag in _LINKS_WITH_REL(tree, rel=rel):
-        if rel in (tag.get("rel") or "").split():
+def _link_rel(found: _PageElements, rel: str) -> str | None:
+    for tag in found.by_tag["link"]:
+        if tag.get("href") and rel in (tag.get("rel") or "").split():
             return tag.get("href").strip()
     return None
 
 
-def _parse_canonical_url(tree, metas: dict, url: str) -> str:
+def _parse_canonical_url(found: _PageElements, metas: dict, url: str) -> str:
     """`<link rel=canonical>` (or og:url) when it names a page of the same site, else the URL fetched.
 
     AMP and oEmbed variants point their canonical link at the post; a canonical link to another
     site is not trusted with the post's identity.
     """
-    for candidate in (_link_rel(tree, "canonical"), _meta(metas, "og:url")):
+    for candidate in (_link_rel(found, "canonical"), _meta(metas, "og:url")):
         absolute = join_url(url, candidate)
         if absolute and same_site(absolute, url):
             try:
@@ -209,19 +221,16 @@ def _query_post_id(url: str | None) -> int | None:
     return None
 
 
-_POST_ARTICLES = etree.XPath("//article[starts-with(@id, 'post-')]")
-
-
-def _parse_post_id(tree, url: str, canonical: str, chrome: dict) -> int | None:
+def _parse_post_id(tree, found: _PageElements, url: str, canonical: str, chrome: dict) -> int | None:
     """The WordPress post id: `postid-N` body class, `?p=N` shortlink, `post-N` article, `/posts/N`."""
     for token in (tree.find("body").get("class") or "").split():
         match = _POSTID_CLASS.match(token)
         if match and post_id_of(match[1]) is not None:
             return post_id_of(match[1])
-    shortlink = _query_post_id(join_url(url, _link_rel(tree, "shortlink")))
+    shortlink = _query_post_id(join_url(url, _link_rel(found, "shortlink")))
     if shortlink:
         return shortlink
-    for article in _POST_ARTICLES(tree):
+    for article in found.by_tag["article"]:
         match = _POST_ARTICLE_ID.match(article.get("id") or "")
         if match and post_id_of(match[1]) is not None and not lx_in_chrome(article, chrome):
             return post_id_of(match[1])
@@ -232,11 +241,10 @@ def _parse_post_id(tree, url: str, canonical: str, chrome: dict) -> int | None:
     return _query_post_id(url)
 
 
-_JSON_LD = etree.XPath("//script[@type = 'application/ld+json']")
-
-
-def _json_ld_date(tree) -> str | None:
-    for script in _JSON_LD(tree):
+def _json_ld_date(found: _PageElements) -> str | None:
+    for script in found.by_tag["script"]:
+        if script.get("type") != "application/ld+json":
+            continue
         try:
             data = json.loads(script.text or "")
         except (ValueError, TypeError):
@@ -263,12 +271,12 @@ def _has_foreign_dates(element) -> bool:
 _POSTED_ON = re.compile(rf"Posted\s+on:?\s*(\d{{4}}/\d{{1,2}}/\d{{1,2}}|{DATE_IN_WORDS})", re.IGNORECASE)
 
 
-def _parse_published(tree, metas: dict) -> str | None:
+def _parse_published(tree, found: _PageElements, metas: dict) -> str | None:
     """Publication date: article:published_time, JSON-LD, `<time datetime>`, `Posted on:` text, a date-classed
     element's text. None when the page shows none (the dateline is the caller's last resort)."""
     for value in (
         _meta(metas, "article:published_time", "og:published_time", "datePublished", "date", "DC.date.issued"),
-        _json_ld_date(tree),
+        _json_ld_date(found),
     ):
         if parse_date(value):
             return parse_date(value)
@@ -309,7 +317,7 @@ _DATE_CLASSED = etree.XPath(
 )
 
 
-def _parse_title(tree, metas: dict, chrome: dict):
+def _parse_title(tree, found: _PageElements, metas: dict, chrome: dict):
     """The post title: a title-classed heading, an `<h1>`, a heading naming the series; else og:title / `<title>`.
 
     A heading naming the series wins over one that does not (a theme may put its logo in an h1).
@@ -324,7 +332,7 @@ def _parse_title(tree, metas: dict, chrome: dict):
             return heading, lx_text(heading)
     if candidates:
         return candidates[0], lx_text(candidates[0])
-    title_tag = tree.find(".//title")
+    title_tag = found.by_tag["title"][0] if found.by_tag["title"] else None
     for text in (_meta(metas, "og:title"), _STRING(title_tag) if title_tag is not None else None):
         if text and squash(text):
             return None, _without_site_name(squash(text), _meta(metas, "og:site_name"))
@@ -389,12 +397,26 @@ def _is_subheadline_text(text: str) -> bool:
 
 # --- where the content is (lxml, whole page) ---------------------------------------------------------
 
-# normalize-space() knows no no-break space, and the WordPress editor writes `&nbsp;++ …`.
-_PLUS_TEXT = etree.XPath(
-    "//body//text()[contains(., '+')][(starts-with(normalize-space(translate(., '\u00a0', ' ')), '++') or "
-    "starts-with(normalize-space(translate(., '\u00a0', ' ')), '+ +')) "
-    "and not(ancestor::script) and not(ancestor::style)]"
-)
+# The strings that start with `++` (or `+ +`), white space and no-break spaces aside (the WordPress editor
+# writes `&nbsp;++ …`): the query finds the strings holding a `+`, Python reads how they start.
+_PLUS_CANDIDATES = etree.XPath("//body//text()[contains(., '+')]")
+_PLUS_START = re.compile(r"[ \t\n\r\u00a0]*\+[ \t\n\r\u00a0]*\+")
+_UNREAD = {"script", "style"}
+
+
+def _plus_strings(tree) -> list:
+    found = []
+    for string in _PLUS_CANDIDATES(tree):
+        if not _PLUS_START.match(string):
+            continue
+        holder = string.getparent()
+        element = holder.getparent() if string.is_tail else holder
+        if element is not None and (element.tag in _UNREAD or any(a.tag in _UNREAD for a in element.iterancestors())):
+            continue
+        found.append(string)
+    return found
+
+
 _BLOCKISH = BLOCK_TAGS | {"div"}
 
 
@@ -405,7 +427,7 @@ _ARTICLE_BODY = etree.XPath(".//*[@itemprop = 'articleBody']")
 def _find_content(tree, chrome: dict):
     """The element holding the entries: around the `++` paragraphs, else a WordPress content div."""
     plus_blocks: dict = {}  # the blocks holding a `++`, in document order
-    for string in _PLUS_TEXT(tree):
+    for string in _plus_strings(tree):
         holder = string.getparent()
         if holder is not None and string.is_tail:
             holder = holder.getparent()
@@ -496,7 +518,7 @@ def _lines(block, index: int) -> list[_Line]:
         else:
             current.append(node)
     lines.append(current)
-    return [_Line(line, index, tag) for line in lines if text_of(line)]
+    return [line for line in (_Line(nodes, index, tag) for nodes in lines) if line.text]
 
 
 def _is_heading(line: _Line, block) -> bool:
