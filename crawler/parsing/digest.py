@@ -292,9 +292,9 @@ def _parse_published(tree, found: _PageElements, metas: dict) -> str | None:
     # Themes that print the date as text only (TieLabs: `<span class="date meta-item">August 25, 2017</span>`).
     for element in _DATE_CLASSED(body):
         if _DATE_CLASSES.intersection((element.get("class") or "").split()) and not _has_foreign_dates(element):
-            found = parse_date(lx_text(element))
-            if found:
-                return found
+            day = parse_date(lx_text(element))
+            if day:
+                return day
     return None
 
 
