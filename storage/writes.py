@@ -213,24 +213,25 @@ def record_failure(db: Database, crawl_run_id: int | None, failure: PageFailure,
 def save_page(db: Database, page: FetchedPage, now: str | None = None) -> None:
     """Keep the latest copy of a fetched post page (compressed) with its HTTP validators."""
     now = now or utc_now()
-    with db.atomic():
-        db.execute(
-            "INSERT OR REPLACE INTO pages (url_key, url, fetched_at, checked_at, http_status, content_type, etag, "
-            "last_modified, size, body, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                post_key(page.url),
-                page.url,
-                now,
-                now,
-                page.http_status,
-                page.content_type,
-                page.etag,
-                page.last_modified,
-                len(page.body),
-                zlib.compress(page.body, 6),
-                page.source,
-            ],
-        )
+    # One statement is atomic by itself: no savepoint (in a crawl's batch, a savepoint makes SQLite's
+    # full-text index write out what it holds in memory).
+    db.execute(
+        "INSERT OR REPLACE INTO pages (url_key, url, fetched_at, checked_at, http_status, content_type, etag, "
+        "last_modified, size, body, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            post_key(page.url),
+            page.url,
+            now,
+            now,
+            page.http_status,
+            page.content_type,
+            page.etag,
+            page.last_modified,
+            len(page.body),
+            zlib.compress(page.body, 6),
+            page.source,
+        ],
+    )
 
 
 def mark_not_modified(db: Database, url: str, now: str | None = None) -> bool:
