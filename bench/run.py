@@ -1,4 +1,4 @@
-"""`make bench`: five figures, each a ratio (or a count) measured side by side in one run.
+"""`make bench`: the figures, each a ratio, a count or a time measured side by side in one run.
 
 Writes bench/results.md with the machine, versions and date. Candidates are run alternately
 (A B A B …) and the median of the rounds is reported; no absolute time is a target.
