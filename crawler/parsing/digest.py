@@ -352,7 +352,7 @@ _CLASS_VALUES = etree.XPath(".//@class", smart_strings=False)
 _CLASSED = etree.XPath(".//*[@class]")
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=512)
 def _is_subtitle_class(classes: str) -> bool:
     return any(_SUBTITLE_TOKEN.match(token) for token in classes.split())
 

@@ -153,7 +153,7 @@ def lx_tokens(element) -> list[str]:
     return [*tokens, *([ident] if ident else [])]
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=1024)
 def _chrome_attributes(classes: str | None, ident: str | None) -> bool:
     """The token half of the chrome rule, for one pair of class and id values. A theme repeats the same
     few values on every page, so each is matched once per process, not once per element."""
