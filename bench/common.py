@@ -60,7 +60,6 @@ def machine() -> str:
     import lxml.etree
     import scrapy
     import sqlite_utils
-    from bs4 import __version__ as bs4_version
 
     cpu = "unknown CPU"
     try:
@@ -73,6 +72,6 @@ def machine() -> str:
     return (
         f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}); "
         f"Python {platform.python_version()}, Scrapy {scrapy.__version__}, lxml {lxml.etree.__version__}, "
-        f"beautifulsoup4 {bs4_version}, sqlite-utils {getattr(sqlite_utils, '__version__', '')}, "
+        f"nh3 {__import__('nh3').__version__}, sqlite-utils {getattr(sqlite_utils, '__version__', '')}, "
         f"SQLite {__import__('sqlite3').sqlite_version}"
     )

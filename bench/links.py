@@ -1,4 +1,4 @@
-"""Figure 7 of `make bench`: the link check at the default politeness, and its memory by number of links.
+"""Figure 10 of `make bench`: the link check at the default politeness, and its memory by number of links.
 
 (a) A stand-in web (fixtures/web.py) of one busy host with `busy` links and `hosts` other hosts with fewer
     each, checked by `scrapy crawl links` at the project's default politeness (DOWNLOAD_DELAY=1 per
@@ -106,11 +106,11 @@ def rows(polite: dict, peaks: dict[int, float]) -> list[str]:
     growth = peaks[large] - peaks[small]
     ok = polite["ratio_to_floor"] <= 1.2
     return [
-        f"| 7 | link check of {polite['links']} links on {polite['hosts']} hosts at the default politeness ÷ its "
+        f"| 10 | link check of {polite['links']} links on {polite['hosts']} hosts at the default politeness ÷ its "
         f"busiest host's {polite['busy']} links × DOWNLOAD_DELAY 1 s | **{polite['ratio_to_floor']:.2f}×** "
         f"({polite['seconds']:.1f}s; that host's links checked alone: {polite['alone']:.1f}s, "
         f"{polite['ratio']:.2f}×) | ≤ 1.2× | {'met' if ok else '**not met**'} |",
-        f"| 7m | peak RSS of a link check, {small:,} → {large:,} links (politeness off) | "
+        f"| 10m | peak RSS of a link check, {small:,} → {large:,} links (politeness off) | "
         f"**{peaks[small]:.0f} → {peaks[large]:.0f} MB** (+{growth:.0f} MB) | flat | "
         f"{'met' if growth < 15 else '**not met**'} |",
     ]

@@ -41,7 +41,8 @@ def shingles(text: str, size: int = 3) -> frozenset:
     words = _WORD.findall(text.lower())
     if len(words) < size:
         return frozenset([hash(tuple(words))]) if words else frozenset()
-    return frozenset(hash(tuple(words[i : i + size])) for i in range(len(words) - size + 1))
+    # The tuples of `size` consecutive words, made and hashed in C (zip of the list and its shifts).
+    return frozenset(map(hash, zip(*(words[offset:] for offset in range(size)), strict=False)))  # shifts end early
 
 
 def similarity(a: frozenset, b: frozenset) -> float:
@@ -72,7 +73,7 @@ def _candidates(post: Post, by_site: dict[str, tuple[list, list]]) -> list[Post]
         low = bisect.bisect_left(days, post.day.toordinal() - WINDOW)
         high = bisect.bisect_right(days, post.day.toordinal() + WINDOW)
         found += posts[low:high]
-        found += [other for other in posts if other.day is None]
+        found += posts[len(days) :]  # the undated, after the dated (`match` orders them so)
     return found
 
 

@@ -8,10 +8,14 @@ store, and storage's shrink guard keeps a digest whose new parse lost most of it
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import storage
-from crawler.items import Entry
+from crawler.items import Digest, Entry
 from crawler.parsing import ParseError, parse_digest
 from crawler.parsing.decoding import charset_of
 from crawler.parsing.wordpress import parse_rest_post
@@ -51,38 +55,82 @@ def _links_by_entry(entries: tuple[Entry, ...]) -> list:
     return [(position, link) for position, entry in enumerate(entries) for link in entry.links]
 
 
-def reparse_archive(db, *, allow_shrink: bool = False) -> ReparseReport:
+# Pages are read, parsed and written this many at a time: one transaction per batch (a digest stays atomic
+# inside it, as in a crawl's batches), and memory bounded whatever the archive's size.
+BATCH = 500
+# Below this many pages, worker processes cost more to start than they save.
+POOL_FROM = 400
+
+
+def _parse_page(page: storage.StoredPage) -> tuple[Digest | None, str | None]:
+    """A stored page's digest, or why it has none (run in a worker process: plain values in and out)."""
+    try:
+        digest = (
+            parse_rest_post(json.loads(page.body))
+            if page.source == "rest"
+            else parse_digest(page.url, page.body, http_charset=charset_of(page.content_type))
+        )
+    except (ParseError, ValueError) as error:
+        return None, str(error)
+    return digest, None
+
+
+@contextmanager
+def _parser(pages: int, workers: int | None) -> Iterator[Callable[[list], Iterable]]:
+    """Parse pages in order: in worker processes (the parser is pure, the machine's cores are idle while
+    one process parses), or here for a small archive or `workers=1`."""
+    workers = min(os.cpu_count() or 1, 4) if workers is None else workers
+    if workers <= 1 or pages < POOL_FROM:
+        yield lambda batch: map(_parse_page, batch)
+        return
+    with ProcessPoolExecutor(workers) as pool:
+        yield lambda batch: pool.map(_parse_page, batch, chunksize=16)
+
+
+def reparse_archive(db, *, allow_shrink: bool = False, workers: int | None = None) -> ReparseReport:
+    """Parse every stored page again and store what changed; what a crawl would decide, page for page."""
     report = ReparseReport()
-    for page in list(storage.stored_pages(db)):
-        report.pages += 1
-        try:
-            digest = (
-                parse_rest_post(json.loads(page.body))
-                if page.source == "rest"
-                else parse_digest(page.url, page.body, http_charset=charset_of(page.content_type))
-            )
-        except (ParseError, ValueError) as error:
-            report.unreadable.append((page.url, str(error)))
-            continue
-        problems = problems_with(digest)
-        if problems:
-            report.unreadable.append((page.url, "; ".join(problems)))
-            continue
-        before = storage.digest_entries(db, page.url) or ()
-        outcome = storage.save_digest(db, digest, seen=False, allow_shrink=allow_shrink)
-        if outcome == storage.SHRUNK:
-            report.unreadable.append(
-                (page.url, storage.shrunk_failure(digest).message + " (--allow-shrink replaces it)")
-            )
-            continue
-        setattr(report, outcome, getattr(report, outcome) + 1)
-        if outcome == storage.UNCHANGED:
-            continue
-        _count_differences(_without_links(before), _without_links(digest.entries), report.entries)
-        _count_differences(_links_by_entry(before), _links_by_entry(digest.entries), report.links)
-        if outcome == storage.CHANGED:
-            report.changed_digests.append(digest.url)
+    keys = storage.stored_page_keys(db)
+    batch = storage.WriteBatch(db, max_items=BATCH, max_seconds=10.0)
+    try:
+        with _parser(len(keys), workers) as parse_all:
+            for start in range(0, len(keys), BATCH):
+                pages = storage.stored_pages_of(db, keys[start : start + BATCH])
+                for page, (digest, error) in zip(pages, parse_all(pages), strict=True):
+                    batch.before_write()
+                    _store(db, page, digest, error, report, allow_shrink)
+                    batch.after_write()
+        batch.commit()
+    except BaseException:
+        batch.rollback()
+        raise
     # What changed joins its editions again, as after a crawl (its fields, its twin, its slug).
     update = storage.update_editions(db)
     report.editions_new, report.editions_changed = update.new, update.changed
     return report
+
+
+def _store(db, page, digest: Digest | None, error: str | None, report: ReparseReport, allow_shrink: bool) -> None:
+    report.pages += 1
+    if digest is None:
+        report.unreadable.append((page.url, error or ""))
+        return
+    problems = problems_with(digest)
+    if problems:
+        report.unreadable.append((page.url, "; ".join(problems)))
+        return
+    # The entries before, to count what changed; when the stored digest has the same content hash they are
+    # the new ones (and nothing is counted), so only a changed digest's are read.
+    unchanged = storage.stored_content_hash(db, page.url) == digest.content_hash
+    before = digest.entries if unchanged else storage.digest_entries(db, page.url) or ()
+    outcome = storage.save_digest(db, digest, seen=False, allow_shrink=allow_shrink)
+    if outcome == storage.SHRUNK:
+        report.unreadable.append((page.url, storage.shrunk_failure(digest).message + " (--allow-shrink replaces it)"))
+        return
+    setattr(report, outcome, getattr(report, outcome) + 1)
+    if outcome == storage.UNCHANGED:
+        return
+    _count_differences(_without_links(before), _without_links(digest.entries), report.entries)
+    _count_differences(_links_by_entry(before), _links_by_entry(digest.entries), report.links)
+    if outcome == storage.CHANGED:
+        report.changed_digests.append(digest.url)

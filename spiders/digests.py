@@ -109,6 +109,12 @@ class DigestsSpider(scrapy.Spider):
         self.start_listing: Listing | None = None  # the start page read as a listing, for a fall back to HTML
         self.sampled: list = []  # posts whose pages check the REST content (backfill)
         self.held_back: list = []  # posts waiting for the sample's verdict (backfill)
+        # Scrapy checks each generator callback for a `return` with a value (inspect.getsource and
+        # ast.parse), remembering the answer by the callback object; `self.parse_post` is a new bound
+        # method at every request, so the check ran again for about one post in five. One bound method per
+        # per-page callback keeps its answer (and a request's callback is still found by its name).
+        for name in ("parse_post", "post_failed", "parse_listing_page"):
+            setattr(self, name, getattr(self, name))
 
     @classmethod
     def update_settings(cls, settings) -> None:

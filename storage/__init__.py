@@ -16,7 +16,10 @@ from .queries import (
     known_post_keys,
     recheck_targets,
     settled_failure_keys,
+    stored_content_hash,
+    stored_page_keys,
     stored_pages,
+    stored_pages_of,
 )
 from .schema import ARCHIVE_TABLES, SCHEMA_VERSION, ArchiveError, ensure_schema, open_database, open_for_reading
 from .writes import (
@@ -69,7 +72,10 @@ __all__ = [
     "recheck_targets",
     "save_page",
     "settled_failure_keys",
+    "stored_content_hash",
+    "stored_page_keys",
     "stored_pages",
+    "stored_pages_of",
     "ARCHIVE_TABLES",
     "CHANGED",
     "SHRUNK",

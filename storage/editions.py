@@ -9,12 +9,13 @@ this module only reads and writes rows.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import date
 
 from sqlite_utils import Database
 
-from crawler.editions import Member, Post, edition_fields, match
+from crawler.editions import EditionFields, Member, Post, edition_fields, match
 
 from .writes import inserted_id, utc_now
 
@@ -34,16 +35,8 @@ def _day(value: str | None) -> date | None:
         return None
 
 
-def _posts(db: Database, where: str, params=()) -> list[Post]:
-    return [
-        Post(digest_id, site, _day(published or issue_date), text or "", edition_id)
-        for digest_id, site, published, issue_date, text, edition_id in db.execute(
-            f"SELECT id, site, published, issue_date, text, edition_id FROM digests WHERE {where}", params
-        )
-    ]
-
-
 _PENDING = "edition_id IS NULL OR edition_checked IS NULL OR edition_checked < last_changed"
+_CHANGED_SINCE_MATCHED = "edition_checked IS NOT NULL AND edition_checked < last_changed"
 
 
 def update_editions(db: Database, now: str | None = None) -> EditionsUpdate:
@@ -57,26 +50,30 @@ def rebuild_editions(db: Database, now: str | None = None) -> EditionsUpdate:
     """Match every digest again, as if none had been matched."""
     now = now or utc_now()
     with db.atomic():
-        db.execute("UPDATE digests SET edition_checked = NULL")
-        return _update(db, now)
+        return _update(db, now, everything=True)
 
 
-def _update(db: Database, now: str) -> EditionsUpdate:
+def _update(db: Database, now: str, everything: bool = False) -> EditionsUpdate:
+    """One read of the digests, the matching in memory, one `executemany` of the answers and one refresh per
+    edition touched: linear in the digests (no statement lists every pending id)."""
     report = EditionsUpdate()
-    before = dict(db.execute("SELECT id, edition_id FROM digests").fetchall())  # digest id → its edition
-    changed_content = {
-        row[0]
-        for row in db.execute(
-            "SELECT id FROM digests WHERE edition_checked IS NOT NULL AND edition_checked < last_changed"
-        )
-    }
-    pending_ids = [row[0] for row in db.execute(f"SELECT id FROM digests WHERE {_PENDING}")]
-    if not pending_ids:
+    before: dict[int, int | None] = {}  # digest id → its edition
+    changed_content: set[int] = set()
+    pending: list[Post] = []
+    others: list[Post] = []
+    # Matching everything again treats every digest as never matched (so none as changed since its match).
+    pending_if, changed_if = ("1", "0") if everything else (_PENDING, _CHANGED_SINCE_MATCHED)
+    for digest_id, site, published, issue_date, text, edition_id, is_pending, content_changed in db.execute(
+        f"SELECT id, site, published, issue_date, text, edition_id, {pending_if}, {changed_if} FROM digests"
+    ):
+        before[digest_id] = edition_id
+        if content_changed:
+            changed_content.add(digest_id)
+        post = Post(digest_id, site, _day(published or issue_date), text or "", None if is_pending else edition_id)
+        (pending if is_pending else others).append(post)
+    if not pending:
         return report
-    placeholders = ", ".join("?" for _ in pending_ids)
-    db.execute(f"UPDATE digests SET edition_id = NULL WHERE id IN ({placeholders})", pending_ids)
-    pending = _posts(db, f"id IN ({placeholders})", pending_ids)
-    others = _posts(db, f"id NOT IN ({placeholders})", pending_ids)
+    pending_ids = [post.digest_id for post in pending]
     groups, pairs = match(pending, others)
     report.matched, report.pairs = len(pending), len(pairs)
 
@@ -85,13 +82,15 @@ def _update(db: Database, now: str) -> EditionsUpdate:
     for digest_id, group in groups.items():
         if group < 0:
             new_groups.setdefault(group, []).append(digest_id)
-    in_use = {row[0] for row in db.execute("SELECT DISTINCT edition_id FROM digests WHERE edition_id IS NOT NULL")}
+    in_use = {post.edition_id for post in others if post.edition_id is not None}  # kept by posts not pending
     edition_of_group: dict[int, int] = {}
+    reused: set[int] = set()
     for group, members in new_groups.items():
         previous = {before[member] for member in members}
         reusable = next(iter(previous)) if len(previous) == 1 and None not in previous else None
-        if reusable is not None and reusable not in in_use and reusable not in edition_of_group.values():
+        if reusable is not None and reusable not in in_use and reusable not in reused:
             edition_of_group[group] = reusable
+            reused.add(reusable)
         else:
             edition_of_group[group] = inserted_id(
                 db.execute("INSERT INTO editions (first_seen, updated, posts) VALUES (?, ?, 0)", [now, now])
@@ -102,23 +101,29 @@ def _update(db: Database, now: str) -> EditionsUpdate:
         [(edition_of_group.get(group, group), now, digest_id) for digest_id, group in groups.items()],
     )
 
-    touched = {before[digest_id] for digest_id in pending_ids} | {
-        edition_of_group.get(group, group) for group in groups.values()
-    }
-    touched.discard(None)
-    members_before: dict[int, set[int]] = {}
+    after = {digest_id: edition_of_group.get(group, group) for digest_id, group in groups.items()}
+    touched = {edition for edition in [*(before[d] for d in pending_ids), *after.values()] if edition is not None}
+    members_before: dict[int | None, set[int]] = {}
+    members_after: dict[int | None, set[int]] = {}
     for digest_id, edition in before.items():
         members_before.setdefault(edition, set()).add(digest_id)
+        members_after.setdefault(after.get(digest_id, edition), set()).add(digest_id)
+    created = set(edition_of_group.values())
     for edition_id in sorted(touched):
-        members_now = {row[0] for row in db.execute("SELECT id FROM digests WHERE edition_id = ?", [edition_id])}
+        members_now = members_after.get(edition_id, set())
         if not members_now:
             db.execute("DELETE FROM editions WHERE id = ?", [edition_id])
             continue
         moved = members_now != members_before.get(edition_id, set()) or bool(members_now & changed_content)
-        if _refresh_fields(db, edition_id, now, force_update=moved) and edition_id not in edition_of_group.values():
+        if _refresh_fields(db, edition_id, now, force_update=moved) and edition_id not in created:
             report.changed += 1
     assign_slugs(db)
     return report
+
+
+def _as_dict(fields: EditionFields) -> dict:
+    """The fields by name (plain values: `dataclasses.asdict` would deep-copy each)."""
+    return {field.name: getattr(fields, field.name) for field in dataclass_fields(fields)}
 
 
 _MEMBERS = (
@@ -131,7 +136,7 @@ def _refresh_fields(db: Database, edition_id: int, now: str, *, force_update: bo
     members = [Member(*row) for row in db.execute(_MEMBERS, [edition_id]).fetchall()]
     fields = edition_fields(members)
     values = {
-        **asdict(fields),
+        **_as_dict(fields),
         "posts": len(members),
         "year": int((fields.issue_date or fields.first_published or "0")[:4]) or None,
     }
@@ -188,7 +193,7 @@ def refresh_all_editions(db: Database) -> None:
             continue
         fields = edition_fields(members)
         values = {
-            **asdict(fields),
+            **_as_dict(fields),
             "posts": len(members),
             "year": int((fields.issue_date or fields.first_published or "0")[:4]) or None,
         }

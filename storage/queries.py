@@ -120,6 +120,34 @@ def stored_pages(db: Database) -> Iterator[StoredPage]:
         yield StoredPage(url, status, content_type, zlib.decompress(body), source)
 
 
+def stored_page_keys(db: Database) -> list[str]:
+    """The keys of every kept post page, in `stored_pages` order (to read the pages a batch at a time)."""
+    return [row[0] for row in db.execute("SELECT url_key FROM pages ORDER BY fetched_at, url_key")]
+
+
+def stored_pages_of(db: Database, keys: list[str]) -> list[StoredPage]:
+    """The kept pages of `keys`, decompressed, in the order of `keys`."""
+    placeholders = ", ".join("?" for _ in keys)
+    found = {
+        key: StoredPage(url, status, content_type, zlib.decompress(body), source)
+        for key, url, status, content_type, body, source in db.execute(
+            "SELECT url_key, url, http_status, content_type, body, coalesce(source, 'html') FROM pages "
+            f"WHERE url_key IN ({placeholders})",
+            keys,
+        )
+    }
+    return [found[key] for key in keys if key in found]
+
+
+def stored_content_hash(db: Database, url: str) -> str | None:
+    """The content hash of the digest known under `url` (None if none is)."""
+    row = db.execute(
+        "SELECT d.content_hash FROM digest_urls u JOIN digests d ON d.id = u.digest_id WHERE u.url_key = ?",
+        [post_key(url)],
+    ).fetchone()
+    return row[0] if row else None
+
+
 def digest_entries(db: Database, url: str) -> tuple[Entry, ...] | None:
     """The stored entries, with their links, of the digest known under `url` (None if none is)."""
     row = db.execute("SELECT digest_id FROM digest_urls WHERE url_key = ?", [post_key(url)]).fetchone()

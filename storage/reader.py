@@ -9,24 +9,31 @@ import sqlite3
 from pathlib import Path
 
 # Editions in reading order: by issue date (else first publication), undated last, then by slug.
-_EDITION_DAY = "coalesce(issue_date, substr(first_published, 1, 10), '9999-12-31')"
+EDITION_DAY = "coalesce(issue_date, substr(first_published, 1, 10), '9999-12-31')"
 
 EDITION_BY_SLUG = f"""
 SELECT id, slug, title, number, issue_date, headline, first_published, sites, posts, conflicts,
-       conflicts_between_sites, conflicts_within_post, first_seen, updated, {_EDITION_DAY} AS day
+       conflicts_between_sites, conflicts_within_post, first_seen, updated, {EDITION_DAY} AS day
 FROM editions WHERE slug = :slug
 """
 EDITION_SLUG_BY_ID = "SELECT slug FROM editions WHERE id = :id"
+# Previous and next in that order: the nearest on the same day by slug, else the nearest day. Each lookup is
+# a search of the index on (day, slug) (schema.py); a comparison of the pair as a row value scans it instead.
 EDITION_NEIGHBOURS = f"""
-SELECT
-  (SELECT slug FROM editions WHERE ({_EDITION_DAY}, slug) < (:day, :slug)
-   ORDER BY {_EDITION_DAY} DESC, slug DESC LIMIT 1) AS previous_slug,
-  (SELECT title FROM editions WHERE ({_EDITION_DAY}, slug) < (:day, :slug)
-   ORDER BY {_EDITION_DAY} DESC, slug DESC LIMIT 1) AS previous_title,
-  (SELECT slug FROM editions WHERE ({_EDITION_DAY}, slug) > (:day, :slug)
-   ORDER BY {_EDITION_DAY}, slug LIMIT 1) AS next_slug,
-  (SELECT title FROM editions WHERE ({_EDITION_DAY}, slug) > (:day, :slug)
-   ORDER BY {_EDITION_DAY}, slug LIMIT 1) AS next_title
+WITH previous AS (
+  SELECT coalesce(
+    (SELECT slug FROM editions WHERE {EDITION_DAY} = :day AND slug < :slug ORDER BY slug DESC LIMIT 1),
+    (SELECT slug FROM editions WHERE {EDITION_DAY} < :day ORDER BY {EDITION_DAY} DESC, slug DESC LIMIT 1)
+  ) AS slug
+), next AS (
+  SELECT coalesce(
+    (SELECT slug FROM editions WHERE {EDITION_DAY} = :day AND slug > :slug ORDER BY slug LIMIT 1),
+    (SELECT slug FROM editions WHERE {EDITION_DAY} > :day ORDER BY {EDITION_DAY}, slug LIMIT 1)
+  ) AS slug
+)
+SELECT previous.slug AS previous_slug, (SELECT title FROM editions WHERE slug = previous.slug) AS previous_title,
+       next.slug AS next_slug, (SELECT title FROM editions WHERE slug = next.slug) AS next_title
+FROM previous, next
 """
 # The posts of an edition in the order its fields are taken from (crawler.editions.member_order).
 EDITION_SOURCES = """
@@ -42,14 +49,20 @@ SELECT d.id, d.number, d.title, d.headline, d.issue_date, d.published, d.datelin
        e.sites AS edition_sites, e.posts AS edition_posts
 FROM digests d LEFT JOIN editions e ON e.id = d.edition_id WHERE d.id = :id
 """
-_DIGEST_DAY = "coalesce(published, issue_date, '9999')"
+DIGEST_DAY = "coalesce(published, issue_date, '9999')"
 _THIS_DAY = "coalesce(d.published, d.issue_date, '9999')"
+# As for editions: the same day by id, else the nearest day, each a search of the index on (site, day, id).
 DIGEST_NEIGHBOURS = f"""
 SELECT
-  (SELECT id FROM digests WHERE site = d.site AND ({_DIGEST_DAY}, id) < ({_THIS_DAY}, d.id)
-   ORDER BY {_DIGEST_DAY} DESC, id DESC LIMIT 1) AS previous_id,
-  (SELECT id FROM digests WHERE site = d.site AND ({_DIGEST_DAY}, id) > ({_THIS_DAY}, d.id)
-   ORDER BY {_DIGEST_DAY}, id LIMIT 1) AS next_id
+  coalesce(
+    (SELECT id FROM digests WHERE site = d.site AND {DIGEST_DAY} = {_THIS_DAY} AND id < d.id ORDER BY id DESC LIMIT 1),
+    (SELECT id FROM digests WHERE site = d.site AND {DIGEST_DAY} < {_THIS_DAY}
+     ORDER BY {DIGEST_DAY} DESC, id DESC LIMIT 1)
+  ) AS previous_id,
+  coalesce(
+    (SELECT id FROM digests WHERE site = d.site AND {DIGEST_DAY} = {_THIS_DAY} AND id > d.id ORDER BY id LIMIT 1),
+    (SELECT id FROM digests WHERE site = d.site AND {DIGEST_DAY} > {_THIS_DAY} ORDER BY {DIGEST_DAY}, id LIMIT 1)
+  ) AS next_id
 FROM digests d WHERE d.id = :id
 """
 
@@ -57,7 +70,7 @@ FROM digests d WHERE d.id = :id
 FEED_PAGE_SIZE = 50
 EDITIONS_FOR_FEED = f"""
 SELECT id, slug, title, number, issue_date, headline, sites, conflicts, first_published, first_seen, updated
-FROM editions ORDER BY {_EDITION_DAY} DESC, slug DESC LIMIT :limit OFFSET :offset
+FROM editions ORDER BY {EDITION_DAY} DESC, slug DESC LIMIT :limit OFFSET :offset
 """
 EDITION_COUNT = "SELECT count(*) AS n FROM editions"
 

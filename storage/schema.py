@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from .links import create_link_tables
+from .reader import DIGEST_DAY, EDITION_DAY
 
 # 1: digests, digest_urls, entries, links, digest_revisions, crawl_runs, failures (first release)
 # 2: pages (every fetched post page, compressed, with its HTTP validators), digests.year,
@@ -20,6 +21,9 @@ from .links import create_link_tables
 #    editions (one digest across sites), digests.edition_id / edition_checked
 # 4: editions.slug (the edition's lasting address: its number, else its issue date; unique),
 #    editions.conflicts_between_sites / conflicts_within_post
+# 5: the full-text triggers on update fire only when an indexed column changes (matching sets
+#    digests.edition_id without re-indexing titles); indexes for the reader's orders (editions by day
+#    and slug, a site's digests by day and id)
 # 6: link health (storage/links.py): link_targets (one row per distinct link, its state), link_checks
 #    (one row per check), the link_health view; an index on links.url
 SCHEMA_VERSION = 6
@@ -156,7 +160,34 @@ def ensure_schema(db: Database) -> None:
         db.table("entries").enable_fts(["text"], create_triggers=True, tokenize="porter")
     if not db.table("digests").detect_fts():
         db.table("digests").enable_fts(["title", "headline"], create_triggers=True, tokenize="porter")
+    if version < 5:
+        with db.atomic():
+            _narrow_update_triggers(db)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+# The full-text indexes' update triggers, as sqlite-utils names them, fired only when what they index
+# changes: UPDATE OF names the columns, WHEN compares the values (a digest re-saved with the same title
+# keeps its index entry). Their names stay (the tests and older tools look for `digests_au`).
+_UPDATE_TRIGGERS = {
+    "digests": ("title", "headline"),
+    "entries": ("text",),
+}
+
+
+def _narrow_update_triggers(db: Database) -> None:
+    for table, columns in _UPDATE_TRIGGERS.items():
+        names = ", ".join(f"[{column}]" for column in columns)
+        old_values = ", ".join(f"old.[{column}]" for column in columns)
+        new_values = ", ".join(f"new.[{column}]" for column in columns)
+        changed = " OR ".join(f"old.[{column}] IS NOT new.[{column}]" for column in columns)
+        db.execute(f"DROP TRIGGER IF EXISTS [{table}_au]")
+        db.execute(
+            f"CREATE TRIGGER [{table}_au] AFTER UPDATE OF {names} ON [{table}] WHEN {changed} BEGIN\n"
+            f"  INSERT INTO [{table}_fts] ([{table}_fts], rowid, {names}) VALUES('delete', old.rowid, {old_values});\n"
+            f"  INSERT INTO [{table}_fts] (rowid, {names}) VALUES (new.rowid, {new_values});\n"
+            "END"
+        )
 
 
 def _table(db: Database, name: str, columns: dict, **options) -> None:
@@ -403,5 +434,9 @@ def _create_tables(db: Database) -> None:
     ]
     for table, columns, unique in indexes:
         db.table(table).create_index(columns, unique=unique, if_not_exists=True)
+    # The reader's orders (storage/reader.py): editions by their day, then slug (previous/next, the Atom
+    # feed); a site's digests by their day, then id (the reading view's previous/next).
+    db.execute(f"CREATE INDEX IF NOT EXISTS editions_day_slug ON editions ({EDITION_DAY}, slug)")
+    db.execute(f"CREATE INDEX IF NOT EXISTS digests_site_day_id ON digests (site, {DIGEST_DAY}, id)")
     # Schema 6, self-contained: the link tables (storage/links.py).
     create_link_tables(db)

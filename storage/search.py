@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections import Counter
 from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
@@ -63,18 +64,23 @@ def highlighted(snippet: str | None) -> Markup:
     return Markup(str(escape(snippet or "")).replace(_MARK_START, "<mark>").replace(_MARK_END, "</mark>"))
 
 
+# Every hit is ranked and grouped; snippets are made afterwards, only for the hits on the page shown (a
+# common word matches tens of thousands of entries, and a snippet costs more than the rest of a hit).
 _ENTRY_HITS = """
-SELECT e.id AS entry_id, e.text, e.section, d.site, d.edition_id, bm25(entries_fts) AS rank,
-       snippet(entries_fts, -1, char(2), char(3), '\u2026', 24) AS snippet
+SELECT e.id AS entry_id, e.section, d.site, d.edition_id, bm25(entries_fts) AS rank
 FROM entries_fts JOIN entries e ON e.rowid = entries_fts.rowid JOIN digests d ON d.id = e.digest_id
 JOIN editions ed ON ed.id = d.edition_id
 WHERE entries_fts MATCH :query {filters}
 """
 _TITLE_HITS = """
-SELECT d.id AS digest_id, d.title, d.headline, d.site, d.edition_id, bm25(digests_fts) AS rank,
-       snippet(digests_fts, -1, char(2), char(3), '\u2026', 24) AS snippet
+SELECT d.id AS digest_id, d.title, d.headline, d.site, d.edition_id, bm25(digests_fts) AS rank
 FROM digests_fts JOIN digests d ON d.rowid = digests_fts.rowid JOIN editions ed ON ed.id = d.edition_id
 WHERE digests_fts MATCH :query {filters}
+"""
+_ENTRY_TEXTS = "SELECT id, text FROM entries WHERE id IN ({ids})"
+_SNIPPETS = """
+SELECT rowid, snippet({table}_fts, -1, char(2), char(3), '\u2026', 24) AS snippet
+FROM {table}_fts WHERE {table}_fts MATCH :query AND rowid IN ({rowids})
 """
 _EDITIONS = """
 SELECT id, slug, title, number, issue_date, first_published, sites FROM editions WHERE id IN ({ids})
@@ -151,54 +157,75 @@ def search_editions(
     def conditions(names) -> str:
         return "".join(f" AND {_FILTERS[name]}" for name in names)
 
-    for row in execute(_ENTRY_HITS.format(filters=conditions(given)), params):
-        key = (row["edition_id"], "entry", _same_entry(row["text"]))
-        _merge(groups, key, row, section=row["section"], entry_id=row["entry_id"])
+    entry_hits = execute(_ENTRY_HITS.format(filters=conditions(given)), params)
+    # Hits merge only within an edition: the words of an entry are read for editions with several hits.
+    per_edition = Counter(row["edition_id"] for row in entry_hits)
+    shared = [row["entry_id"] for row in entry_hits if per_edition[row["edition_id"]] > 1]
+    words = {
+        entry_id: _same_entry(entry_text)
+        for entry_id, entry_text in (
+            conn.execute(_ENTRY_TEXTS.format(ids=", ".join(str(int(i)) for i in shared))) if shared else ()
+        )
+    }
+    for row in entry_hits:
+        key = (row["edition_id"], "entry", words.get(row["entry_id"]))
+        _merge(groups, key, row, ("entries", row["entry_id"]), section=row["section"], entry_id=row["entry_id"])
     if "section" not in given:  # titles and headlines have no section
         for row in execute(_TITLE_HITS.format(filters=conditions(n for n in given if n != "section")), params):
-            _merge(groups, (row["edition_id"], "title"), row)
+            _merge(groups, (row["edition_id"], "title"), row, ("digests", row["digest_id"]))
     if not groups:
         return result
     ids = sorted({key[0] for key in groups})
     editions = {row["id"]: row for row in execute(_EDITIONS.format(ids=", ".join(str(i) for i in ids)), {})}
-    hits = []
-    for (edition_id, kind, *_), group in groups.items():
+    days = {
+        edition_id: edition["issue_date"] or (edition["first_published"] or "")[:10] or None
+        for edition_id, edition in editions.items()
+    }
+    # Every group is ranked; a hit (and its snippet) is made only for the page shown.
+    ranked = list(groups.items())
+    if sort == "newest":
+        ranked.sort(key=lambda item: (days[item[0][0]] or "", -item[1]["rank"]), reverse=True)
+    elif sort == "oldest":
+        ranked.sort(key=lambda item: (days[item[0][0]] or "9999", item[1]["rank"]))
+    else:
+        ranked.sort(key=lambda item: (item[1]["rank"], days[item[0][0]] or ""))
+    result.total = len(ranked)
+    shown = ranked[offset : offset + limit]
+    snippets: dict[tuple[str, int], str] = {}
+    for table in ("entries", "digests"):
+        rowids = sorted({group["source"][1] for _, group in shown if group["source"][0] == table})
+        if rowids:
+            sql = _SNIPPETS.format(table=table, rowids=", ".join(str(rowid) for rowid in rowids))
+            snippets.update(((table, row["rowid"]), row["snippet"]) for row in execute(sql, {"query": query}))
+    for (edition_id, kind, *_), group in shown:
         edition = editions[edition_id]
-        hits.append(
+        result.hits.append(
             Hit(
                 edition_id,
                 edition["slug"],
                 edition["title"],
                 edition["number"],
                 edition["issue_date"],
-                edition["issue_date"] or (edition["first_published"] or "")[:10] or None,
+                days[edition_id],
                 sorted(group["sites"]),
-                highlighted(group["snippet"]),
+                highlighted(snippets.get(group["source"])),
                 group["rank"],
                 group.get("section"),
                 group.get("entry_id"),
                 kind,
             )
         )
-    if sort == "newest":
-        hits.sort(key=lambda hit: (hit.day or "", -hit.rank), reverse=True)
-    elif sort == "oldest":
-        hits.sort(key=lambda hit: (hit.day or "9999", hit.rank))
-    else:
-        hits.sort(key=lambda hit: (hit.rank, hit.day or ""))
-    result.total = len(hits)
-    result.hits = hits[offset : offset + limit]
     return result
 
 
-def _merge(groups: dict, key: tuple, row, **extra) -> None:
+def _merge(groups: dict, key: tuple, row, source: tuple[str, int], **extra) -> None:
     group = groups.get(key)
     if group is None:
-        groups[key] = {"sites": {row["site"]}, "snippet": row["snippet"], "rank": row["rank"], **extra}
+        groups[key] = {"sites": {row["site"]}, "source": source, "rank": row["rank"], **extra}
         return
     group["sites"].add(row["site"])
     if row["rank"] < group["rank"]:
-        group.update(snippet=row["snippet"], rank=row["rank"])
+        group.update(source=source, rank=row["rank"])
     if extra.get("entry_id") is not None and extra["entry_id"] < group.get("entry_id", extra["entry_id"] + 1):
         group["entry_id"] = extra["entry_id"]
 

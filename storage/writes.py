@@ -98,15 +98,20 @@ def remember_urls_of(db: Database, digest_url: str, urls: list[str], now: str | 
 def _find_digest(db: Database, digest: Digest, keys: list[str]) -> tuple[int, str, int] | None:
     """The stored digest this one is: by any URL it was reached at, else by post id on the same site.
 
-    One statement for both (a URL match wins), since it runs for every digest a crawl stores.
+    Two index searches (a URL match wins): one statement with `id IN (…) OR post_id = ?` reads every digest
+    of the site, which made storing an archive quadratic in its size.
     """
     placeholders = ", ".join("?" for _ in keys)
     row = db.execute(
-        f"SELECT id, content_hash, entry_count FROM digests WHERE site = ? AND (id IN "
-        f"(SELECT digest_id FROM digest_urls WHERE url_key IN ({placeholders})) OR post_id = ?) "
-        f"ORDER BY id IN (SELECT digest_id FROM digest_urls WHERE url_key IN ({placeholders})) DESC LIMIT 1",
-        [digest.site, *keys, digest.post_id, *keys],
+        "SELECT d.id, d.content_hash, d.entry_count FROM digest_urls u JOIN digests d ON d.id = u.digest_id "
+        f"WHERE u.url_key IN ({placeholders}) AND d.site = ? ORDER BY d.id LIMIT 1",
+        [*keys, digest.site],
     ).fetchone()
+    if row is None and digest.post_id is not None:
+        row = db.execute(
+            "SELECT id, content_hash, entry_count FROM digests WHERE site = ? AND post_id = ? ORDER BY id LIMIT 1",
+            [digest.site, digest.post_id],
+        ).fetchone()
     return tuple(row) if row else None
 
 
@@ -208,24 +213,25 @@ def record_failure(db: Database, crawl_run_id: int | None, failure: PageFailure,
 def save_page(db: Database, page: FetchedPage, now: str | None = None) -> None:
     """Keep the latest copy of a fetched post page (compressed) with its HTTP validators."""
     now = now or utc_now()
-    with db.atomic():
-        db.execute(
-            "INSERT OR REPLACE INTO pages (url_key, url, fetched_at, checked_at, http_status, content_type, etag, "
-            "last_modified, size, body, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                post_key(page.url),
-                page.url,
-                now,
-                now,
-                page.http_status,
-                page.content_type,
-                page.etag,
-                page.last_modified,
-                len(page.body),
-                zlib.compress(page.body, 6),
-                page.source,
-            ],
-        )
+    # One statement is atomic by itself: no savepoint (in a crawl's batch, a savepoint makes SQLite's
+    # full-text index write out what it holds in memory).
+    db.execute(
+        "INSERT OR REPLACE INTO pages (url_key, url, fetched_at, checked_at, http_status, content_type, etag, "
+        "last_modified, size, body, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            post_key(page.url),
+            page.url,
+            now,
+            now,
+            page.http_status,
+            page.content_type,
+            page.etag,
+            page.last_modified,
+            len(page.body),
+            zlib.compress(page.body, 6),
+            page.source,
+        ],
+    )
 
 
 def mark_not_modified(db: Database, url: str, now: str | None = None) -> bool:

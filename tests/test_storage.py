@@ -130,6 +130,49 @@ def test_schema_is_versioned_and_reopening_keeps_rows(tmp_path):
     assert again.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_the_full_text_index_follows_titles_and_entries_and_nothing_else(db):
+    storage.save_digest(db, make_digest())
+    edition = db.execute("INSERT INTO editions (first_seen, updated) VALUES ('x', 'x')").lastrowid
+    total_changes = db.conn.total_changes
+    db.execute("UPDATE digests SET edition_id = ?, edition_checked = 'x'", [edition])
+    db.execute("UPDATE digests SET title = title, headline = headline")  # named, but the same values
+    # One change per statement: the update of the row, no delete and insert in the full-text index.
+    assert db.conn.total_changes - total_changes == 2
+    db.execute("UPDATE digests SET title = 'Iran Interlink Weekly Digest \u2013 Renamed'")
+    db.execute("UPDATE entries SET text = 'Reworded entry.' WHERE position = 1")
+
+    def found(table, word):
+        return db.execute(f"SELECT count(*) FROM {table}_fts WHERE {table}_fts MATCH ?", [word]).fetchone()[0]
+
+    assert (found("digests", "renamed"), found("digests", "200")) == (1, 0)
+    assert (found("entries", "reworded"), found("entries", "first")) == (1, 0)
+
+
+def test_an_archive_of_schema_4_gets_the_narrow_full_text_triggers(tmp_path):
+    path = tmp_path / "archive.db"
+    db = storage.open_database(path)
+    storage.save_digest(db, make_digest())
+    db.execute("DROP TRIGGER digests_au")
+    db.execute(
+        "CREATE TRIGGER digests_au AFTER UPDATE ON digests BEGIN INSERT INTO digests_fts (digests_fts, rowid, title, "
+        "headline) VALUES('delete', old.rowid, old.title, old.headline); INSERT INTO digests_fts (rowid, title, "
+        "headline) VALUES (new.rowid, new.title, new.headline); END"
+    )
+    db.execute("DROP INDEX editions_day_slug")
+    db.execute("PRAGMA user_version = 4")
+    db.close()
+    db = storage.open_database(path)
+    triggers = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall())
+    assert {"digests_ai", "digests_ad", "digests_au", "entries_ai", "entries_ad", "entries_au"} <= set(triggers)
+    assert "UPDATE OF [title], [headline]" in triggers["digests_au"] and "WHEN" in triggers["digests_au"]
+    assert "UPDATE OF [text]" in triggers["entries_au"]
+    indexes = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"editions_day_slug", "digests_site_day_id"} <= indexes
+    assert storage.schema.schema_version(db) == storage.SCHEMA_VERSION == 5
+    assert db.execute("SELECT count(*) FROM digests_fts WHERE digests_fts MATCH '200'").fetchone()[0] == 1
+    db.close()
+
+
 def test_a_file_that_is_not_sqlite_is_refused_and_left_alone(tmp_path):
     path = tmp_path / "notes.db"
     path.write_text("my notes, not a database\n")

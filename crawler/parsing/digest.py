@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import json
 import re
-from html import escape as html_escape
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlsplit
 
-import lxml.html
-from bs4 import NavigableString, Tag
-from bs4.element import Comment
 from lxml import etree
 
 from ..items import Digest, Entry, Link
@@ -26,13 +23,17 @@ from .html import (
     BLOCK_TAGS,
     HEADING_TAGS,
     SKIP_ATTRIBUTE,
+    Text,
+    children,
+    collapse_blank_strings,
+    html_of,
     iter_blocks,
     lx_in_chrome,
     lx_text,
     lx_tokens,
-    make_soup,
     make_tree,
     text_of,
+    written_href,
 )
 from .numbers import post_id_in_text
 from .sanitise import sanitise_html
@@ -104,22 +105,26 @@ def parse_digest(url: str, html: str | bytes, http_charset: str | None = None) -
     if isinstance(html, bytes):
         html = decode_html(html, http_charset)
     tree = make_tree(html)
+    chrome: dict = {}  # lx_in_chrome's answers for this page
+    found = _PageElements(tree)
+    metas = _read_metas(found)
 
-    canonical = _parse_canonical_url(tree, url)
-    post_id = _parse_post_id(tree, url, canonical)
-    published = _parse_published(tree)
-    title_element, title = _parse_title(tree)
+    canonical = _parse_canonical_url(found, metas, url)
+    post_id = _parse_post_id(tree, found, url, canonical, chrome)
+    published = _parse_published(tree, found, metas)
+    title_element, title = _parse_title(tree, found, metas, chrome)
     if not title:
         raise ParseError("no post title found (no entry-title, <h1>, og:title or <title>)")
-    subheadline_element, subheadline = _parse_subheadline(tree, title_element)
+    subheadline_element, subheadline = _parse_subheadline(tree, title_element, chrome)
 
-    container = _find_content(tree)
+    container = _find_content(tree, chrome)
     if container is None:
         raise ParseError("no post content found (no `++` entries and no entry-content container)")
     for element in (title_element, subheadline_element):
         if element is not None:
             element.set(SKIP_ATTRIBUTE, "1")
-    entries, dateline = _parse_body(_fragment(container), url, title)
+    collapse_blank_strings(container)
+    entries, dateline = _parse_body(container, url, title)
     if not entries:
         raise ParseError("the post content holds no entries")
 
@@ -140,43 +145,59 @@ def parse_digest(url: str, html: str | bytes, http_charset: str | None = None) -
     )
 
 
-def _fragment(container) -> Tag:
-    """The content container as a BeautifulSoup element (the only part of a page BeautifulSoup reads)."""
-    markup = lxml.html.tostring(container, encoding="unicode")
-    body = make_soup(markup).body
-    if body is None:  # lxml always serialises the container inside a body; this would be a bug
-        raise ParseError("the content container could not be read again")
-    if container.tag in ("body", "html"):
-        return body
-    return next((child for child in body.children if isinstance(child, Tag)), body)
-
-
 # --- metadata (lxml, whole page) -------------------------------------------------------------------
 
 
-def _meta(tree, *names: str) -> str | None:
+class _PageElements:
+    """The elements the page's metadata rules read (metas, links, articles, scripts, titles), found in one
+    pass over the whole tree by tag name (lxml's iteration, in C), in document order."""
+
+    TAGS = ("meta", "link", "article", "script", "title")
+
+    def __init__(self, tree) -> None:
+        self.by_tag: dict[str, list] = {tag: [] for tag in self.TAGS}
+        for element in tree.iter(*self.TAGS):
+            self.by_tag[element.tag].append(element)
+
+
+_META_ATTRIBUTES = ("property", "name", "itemprop")
+
+
+def _read_metas(found: _PageElements) -> dict[tuple[str, str], str]:
+    """Every `<meta>` with a content, by (attribute, its value): the first in the page of each."""
+    metas: dict[tuple[str, str], str] = {}
+    for tag in found.by_tag["meta"]:
+        if not tag.get("content"):
+            continue
+        for attribute in _META_ATTRIBUTES:
+            value = tag.get(attribute)
+            if value is not None and (attribute, value) not in metas:
+                metas[attribute, value] = tag.get("content").strip()
+    return metas
+
+
+def _meta(metas: dict, *names: str) -> str | None:
     for name in names:
-        for attribute in ("property", "name", "itemprop"):
-            for tag in tree.iter("meta"):
-                if tag.get(attribute) == name and tag.get("content"):
-                    return tag.get("content").strip()
+        for attribute in _META_ATTRIBUTES:
+            if (attribute, name) in metas:
+                return metas[attribute, name]
     return None
 
 
-def _link_rel(tree, rel: str) -> str | None:
-    for tag in tree.iter("link"):
-        if rel in (tag.get("rel") or "").split() and tag.get("href"):
+def _link_rel(found: _PageElements, rel: str) -> str | None:
+    for tag in found.by_tag["link"]:
+        if tag.get("href") and rel in (tag.get("rel") or "").split():
             return tag.get("href").strip()
     return None
 
 
-def _parse_canonical_url(tree, url: str) -> str:
+def _parse_canonical_url(found: _PageElements, metas: dict, url: str) -> str:
     """`<link rel=canonical>` (or og:url) when it names a page of the same site, else the URL fetched.
 
     AMP and oEmbed variants point their canonical link at the post; a canonical link to another
     site is not trusted with the post's identity.
     """
-    for candidate in (_link_rel(tree, "canonical"), _meta(tree, "og:url")):
+    for candidate in (_link_rel(found, "canonical"), _meta(metas, "og:url")):
         absolute = join_url(url, candidate)
         if absolute and same_site(absolute, url):
             try:
@@ -200,18 +221,18 @@ def _query_post_id(url: str | None) -> int | None:
     return None
 
 
-def _parse_post_id(tree, url: str, canonical: str) -> int | None:
+def _parse_post_id(tree, found: _PageElements, url: str, canonical: str, chrome: dict) -> int | None:
     """The WordPress post id: `postid-N` body class, `?p=N` shortlink, `post-N` article, `/posts/N`."""
     for token in (tree.find("body").get("class") or "").split():
         match = _POSTID_CLASS.match(token)
         if match and post_id_in_text(match[1]) is not None:
             return post_id_in_text(match[1])
-    shortlink = _query_post_id(join_url(url, _link_rel(tree, "shortlink")))
+    shortlink = _query_post_id(join_url(url, _link_rel(found, "shortlink")))
     if shortlink:
         return shortlink
-    for article in tree.iter("article"):
+    for article in found.by_tag["article"]:
         match = _POST_ARTICLE_ID.match(article.get("id") or "")
-        if match and post_id_in_text(match[1]) is not None and not lx_in_chrome(article):
+        if match and post_id_in_text(match[1]) is not None and not lx_in_chrome(article, chrome):
             return post_id_in_text(match[1])
     for candidate in (canonical, url):
         match = _POSTS_PATH.search(urlsplit(candidate).path)
@@ -220,8 +241,8 @@ def _parse_post_id(tree, url: str, canonical: str) -> int | None:
     return _query_post_id(url)
 
 
-def _json_ld_date(tree) -> str | None:
-    for script in tree.iter("script"):
+def _json_ld_date(found: _PageElements) -> str | None:
+    for script in found.by_tag["script"]:
         if script.get("type") != "application/ld+json":
             continue
         try:
@@ -250,33 +271,30 @@ def _has_foreign_dates(element) -> bool:
 _POSTED_ON = re.compile(rf"Posted\s+on:?\s*(\d{{4}}/\d{{1,2}}/\d{{1,2}}|{DATE_IN_WORDS})", re.IGNORECASE)
 
 
-def _parse_published(tree) -> str | None:
+def _parse_published(tree, found: _PageElements, metas: dict) -> str | None:
     """Publication date: article:published_time, JSON-LD, `<time datetime>`, `Posted on:` text, a date-classed
     element's text. None when the page shows none (the dateline is the caller's last resort)."""
     for value in (
-        _meta(tree, "article:published_time", "og:published_time", "datePublished", "date", "DC.date.issued"),
-        _json_ld_date(tree),
+        _meta(metas, "article:published_time", "og:published_time", "datePublished", "date", "DC.date.issued"),
+        _json_ld_date(found),
     ):
         if parse_date(value):
             return parse_date(value)
-    times = [t for t in tree.find("body").iter("time") if t.get("datetime") and not _has_foreign_dates(t)]
+    body = tree.find("body")
+    times = [t for t in _DATED_TIMES(body) if not _has_foreign_dates(t)]
     times.sort(key=lambda t: "published" not in (t.get("class") or "").split())
     for tag in times:
         if parse_date(tag.get("datetime")):
             return parse_date(tag.get("datetime"))
-    posted_on = _POSTED_ON.search(lx_text(tree.find("body")))
+    posted_on = _POSTED_ON.search(lx_text(body))
     if posted_on and parse_date(posted_on[1]):
         return parse_date(posted_on[1])
     # Themes that print the date as text only (TieLabs: `<span class="date meta-item">August 25, 2017</span>`).
-    for element in tree.find("body").iter():
-        if (
-            isinstance(element.tag, str)
-            and _DATE_CLASSES.intersection((element.get("class") or "").split())
-            and not _has_foreign_dates(element)
-        ):
-            found = parse_date(lx_text(element))
-            if found:
-                return found
+    for element in _DATE_CLASSED(body):
+        if _DATE_CLASSES.intersection((element.get("class") or "").split()) and not _has_foreign_dates(element):
+            day = parse_date(lx_text(element))
+            if day:
+                return day
     return None
 
 
@@ -291,14 +309,20 @@ _DATE_CLASSES = {
     "td-post-date",
     "entry-time",
 }
+_DATED_TIMES = etree.XPath(".//time[@datetime != '']")
+# Every class above contains one of these; Python checks the tokens of what the query finds.
+_DATE_CLASSED = etree.XPath(
+    ".//*[contains(@class, 'date') or contains(@class, 'published') or contains(@class, 'posted-on') "
+    "or contains(@class, 'entry-time')]"
+)
 
 
-def _parse_title(tree):
+def _parse_title(tree, found: _PageElements, metas: dict, chrome: dict):
     """The post title: a title-classed heading, an `<h1>`, a heading naming the series; else og:title / `<title>`.
 
     A heading naming the series wins over one that does not (a theme may put its logo in an h1).
     """
-    headings = [h for h in tree.find("body").iter("h1", "h2", "h3") if lx_text(h) and not lx_in_chrome(h)]
+    headings = [h for h in tree.find("body").iter("h1", "h2", "h3") if lx_text(h) and not lx_in_chrome(h, chrome)]
     titled = [h for h in headings if _TITLE_TOKENS.intersection((h.get("class") or "").split())]
     h1s = [h for h in headings if h.tag == "h1" and h not in titled]
     naming = [h for h in headings if h not in titled and h not in h1s and mentions_series(lx_text(h))]
@@ -308,10 +332,10 @@ def _parse_title(tree):
             return heading, lx_text(heading)
     if candidates:
         return candidates[0], lx_text(candidates[0])
-    title_tag = tree.find(".//title")
-    for text in (_meta(tree, "og:title"), title_tag.text_content() if title_tag is not None else None):
+    title_tag = found.by_tag["title"][0] if found.by_tag["title"] else None
+    for text in (_meta(metas, "og:title"), _STRING(title_tag) if title_tag is not None else None):
         if text and squash(text):
-            return None, _without_site_name(squash(text), _meta(tree, "og:site_name"))
+            return None, _without_site_name(squash(text), _meta(metas, "og:site_name"))
     return None, None
 
 
@@ -323,15 +347,27 @@ def _without_site_name(title: str, site_name: str | None) -> str:
     return next((part for part in parts if mentions_series(part)), parts[0])
 
 
-def _parse_subheadline(tree, title_element):
+_STRING = etree.XPath("string()")  # all the text in an element, as lxml.html's text_content()
+_CLASS_VALUES = etree.XPath(".//@class", smart_strings=False)
+_CLASSED = etree.XPath(".//*[@class]")
+
+
+@lru_cache(maxsize=512)
+def _is_subtitle_class(classes: str) -> bool:
+    return any(_SUBTITLE_TOKEN.match(token) for token in classes.split())
+
+
+def _parse_subheadline(tree, title_element, chrome: dict):
     """The sub-headline nejatngo shows under the title from 2021 (e.g. `Maryam Rajavi Lost`)."""
-    for element in tree.find("body").iter():
-        if (
-            isinstance(element.tag, str)
-            and element.get("class")
-            and any(_SUBTITLE_TOKEN.match(token) for token in element.get("class").split())
-        ):
-            if not lx_in_chrome(element) and _is_subheadline_text(lx_text(element)):
+    body = tree.find("body")
+    # The page's class values in one query, each judged once per process: most pages have no sub-title.
+    if any(_is_subtitle_class(classes) for classes in set(_CLASS_VALUES(body))):
+        for element in _CLASSED(body):
+            if (
+                _is_subtitle_class(element.get("class"))
+                and not lx_in_chrome(element, chrome)
+                and _is_subheadline_text(lx_text(element))
+            ):
                 return element, lx_text(element)
     if title_element is not None:
         following = title_element.getnext()
@@ -340,7 +376,7 @@ def _parse_subheadline(tree, title_element):
         if (
             following is not None
             and following.tag in ("h2", "h3", "h4")
-            and not lx_in_chrome(following)
+            and not lx_in_chrome(following, chrome)
             and _is_subheadline_text(lx_text(following))
         ):
             return following, lx_text(following)
@@ -361,35 +397,47 @@ def _is_subheadline_text(text: str) -> bool:
 
 # --- where the content is (lxml, whole page) ---------------------------------------------------------
 
-# normalize-space() knows no no-break space, and the WordPress editor writes `&nbsp;++ …`.
-_PLUS_TEXT = etree.XPath(
-    "//body//text()[(starts-with(normalize-space(translate(., '\u00a0', ' ')), '++') or "
-    "starts-with(normalize-space(translate(., '\u00a0', ' ')), '+ +')) "
-    "and not(ancestor::script) and not(ancestor::style)]"
-)
+# The strings that start with `++` (or `+ +`), white space and no-break spaces aside (the WordPress editor
+# writes `&nbsp;++ …`): the query finds the strings holding a `+`, Python reads how they start.
+_PLUS_CANDIDATES = etree.XPath("//body//text()[contains(., '+')]")
+_PLUS_START = re.compile(r"[ \t\n\r\u00a0]*\+[ \t\n\r\u00a0]*\+")
+_UNREAD = {"script", "style"}
+
+
+def _plus_strings(tree) -> list:
+    found = []
+    for string in _PLUS_CANDIDATES(tree):
+        if not _PLUS_START.match(string):
+            continue
+        holder = string.getparent()
+        element = holder.getparent() if string.is_tail else holder
+        if element is not None and (element.tag in _UNREAD or any(a.tag in _UNREAD for a in element.iterancestors())):
+            continue
+        found.append(string)
+    return found
+
+
 _BLOCKISH = BLOCK_TAGS | {"div"}
 
 
-def _find_content(tree):
+_CONTENT_CLASSED = etree.XPath(".//*[contains(@class, $token)]")
+_ARTICLE_BODY = etree.XPath(".//*[@itemprop = 'articleBody']")
+
+
+def _find_content(tree, chrome: dict):
     """The element holding the entries: around the `++` paragraphs, else a WordPress content div."""
-    plus_blocks = []
-    for string in _PLUS_TEXT(tree):
+    plus_blocks: dict = {}  # the blocks holding a `++`, in document order
+    for string in _plus_strings(tree):
         holder = string.getparent()
         if holder is not None and string.is_tail:
             holder = holder.getparent()
-        block = next(
-            (
-                e
-                for e in ([holder] if holder is not None else [])
-                + list(holder.iterancestors() if holder is not None else [])
-                if e.tag in _BLOCKISH
-            ),
-            None,
-        )
-        if block is not None and block not in plus_blocks and not lx_in_chrome(block):
-            plus_blocks.append(block)
+        block = holder
+        while block is not None and block.tag not in _BLOCKISH:
+            block = block.getparent()
+        if block is not None and block not in plus_blocks and not lx_in_chrome(block, chrome):
+            plus_blocks[block] = None
     if plus_blocks:
-        common = _common_ancestor(plus_blocks)
+        common = _common_ancestor(list(plus_blocks))
         if common.tag in BLOCK_TAGS and common.tag != "table" and common.getparent() is not None:
             common = common.getparent()
         # Widen to the content container that holds them, so headings and datelines beside a
@@ -400,18 +448,13 @@ def _find_content(tree):
         return common
     body = tree.find("body")
     for token in _CONTENT_TOKENS:
-        for element in body.iter():
-            if (
-                isinstance(element.tag, str)
-                and token in (element.get("class") or "").split()
-                and not lx_in_chrome(element)
-                and lx_text(element)
-            ):
+        for element in _CONTENT_CLASSED(body, token=token):
+            if token in (element.get("class") or "").split() and not lx_in_chrome(element, chrome) and lx_text(element):
                 return element
-    for element in body.iter():
-        if isinstance(element.tag, str) and element.get("itemprop") == "articleBody":
-            return element
-    return _densest_paragraph_parent(body)
+    found = _ARTICLE_BODY(body)
+    if found:
+        return found[0]
+    return _densest_paragraph_parent(body, chrome)
 
 
 def _is_content_container(element) -> bool:
@@ -420,18 +463,25 @@ def _is_content_container(element) -> bool:
 
 
 def _common_ancestor(elements: list):
-    first = [elements[0], *elements[0].iterancestors()]
-    for candidate in first:
-        if all(candidate is element or candidate in set(element.iterancestors()) for element in elements[1:]):
-            return candidate
-    return first[-1]
+    """The nearest element that is, or holds, every one of `elements`."""
+    path = [elements[0], *elements[0].iterancestors()]
+    depth = {element: index for index, element in enumerate(path)}
+    lowest = 0  # the index in `path` of the nearest element holding all seen so far
+    for element in elements[1:]:
+        node = element
+        while node is not None and node not in depth:
+            node = node.getparent()
+        if node is None:
+            return path[-1]
+        lowest = max(lowest, depth[node])
+    return path[lowest]
 
 
-def _densest_paragraph_parent(body):
+def _densest_paragraph_parent(body, chrome: dict):
     scores: dict = {}
     for paragraph in body.iter("p"):
         parent = paragraph.getparent()
-        if parent is None or lx_in_chrome(paragraph):
+        if parent is None or lx_in_chrome(paragraph, chrome):
             continue
         scores[parent] = scores.get(parent, 0) + len(lx_text(paragraph))
     if not scores:
@@ -456,31 +506,31 @@ def _lines(block, index: int) -> list[_Line]:
     if isinstance(block, list):
         nodes, tag = block, "p"
     else:
-        nodes, tag = list(block.children), block.name
+        nodes, tag = children(block), block.tag
     if tag == "blockquote":
         return [_Line(nodes, index, tag)]
     lines: list[list] = []  # the nodes of each line, split at <br>
     current: list = []
     for node in nodes:
-        if isinstance(node, Tag) and node.name == "br":
+        if not isinstance(node, Text) and node.tag == "br":
             lines.append(current)
             current = []
         else:
             current.append(node)
     lines.append(current)
-    return [_Line(line, index, tag) for line in lines if text_of(line)]
+    return [line for line in (_Line(nodes, index, tag) for nodes in lines) if line.text]
 
 
 def _is_heading(line: _Line, block) -> bool:
     text = line.text
     if _LANGUAGE_HEADING.match(text):
         return True
-    if isinstance(block, Tag) and block.name in HEADING_TAGS:
+    if not isinstance(block, list) and block.tag in HEADING_TAGS:
         return len(text) <= 80 and not _PLUS.match(text)
     if len(text) > 60 or not text.endswith(":") or _PLUS.match(text):
         return False
     # A short line that is all bold and ends with a colon: `<p><strong>Persian media:</strong></p>`.
-    bold = "".join(text_of(n) for n in line.nodes if isinstance(n, Tag) and n.name in ("strong", "b"))
+    bold = "".join(text_of(n) for n in line.nodes if not isinstance(n, Text) and n.tag in ("strong", "b"))
     return squash(bold) == text
 
 
@@ -496,7 +546,7 @@ class _Entry:
             self.pieces.append((line.block_tag if line.block_tag == "blockquote" else "p", line.block_index, [line]))
 
 
-def _parse_body(container: Tag, url: str, title: str):
+def _parse_body(container, url: str, title: str):
     """Walk the content's lines in order and group them into entries under their sections."""
     blocks = [b for b in iter_blocks(container) if isinstance(b, list) or not b.get(SKIP_ATTRIBUTE)]
     lines = [(line, block) for index, block in enumerate(blocks) for line in _lines(block, index)]
@@ -589,28 +639,37 @@ def _strip_leading_chars(nodes: list, count: int) -> None:
         remainder = value[index:]
         return remainder.lstrip() if count <= 0 else remainder
 
-    for position, node in enumerate(nodes):
+    for node in nodes:
         if count <= 0:
             return
-        strings = (
-            [node] if isinstance(node, NavigableString) else node.find_all(string=True) if isinstance(node, Tag) else []
-        )
-        for string in strings:
+        if isinstance(node, Text):
+            if node.shown:
+                node.value = cut(node.value)
+            continue
+        for owner, side in _strings(node):
             if count <= 0:
                 break
-            replacement = NavigableString(cut(str(string)))
-            if string.parent is not None:
-                string.replace_with(replacement)
-            if string is node:
-                nodes[position] = replacement
+            value = cut(getattr(owner, side))
+            try:
+                setattr(owner, side, value)
+            except ValueError:  # a `&#1;` made a control character in the tree; lxml takes none back
+                setattr(owner, side, fit_text(value))
 
 
-def _html_of(node) -> str:
-    if isinstance(node, Comment):
-        return ""
-    if isinstance(node, NavigableString):
-        return html_escape(str(node), quote=False)
-    return str(node)
+def _strings(element) -> list[tuple]:
+    """Where the strings inside an element are, in document order: (element, "text" or "tail")."""
+    found: list[tuple] = []
+
+    def walk(node) -> None:
+        if node.text and isinstance(node.tag, str):
+            found.append((node, "text"))
+        for child in node:
+            walk(child)
+            if child.tail:
+                found.append((child, "tail"))
+
+    walk(element)
+    return found
 
 
 def _finish_entry(entry: _Entry, url: str) -> Entry:
@@ -619,18 +678,20 @@ def _finish_entry(entry: _Entry, url: str) -> Entry:
     for tag, _, lines in entry.pieces:
         for line in lines:
             for node in line.nodes:
-                if isinstance(node, Tag):
-                    anchors = [node] if node.name == "a" else node.find_all("a")
-                    for anchor in anchors:
+                if not isinstance(node, Text):
+                    for anchor in [node] if node.tag == "a" else node.iterdescendants("a"):
                         href = anchor.get("href")
-                        target = canonical_link(href, url) if isinstance(href, str) else None
+                        target = canonical_link(written_href(href), url) if isinstance(href, str) else None
                         if target is None:
-                            anchor.attrs.pop("href", None)
+                            anchor.attrib.pop("href", None)
                             continue
-                        anchor["href"] = target
+                        try:
+                            anchor.set("href", target)
+                        except ValueError:  # a `&#1;` in the link: lxml takes no control character back
+                            anchor.set("href", fit_text(target))
                         links.append(Link(url=target, text=fit_text(text_of(anchor)), domain=domain_of(target)))
         text_pieces.append("\n".join(line.text for line in lines))
-        inner = "<br>".join("".join(_html_of(node) for node in line.nodes).strip() for line in lines)
+        inner = "<br>".join("".join(html_of(node) for node in line.nodes).strip() for line in lines)
         html_pieces.append(f"<{tag}>{inner}</{tag}>")
     # Character references (`&#1;`) become characters only in the tree: the text is made fit here too.
     html = fit_text(sanitise_html("".join(html_pieces)))

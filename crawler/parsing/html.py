@@ -1,21 +1,20 @@
 """Page helpers shared by the listing and post parsers: theme chrome, blocks, text.
 
-lxml reads whole pages and BeautifulSoup only a post's content container (see bench/results.md); the
-rules (what is chrome, what ends a block, what is never text) are written once, over plain values,
-with a thin adapter for each tree."""
+Everything reads lxml's tree (one parse per page, no second tree): the rules (what is chrome, what ends a
+block, what is never text) are written once, over plain values, and read off lxml's elements. A post's
+content is walked as a sequence of nodes, elements and `Text` (an element's text or tail)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
 import lxml.html
-from bs4 import BeautifulSoup, NavigableString, Tag
-from bs4.element import Comment, Doctype, ProcessingInstruction
 from lxml import etree
 
 from .errors import ParseError
-from .text import fit_text, squash
+from .text import fit_utf8, squash
 
 # Elements that are never content, whatever the theme.
 _CHROME_TAGS = {
@@ -98,35 +97,32 @@ HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 SKIP_ATTRIBUTE = "data-digest-skip"
 
 
-def make_soup(html: str) -> BeautifulSoup:
-    """A BeautifulSoup tree: only ever of a fragment (the content container), never of a whole page."""
-    return BeautifulSoup(html, "lxml")
-
-
 # --- whole pages, with lxml ---------------------------------------------------------------------------
-# Pages carry far more theme than content; lxml reads the whole page (metadata, title, where the
-# content is), and BeautifulSoup only the content container (see bench/results.md).
+# Pages carry far more theme than content: whatever can be asked of the whole page is one compiled
+# XPath (run in C), and Python only looks at what it returns.
 
 
 def make_tree(html: str):
     """The page's lxml tree; ParseError for what is not an HTML document."""
     if not html.strip():
         raise ParseError("empty page")
-    html = fit_text(html)  # no control character or lone surrogate reaches the tree (see text.py)
+    data = fit_utf8(html)  # no control character or lone surrogate reaches the tree (see text.py)
     try:
-        tree = lxml.html.document_fromstring(
-            html.encode("utf-8", "replace"), parser=lxml.html.HTMLParser(encoding="utf-8")
-        )
+        # etree's own parser, not lxml.html's: the same tree, without a Python class lookup for every
+        # element the parser's queries return.
+        tree = etree.fromstring(data, parser=etree.HTMLParser(encoding="utf-8"))
     except (etree.ParserError, ValueError) as error:
         raise ParseError(f"not an HTML page: {error}") from None
+    if tree is None:
+        raise ParseError("not an HTML page: Document is empty")
     if tree.find("body") is None:
         raise ParseError("not an HTML page: no <body>")
     return tree
 
 
 # --- the rules, once: what is theme chrome, which tags end a block of text ------------------------------
-# Each is written over plain values (a tag name, its class and id tokens); the lxml and BeautifulSoup
-# adapters below only read those values off their own trees.
+# Each is written over plain values (a tag name, its class and id tokens); the adapters below read those
+# values off lxml's elements.
 
 _UNREAD_TAGS = {"script", "style", "template", "noscript"}  # never part of a page's text
 
@@ -148,7 +144,7 @@ def separates_blocks(tag: str) -> bool:
     return tag in _LAYOUT_TAGS
 
 
-# --- lxml adapters (whole pages) ------------------------------------------------------------------------
+# --- lxml adapters ----------------------------------------------------------------------------------------
 
 
 def lx_tokens(element) -> list[str]:
@@ -157,17 +153,33 @@ def lx_tokens(element) -> list[str]:
     return [*tokens, *([ident] if ident else [])]
 
 
+@lru_cache(maxsize=1024)
+def _chrome_attributes(classes: str | None, ident: str | None) -> bool:
+    """The token half of the chrome rule, for one pair of class and id values. A theme repeats the same
+    few values on every page, so each is matched once per process, not once per element."""
+    tokens = (classes or "").split()
+    return any(_CHROME_TOKEN.match(token) for token in ([*tokens, ident] if ident else tokens))
+
+
+_HAS_HEADING = etree.XPath("boolean(.//h1 | .//h2 | .//h3 | .//h4 | .//h5 | .//h6)")
+
+
 def lx_is_chrome(element) -> bool:
-    if not isinstance(element.tag, str):
+    tag = element.tag
+    if not isinstance(tag, str):
         return False
-    return is_chrome_element(
-        element.tag, lx_tokens(element), lambda: next(element.iterdescendants(*HEADING_TAGS), None) is not None
-    )
+    if tag in _CHROME_TAGS:
+        return True
+    if tag in _NEVER_CHROME:
+        return False
+    if tag == "header" and not _HAS_HEADING(element):
+        return True
+    return _chrome_attributes(element.get("class"), element.get("id"))
 
 
 def lx_in_chrome(element, memo: dict | None = None) -> bool:
     """True when the element or an ancestor is chrome. Pass one `memo` dict for all the checks of a
-    page: a listing asks this for every link, and the links share their ancestors."""
+    page: the checks share their ancestors."""
     path = []
     node = element
     answer = False
@@ -188,84 +200,184 @@ def lx_in_chrome(element, memo: dict | None = None) -> bool:
     return answer
 
 
+def _text_parts(node, parts: list[str]) -> None:
+    if not isinstance(node.tag, str) or node.tag in _UNREAD_TAGS:
+        return
+    block = node.tag in _LAYOUT_TAGS
+    if block:
+        parts.append(" ")
+    if node.text:
+        parts.append(node.text)
+    for child in node:
+        _text_parts(child, parts)
+        if child.tail:
+            parts.append(child.tail)
+    if block:
+        parts.append(" ")
+
+
 def lx_text(element) -> str:
     """Text of an element, block boundaries as spaces, white space collapsed, scripts left out."""
     if element is None:
         return ""
     parts: list[str] = []
-
-    def walk(node) -> None:
-        if not isinstance(node.tag, str) or node.tag in _UNREAD_TAGS:
-            return
-        block = separates_blocks(node.tag)
-        if block:
-            parts.append(" ")
-        if node.text:
-            parts.append(node.text)
-        for child in node:
-            walk(child)
-            if child.tail:
-                parts.append(child.tail)
-        if block:
-            parts.append(" ")
-
-    walk(element)
+    _text_parts(element, parts)
     return squash("".join(parts))
 
 
-# --- BeautifulSoup adapters (the content container only) ---------------------------------------------
+# --- a content container as a sequence of nodes --------------------------------------------------------
 
 
-def _tokens(tag: Tag) -> list[str]:
-    classes: list[str] | str = tag.get("class") or []
-    if isinstance(classes, str):
-        classes = classes.split()
-    ident = tag.get("id")
-    return [*classes, *([ident] if isinstance(ident, str) else [])]
+class Text:
+    """A string of the tree between elements (an element's text or a child's tail), cut in place by the
+    entry reader. `shown` is False for a comment or a processing instruction standing in a block: not
+    text, and not inline (it ends a run of inline nodes); a processing instruction is kept in the HTML as
+    escaped text, for the sanitiser to judge."""
+
+    __slots__ = ("shown", "value")
+
+    def __init__(self, value: str, shown: bool = True) -> None:
+        self.value = value
+        self.shown = shown
+
+    def html(self) -> str:
+        return _escape(self.value)
 
 
-def is_chrome(tag: Tag) -> bool:
-    """True for an element that is theme chrome rather than post content."""
-    return is_chrome_element(tag.name, _tokens(tag), lambda: tag.find(HEADING_TAGS) is not None)
+# Strings of nothing but ASCII white space read as one space, or one line break when they hold one,
+# except in `<pre>` and `<textarea>`; this is what the entries' HTML has always been written from.
+_ASCII_SPACES = "\x20\x0a\x09\x0c\x0d"
+_KEEP_SPACES = {"pre", "textarea"}
+
+
+def _collapsed(value: str | None) -> str | None:
+    if value and not value.strip(_ASCII_SPACES):
+        return "\n" if "\n" in value else " "
+    return value
+
+
+def collapse_blank_strings(container) -> None:
+    """Collapse the container's white-space-only strings (see `_collapsed`)."""
+
+    def walk(element, keep: bool) -> None:
+        keep = keep or element.tag in _KEEP_SPACES
+        if not keep and element.text and isinstance(element.tag, str) and _collapsed(element.text) != element.text:
+            element.text = _collapsed(element.text)
+        for child in element:
+            walk(child, keep)
+            if not keep and child.tail and _collapsed(child.tail) != child.tail:
+                child.tail = _collapsed(child.tail)
+
+    walk(container, False)
+
+
+def children(element) -> list:
+    """The element's child nodes: `Text` for its strings, the elements themselves, comments and
+    processing instructions as a `Text` that is not shown."""
+    nodes: list = [Text(element.text)] if element.text else []
+    for child in element:
+        tag = child.tag
+        if isinstance(tag, str):
+            nodes.append(child)
+        elif tag is etree.Comment:
+            nodes.append(Text("", shown=False))  # comments are neither text nor HTML
+        elif tag is etree.ProcessingInstruction:
+            nodes.append(Text(f"{child.target} {child.text or ''}", shown=False))
+        if child.tail:
+            nodes.append(Text(child.tail))
+    return nodes
 
 
 def is_inline(node) -> bool:
-    if isinstance(node, NavigableString):
-        return not isinstance(node, (Comment, Doctype, ProcessingInstruction))
-    return isinstance(node, Tag) and node.name not in _LAYOUT_TAGS and node.name not in _CHROME_TAGS
+    if isinstance(node, Text):
+        return node.shown
+    return node.tag not in _LAYOUT_TAGS and node.tag not in _CHROME_TAGS
 
 
-def has_block_children(tag: Tag) -> bool:
-    return any(isinstance(child, Tag) and child.name in _LAYOUT_TAGS - {"br"} for child in tag.children)
+def has_block_children(element) -> bool:
+    return any(isinstance(child.tag, str) and child.tag in _LAYOUT_TAGS - {"br"} for child in element)
 
 
 def text_of(node_or_nodes) -> str:
     """Readable text of a node (or a list of sibling nodes): block boundaries become spaces."""
     parts: list[str] = []
-    nodes = node_or_nodes if isinstance(node_or_nodes, list) else [node_or_nodes]
-    for node in nodes:
-        _collect_text(node, parts)
+    for node in node_or_nodes if isinstance(node_or_nodes, list) else [node_or_nodes]:
+        if isinstance(node, Text):
+            if node.shown:
+                parts.append(node.value)
+        else:
+            _text_parts(node, parts)
     return squash("".join(parts))
 
 
-def _collect_text(node, parts: list[str]) -> None:
-    if isinstance(node, (Comment, Doctype, ProcessingInstruction)):
-        return
-    if isinstance(node, NavigableString):
-        parts.append(str(node))
-        return
-    if not isinstance(node, Tag) or node.name in _UNREAD_TAGS:
-        return
-    block = separates_blocks(node.name)
-    if block:
-        parts.append(" ")
-    for child in node.children:
-        _collect_text(child, parts)
-    if block:
-        parts.append(" ")
+def html_of(node) -> str:
+    """A node as HTML, for the sanitiser (which keeps only a few tags and `href`/`title`): attribute values
+    as they are in the tree (lxml's own serialiser would URI-escape the `href`s set from `canonical_link`),
+    comments and processing instructions left out."""
+    if isinstance(node, Text):
+        return node.html()
+    parts: list[str] = []
+    _markup(node, parts)
+    return "".join(parts)
 
 
-def iter_blocks(container: Tag) -> Iterator[Tag | list]:
+_VOID_TAGS = {
+    "area",
+    "base",
+    "br",
+    "col",
+    "embed",
+    "hr",
+    "img",
+    "input",
+    "link",
+    "meta",
+    "param",
+    "source",
+    "track",
+    "wbr",
+}
+
+
+def _markup(element, parts: list[str]) -> None:
+    tag = element.tag
+    if not isinstance(tag, str):
+        return
+    attributes = "".join(f' {name}="{_escape(value).replace(chr(34), "&quot;")}"' for name, value in element.items())
+    if tag in _VOID_TAGS:
+        parts.append(f"<{tag}{attributes}/>")
+        return
+    parts.append(f"<{tag}{attributes}>")
+    if element.text:
+        parts.append(_escape(element.text))
+    for child in element:
+        _markup(child, parts)
+        if child.tail:
+            parts.append(_escape(child.tail))
+    parts.append(f"</{tag}>")
+
+
+def _escape(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# What libxml2's HTML serialiser leaves of an `href` as it is: the parser has always read links through it,
+# which strips leading blanks and percent-escapes spaces, non-ASCII and the like (as a browser sends them).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_PLAIN_HREF = re.compile(r"[A-Za-z0-9\-_.!~*'()@/:=?;#%,+<>]*")
+
+
+def written_href(href: str) -> str:
+    """An `href` as libxml2 writes it out and reads it back."""
+    if _PLAIN_HREF.fullmatch(href):
+        return href
+    anchor = lxml.html.Element("a")
+    # A `&#1;` leaves a control character in the tree, which lxml takes no copy of: escaped as libxml2 would.
+    anchor.set("href", _CONTROL.sub(lambda match: f"%{ord(match[0]):02X}", href))
+    return lxml.html.fragment_fromstring(lxml.html.tostring(anchor)).get("href") or ""
+
+
+def iter_blocks(container) -> Iterator:
     """The readable blocks of a container in document order, skipping chrome.
 
     A block is a paragraph-like element, or a run of inline nodes standing directly in a
@@ -274,24 +386,25 @@ def iter_blocks(container: Tag) -> Iterator[Tag | list]:
     embedded tweets in one.
     """
     run: list = []
-    for child in container.children:
-        if is_inline(child) or (isinstance(child, Tag) and child.name == "br"):
+    for child in children(container):
+        if is_inline(child) or (not isinstance(child, Text) and child.tag == "br"):
             run.append(child)
             continue
         if run:
             if text_of(run):
                 yield run
             run = []
-        if not isinstance(child, Tag) or is_chrome(child):
+        if isinstance(child, Text) or lx_is_chrome(child):
             continue
-        if child.name in ("figure", "table") or child.name in _CONTAINER_TAGS:
+        tag = child.tag
+        if tag in ("figure", "table") or tag in _CONTAINER_TAGS:
             yield from iter_blocks(child)
-        elif child.name in BLOCK_TAGS:
-            if child.name != "blockquote" and has_block_children(child):
+        elif tag in BLOCK_TAGS:
+            if tag != "blockquote" and has_block_children(child):
                 yield from iter_blocks(child)
             else:
                 yield child
-        elif child.name == "hr":
+        elif tag == "hr":
             continue
         else:
             yield from iter_blocks(child)

@@ -7,6 +7,7 @@ then text cues (a post link's title names the series).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from ..items import Listing
@@ -76,6 +77,9 @@ def _base_href(tree, url: str) -> str:
 # --- post links -----------------------------------------------------------------------------------
 
 
+# Both are asked of every link of a listing page, and the same links (pagination, menus) recur on every
+# page of an archive: each URL is worked out once per process.
+@lru_cache(maxsize=1024)
 def archive_base(url: str) -> tuple[str, str, str]:
     """(site, path, query) of an archive without its page number: the same for every page of it."""
     parts = urlsplit(url)
@@ -89,6 +93,7 @@ def archive_base(url: str) -> tuple[str, str, str]:
     return (site_of(url), path, query)
 
 
+@lru_cache(maxsize=1024)
 def page_number(url: str) -> int:
     """The page of an archive a URL shows: `/page/N`, `?paged=N`, else 1."""
     parts = urlsplit(url)

@@ -36,5 +36,10 @@ URL_SCHEMES = {"http", "https"}
 LINK_REL = "noopener noreferrer nofollow"
 
 
+# Built once: `nh3.clean` with these arguments rebuilds the same sanitiser on every call (three times the
+# cost of cleaning an entry).
+_CLEANER = nh3.Cleaner(tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=URL_SCHEMES, link_rel=LINK_REL)
+
+
 def sanitise_html(html: str) -> str:
-    return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=URL_SCHEMES, link_rel=LINK_REL)
+    return _CLEANER.clean(html)

@@ -6,16 +6,19 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-_WHITESPACE = re.compile(r"[\s\u00a0\u200b\ufeff]+")
-
 # What no reader of the archive can take: C0 and C1 controls but tab, line feed and carriage return
 # (XML 1.0 forbids most of them, so the Atom feed would not be well-formed), lone surrogates (UTF-8
 # cannot encode them: SQLite, JSON and CSV writers fail) and the Unicode noncharacters (U+FDD0–U+FDEF
 # and the last two code points of every plane). A site sends them as bytes, as `&#1;` or as `\ud800`.
+# One pass of one pattern: a character of one class of ranges (the regex engine tests those fast; a class
+# that lists the 32 noncharacters above U+FFFF one by one is seven times slower on a whole page), which,
+# when it lies above U+FFFF, must be one of those noncharacters (the look-behind, rarely reached).
+_ASTRAL_NONCHARACTERS = "".join(
+    f"{chr(plane * 0x10000 + 0xFFFE)}{chr(plane * 0x10000 + 0xFFFF)}" for plane in range(1, 17)
+)
 _UNFIT = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef"
-    + "".join(f"{chr(plane * 0x10000 + 0xFFFE)}{chr(plane * 0x10000 + 0xFFFF)}" for plane in range(17))
-    + "]"
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff\U0001fffe-\U0010ffff]"
+    f"(?<=[\x00-\uffff{_ASTRAL_NONCHARACTERS}])"
 )
 
 
@@ -24,13 +27,38 @@ def fit_text(text: str) -> str:
     return _UNFIT.sub("", text)
 
 
+# The same characters in UTF-8, for a test of a whole page at memory speed (most pages hold none): the C0
+# controls are single bytes; C1 controls are C2 80–9F; U+FDD0–U+FDEF and U+FFFE/F start EF B7 or EF BF; the
+# noncharacters above U+FFFF end BF BE or BF BF. A hit sends the page through `fit_text` (a few other
+# characters also hit: they only cost that pass); a lone surrogate cannot be encoded at all.
+_C0_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+_UNFIT_UTF8 = (re.compile(rb"\xc2[\x80-\x9f]"), re.compile(rb"\xef[\xb7\xbf]"), re.compile(rb"\xbf[\xbe\xbf]"))
+
+
+def fit_utf8(text: str) -> bytes:
+    """`fit_text(text)` encoded as UTF-8; `fit_text` runs only when the encoded text may need it."""
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return fit_text(text).encode("utf-8")
+    if len(data.translate(None, _C0_BYTES)) != len(data) or any(pattern.search(data) for pattern in _UNFIT_UTF8):
+        return fit_text(text).encode("utf-8")
+    return data
+
+
 def fit_optional(text: str | None) -> str | None:
     return None if text is None else fit_text(text)
 
 
 def squash(text: str) -> str:
-    """Collapse runs of white space (no-break spaces too) into one space and trim."""
-    return _WHITESPACE.sub(" ", text).strip()
+    """Collapse runs of white space (no-break spaces too) into one space and trim.
+
+    `str.split()` splits at exactly the characters `\\s` matches (no-break space included), in C; the
+    zero-width space and the byte-order mark, which are not white space to Python, are made spaces first.
+    """
+    if "\u200b" in text or "\ufeff" in text:
+        text = text.replace("\u200b", " ").replace("\ufeff", " ")
+    return " ".join(text.split())
 
 
 # --- dates ----------------------------------------------------------------------------------------
