@@ -107,6 +107,7 @@ class CrawlRun:
         self.row_written = False  # the crawl_runs row says how the run ended
         self.not_stored = 0  # items that arrived after a storage error stopped the run
         self._lock: storage.ArchiveLock | None = None
+        self._reserve: _SpaceReserve | None = None
         self._db: Database | None = None
         self._batch: storage.WriteBatch | None = None
 
@@ -135,6 +136,7 @@ class CrawlRun:
         run = cls(crawler, mode, start_url)
         try:
             run._lock = storage.ArchiveLock(run.database).acquire()
+            run._reserve = _SpaceReserve(Path(f"{run.database}.reserve"))
         except storage.ArchiveBusy as error:
             raise RunRefused(str(error), BUSY_EXIT_CODE) from None
         except storage.ArchiveError as error:
@@ -471,6 +473,7 @@ class CrawlRun:
         self.storage_error = f"{type(error).__name__}: {error}"
         url = getattr(item, "url", "?")
         logger.error("Storage error while writing %s: %s; stopping the run", url, self.storage_error)
+        self._free_reserve()
         self._end_batch()
         if isinstance(item, (Digest, FetchedPage)):
             try:
@@ -638,7 +641,14 @@ class CrawlRun:
             raise RuntimeError("the run has no crawl_runs row")
         return self.run_id
 
+    def _free_reserve(self) -> None:
+        """A full disk: the space kept beside the archive is given back, so that the failure and the
+        run's row can still be written."""
+        if self._reserve is not None:
+            self._reserve.free()
+
     def _storage_failed_at_close(self, error: sqlite3.Error) -> None:
+        self._free_reserve()
         self.storage_error = self.storage_error or f"{type(error).__name__}: {error}"
         logger.error("Storage error at the end of the run: %s", self.storage_error)
         self._abandon_batch()
@@ -716,6 +726,9 @@ class CrawlRun:
             except sqlite3.Error:
                 pass
             self._db = None
+        if self._reserve is not None:
+            self._reserve.free()
+            self._reserve = None
         if self._lock is not None:
             self._lock.release()
             self._lock = None
@@ -732,6 +745,28 @@ class CrawlRun:
         if self.status == "finished" and self.row_written:
             return FINISHED_EXIT_CODE
         return RUN_FAILED_EXIT_CODE
+
+
+class _SpaceReserve:
+    """A small file of disk space held beside the archive while a run holds its lock. When the disk
+    fills, it is deleted: the run's last writes (the failure, the run's row marked failed) get room that
+    a full disk would otherwise refuse them, whatever state SQLite's journal is in."""
+
+    SIZE = 256 * 1024
+
+    def __init__(self, path: Path) -> None:
+        self.path: Path | None = path
+        try:
+            with path.open("wb") as handle:
+                handle.write(b"\0" * self.SIZE)
+        except OSError:  # already too little space to keep any: nothing to give back later
+            path.unlink(missing_ok=True)
+            self.path = None
+
+    def free(self) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+            self.path = None
 
 
 def _describe(error: BaseException) -> str:
