@@ -131,15 +131,21 @@ _MEMBERS = (
 )
 
 
-def _refresh_fields(db: Database, edition_id: int, now: str, *, force_update: bool) -> bool:
-    """Recompute an edition's fields from its posts; True when something a reader sees changed."""
-    members = [Member(*row) for row in db.execute(_MEMBERS, [edition_id]).fetchall()]
+def _edition_columns(members: list[Member]) -> dict:
+    """An edition's columns from its posts: its fields by the one rule (`edition_fields`), its post
+    count and its year."""
     fields = edition_fields(members)
-    values = {
+    return {
         **_as_dict(fields),
         "posts": len(members),
         "year": int((fields.issue_date or fields.first_published or "0")[:4]) or None,
     }
+
+
+def _refresh_fields(db: Database, edition_id: int, now: str, *, force_update: bool) -> bool:
+    """Recompute an edition's fields from its posts; True when something a reader sees changed."""
+    members = [Member(*row) for row in db.execute(_MEMBERS, [edition_id]).fetchall()]
+    values = _edition_columns(members)
     stored = db.execute(f"SELECT {', '.join(values)} FROM editions WHERE id = ?", [edition_id]).fetchone()
     changed = force_update or stored is None or tuple(stored) != tuple(values.values())
     assignments = ", ".join(f"{name} = :{name}" for name in values)
@@ -191,12 +197,7 @@ def refresh_all_editions(db: Database) -> None:
         members = [Member(*row) for row in db.execute(_MEMBERS, [edition_id]).fetchall()]
         if not members:
             continue
-        fields = edition_fields(members)
-        values = {
-            **_as_dict(fields),
-            "posts": len(members),
-            "year": int((fields.issue_date or fields.first_published or "0")[:4]) or None,
-        }
+        values = _edition_columns(members)
         db.execute(
             f"UPDATE editions SET {', '.join(f'{n} = :{n}' for n in values)} WHERE id = :id",
             {**values, "id": edition_id},
