@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from scrapy.settings import SETTINGS_PRIORITIES
+
 from crawler import __version__
 
 # The two publishers of the digest (../shared/site-notes.md): nejatngo.org's category, and
@@ -150,6 +152,15 @@ PROJECT_SETTINGS = (
 
 def project_defaults() -> dict[str, object]:
     return {setting.name: setting.default for setting in PROJECT_SETTINGS}
+
+
+def apply_project_defaults(settings) -> None:
+    """A spider's `update_settings`: the project's own settings get their declared defaults however
+    the crawler was made (a test's `get_crawler`, scrapyd), settings of higher priority keep their
+    values; the User-Agent carries DIGEST_CONTACT unless USER_AGENT itself was set (`-s`)."""
+    settings.setdict(project_defaults(), priority="default")
+    if settings.getpriority("USER_AGENT") in (None, SETTINGS_PRIORITIES["default"], SETTINGS_PRIORITIES["project"]):
+        settings.set("USER_AGENT", user_agent(settings.get("DIGEST_CONTACT")), priority="spider")
 
 
 def user_agent(contact: str | None) -> str:

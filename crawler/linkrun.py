@@ -164,15 +164,8 @@ class LinkRun(CrawlRun):
     def _account_for_unsettled_posts(self) -> None:
         return None  # the verdict counts what was checked against what was due (in _verdict)
 
-    def _verdict(self, reason: str) -> tuple[str, str | None]:
-        if self.exception is not None:
-            return "failed", f"unexpected error: {self.exception}"
-        if self.storage_error is not None:
-            return "failed", f"storage error: {self.storage_error}"
-        if reason == "shutdown":
-            return "interrupted", "interrupted (SIGTERM or Ctrl-C); run the same command again to go on"
-        if reason != "finished":
-            return "failed", self.message or reason
+    def _finished_verdict(self) -> tuple[str, str | None]:
+        """Every link due got its check."""
         checked = sum(self.statuses.values())
         if checked < len(self.due):
             unanswered = [link.url for link in self.due.values() if link.id not in self._checked_ids()]

@@ -675,6 +675,10 @@ class CrawlRun:
             return "interrupted", "interrupted (SIGTERM or Ctrl-C); run the same command again to resume"
         if reason != "finished":
             return "failed", self.message or reason
+        return self._finished_verdict()
+
+    def _finished_verdict(self) -> tuple[str, str | None]:
+        """The verdict of a run that ran to its end: is its harvest believable (layout drift)?"""
         kinds = self.tally.failure_kinds
         self.health.posts_read = self.tally.counts.posts_fetched - kinds["empty"] - kinds["not_html"]
         message = self.message or self.health.problem()

@@ -28,10 +28,9 @@ from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.exceptions import IgnoreRequest
-from scrapy.settings import SETTINGS_PRIORITIES
 
 import storage
-from crawler.config import project_defaults, user_agent
+from crawler.config import apply_project_defaults
 from crawler.failures import describe_failure
 from crawler.indexes import PER_PAGE, RestPlan
 from crawler.items import DigestNotModified, FetchedPage, IndexConfirmed, Listing, PageFailure, PostsGone
@@ -119,11 +118,7 @@ class DigestsSpider(scrapy.Spider):
     @classmethod
     def update_settings(cls, settings) -> None:
         super().update_settings(settings)
-        # The project's own settings have their declared defaults however the crawler was made (a
-        # test's `get_crawler`, scrapyd): settings of higher priority keep their values.
-        settings.setdict(project_defaults(), priority="default")
-        if settings.getpriority("USER_AGENT") in (None, SETTINGS_PRIORITIES["default"], SETTINGS_PRIORITIES["project"]):
-            settings.set("USER_AGENT", user_agent(settings.get("DIGEST_CONTACT")), priority="spider")
+        apply_project_defaults(settings)
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):

@@ -23,9 +23,8 @@ import scrapy
 from scrapy import signals
 from scrapy.core.downloader.handlers.http11 import TunnelError
 from scrapy.exceptions import StopDownload
-from scrapy.settings import SETTINGS_PRIORITIES
 
-from crawler.config import project_defaults, user_agent
+from crawler.config import apply_project_defaults
 from crawler.failures import describe_failure
 from crawler.items import ArchivedCopyLookup, LinkChecked, LinkPage
 from crawler.linkcheck import LinkState, is_capturable, status_of_answer, status_of_failure
@@ -93,9 +92,7 @@ class LinksSpider(scrapy.Spider):
     @classmethod
     def update_settings(cls, settings) -> None:
         super().update_settings(settings)
-        settings.setdict(project_defaults(), priority="default")
-        if settings.getpriority("USER_AGENT") in (None, SETTINGS_PRIORITIES["default"], SETTINGS_PRIORITIES["project"]):
-            settings.set("USER_AGENT", user_agent(settings.get("DIGEST_CONTACT")), priority="spider")
+        apply_project_defaults(settings)
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
