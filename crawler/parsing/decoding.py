@@ -27,9 +27,21 @@ def decode_html(body: bytes, http_charset: str | None = None) -> str:
     bytes are windows-1252 (an old WordPress page pasted from Word) therefore falls through to the
     page's own declaration or to windows-1252, instead of filling the text with U+FFFD.
     """
+    return _decoded(body, http_charset)[0]
+
+
+def html_as_utf8(body: bytes, http_charset: str | None = None) -> bytes:
+    """The page decoded as `decode_html` decodes it, as UTF-8 bytes: the bytes themselves when that is what
+    they are (most pages), which spares encoding the text again for the HTML parser."""
+    text, encoding = _decoded(body, http_charset)
+    return body if encoding == "utf-8" else text.encode("utf-8")
+
+
+def _decoded(body: bytes, http_charset: str | None) -> tuple[str, str | None]:
+    """The text and the codec that read it strictly (None when no codec did, or after a BOM)."""
     bom_encoding, bom = read_bom(body)
     if bom_encoding and bom:
-        return body[len(bom) :].decode(bom_encoding, errors="replace")
+        return body[len(bom) :].decode(bom_encoding, errors="replace"), None
     candidates = [
         _codec(http_charset),
         _codec(html_body_declared_encoding(body)),
@@ -38,11 +50,11 @@ def decode_html(body: bytes, http_charset: str | None = None) -> str:
     ]
     for encoding in dict.fromkeys(c for c in candidates if c):
         try:
-            return body.decode(encoding)
+            return body.decode(encoding), encoding
         except UnicodeDecodeError:
             continue
     # cp1252 leaves five byte values undefined; nothing strict is left, so keep what can be read.
-    return body.decode("cp1252", errors="replace")
+    return body.decode("cp1252", errors="replace"), None
 
 
 def charset_of(content_type: str | bytes | None) -> str | None:

@@ -17,7 +17,7 @@ from lxml import etree
 
 from ..items import Digest, Entry, Link
 from ..urls import canonical_link, clean_post_url, domain_of, is_http_url, join_url, same_site, site_of
-from .decoding import decode_html
+from .decoding import html_as_utf8
 from .errors import ParseError
 from .html import (
     BLOCK_TAGS,
@@ -30,7 +30,6 @@ from .html import (
     iter_blocks,
     lx_in_chrome,
     lx_text,
-    lx_tokens,
     make_tree,
     text_of,
     written_href,
@@ -102,9 +101,7 @@ _FOREIGN_DATES = re.compile(r"^(?:comments?|comment-|related|yarpp|jp-relatedpos
 
 def parse_digest(url: str, html: str | bytes, http_charset: str | None = None) -> Digest:
     """Parse one digest post page. Raises `ParseError` for a page that is not a readable digest."""
-    if isinstance(html, bytes):
-        html = decode_html(html, http_charset)
-    tree = make_tree(html)
+    tree = make_tree(html_as_utf8(html, http_charset) if isinstance(html, bytes) else html)
     chrome: dict = {}  # lx_in_chrome's answers for this page
     found = _PageElements(tree)
     metas = _read_metas(found)
@@ -115,7 +112,7 @@ def parse_digest(url: str, html: str | bytes, http_charset: str | None = None) -
     title_element, title = _parse_title(tree, found, metas, chrome)
     if not title:
         raise ParseError("no post title found (no entry-title, <h1>, og:title or <title>)")
-    subheadline_element, subheadline = _parse_subheadline(tree, title_element, chrome)
+    subheadline_element, subheadline = _parse_subheadline(tree, found, title_element, chrome)
 
     container = _find_content(tree, chrome)
     if container is None:
@@ -150,7 +147,8 @@ def parse_digest(url: str, html: str | bytes, http_charset: str | None = None) -
 
 class _PageElements:
     """The elements the page's metadata rules read (metas, links, articles, scripts, titles), found in one
-    pass over the whole tree by tag name (lxml's iteration, in C), in document order."""
+    pass over the whole tree by tag name (lxml's iteration, in C), in document order; and the body's class
+    values, in one query."""
 
     TAGS = ("meta", "link", "article", "script", "title")
 
@@ -158,6 +156,7 @@ class _PageElements:
         self.by_tag: dict[str, list] = {tag: [] for tag in self.TAGS}
         for element in tree.iter(*self.TAGS):
             self.by_tag[element.tag].append(element)
+        self.class_values: set[str] = set(_CLASS_VALUES(tree.find("body")))
 
 
 _META_ATTRIBUTES = ("property", "name", "itemprop")
@@ -263,9 +262,16 @@ def _json_ld_date(found: _PageElements) -> str | None:
 
 def _has_foreign_dates(element) -> bool:
     for parent in element.iterancestors():
-        if parent.tag in ("aside", "nav") or any(_FOREIGN_DATES.match(t) for t in lx_tokens(parent)):
+        if parent.tag in ("aside", "nav") or _foreign_date_attributes(parent.get("class"), parent.get("id")):
             return True
     return False
+
+
+@lru_cache(maxsize=1024)
+def _foreign_date_attributes(classes: str | None, ident: str | None) -> bool:
+    """A class or id token of comments, related posts or widgets, judged once per pair of values."""
+    tokens = (classes or "").split()
+    return any(_FOREIGN_DATES.match(token) for token in ([*tokens, ident] if ident else tokens))
 
 
 _POSTED_ON = re.compile(rf"Posted\s+on:?\s*(\d{{4}}/\d{{1,2}}/\d{{1,2}}|{DATE_IN_WORDS})", re.IGNORECASE)
@@ -281,20 +287,24 @@ def _parse_published(tree, found: _PageElements, metas: dict) -> str | None:
         if parse_date(value):
             return parse_date(value)
     body = tree.find("body")
-    times = [t for t in _DATED_TIMES(body) if not _has_foreign_dates(t)]
-    times.sort(key=lambda t: "published" not in (t.get("class") or "").split())
+    times = sorted(_DATED_TIMES(body), key=lambda t: "published" not in (t.get("class") or "").split())
     for tag in times:
-        if parse_date(tag.get("datetime")):
+        if parse_date(tag.get("datetime")) and not _has_foreign_dates(tag):
             return parse_date(tag.get("datetime"))
-    posted_on = _POSTED_ON.search(lx_text(body))
-    if posted_on and parse_date(posted_on[1]):
-        return parse_date(posted_on[1])
+    # The body's readable text is made only when its raw text (lxml's, in C) has the word: most pages do
+    # not. Case-folded, as the pattern's IGNORECASE reads `ſ` as `s`.
+    if "posted" in _STRING(body).casefold():
+        posted_on = _POSTED_ON.search(lx_text(body))
+        if posted_on and parse_date(posted_on[1]):
+            return parse_date(posted_on[1])
     # Themes that print the date as text only (TieLabs: `<span class="date meta-item">August 25, 2017</span>`).
-    for element in _DATE_CLASSED(body):
-        if _DATE_CLASSES.intersection((element.get("class") or "").split()) and not _has_foreign_dates(element):
-            day = parse_date(lx_text(element))
-            if day:
-                return day
+    dated_classes = {value for value in found.class_values if _is_date_class(value)}
+    if dated_classes:
+        for element in _CLASSED(body):
+            if element.get("class") in dated_classes and not _has_foreign_dates(element):
+                day = parse_date(lx_text(element))
+                if day:
+                    return day
     return None
 
 
@@ -310,11 +320,11 @@ _DATE_CLASSES = {
     "entry-time",
 }
 _DATED_TIMES = etree.XPath(".//time[@datetime != '']")
-# Every class above contains one of these; Python checks the tokens of what the query finds.
-_DATE_CLASSED = etree.XPath(
-    ".//*[contains(@class, 'date') or contains(@class, 'published') or contains(@class, 'posted-on') "
-    "or contains(@class, 'entry-time')]"
-)
+
+
+@lru_cache(maxsize=512)
+def _is_date_class(classes: str) -> bool:
+    return not _DATE_CLASSES.isdisjoint(classes.split())
 
 
 def _parse_title(tree, found: _PageElements, metas: dict, chrome: dict):
@@ -322,16 +332,18 @@ def _parse_title(tree, found: _PageElements, metas: dict, chrome: dict):
 
     A heading naming the series wins over one that does not (a theme may put its logo in an h1).
     """
-    headings = [h for h in tree.find("body").iter("h1", "h2", "h3") if lx_text(h) and not lx_in_chrome(h, chrome)]
-    titled = [h for h in headings if _TITLE_TOKENS.intersection((h.get("class") or "").split())]
+    # Each heading's text, made once; chrome first: a theme's headings are mostly widget titles.
+    texts = {h: lx_text(h) for h in tree.find("body").iter("h1", "h2", "h3") if not lx_in_chrome(h, chrome)}
+    headings = [h for h, text in texts.items() if text]
+    titled = [h for h in headings if not _TITLE_TOKENS.isdisjoint((h.get("class") or "").split())]
     h1s = [h for h in headings if h.tag == "h1" and h not in titled]
-    naming = [h for h in headings if h not in titled and h not in h1s and mentions_series(lx_text(h))]
+    naming = [h for h in headings if h not in titled and h not in h1s and mentions_series(texts[h])]
     candidates = titled + h1s + naming
     for heading in candidates:
-        if mentions_series(lx_text(heading)):
-            return heading, lx_text(heading)
+        if mentions_series(texts[heading]):
+            return heading, texts[heading]
     if candidates:
-        return candidates[0], lx_text(candidates[0])
+        return candidates[0], texts[candidates[0]]
     title_tag = found.by_tag["title"][0] if found.by_tag["title"] else None
     for text in (_meta(metas, "og:title"), _STRING(title_tag) if title_tag is not None else None):
         if text and squash(text):
@@ -357,11 +369,11 @@ def _is_subtitle_class(classes: str) -> bool:
     return any(_SUBTITLE_TOKEN.match(token) for token in classes.split())
 
 
-def _parse_subheadline(tree, title_element, chrome: dict):
+def _parse_subheadline(tree, found: _PageElements, title_element, chrome: dict):
     """The sub-headline nejatngo shows under the title from 2021 (e.g. `Maryam Rajavi Lost`)."""
     body = tree.find("body")
-    # The page's class values in one query, each judged once per process: most pages have no sub-title.
-    if any(_is_subtitle_class(classes) for classes in set(_CLASS_VALUES(body))):
+    # The page's class values, each judged once per process: most pages have no sub-title.
+    if any(_is_subtitle_class(classes) for classes in found.class_values):
         for element in _CLASSED(body):
             if (
                 _is_subtitle_class(element.get("class"))
@@ -398,23 +410,15 @@ def _is_subheadline_text(text: str) -> bool:
 # --- where the content is (lxml, whole page) ---------------------------------------------------------
 
 # The strings that start with `++` (or `+ +`), white space and no-break spaces aside (the WordPress editor
-# writes `&nbsp;++ …`): the query finds the strings holding a `+`, Python reads how they start.
-_PLUS_CANDIDATES = etree.XPath("//body//text()[contains(., '+')]")
+# writes `&nbsp;++ …`): the query finds the strings holding a `+` outside scripts and styles, Python reads
+# how they start.
+# (`descendant::` from the body: `//body//text()` makes libxml2 merge a node-set per element first.)
+_PLUS_CANDIDATES = etree.XPath("descendant::text()[contains(., '+')][not(ancestor::script or ancestor::style)]")
 _PLUS_START = re.compile(r"[ \t\n\r\u00a0]*\+[ \t\n\r\u00a0]*\+")
-_UNREAD = {"script", "style"}
 
 
 def _plus_strings(tree) -> list:
-    found = []
-    for string in _PLUS_CANDIDATES(tree):
-        if not _PLUS_START.match(string):
-            continue
-        holder = string.getparent()
-        element = holder.getparent() if string.is_tail else holder
-        if element is not None and (element.tag in _UNREAD or any(a.tag in _UNREAD for a in element.iterancestors())):
-            continue
-        found.append(string)
-    return found
+    return [string for string in _PLUS_CANDIDATES(tree.find("body")) if _PLUS_START.match(string)]
 
 
 _BLOCKISH = BLOCK_TAGS | {"div"}

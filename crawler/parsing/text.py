@@ -41,9 +41,20 @@ def fit_utf8(text: str) -> bytes:
         data = text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate
         return fit_text(text).encode("utf-8")
-    if len(data.translate(None, _C0_BYTES)) != len(data) or any(pattern.search(data) for pattern in _UNFIT_UTF8):
-        return fit_text(text).encode("utf-8")
-    return data
+    return data if _fit_already(data) else fit_text(text).encode("utf-8")
+
+
+def fit_utf8_bytes(data: bytes) -> bytes:
+    """`fit_utf8` of text given as its (valid) UTF-8 bytes."""
+    return data if _fit_already(data) else fit_text(data.decode("utf-8")).encode("utf-8")
+
+
+def _fit_already(data: bytes) -> bool:
+    """No character `fit_text` removes can be in these UTF-8 bytes (see `_UNFIT_UTF8`)."""
+    if len(data.translate(None, _C0_BYTES)) != len(data):
+        return False
+    # Pure ASCII (a page writing every other character as a reference) holds no multi-byte sequence.
+    return data.isascii() or not any(pattern.search(data) for pattern in _UNFIT_UTF8)
 
 
 def fit_optional(text: str | None) -> str | None:
