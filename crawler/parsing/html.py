@@ -167,12 +167,6 @@ def separates_blocks(tag: str) -> bool:
 # --- lxml adapters ----------------------------------------------------------------------------------------
 
 
-def lx_tokens(element) -> list[str]:
-    tokens = (element.get("class") or "").split()
-    ident = element.get("id")
-    return [*tokens, *([ident] if ident else [])]
-
-
 @lru_cache(maxsize=1024)
 def _chrome_attributes(classes: str | None, ident: str | None) -> bool:
     """The token half of the chrome rule, for one pair of class and id values. A theme repeats the same
