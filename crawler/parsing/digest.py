@@ -157,6 +157,7 @@ class _PageElements:
         for element in tree.iter(*self.TAGS):
             self.by_tag[element.tag].append(element)
         self.class_values: set[str] = set(_CLASS_VALUES(tree.find("body")))
+        self.link_rels: dict[str, str] | None = None  # made by `_link_rel`
 
 
 _META_ATTRIBUTES = ("property", "name", "itemprop")
@@ -184,10 +185,15 @@ def _meta(metas: dict, *names: str) -> str | None:
 
 
 def _link_rel(found: _PageElements, rel: str) -> str | None:
-    for tag in found.by_tag["link"]:
-        if tag.get("href") and rel in (tag.get("rel") or "").split():
-            return tag.get("href").strip()
-    return None
+    """The `href` of the first `<link>` with this `rel` token."""
+    if found.link_rels is None:
+        # All of them in one pass: a block theme's head has dozens of `<link>`s, and two are asked for.
+        found.link_rels = {}
+        for tag in found.by_tag["link"]:
+            if tag.get("href"):
+                for token in (tag.get("rel") or "").split():
+                    found.link_rels.setdefault(token, tag.get("href").strip())
+    return found.link_rels.get(rel)
 
 
 def _parse_canonical_url(found: _PageElements, metas: dict, url: str) -> str:
@@ -298,7 +304,7 @@ def _parse_published(tree, found: _PageElements, metas: dict) -> str | None:
         if posted_on and parse_date(posted_on[1]):
             return parse_date(posted_on[1])
     # Themes that print the date as text only (TieLabs: `<span class="date meta-item">August 25, 2017</span>`).
-    dated_classes = {value for value in found.class_values if _is_date_class(value)}
+    dated_classes = _DATE_CLASS_VALUES.holding_of(found.class_values)
     if dated_classes:
         for element in _CLASSED(body):
             if element.get("class") in dated_classes and not _has_foreign_dates(element):
@@ -322,9 +328,30 @@ _DATE_CLASSES = {
 _DATED_TIMES = etree.XPath(".//time[@datetime != '']")
 
 
-@lru_cache(maxsize=512)
-def _is_date_class(classes: str) -> bool:
-    return not _DATE_CLASSES.isdisjoint(classes.split())
+class _ClassValues:
+    """Which class attribute values hold a token of a kind, each value judged once per process. A theme
+    repeats the same few dozen values on every page: the page's set minus those already judged is one set
+    operation in C. Bounded: a site of ever new values only costs judging them again."""
+
+    LIMIT = 4096
+
+    def __init__(self, holds_token) -> None:
+        self.holds_token = holds_token
+        self.holding: set[str] = set()
+        self.not_holding: set[str] = set()
+
+    def holding_of(self, values: set[str]) -> set[str]:
+        unjudged = values - self.holding - self.not_holding
+        if unjudged:
+            if len(self.holding) + len(self.not_holding) > self.LIMIT:
+                self.holding.clear()
+                self.not_holding.clear()
+            for value in unjudged:
+                (self.holding if self.holds_token(value) else self.not_holding).add(value)
+        return values & self.holding
+
+
+_DATE_CLASS_VALUES = _ClassValues(lambda classes: not _DATE_CLASSES.isdisjoint(classes.split()))
 
 
 def _parse_title(tree, found: _PageElements, metas: dict, chrome: dict):
@@ -364,19 +391,18 @@ _CLASS_VALUES = etree.XPath(".//@class", smart_strings=False)
 _CLASSED = etree.XPath(".//*[@class]")
 
 
-@lru_cache(maxsize=512)
-def _is_subtitle_class(classes: str) -> bool:
-    return any(_SUBTITLE_TOKEN.match(token) for token in classes.split())
+_SUBTITLE_CLASS_VALUES = _ClassValues(lambda classes: any(_SUBTITLE_TOKEN.match(token) for token in classes.split()))
 
 
 def _parse_subheadline(tree, found: _PageElements, title_element, chrome: dict):
     """The sub-headline nejatngo shows under the title from 2021 (e.g. `Maryam Rajavi Lost`)."""
     body = tree.find("body")
     # The page's class values, each judged once per process: most pages have no sub-title.
-    if any(_is_subtitle_class(classes) for classes in found.class_values):
+    subtitle_classes = _SUBTITLE_CLASS_VALUES.holding_of(found.class_values)
+    if subtitle_classes:
         for element in _CLASSED(body):
             if (
-                _is_subtitle_class(element.get("class"))
+                element.get("class") in subtitle_classes
                 and not lx_in_chrome(element, chrome)
                 and _is_subheadline_text(lx_text(element))
             ):
