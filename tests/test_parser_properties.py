@@ -96,3 +96,24 @@ def test_a_parsed_digest_is_complete(page):
         return
     assert digest.title and digest.entries and all(entry.text for entry in digest.entries)
     assert all(link.url.startswith(("http://", "https://")) for entry in digest.entries for link in entry.links)
+
+
+# The characters the page test looks for, and their neighbours, dense enough that every path of it is taken
+# (a page full of no-break spaces included).
+_NEAR_UNFIT = st.sampled_from(
+    ["a", " ", "\n", "\t", "\x00", "\x01", "\x1f", "\x7f", "\x80", "\x85", "\x9f", "\xa0", "\xbf", "\ufdcf", "\ufdd0"]
+    + ["\ufdef", "\ufdf0", "\ufeff", "\ufffd", "\ufffe", "\uffff", "\uefbf", "\U0001fffd", "\U0001fffe", "\U0010ffff"]
+)
+
+
+@PROPERTY_SETTINGS
+@given(st.lists(_NEAR_UNFIT | st.just("\xa0" * 70) | st.characters(), max_size=300).map("".join))
+def test_the_page_test_for_unfit_characters_agrees_with_fit_text(text):
+    """What the HTML parser is given is the text with every character `fit_text` removes removed, whether the
+    page came as text or as its UTF-8 bytes (the fast test only decides whether `fit_text` must run)."""
+    from crawler.parsing.text import fit_text, fit_utf8, fit_utf8_bytes
+
+    expected = fit_text(text).encode("utf-8")  # lone surrogates are among what it removes
+    assert fit_utf8(text) == expected
+    if not any("\ud800" <= character <= "\udfff" for character in text):
+        assert fit_utf8_bytes(text.encode("utf-8")) == expected

@@ -69,12 +69,14 @@ def _fit_already(data: bytes) -> bool:
 
 
 def _has_pair(data: bytes, lead: int, followers: frozenset[int], pattern: re.Pattern[bytes]) -> bool:
-    if data.count(lead) > _FEW_LEADS:  # a page full of no-break spaces, say
-        return pattern.search(data) is not None
     at = data.find(lead)
+    seen = 0
     while at != -1:
         if at + 1 < len(data) and data[at + 1] in followers:
             return True
+        seen += 1
+        if seen > _FEW_LEADS:  # a page full of no-break spaces, say: the rest in one pass
+            return pattern.search(data, at) is not None
         at = data.find(lead, at + 1)
     return False
 
