@@ -220,12 +220,15 @@ def _text_parts(node, parts: list[str]) -> None:
     block = node.tag in _LAYOUT_TAGS
     if block:
         parts.append(" ")
-    if node.text:
-        parts.append(node.text)
+    # (lxml makes a new Python string at each read of `.text` or `.tail`: each is read once)
+    text = node.text
+    if text:
+        parts.append(text)
     for child in node:
         _text_parts(child, parts)
-        if child.tail:
-            parts.append(child.tail)
+        tail = child.tail
+        if tail:
+            parts.append(tail)
     if block:
         parts.append(" ")
 
@@ -289,7 +292,8 @@ def collapse_blank_strings(container) -> None:
 def children(element) -> list:
     """The element's child nodes: `Text` for its strings, the elements themselves, comments and
     processing instructions as a `Text` that is not shown."""
-    nodes: list = [Text(element.text)] if element.text else []
+    text = element.text
+    nodes: list = [Text(text)] if text else []
     for child in element:
         tag = child.tag
         if isinstance(tag, str):
@@ -298,8 +302,9 @@ def children(element) -> list:
             nodes.append(Text("", shown=False))  # comments are neither text nor HTML
         elif tag is etree.ProcessingInstruction:
             nodes.append(Text(f"{child.target} {child.text or ''}", shown=False))
-        if child.tail:
-            nodes.append(Text(child.tail))
+        tail = child.tail
+        if tail:
+            nodes.append(Text(tail))
     return nodes
 
 
@@ -363,12 +368,14 @@ def _markup(element, parts: list[str]) -> None:
         parts.append(f"<{tag}{attributes}/>")
         return
     parts.append(f"<{tag}{attributes}>")
-    if element.text:
-        parts.append(_escape(element.text))
+    text = element.text
+    if text:
+        parts.append(_escape(text))
     for child in element:
         _markup(child, parts)
-        if child.tail:
-            parts.append(_escape(child.tail))
+        tail = child.tail
+        if tail:
+            parts.append(_escape(tail))
     parts.append(f"</{tag}>")
 
 
