@@ -31,10 +31,10 @@ def stored_archive(path: Path, posts: int) -> Path:
     batch = storage.WriteBatch(db, max_items=200, max_seconds=60)
     for post in site.posts:
         body = site.pages[post.path].body
-        batch.before_write()
-        storage.save_page(db, FetchedPage(post.url, 200, "text/html; charset=utf-8", None, None, body), now=NOW)
-        storage.save_digest(db, parse_digest(post.url, body), now=NOW)
-        batch.after_write()
+        page = FetchedPage(post.url, 200, "text/html; charset=utf-8", None, None, body)
+        digest = parse_digest(post.url, body)
+        batch.write(lambda db, page=page: storage.save_page(db, page, now=NOW))
+        batch.write(lambda db, digest=digest: storage.save_digest(db, digest, now=NOW))
     batch.commit()
     db.close()
     return path

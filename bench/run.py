@@ -183,10 +183,9 @@ def storage_vs_sqlite(rounds: int, count: int = 400) -> dict:
         db = storage.open_database(fresh_db())
         batch = storage.WriteBatch(db, max_items=50)
         started = time.perf_counter()
-        for digest in digests:
-            batch.before_write()
-            storage.save_digest(db, digest)
-            batch.after_write()
+        for digest in digests:  # as the crawl writes them (crawler/run.py)
+            now = storage.utc_now()
+            batch.write(lambda db, digest=digest, now=now: storage.save_digest(db, digest, now))
         batch.commit()
         elapsed = time.perf_counter() - started
         db.close()

@@ -95,8 +95,9 @@ class LinkRun(CrawlRun):
         if isinstance(item, LinkChecked):
             self._write_check(item)
         elif isinstance(item, ArchivedCopyLookup):
-            link_store.record_lookup(
-                self.db, item.target_id, copy_url=item.copy_url, note=item.note, at=storage.utc_now()
+            at = storage.utc_now()
+            self.batch.write(
+                lambda db: link_store.record_lookup(db, item.target_id, copy_url=item.copy_url, note=item.note, at=at)
             )
             self.lookups += 1
             if item.copy_url:
@@ -112,7 +113,7 @@ class LinkRun(CrawlRun):
         if item.target_id not in self.judged:  # an item made without asking the run first
             self.judge(item.target_id, item.status)
         state, at = self.judged.pop(item.target_id)
-        capture = None
+        written = None
         link = self.due[item.target_id]
         if self.capture_enabled and item.page is not None and state.status == "ok":
             content_type = dict((k.lower(), v) for k, v in item.page.headers).get("content-type")
@@ -124,23 +125,28 @@ class LinkRun(CrawlRun):
                     previous_date=self._captured_at(item.target_id),
                     previous_uri=item.page.url,
                 )
-                capture = written.kind
                 self.captured[written.kind] += 1
-                if written.kind == "response":
-                    link_store.record_capture(
-                        self.db, item.target_id, warc=written.warc, offset=written.offset, digest=written.digest, at=at
-                    )
-        link_store.record_link_check(
-            self.db,
-            self.run_id,
-            item.target_id,
-            state,
-            checked_at=at,
-            http_status=item.http_status,
-            final_url=item.final_url,
-            message=item.message,
-            capture=capture,
-        )
+        run_id = self.run_id
+
+        # Rows only (the WARC record is written above, once): the batch may run this again.
+        def rows(db: Database) -> None:
+            if written is not None and written.kind == "response":
+                link_store.record_capture(
+                    db, item.target_id, warc=written.warc, offset=written.offset, digest=written.digest, at=at
+                )
+            link_store.record_link_check(
+                db,
+                run_id,
+                item.target_id,
+                state,
+                checked_at=at,
+                http_status=item.http_status,
+                final_url=item.final_url,
+                message=item.message,
+                capture=written.kind if written is not None else None,
+            )
+
+        self.batch.write(rows)
         self.statuses["dead" if state.dead else state.status] += 1
         self.tally.counts.posts_fetched += 1  # the run's row counts requests answered as "fetched"
 

@@ -97,9 +97,7 @@ def reparse_archive(db, *, allow_shrink: bool = False, workers: int | None = Non
             for start in range(0, len(keys), BATCH):
                 pages = storage.stored_pages_of(db, keys[start : start + BATCH])
                 for page, (digest, error) in zip(pages, parse_all(pages), strict=True):
-                    batch.before_write()
-                    _store(db, page, digest, error, report, allow_shrink)
-                    batch.after_write()
+                    _store(db, batch, page, digest, error, report, allow_shrink)
         batch.commit()
     except BaseException:
         batch.rollback()
@@ -110,7 +108,9 @@ def reparse_archive(db, *, allow_shrink: bool = False, workers: int | None = Non
     return report
 
 
-def _store(db, page, digest: Digest | None, error: str | None, report: ReparseReport, allow_shrink: bool) -> None:
+def _store(
+    db, batch, page, digest: Digest | None, error: str | None, report: ReparseReport, allow_shrink: bool
+) -> None:
     report.pages += 1
     if digest is None:
         report.unreadable.append((page.url, error or ""))
@@ -123,7 +123,8 @@ def _store(db, page, digest: Digest | None, error: str | None, report: ReparseRe
     # the new ones (and nothing is counted), so only a changed digest's are read.
     unchanged = storage.stored_content_hash(db, page.url) == digest.content_hash
     before = digest.entries if unchanged else storage.digest_entries(db, page.url) or ()
-    outcome = storage.save_digest(db, digest, seen=False, allow_shrink=allow_shrink)
+    now = storage.utc_now()
+    outcome = batch.write(lambda db: storage.save_digest(db, digest, now, seen=False, allow_shrink=allow_shrink))
     if outcome == storage.SHRUNK:
         report.unreadable.append((page.url, storage.shrunk_failure(digest).message + " (--allow-shrink replaces it)"))
         return

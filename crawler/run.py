@@ -395,9 +395,7 @@ class CrawlRun:
         if refusal is not None:
             item = refusal
         try:
-            self.batch.before_write()
             outcome = self._write(item)
-            self.batch.after_write()
         except sqlite3.Error as error:
             self._storage_failed(error, item)  # logged there, in one line without the item
             raise DropItem(f"not stored: {error}", log_level="DEBUG") from None
@@ -423,8 +421,11 @@ class CrawlRun:
         return None
 
     def _write(self, item):
+        # Each storage call goes through the batch, and its clock is read once, here: the batch may run a
+        # write again (when a later one fails) and it must write the same rows.
+        now = storage.utc_now()
         if isinstance(item, Digest):
-            outcome = storage.save_digest(self.db, item)
+            outcome = self.batch.write(lambda db: storage.save_digest(db, item, now))
             if outcome == storage.SHRUNK:
                 self._record_failure(storage.shrunk_failure(item))
                 return item
@@ -439,22 +440,23 @@ class CrawlRun:
         elif isinstance(item, PageFailure):
             self._record_failure(item)
         elif isinstance(item, FetchedPage):
-            storage.save_page(self.db, item)
+            self.batch.write(lambda db: storage.save_page(db, item, now))
         elif isinstance(item, DigestNotModified):
-            storage.mark_not_modified(self.db, item.url)
+            self.batch.write(lambda db: storage.mark_not_modified(db, item.url, now))
             self.tally.stored(storage.UNCHANGED)
         elif isinstance(item, IndexConfirmed):
-            storage.confirm_unchanged(self.db, self.site, item.modified_by_post)
+            self.batch.write(lambda db: storage.confirm_unchanged(db, self.site, item.modified_by_post, now))
             self.tally.counts.unchanged += len(item.modified_by_post)
         elif isinstance(item, PostsGone):
-            self.tally.counts.gone += storage.mark_gone(self.db, self.site, list(item.post_ids))
+            self.tally.counts.gone += self.batch.write(
+                lambda db: storage.mark_gone(db, self.site, list(item.post_ids), now)
+            )
             logger.warning(
                 "Gone from the site (kept in the archive, marked gone): posts %s", ", ".join(map(str, item.post_ids))
             )
         elif isinstance(item, DuplicateDigest):
-            storage.remember_urls_of(
-                self.db, item.url, [url for url in item.source_urls if same_site(url, self.start_url)]
-            )
+            urls = [url for url in item.source_urls if same_site(url, self.start_url)]
+            self.batch.write(lambda db: storage.remember_urls_of(db, item.url, urls, now))
             self.tally.counts.duplicates += 1
             logger.info("Duplicate of %s: %s", item.url, ", ".join(item.source_urls))
         else:
@@ -462,7 +464,9 @@ class CrawlRun:
         return item
 
     def _record_failure(self, failure: PageFailure) -> None:
-        storage.record_failure(self.db, self.run_id, failure)
+        """A failure row, in the batch (a failure is an item like a digest, committed with them)."""
+        now, run_id = storage.utc_now(), self.run_id
+        self.batch.write(lambda db: storage.record_failure(db, run_id, failure, now))
         self.health.record_failure(failure)
         self.tally.failure(failure.kind)
         if failure.kind != "exception":  # crashed() has logged it already

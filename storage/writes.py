@@ -6,8 +6,11 @@ import json
 import sqlite3
 import time
 import zlib
+from collections.abc import Callable, Generator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
+from typing import TypeVar
 
 from sqlite_utils import Database
 
@@ -15,6 +18,8 @@ from crawler.items import Digest, FetchedPage, PageFailure
 from crawler.urls import post_key, site_of
 
 NEW, CHANGED, UNCHANGED, SHRUNK = "new", "changed", "unchanged", "shrunk"
+
+T = TypeVar("T")
 
 
 def utc_now() -> str:
@@ -98,20 +103,19 @@ def remember_urls_of(db: Database, digest_url: str, urls: list[str], now: str | 
 def _find_digest(db: Database, digest: Digest, keys: list[str]) -> tuple[int, str, int] | None:
     """The stored digest this one is: by any URL it was reached at, else by post id on the same site.
 
-    Two index searches (a URL match wins): one statement with `id IN (…) OR post_id = ?` reads every digest
-    of the site, which made storing an archive quadratic in its size.
+    One statement of two index searches, a URL match first: `id IN (…) OR post_id = ?` in one WHERE
+    reads every digest of the site, which made storing an archive quadratic in its size. (One
+    statement, not two: a digest's statements are most of what storing it costs.)
     """
     placeholders = ", ".join("?" for _ in keys)
     row = db.execute(
-        "SELECT d.id, d.content_hash, d.entry_count FROM digest_urls u JOIN digests d ON d.id = u.digest_id "
-        f"WHERE u.url_key IN ({placeholders}) AND d.site = ? ORDER BY d.id LIMIT 1",
-        [*keys, digest.site],
+        "SELECT id, content_hash, entry_count FROM ("
+        "SELECT 0 AS found_by, d.id, d.content_hash, d.entry_count FROM digest_urls u "
+        f"JOIN digests d ON d.id = u.digest_id WHERE u.url_key IN ({placeholders}) AND d.site = ? "
+        "UNION ALL SELECT 1, id, content_hash, entry_count FROM digests WHERE site = ? AND post_id = ?"
+        ") ORDER BY found_by, id LIMIT 1",
+        [*keys, digest.site, digest.site, digest.post_id],
     ).fetchone()
-    if row is None and digest.post_id is not None:
-        row = db.execute(
-            "SELECT id, content_hash, entry_count FROM digests WHERE site = ? AND post_id = ? ORDER BY id LIMIT 1",
-            [digest.site, digest.post_id],
-        ).fetchone()
     return tuple(row) if row else None
 
 
@@ -174,7 +178,7 @@ def _replace_digest(db: Database, digest_id: int, digest: Digest, now: str, seen
 
 def _insert_entries(db: Database, digest_id: int, digest: Digest) -> None:
     # Ids chosen here (inside the digest's transaction, so no other writer can take them) let entries
-    # and links go in with one executemany each instead of a statement per entry.
+    # and links go in with one statement each instead of a statement per entry.
     first_id = db.execute("SELECT coalesce(max(id), 0) + 1 FROM entries").fetchone()[0]
     entry_rows: list[tuple] = []
     link_rows: list[tuple] = []
@@ -185,12 +189,26 @@ def _insert_entries(db: Database, digest_id: int, digest: Digest) -> None:
             (entry_id, digest_id, position, link.url, link.text, link.domain)
             for position, link in enumerate(entry.links, start=1)
         )
-    db.conn.executemany(
-        "INSERT INTO entries (id, digest_id, position, section, text, html) VALUES (?, ?, ?, ?, ?, ?)", entry_rows
-    )
-    db.conn.executemany(
-        "INSERT INTO links (entry_id, digest_id, position, url, text, domain) VALUES (?, ?, ?, ?, ?, ?)", link_rows
-    )
+    _insert_rows(db, "INSERT INTO entries (id, digest_id, position, section, text, html) VALUES", entry_rows)
+    _insert_rows(db, "INSERT INTO links (entry_id, digest_id, position, url, text, domain) VALUES", link_rows)
+
+
+# Rows in one multi-row INSERT, at most this many (SQLite takes up to 32,766 values in a statement).
+_ROWS_PER_STATEMENT = 500
+
+
+def _insert_rows(db: Database, insert: str, rows: list[tuple]) -> None:
+    """`insert … VALUES` with many rows in one statement, not `executemany`'s statement per row.
+
+    Inside a transaction SQLite opens a statement savepoint for every statement that may need undoing
+    alone (one whose trigger writes another table is), and FTS5 writes out what it holds in memory at
+    every savepoint: with a statement per entry, the full-text index took a flush per entry, most of the
+    time of storing a digest (bench figure 3). One statement per digest flushes once.
+    """
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[start : start + _ROWS_PER_STATEMENT]
+        placeholders = ", ".join(f"({', '.join('?' * len(chunk[0]))})" for _ in chunk)
+        db.execute(f"{insert} {placeholders}", [value for row in chunk for value in row])
 
 
 def record_failure(db: Database, crawl_run_id: int | None, failure: PageFailure, now: str | None = None) -> None:
@@ -345,39 +363,101 @@ def finish_run(
         )
 
 
-class WriteBatch:
-    """Several items' writes in one transaction, committed every `max_items` items or `max_seconds`.
+class _InBatch(Database):
+    """The archive as a write inside a `WriteBatch` sees it: `atomic()` opens no savepoint.
 
-    Each digest stays atomic inside the batch (save_digest's `db.atomic()` becomes a savepoint), so a
-    kill loses at most the uncommitted batch, never half a digest; a resumed crawl fetches what was
-    lost again. Committing per item costs a transaction per write (see bench/results.md).
+    A savepoint makes SQLite's full-text index (FTS5) write out what it holds in memory as a new
+    segment: with one per digest, every digest cost a segment of its own and the merges of them
+    (bench figure 3). The batch keeps each write atomic another way (see WriteBatch).
+    """
+
+    @contextmanager
+    def atomic(self) -> Generator[Database, None, None]:
+        yield self
+
+
+class WriteBatch:
+    """Several items' writes in one transaction, committed every `max_items` writes or `max_seconds`.
+
+    Each write stays atomic without a savepoint of its own (a savepoint costs a full-text segment,
+    see `_InBatch`): the batch keeps the writes of its open transaction, and when one raises, the
+    transaction is rolled back, taking the failed write's rows with it, and the writes before it are
+    run again, in order and from the same rows, before anything else is written or committed. So
+    the failed item leaves nothing and the others are kept, as if it had never been written. A kill
+    loses at most the uncommitted batch (a resumed crawl fetches it again), never half an item.
+    Committing per item costs a transaction per write (see bench/results.md).
     """
 
     def __init__(self, db: Database, max_items: int = 50, max_seconds: float = 2.0) -> None:
         self.db = db
         self.max_items = max(1, max_items)
         self.max_seconds = max_seconds
-        self.pending = 0
         self.opened_at = 0.0
+        # The same connection, without savepoints (no plugins, no pragma: `db` has set them up).
+        self._in_batch = _InBatch(db.conn, recursive_triggers=False, execute_plugins=False)
+        self._done: list[Callable[[Database], object]] = []  # the open transaction's writes, in order
+        self._undone = False  # a write failed: the transaction was rolled back and `_done` awaits a redo
 
-    def before_write(self) -> None:
-        if not self.db.conn.in_transaction:
-            self.db.execute("BEGIN")
-            self.opened_at = time.monotonic()
-            self.pending = 0
+    @property
+    def pending(self) -> int:
+        """Writes not committed yet."""
+        return len(self._done)
 
-    def after_write(self) -> None:
-        self.pending += 1
-        if self.pending >= self.max_items or time.monotonic() - self.opened_at >= self.max_seconds:
+    def write(self, write: Callable[[Database], T]) -> T:
+        """Run one item's writes, `write(db)`, in the batch and return what it returns.
+
+        `write` may be run again if a later write of the batch fails, against the same rows as the first
+        time, so it must only write rows from what it holds: its timestamps chosen before (not read from
+        the clock inside), no files, no counters. An exception from it leaves none of its rows.
+        """
+        self._open()
+        try:
+            result = write(self._in_batch)
+        except BaseException:
+            self._undo()
+            raise
+        self._done.append(write)
+        if len(self._done) >= self.max_items or time.monotonic() - self.opened_at >= self.max_seconds:
             self.commit()
+        return result
 
     def commit(self) -> None:
+        """Commit the batch (after a failed write, the writes before it are run again first)."""
+        if self._undone:
+            self._redo()
         if self.db.conn.in_transaction:
             self.db.execute("COMMIT")
-        self.pending = 0
+        self._done.clear()
 
     def rollback(self) -> None:
         """Give up the uncommitted items (after a storage error the next crawl fetches them again)."""
+        self._done.clear()
+        self._undone = False
         if self.db.conn.in_transaction:
             self.db.execute("ROLLBACK")
-        self.pending = 0
+
+    def _open(self) -> None:
+        if self._undone:
+            self._redo()
+        elif not self.db.conn.in_transaction:
+            self.db.execute("BEGIN")
+            self.opened_at = time.monotonic()
+
+    def _undo(self) -> None:
+        """After a failed write: nothing of it may stay. Some errors (a full disk, RAISE(ROLLBACK))
+        have rolled the transaction back already; others leave its first statements in it."""
+        self._undone = True
+        if self.db.conn.in_transaction:
+            self.db.execute("ROLLBACK")
+
+    def _redo(self) -> None:
+        """The writes the rollback took, run again. Should one fail now (the disk is full), nothing of
+        the batch is kept and the error is raised: the caller treats it as a failed commit."""
+        self._undone = False
+        try:
+            self.db.execute("BEGIN")
+            for write in self._done:
+                write(self._in_batch)
+        except BaseException:
+            self.rollback()
+            raise

@@ -4,6 +4,7 @@ cleanly, and the lock is released only after the last write."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -99,6 +100,42 @@ def test_a_trigger_that_aborts_one_digest_fails_the_run_with_a_failure_row(
         connection.execute("DROP TRIGGER refuse_210")
     assert_clean_run(run_crawl(start_url, database))
     assert rows(database, "SELECT count(*) AS n FROM digests WHERE number = 210")[0]["n"] == 1
+    assert stored_count(database) == sum(p.stored for p in fixture_posts)
+
+
+def test_a_digest_that_fails_half_way_through_a_batch_is_a_failure_and_the_rest_of_the_batch_is_kept(
+    tmp_path, site_server, fixture_posts
+):
+    # A batch writes its digests without a savepoint each; a trigger on `entries` fails digest 200 after
+    # its `digests` row (and full-text row) went in, with the digests before it uncommitted in the batch.
+    database = tmp_path / "archive.db"
+    storage.open_database(database).close()
+    with sqlite3.connect(database) as connection:
+        connection.execute(
+            "CREATE TRIGGER refuse_200 BEFORE INSERT ON entries "
+            "WHEN (SELECT number FROM digests WHERE id = NEW.digest_id) = 200 "
+            "BEGIN SELECT RAISE(ABORT, 'digest 200 refused by a trigger'); END"
+        )
+    start_url = site_server.url(CATEGORY_PATH)
+    result = run_crawl(start_url, database, "-a", "mode=backfill", "-s", "DIGEST_WRITE_BATCH=1000")
+    assert result.returncode == STORAGE_FAILED_EXIT_CODE, result.stderr[-3000:]
+    run = rows(database, "SELECT status, message FROM crawl_runs")[0]
+    assert run["status"] == "failed" and "digest 200 refused by a trigger" in run["message"]
+    post_200 = next(p for p in fixture_posts if p.number == 200)
+    failures = rows(database, "SELECT kind FROM failures WHERE url LIKE ?", [f"%{post_200.path}%"])
+    assert [f["kind"] for f in failures] == ["storage"]
+    # Every digest the log says was written before the error is kept; nothing of digest 200 is.
+    logged = set(re.findall(r"New digest \S+: (\S+) \(", result.stderr.split("Storage error")[0]))
+    stored = {r["url"] for r in rows(database, "SELECT url FROM digests")}
+    assert logged and logged <= stored
+    assert rows(database, "SELECT count(*) AS n FROM digests WHERE number = 200")[0]["n"] == 0
+    assert integrity(database) == "ok"
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("PRAGMA foreign_key_check").fetchall() == []
+        for table in ("digests_fts", "entries_fts"):  # raises if an index holds a row its table lacks
+            connection.execute(f"INSERT INTO {table} ({table}) VALUES ('integrity-check')")
+        connection.execute("DROP TRIGGER refuse_200")
+    assert_clean_run(run_crawl(start_url, database, "-a", "mode=backfill"))
     assert stored_count(database) == sum(p.stored for p in fixture_posts)
 
 

@@ -101,6 +101,114 @@ def test_a_digest_that_fails_half_way_leaves_nothing_behind(db):
     assert db.execute("PRAGMA foreign_key_check").fetchall() == []
 
 
+NOW = "2026-01-02T03:04:05+00:00"
+
+
+def numbered(number):
+    return make_digest(
+        number, text=f"Entry of digest {number}.", url=f"https://www.nejatngo.org/en/posts/{number}", post_id=number
+    )
+
+
+def half_broken(number):
+    """A digest whose second entry's link has no URL: the digest row and its first entry are written before
+    the link breaks a NOT NULL constraint."""
+    digest = numbered(number)
+    return replace(digest, entries=(digest.entries[0], Entry(None, "x", "<p>x</p>", (Link(None, "x", "x"),))))
+
+
+def archive_rows(db) -> dict[str, list]:
+    """Every row a digest writes, full-text indexes included."""
+    tables = ("digests", "digest_urls", "entries", "links", "failures", "digests_fts", "entries_fts")
+    return {table: db.execute(f"SELECT rowid, * FROM {table} ORDER BY rowid").fetchall() for table in tables}
+
+
+def assert_sound(db):
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+    for table in ("digests_fts", "entries_fts"):  # raises when an index disagrees with its table
+        db.execute(f"INSERT INTO {table} ({table}) VALUES ('integrity-check')")
+
+
+def write_all(db, writes) -> list:
+    """Each write in one batch, as a crawl does; the errors raised, in order."""
+    batch = storage.WriteBatch(db, max_items=50)
+    errors = []
+    for write in writes:
+        try:
+            batch.write(write)
+        except Exception as error:  # noqa: BLE001 - what each write raised is the point
+            errors.append(error)
+    batch.commit()
+    return errors
+
+
+def save(digest):
+    return lambda db: storage.save_digest(db, digest, NOW)
+
+
+def test_a_digest_that_fails_in_a_batch_leaves_nothing_and_the_batch_keeps_every_other_write(tmp_path):
+    # Writes in a batch have no savepoint each (it would flush the full-text index per digest): a failed
+    # one is undone by rolling the batch back and writing the others again. The archive must end as if
+    # the failed digest had never been written: the same rows, full-text indexes included.
+    failed = storage.open_database(tmp_path / "failed.db")
+    errors = write_all(failed, [save(numbered(201)), save(numbered(202)), save(half_broken(203)), save(numbered(204))])
+    assert [type(error) for error in errors] == [sqlite3.IntegrityError]
+    clean = storage.open_database(tmp_path / "clean.db")
+    assert write_all(clean, [save(numbered(201)), save(numbered(202)), save(numbered(204))]) == []
+    assert archive_rows(failed) == archive_rows(clean)
+    assert [r[0] for r in failed.execute("SELECT number FROM digests ORDER BY id")] == [201, 202, 204]
+    assert_sound(failed)
+
+
+def test_a_write_that_rolls_back_the_whole_transaction_loses_no_other_write_of_the_batch(tmp_path):
+    # RAISE(ROLLBACK) (like a full disk) ends SQLite's transaction itself, the batch's earlier writes with it.
+    failed = storage.open_database(tmp_path / "failed.db")
+    failed.execute(
+        "CREATE TRIGGER refuse_203 BEFORE INSERT ON entries WHEN NEW.text LIKE '%203%' "
+        "BEGIN SELECT RAISE(ROLLBACK, 'digest 203 refused'); END"
+    )
+    errors = write_all(failed, [save(numbered(201)), save(numbered(202)), save(numbered(203)), save(numbered(204))])
+    assert [str(error) for error in errors] == ["digest 203 refused"]
+    clean = storage.open_database(tmp_path / "clean.db")
+    write_all(clean, [save(numbered(201)), save(numbered(202)), save(numbered(204))])
+    assert archive_rows(failed) == archive_rows(clean)
+    assert_sound(failed)
+
+
+def test_an_exception_that_is_not_sqlites_leaves_nothing_of_its_write(db):
+    def half_then_bug(db):
+        storage.save_digest(db, numbered(202), NOW)
+        raise RuntimeError("a bug after the digest was written")
+
+    errors = write_all(db, [save(numbered(201)), half_then_bug, save(numbered(203))])
+    assert [str(error) for error in errors] == ["a bug after the digest was written"]
+    assert [r[0] for r in db.execute("SELECT number FROM digests ORDER BY id")] == [201, 203]
+    assert_sound(db)
+
+
+def test_a_batch_opens_no_savepoint_per_digest(db):
+    # A savepoint makes FTS5 write out its pending terms: one per digest cost a full-text segment per
+    # digest (bench figure 3). The batch's undo-and-redo keeps each digest atomic instead.
+    statements = []
+    db.conn.set_trace_callback(statements.append)
+    write_all(db, [save(numbered(number)) for number in range(201, 206)])
+    db.conn.set_trace_callback(None)
+    assert not [sql for sql in statements if "SAVEPOINT" in sql.upper()]
+    assert sum(sql.startswith("COMMIT") for sql in statements) == 1
+
+
+def test_a_batch_commits_every_max_items_writes(db):
+    batch = storage.WriteBatch(db, max_items=2)
+    batch.write(save(numbered(201)))
+    assert db.conn.in_transaction and batch.pending == 1
+    batch.write(save(numbered(202)))
+    assert not db.conn.in_transaction and batch.pending == 0
+    batch.write(save(numbered(203)))
+    batch.rollback()
+    assert [r[0] for r in db.execute("SELECT number FROM digests ORDER BY id")] == [201, 202]
+
+
 def test_runs_and_failures_are_recorded(db):
     run_id = storage.start_run(db, "backfill", "http://127.0.0.1/en/topic/x")
     storage.record_failure(db, run_id, PageFailure("http://127.0.0.1/en/posts/9", "http_status", "HTTP 404"))
