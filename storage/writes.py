@@ -21,6 +21,10 @@ NEW, CHANGED, UNCHANGED, SHRUNK = "new", "changed", "unchanged", "shrunk"
 
 T = TypeVar("T")
 
+# zlib's fastest level: a 60 KB theme page compresses in a sixth of level 6's time (1.2 ms, three times what
+# lxml takes to parse it), to 18% more bytes; pages are kept for re-parsing, not for the network.
+_PAGE_COMPRESSION = 1
+
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -246,7 +250,7 @@ def save_page(db: Database, page: FetchedPage, now: str | None = None) -> None:
             page.etag,
             page.last_modified,
             len(page.body),
-            zlib.compress(page.body, 6),
+            zlib.compress(page.body, _PAGE_COMPRESSION),
             page.source,
         ],
     )
