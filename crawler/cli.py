@@ -413,5 +413,8 @@ def serve(archive: str | None, db_option: str | None, port: int) -> None:
 
 # Datasette's settings for the archive. Facet suggestions are off: on a table page they run the page's
 # filter (a full-text search, say) again for every candidate column, about nine tenths of the page's time
-# at 10,000 digests, to offer facets the metadata already configures (year, site, section, domain).
-SERVE_SETTINGS: dict[str, int | bool] = {"facet_time_limit_ms": 500, "suggest_facets": False}
+# at 10,000 digests, to offer facets the metadata already configures (year, site, section, domain). Each
+# of Datasette's connections keeps up to 64 MiB of the file's pages (SQLite's default is 2 MiB): what the
+# reader reads of a 10,000-post archive (digests, entries, their full-text indexes, editions, links) is
+# about 45 MiB, and a search or a facet on a full-text filter looks up thousands of rows across it.
+SERVE_SETTINGS: dict[str, int | bool] = {"facet_time_limit_ms": 500, "suggest_facets": False, "cache_size_kb": 65536}

@@ -26,7 +26,10 @@ from .reader import DIGEST_DAY, EDITION_DAY
 #    and slug, a site's digests by day and id)
 # 6: link health (storage/links.py): link_targets (one row per distinct link, its state), link_checks
 #    (one row per check), the link_health view; an index on links.url
-SCHEMA_VERSION = 6
+# 7: indexes for the reader's pages at 10,000 posts: editions by first publication (the editions table's
+#    order), digests by day, id and number (the out-of-order check's window reads only the index), digests
+#    by number and edition (the reused-numbers check)
+SCHEMA_VERSION = 7
 
 # The tables a database must have to be this project's archive.
 ARCHIVE_TABLES = (
@@ -436,6 +439,9 @@ def _create_tables(db: Database) -> None:
         ("editions", ["number"], False),
         ("editions", ["year"], False),
         ("editions", ["slug"], True),
+        ("editions", ["first_published"], False),
+        ("digests", ["published", "id", "number"], False),
+        ("digests", ["number", "edition_id"], False),
     ]
     for table, columns, unique in indexes:
         db.table(table).create_index(columns, unique=unique, if_not_exists=True)

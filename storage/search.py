@@ -65,17 +65,20 @@ def highlighted(snippet: str | None) -> Markup:
 
 
 # Every hit is ranked and grouped; snippets are made afterwards, only for the hits on the page shown (a
-# common word matches tens of thousands of entries, and a snippet costs more than the rest of a hit).
-_ENTRY_HITS = """
-SELECT e.id AS entry_id, e.section, d.site, d.edition_id, bm25(entries_fts) AS rank
+# common word matches tens of thousands of entries, and a snippet costs more than the rest of a hit). A hit
+# is a row of plain values, its edition's day with it (the day an edition sorts by), so that the editions'
+# own rows are read only for the hits shown.
+_DAY = "coalesce(nullif(ed.issue_date, ''), nullif(substr(ed.first_published, 1, 10), ''))"
+_ENTRY_HITS = f"""
+SELECT e.id, e.section, d.site, d.edition_id, bm25(entries_fts), {_DAY}
 FROM entries_fts JOIN entries e ON e.rowid = entries_fts.rowid JOIN digests d ON d.id = e.digest_id
 JOIN editions ed ON ed.id = d.edition_id
-WHERE entries_fts MATCH :query {filters}
+WHERE entries_fts MATCH :query {{filters}}
 """
-_TITLE_HITS = """
-SELECT d.id AS digest_id, d.title, d.headline, d.site, d.edition_id, bm25(digests_fts) AS rank
+_TITLE_HITS = f"""
+SELECT d.id, d.site, d.edition_id, bm25(digests_fts), {_DAY}
 FROM digests_fts JOIN digests d ON d.rowid = digests_fts.rowid JOIN editions ed ON ed.id = d.edition_id
-WHERE digests_fts MATCH :query {filters}
+WHERE digests_fts MATCH :query {{filters}}
 """
 _ENTRY_TEXTS = "SELECT id, text FROM entries WHERE id IN ({ids})"
 _SNIPPETS = """
@@ -127,6 +130,11 @@ def _execute(conn: sqlite3.Connection, sql: str, params: dict) -> list[dict]:
     return [dict(zip(columns, row, strict=True)) for row in cursor]
 
 
+# A group of hits (one entry of an edition, or an edition's title and headline) while they are merged:
+# [sites, (table, rowid) of the best-ranked hit (its snippet is shown), rank, section, entry id, day].
+_SITES, _SOURCE, _RANK, _SECTION, _ENTRY, _DAY_OF = range(6)
+
+
 def search_editions(
     conn: sqlite3.Connection,
     text: str | None,
@@ -140,10 +148,6 @@ def search_editions(
 ) -> SearchResult:
     """One hit per edition entry (and per edition whose title or headline matches), ranked by bm25
     (lower is better) or by date, `limit` of them from `offset`; `total` counts them all."""
-
-    def execute(sql: str, params: dict) -> list[dict]:
-        return _execute(conn, sql, params)
-
     query = fts_query(text)
     result = SearchResult(query)
     if query is None:
@@ -152,51 +156,65 @@ def search_editions(
     given = {
         name: value for name, value in (("year", year), ("section", section), ("site", site)) if value not in (None, "")
     }
-    groups: dict[tuple, dict] = {}
+    groups: dict[tuple, list] = {}
 
     def conditions(names) -> str:
         return "".join(f" AND {_FILTERS[name]}" for name in names)
 
-    entry_hits = execute(_ENTRY_HITS.format(filters=conditions(given)), params)
+    entry_hits = conn.execute(_ENTRY_HITS.format(filters=conditions(given)), params).fetchall()
     # Hits merge only within an edition: the words of an entry are read for editions with several hits.
-    per_edition = Counter(row["edition_id"] for row in entry_hits)
-    shared = [row["entry_id"] for row in entry_hits if per_edition[row["edition_id"]] > 1]
+    per_edition = Counter(row[3] for row in entry_hits)
+    shared = [row[0] for row in entry_hits if per_edition[row[3]] > 1]
     words = {
         entry_id: _same_entry(entry_text)
         for entry_id, entry_text in (
             conn.execute(_ENTRY_TEXTS.format(ids=", ".join(str(int(i)) for i in shared))) if shared else ()
         )
     }
-    for row in entry_hits:
-        key = (row["edition_id"], "entry", words.get(row["entry_id"]))
-        _merge(groups, key, row, ("entries", row["entry_id"]), section=row["section"], entry_id=row["entry_id"])
+    for entry_id, entry_section, hit_site, edition_id, rank, day in entry_hits:
+        key = (edition_id, "entry", words.get(entry_id))
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [{hit_site}, ("entries", entry_id), rank, entry_section, entry_id, day]
+            continue
+        group[_SITES].add(hit_site)
+        if rank < group[_RANK]:
+            group[_SOURCE], group[_RANK] = ("entries", entry_id), rank
+        if entry_id < group[_ENTRY]:
+            group[_ENTRY] = entry_id
     if "section" not in given:  # titles and headlines have no section
-        for row in execute(_TITLE_HITS.format(filters=conditions(n for n in given if n != "section")), params):
-            _merge(groups, (row["edition_id"], "title"), row, ("digests", row["digest_id"]))
+        title_hits = conn.execute(_TITLE_HITS.format(filters=conditions(n for n in given if n != "section")), params)
+        for digest_id, hit_site, edition_id, rank, day in title_hits:
+            title_key = (edition_id, "title")
+            group = groups.get(title_key)
+            if group is None:
+                groups[title_key] = [{hit_site}, ("digests", digest_id), rank, None, None, day]
+                continue
+            group[_SITES].add(hit_site)
+            if rank < group[_RANK]:
+                group[_SOURCE], group[_RANK] = ("digests", digest_id), rank
     if not groups:
         return result
-    ids = sorted({key[0] for key in groups})
-    editions = {row["id"]: row for row in execute(_EDITIONS.format(ids=", ".join(str(i) for i in ids)), {})}
-    days = {
-        edition_id: edition["issue_date"] or (edition["first_published"] or "")[:10] or None
-        for edition_id, edition in editions.items()
-    }
-    # Every group is ranked; a hit (and its snippet) is made only for the page shown.
+    # Every group is ranked; a hit, its edition's row and its snippet are made only for the page shown.
     ranked = list(groups.items())
     if sort == "newest":
-        ranked.sort(key=lambda item: (days[item[0][0]] or "", -item[1]["rank"]), reverse=True)
+        ranked.sort(key=lambda item: (item[1][_DAY_OF] or "", -item[1][_RANK]), reverse=True)
     elif sort == "oldest":
-        ranked.sort(key=lambda item: (days[item[0][0]] or "9999", item[1]["rank"]))
+        ranked.sort(key=lambda item: (item[1][_DAY_OF] or "9999", item[1][_RANK]))
     else:
-        ranked.sort(key=lambda item: (item[1]["rank"], days[item[0][0]] or ""))
+        ranked.sort(key=lambda item: (item[1][_RANK], item[1][_DAY_OF] or ""))
     result.total = len(ranked)
     shown = ranked[offset : offset + limit]
+    if not shown:
+        return result
+    ids = sorted({key[0] for key, _ in shown})
+    editions = {row["id"]: row for row in _execute(conn, _EDITIONS.format(ids=", ".join(str(i) for i in ids)), {})}
     snippets: dict[tuple[str, int], str] = {}
     for table in ("entries", "digests"):
-        rowids = sorted({group["source"][1] for _, group in shown if group["source"][0] == table})
+        rowids = sorted({group[_SOURCE][1] for _, group in shown if group[_SOURCE][0] == table})
         if rowids:
             sql = _SNIPPETS.format(table=table, rowids=", ".join(str(rowid) for rowid in rowids))
-            snippets.update(((table, row["rowid"]), row["snippet"]) for row in execute(sql, {"query": query}))
+            snippets.update(((table, rowid), snippet) for rowid, snippet in conn.execute(sql, {"query": query}))
     for (edition_id, kind, *_), group in shown:
         edition = editions[edition_id]
         result.hits.append(
@@ -206,28 +224,16 @@ def search_editions(
                 edition["title"],
                 edition["number"],
                 edition["issue_date"],
-                days[edition_id],
-                sorted(group["sites"]),
-                highlighted(snippets.get(group["source"])),
-                group["rank"],
-                group.get("section"),
-                group.get("entry_id"),
+                group[_DAY_OF],
+                sorted(group[_SITES]),
+                highlighted(snippets.get(group[_SOURCE])),
+                group[_RANK],
+                group[_SECTION],
+                group[_ENTRY],
                 kind,
             )
         )
     return result
-
-
-def _merge(groups: dict, key: tuple, row, source: tuple[str, int], **extra) -> None:
-    group = groups.get(key)
-    if group is None:
-        groups[key] = {"sites": {row["site"]}, "source": source, "rank": row["rank"], **extra}
-        return
-    group["sites"].add(row["site"])
-    if row["rank"] < group["rank"]:
-        group.update(source=source, rank=row["rank"])
-    if extra.get("entry_id") is not None and extra["entry_id"] < group.get("entry_id", extra["entry_id"] + 1):
-        group["entry_id"] = extra["entry_id"]
 
 
 SEARCH_FILTER_CHOICES = {
