@@ -36,6 +36,7 @@ def stored_archive(path: Path, posts: int) -> Path:
         batch.write(lambda db, page=page: storage.save_page(db, page, now=NOW))
         batch.write(lambda db, digest=digest: storage.save_digest(db, digest, now=NOW))
     batch.commit()
+    storage.update_editions(db)  # as a crawl leaves an archive: its digests matched into editions
     db.close()
     return path
 

@@ -72,6 +72,9 @@ def _parse_page(page: storage.StoredPage) -> tuple[Digest | None, str | None]:
         )
     except (ParseError, ValueError) as error:
         return None, str(error)
+    # The content hash travels with the digest (a cached property is pickled with it): made here, in
+    # parallel, rather than by the one process that stores.
+    digest.content_hash  # noqa: B018
     return digest, None
 
 
@@ -94,10 +97,17 @@ def reparse_archive(db, *, allow_shrink: bool = False, workers: int | None = Non
     batch = storage.WriteBatch(db, max_items=BATCH, max_seconds=10.0)
     try:
         with _parser(len(keys), workers) as parse_all:
+            # One batch ahead: the workers parse the next batch while this process stores the one parsed
+            # (with the pool, `parse_all` hands a batch to the workers at once and yields as they finish).
+            parsing = None
             for start in range(0, len(keys), BATCH):
                 pages = storage.stored_pages_of(db, keys[start : start + BATCH])
-                for page, (digest, error) in zip(pages, parse_all(pages), strict=True):
-                    _store(db, batch, page, digest, error, report, allow_shrink)
+                ahead = (pages, parse_all(pages))
+                if parsing is not None:
+                    _store_all(db, batch, *parsing, report, allow_shrink)
+                parsing = ahead
+            if parsing is not None:
+                _store_all(db, batch, *parsing, report, allow_shrink)
         batch.commit()
     except BaseException:
         batch.rollback()
@@ -106,6 +116,11 @@ def reparse_archive(db, *, allow_shrink: bool = False, workers: int | None = Non
     update = storage.update_editions(db)
     report.editions_new, report.editions_changed = update.new, update.changed
     return report
+
+
+def _store_all(db, batch, pages: list, parsed: Iterable, report: ReparseReport, allow_shrink: bool) -> None:
+    for page, (digest, error) in zip(pages, parsed, strict=True):
+        _store(db, batch, page, digest, error, report, allow_shrink)
 
 
 def _store(
