@@ -42,13 +42,20 @@ def _decoded(body: bytes, http_charset: str | None) -> tuple[str, str | None]:
     bom_encoding, bom = read_bom(body)
     if bom_encoding and bom:
         return body[len(bom) :].decode(bom_encoding, errors="replace"), None
-    candidates = [
-        _codec(http_charset),
-        _codec(html_body_declared_encoding(body)),
-        "utf-8",
-        "cp1252",
-    ]
-    for encoding in dict.fromkeys(c for c in candidates if c):
+    # The page's own declaration is sniffed only when the HTTP charset is missing or wrong: the sniff reads
+    # the first 4 KB with regular expressions, which costs more than decoding the whole page.
+    candidates = (
+        lambda: _codec(http_charset),
+        lambda: _codec(html_body_declared_encoding(body)),
+        lambda: "utf-8",
+        lambda: "cp1252",
+    )
+    tried: set[str] = set()
+    for candidate in candidates:
+        encoding = candidate()
+        if not encoding or encoding in tried:
+            continue
+        tried.add(encoding)
         try:
             return body.decode(encoding), encoding
         except UnicodeDecodeError:
