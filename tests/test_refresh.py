@@ -172,7 +172,9 @@ def test_robots_txt_crawl_delay_spaces_the_requests(archive):
     assert "Crawl-delay" in result.stderr
     times = [at for target, at in server.arrivals if target != "/robots.txt"]
     assert len(times) == 4  # listing page 1 and three re-checks, one at a time
-    assert all(later - earlier >= 0.39 for earlier, later in pairwise(times)), times
+    # Scrapy spaces the sending of requests; their arrival here varies by a few milliseconds either way
+    # (0.385 s seen under load), while without the delay they arrive together.
+    assert all(later - earlier >= 0.3 for earlier, later in pairwise(times)), times
 
 
 def test_a_site_without_a_rest_api_is_read_through_its_listing_and_the_run_says_why(archive):
