@@ -9,6 +9,7 @@ figure over its target comes with what its time is spent on.
 from __future__ import annotations
 
 import asyncio
+import cProfile
 import os
 import pstats
 import resource
@@ -268,6 +269,87 @@ def reader_split(archive: Path, posts: int, rounds: int = 5) -> dict:
     return {"posts": posts, "pages": found}
 
 
+SEARCHES = (("search ?q=digest", "digest", "relevance"), ("search ?q=camp (newest)", "camp", "newest"))
+
+
+class _TimedConnection:
+    """A connection whose every statement is run to its last row at once and timed: SQLite's share."""
+
+    def __init__(self, connection) -> None:
+        self.connection = connection
+        self.in_sqlite = 0.0
+
+    def execute(self, sql: str, parameters=()):
+        started = time.perf_counter()
+        cursor = self.connection.execute(sql, parameters)
+        rows = cursor.fetchall()
+        self.in_sqlite += time.perf_counter() - started
+        return _Rows(cursor.description, rows)
+
+
+class _Rows(list):
+    def __init__(self, description, rows) -> None:
+        super().__init__(rows)
+        self.description = description
+
+    def fetchall(self) -> list:
+        return list(self)
+
+
+def search_split(archive: Path, rounds: int = 5) -> dict:
+    """The reader's search (the plugin's page) below Datasette: `search_editions` (the 20 hits shown) and
+    `filter_choices`, the time in SQLite's statements against the search's own Python."""
+    import sqlite3
+
+    from storage.search import filter_choices, search_editions
+
+    connection = _TimedConnection(sqlite3.connect(archive))
+    found = {}
+    for label, text, sort in SEARCHES:
+        search_editions(connection, text, sort=sort)  # type: ignore[arg-type]
+        totals, in_sqlite = [], []
+        for _ in range(rounds):
+            connection.in_sqlite = 0.0
+            started = time.perf_counter()
+            search_editions(connection, text, sort=sort, limit=20)  # type: ignore[arg-type]
+            filter_choices(connection)  # type: ignore[arg-type]
+            totals.append(time.perf_counter() - started)
+            in_sqlite.append(connection.in_sqlite)
+        profile = cProfile.Profile()
+        profile.enable()
+        search_editions(connection, text, sort=sort, limit=20)  # type: ignore[arg-type]
+        profile.disable()
+        stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+        own = [
+            (entry[2], f"{name}, line {line}")
+            for (file, line, name), entry in stats.items()
+            if file.endswith("search.py")
+        ]
+        found[label] = {
+            "total": statistics.median(totals),
+            "sqlite": statistics.median(in_sqlite),
+            "python": sorted(own, reverse=True)[:3],
+        }
+    connection.connection.close()
+    return found
+
+
+def search_rows(found: dict) -> list[str]:
+    rows = [
+        "",
+        "The plugin's search pages below Datasette: `search_editions` (20 hits shown) and `filter_choices`, "
+        "ms a page (median), the part of it in SQLite's statements, and the search's own Python functions "
+        "of most time of their own (cProfile, one search, inflated):",
+        "",
+        "| page | in all | in SQLite's statements | the search's own Python, the three costliest functions |",
+        "|---|---|---|---|",
+    ]
+    for label, page in found.items():
+        python = ", ".join(f"`{name}` {seconds * 1000:.0f}" for seconds, name in page["python"])
+        rows.append(f"| {label} | {page['total'] * 1000:.0f} | {page['sqlite'] * 1000:.0f} | {python} |")
+    return rows
+
+
 def reader_rows(found: dict) -> list[str]:
     rows = [
         f"Each page at {found['posts']:,} posts (median of the rounds), and the time its SQL queries took "
@@ -299,6 +381,7 @@ def main() -> int:
     reparse = reparse_cpu(archive, 10_000)
     print("profile: the reader's pages, SQL against the rest …", flush=True)
     reader = reader_split(archive, 10_000)
+    search = search_split(archive)
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "# Where the time goes",
@@ -321,6 +404,7 @@ def main() -> int:
         "## Figure 9: the reader's pages",
         "",
         *reader_rows(reader),
+        *search_rows(search),
         "",
     ]
     output = REPO / "bench" / "profiles.md"
