@@ -124,6 +124,20 @@ def _same_entry(text: str) -> str:
     return " ".join(_WORD.findall(text.lower()))
 
 
+def _add_hit(groups: dict, key: tuple, site: str, source: tuple, rank, section, entry_id, day) -> None:
+    """A hit joins the group of its key: its site is added, and it becomes the group's shown hit when it
+    ranks better; an entry group keeps its lowest entry id."""
+    group = groups.get(key)
+    if group is None:
+        groups[key] = [{site}, source, rank, section, entry_id, day]
+        return
+    group[_SITES].add(site)
+    if rank < group[_RANK]:
+        group[_SOURCE], group[_RANK] = source, rank
+    if entry_id is not None and entry_id < group[_ENTRY]:
+        group[_ENTRY] = entry_id
+
+
 def _execute(conn: sqlite3.Connection, sql: str, params: dict) -> list[dict]:
     cursor = conn.execute(sql, params)
     columns = [c[0] for c in cursor.description]
@@ -173,26 +187,11 @@ def search_editions(
     }
     for entry_id, entry_section, hit_site, edition_id, rank, day in entry_hits:
         key = (edition_id, "entry", words.get(entry_id))
-        group = groups.get(key)
-        if group is None:
-            groups[key] = [{hit_site}, ("entries", entry_id), rank, entry_section, entry_id, day]
-            continue
-        group[_SITES].add(hit_site)
-        if rank < group[_RANK]:
-            group[_SOURCE], group[_RANK] = ("entries", entry_id), rank
-        if entry_id < group[_ENTRY]:
-            group[_ENTRY] = entry_id
+        _add_hit(groups, key, hit_site, ("entries", entry_id), rank, entry_section, entry_id, day)
     if "section" not in given:  # titles and headlines have no section
         title_hits = conn.execute(_TITLE_HITS.format(filters=conditions(n for n in given if n != "section")), params)
         for digest_id, hit_site, edition_id, rank, day in title_hits:
-            title_key = (edition_id, "title")
-            group = groups.get(title_key)
-            if group is None:
-                groups[title_key] = [{hit_site}, ("digests", digest_id), rank, None, None, day]
-                continue
-            group[_SITES].add(hit_site)
-            if rank < group[_RANK]:
-                group[_SOURCE], group[_RANK] = ("digests", digest_id), rank
+            _add_hit(groups, (edition_id, "title"), hit_site, ("digests", digest_id), rank, None, None, day)
     if not groups:
         return result
     # Every group is ranked; a hit, its edition's row and its snippet are made only for the page shown.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -37,7 +38,7 @@ def cdx_query(api: str, url: str, not_after: str | None, limit: int = -1) -> str
     if limit:
         params["limit"] = str(limit)
     if not_after:
-        params["to"] = not_after[:10].replace("-", "") + "235959"
+        params["to"] = _end_of_day(not_after)
     return f"{api}?{urlencode(params)}"
 
 
@@ -47,13 +48,16 @@ def parse_cdx_answer(body: bytes) -> list[CdxCapture]:
     if not text:
         return []
     if text.startswith("["):
-        return _from_json(text)
-    if text.startswith("{"):
-        return _from_json_lines(text)
-    return _from_text(text)
+        rows = _from_json(text)
+    elif text.startswith("{"):
+        rows = _from_json_lines(text)
+    else:
+        rows = _from_text(text)
+    return [capture for capture in (_capture(*row) for row in rows) if capture]
 
 
-def _from_json(text: str) -> list[CdxCapture]:
+def _from_json(text: str) -> Iterator[tuple]:
+    """(timestamp, original, status) of each row, as the answer gives them (checked by `_capture`)."""
     try:
         rows = json.loads(text)
     except ValueError as error:
@@ -61,21 +65,16 @@ def _from_json(text: str) -> list[CdxCapture]:
     if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
         raise ParseError("CDX answer is not an array of arrays (pywb's format? use the Internet Archive's)")
     if not rows:
-        return []
+        return
     header = [str(name) for name in rows[0]]
     if "timestamp" not in header or "original" not in header:
         raise ParseError(f"CDX answer's first row names no timestamp and original: {header[:8]}")
-    captures = []
     for row in rows[1:]:
         fields = dict(zip(header, row, strict=False))
-        capture = _capture(fields.get("timestamp"), fields.get("original"), fields.get("statuscode"))
-        if capture:
-            captures.append(capture)
-    return captures
+        yield fields.get("timestamp"), fields.get("original"), fields.get("statuscode")
 
 
-def _from_json_lines(text: str) -> list[CdxCapture]:
-    captures = []
+def _from_json_lines(text: str) -> Iterator[tuple]:
     for line in text.splitlines():
         try:
             fields = json.loads(line)
@@ -83,23 +82,16 @@ def _from_json_lines(text: str) -> list[CdxCapture]:
             raise ParseError(f"CDX answer line is not JSON: {error}") from None
         if not isinstance(fields, dict):
             raise ParseError("CDX answer line is not a JSON object")
-        capture = _capture(fields.get("timestamp"), fields.get("url"), fields.get("status"))
-        if capture:
-            captures.append(capture)
-    return captures
+        yield fields.get("timestamp"), fields.get("url"), fields.get("status")
 
 
-def _from_text(text: str) -> list[CdxCapture]:
-    captures = []
+def _from_text(text: str) -> Iterator[tuple]:
     for line in text.splitlines():
         parts = line.split(" ")
         if len(parts) < 3 or parts[2].startswith("{"):
             raise ParseError("CDX answer line is not `urlkey timestamp original …` (CDXJ? use the Internet Archive's)")
         fields = dict(zip(_TEXT_FIELDS, parts, strict=False))
-        capture = _capture(fields.get("timestamp"), fields.get("original"), fields.get("statuscode"))
-        if capture:
-            captures.append(capture)
-    return captures
+        yield fields.get("timestamp"), fields.get("original"), fields.get("statuscode")
 
 
 def _capture(timestamp, original, status) -> CdxCapture | None:
@@ -112,13 +104,18 @@ def _capture(timestamp, original, status) -> CdxCapture | None:
 
 def closest_not_after(captures: list[CdxCapture], not_after: str | None) -> CdxCapture | None:
     """The newest 200 capture not later than the date (a server that ignored `to=` is not trusted)."""
-    limit = (not_after[:10].replace("-", "") + "235959") if not_after else None
+    limit = _end_of_day(not_after) if not_after else None
     fitting = [
         capture
         for capture in captures
         if capture.status in (None, "200") and (limit is None or capture.timestamp.ljust(14, "0") <= limit)
     ]
     return max(fitting, key=lambda capture: capture.timestamp.ljust(14, "0"), default=None)
+
+
+def _end_of_day(day: str) -> str:
+    """The last CDX timestamp (`YYYYMMDDhhmmss`) of an ISO date."""
+    return day[:10].replace("-", "") + "235959"
 
 
 def replay_url(prefix: str, capture: CdxCapture) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+from collections.abc import Iterator
 
 from w3lib.encoding import html_body_declared_encoding, read_bom, resolve_encoding
 
@@ -37,22 +38,22 @@ def html_as_utf8(body: bytes, http_charset: str | None = None) -> bytes:
     return body if encoding == "utf-8" else text.encode("utf-8")
 
 
+def _candidate_codecs(body: bytes, http_charset: str | None) -> Iterator[str | None]:
+    yield _codec(http_charset)
+    # The page's own declaration is sniffed only when the HTTP charset is missing or wrong: the sniff reads
+    # the first 4 KB with regular expressions, which costs more than decoding the whole page.
+    yield _codec(html_body_declared_encoding(body))
+    yield "utf-8"
+    yield "cp1252"
+
+
 def _decoded(body: bytes, http_charset: str | None) -> tuple[str, str | None]:
     """The text and the codec that read it strictly (None when no codec did, or after a BOM)."""
     bom_encoding, bom = read_bom(body)
     if bom_encoding and bom:
         return body[len(bom) :].decode(bom_encoding, errors="replace"), None
-    # The page's own declaration is sniffed only when the HTTP charset is missing or wrong: the sniff reads
-    # the first 4 KB with regular expressions, which costs more than decoding the whole page.
-    candidates = (
-        lambda: _codec(http_charset),
-        lambda: _codec(html_body_declared_encoding(body)),
-        lambda: "utf-8",
-        lambda: "cp1252",
-    )
     tried: set[str] = set()
-    for candidate in candidates:
-        encoding = candidate()
+    for encoding in _candidate_codecs(body, http_charset):
         if not encoding or encoding in tried:
             continue
         tried.add(encoding)

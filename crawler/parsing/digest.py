@@ -147,8 +147,8 @@ def parse_digest(url: str, html: str | bytes, http_charset: str | None = None) -
 
 class _PageElements:
     """The elements the page's metadata rules read (metas, links, articles, scripts, titles), found in one
-    pass over the whole tree by tag name (lxml's iteration, in C), in document order; and the body's class
-    values, in one query."""
+    pass over the whole tree by tag name (lxml's iteration, in C), in document order; the body's class
+    values, in one query; and the `<link>`s by `rel`."""
 
     TAGS = ("meta", "link", "article", "script", "title")
 
@@ -157,7 +157,12 @@ class _PageElements:
         for element in tree.iter(*self.TAGS):
             self.by_tag[element.tag].append(element)
         self.class_values: set[str] = set(_CLASS_VALUES(tree.find("body")))
-        self.link_rels: dict[str, str] | None = None  # made by `_link_rel`
+        # The `href` of the first `<link>` of each `rel` token, in one pass: a block theme's head has dozens.
+        self.link_rels: dict[str, str] = {}
+        for tag in self.by_tag["link"]:
+            if tag.get("href"):
+                for token in (tag.get("rel") or "").split():
+                    self.link_rels.setdefault(token, tag.get("href").strip())
 
 
 _META_ATTRIBUTES = ("property", "name", "itemprop")
@@ -184,25 +189,13 @@ def _meta(metas: dict, *names: str) -> str | None:
     return None
 
 
-def _link_rel(found: _PageElements, rel: str) -> str | None:
-    """The `href` of the first `<link>` with this `rel` token."""
-    if found.link_rels is None:
-        # All of them in one pass: a block theme's head has dozens of `<link>`s, and two are asked for.
-        found.link_rels = {}
-        for tag in found.by_tag["link"]:
-            if tag.get("href"):
-                for token in (tag.get("rel") or "").split():
-                    found.link_rels.setdefault(token, tag.get("href").strip())
-    return found.link_rels.get(rel)
-
-
 def _parse_canonical_url(found: _PageElements, metas: dict, url: str) -> str:
     """`<link rel=canonical>` (or og:url) when it names a page of the same site, else the URL fetched.
 
     AMP and oEmbed variants point their canonical link at the post; a canonical link to another
     site is not trusted with the post's identity.
     """
-    for candidate in (_link_rel(found, "canonical"), _meta(metas, "og:url")):
+    for candidate in (found.link_rels.get("canonical"), _meta(metas, "og:url")):
         absolute = join_url(url, candidate)
         if absolute and same_site(absolute, url):
             try:
@@ -232,7 +225,7 @@ def _parse_post_id(tree, found: _PageElements, url: str, canonical: str, chrome:
         match = _POSTID_CLASS.match(token)
         if match and post_id_in_text(match[1]) is not None:
             return post_id_in_text(match[1])
-    shortlink = _query_post_id(join_url(url, _link_rel(found, "shortlink")))
+    shortlink = _query_post_id(join_url(url, found.link_rels.get("shortlink")))
     if shortlink:
         return shortlink
     for article in found.by_tag["article"]:

@@ -281,12 +281,12 @@ def collapse_blank_strings(container) -> None:
         if element in kept:
             continue
         text = element.text
-        if text and isinstance(element.tag, str) and _collapsed(text) != text:
-            element.text = _collapsed(text)
+        if text and isinstance(element.tag, str) and (collapsed := _collapsed(text)) != text:
+            element.text = collapsed
         for child in element:
             tail = child.tail
-            if tail and _collapsed(tail) != tail:
-                child.tail = _collapsed(tail)
+            if tail and (collapsed := _collapsed(tail)) != tail:
+                child.tail = collapsed
 
 
 def children(element) -> list:

@@ -32,11 +32,10 @@ def fit_text(text: str) -> str:
 # noncharacters above U+FFFF end BF BE or BF BF. A hit sends the page through `fit_text` (a few other
 # characters also hit: they only cost that pass); a lone surrogate cannot be encoded at all.
 _C0_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
-# (lead byte, the bytes after it that make a hit, the same as a pattern)
-_UNFIT_PAIRS = (
-    (0xC2, frozenset(range(0x80, 0xA0)), re.compile(rb"\xc2[\x80-\x9f]")),
-    (0xEF, frozenset((0xB7, 0xBF)), re.compile(rb"\xef[\xb7\xbf]")),
-    (0xBF, frozenset((0xBE, 0xBF)), re.compile(rb"\xbf[\xbe\xbf]")),
+# (lead byte, the bytes after it that make a hit, the same as a pattern for a page dense with lead bytes)
+_UNFIT_PAIRS = tuple(
+    (lead, frozenset(followers), re.compile(re.escape(bytes([lead])) + b"[" + re.escape(bytes(followers)) + b"]"))
+    for lead, followers in ((0xC2, range(0x80, 0xA0)), (0xEF, (0xB7, 0xBF)), (0xBF, (0xBE, 0xBF)))
 )
 # Past this many lead bytes the pattern's one pass beats a look at each of them.
 _FEW_LEADS = 64
