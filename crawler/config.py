@@ -143,6 +143,12 @@ PROJECT_SETTINGS = (
         "CDX server reads no negative limit).",
     ),
     ProjectSetting(
+        "DIGEST_LINK_ALLOW_NETWORKS",
+        "",
+        "Private networks the link check may reach anyway (CIDRs, comma-separated or a JSON list, e.g. "
+        "`10.1.0.0/16,fd00::/8`); by default it reaches only public addresses and the archive's own origins.",
+    ),
+    ProjectSetting(
         "DIGEST_LINK_REPLAY_PREFIX",
         "https://web.archive.org/web/",
         "Replay address of that archive: the copy's URL is this, its timestamp, `/` and the original URL.",

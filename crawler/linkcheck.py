@@ -6,7 +6,9 @@
 A single failing check says little (a host down for an hour, a deploy, a rate limit); a link is
 `dead` only after `DeadRule.failures` failing checks in a row spanning at least `DeadRule.days`.
 `blocked` and `disallowed` say nothing about the page (it may be there, we may not look): they
-neither count as failures nor end a run of them. `unchecked` likewise.
+neither count as failures nor end a run of them. `unchecked` likewise. `refused` (the link, or a
+redirect of it, points into a private network: `crawler.netguard`) says nothing either, and a link
+refused is not dead whatever earlier checks said: it is never looked up in a web archive.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ LINK_STATUSES = {
     "unreachable": "DNS, connection refused, TLS, or a proxy that could not reach the host",
     "redirect-loop": "more redirects than REDIRECT_MAX_TIMES",
     "disallowed": "robots.txt forbids it: recorded, never fetched",
+    "refused": "it, or a redirect of it, points to a private or loopback address: recorded, never fetched",
     "unchecked": "not checked yet, or the check could not say (another status code, a body over the cap)",
 }
 # Statuses that count towards a link being dead.
@@ -116,6 +119,8 @@ def status_of_failure(kind: str, message: str = "") -> str:
         return "redirect-loop"
     if kind == "robots":
         return "disallowed"
+    if kind == "refused":
+        return "refused"
     if kind == "data_loss":
         return "unreachable"  # the connection broke every time (after retries)
     return "unchecked"
@@ -126,6 +131,8 @@ def next_state(state: LinkState, status: str, checked_at: datetime, rule: DeadRu
     at = checked_at.isoformat()
     if status == "ok":
         return LinkState(status=status, last_ok_at=at)
+    if status == "refused":  # never fetched, so never failing nor dead: nothing to look up a copy of
+        return LinkState(status=status, last_ok_at=state.last_ok_at)
     if status in NEUTRAL:
         return replace(state, status=status)
     failures = state.failures + 1  # a good check ends a run of failures; a neutral one leaves it open

@@ -42,6 +42,7 @@ class LinkRun(CrawlRun):
             captures_folder(self.database), int(settings.getfloat("DIGEST_LINK_WARC_MAX_MB") * 1024 * 1024)
         )
         self.due: dict[int, link_store.DueLink] = {}
+        self.digest_origins: list[str] = []  # scheme://host:port of every stored digest (the link check may reach them)
         self.new_targets = 0
         self.judged: dict[int, tuple[LinkState, str]] = {}  # target id → (state after this run's check, when)
         self.statuses: Counter[str] = Counter()
@@ -60,6 +61,7 @@ class LinkRun(CrawlRun):
             self.new_targets = link_store.sync_link_targets(db, self.now.isoformat())
         due = link_store.due_links(db, self.now, every_days=self.every_days, dead_every_days=self.dead_every_days)
         self.due = {link.id: link for link in due}
+        self.digest_origins = link_store.digest_origins(db)
 
     # --- what the spider asks -------------------------------------------------------------------
 

@@ -4,6 +4,8 @@
 - `SkipStoredPosts`: at most one download of a post per run, none of a post already stored.
 - `WaitForRetryAfter`: a 429/503 `Retry-After` waited for, before Scrapy's own retry.
 - `CrawlDelay`: the `Crawl-delay` of robots.txt, honoured between requests to the site.
+- `PublicAddressesOnly`: the link check reaches no private network (`crawler.netguard`).
+- `SlotOfTheRedirectedHost`: a redirect to another host waits for that host's turn.
 """
 
 from __future__ import annotations
@@ -13,11 +15,17 @@ import logging
 import math
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 from protego import Protego
-from scrapy.exceptions import IgnoreRequest
+from scrapy import signals
+from scrapy.exceptions import CannotResolveHostError, IgnoreRequest
+from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet.error import DNSLookupError
 
+from crawler.netguard import Reach, origin_of
 from crawler.parsing.numbers import MAX_COUNT, ascii_number
+from crawler.resolver import GuardedResolver
 from crawler.run import CrawlRun
 from crawler.urls import site_of
 
@@ -184,3 +192,91 @@ class CrawlDelay:
         if start > now:
             await asyncio.sleep(start - now)
         return None
+
+
+class AddressRefused(IgnoreRequest):
+    """A request the link check may not make: its address is not public (`crawler.netguard`)."""
+
+
+def reach_of(crawler) -> Reach:
+    """The reach of this crawler's link check (set by the links spider when it is built)."""
+    reach = getattr(crawler, "link_reach", None)
+    if reach is None:
+        raise RuntimeError("no link reach: the links spider sets it when it is built")
+    return reach
+
+
+class PublicAddressesOnly:
+    """The link check connects only to public addresses, the archive's own origins and the networks the
+    operator allows: every request, each redirect and meta refresh included (they come back through
+    here), is refused before robots.txt is asked for when its host is an IP literal the reach refuses
+    or a name refused earlier; a name is judged on the addresses it resolves to, when the connection
+    is made (`GuardedResolver`, installed on the reactor while the spider runs)."""
+
+    def __init__(self, crawler) -> None:
+        self.crawler = crawler
+        self._restore = None
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        guard = cls(crawler)
+        crawler.signals.connect(guard._install_resolver, signal=signals.spider_opened)
+        crawler.signals.connect(guard._remove_resolver, signal=signals.spider_closed)
+        return guard
+
+    def _install_resolver(self) -> None:
+        from twisted.internet import reactor
+
+        previous_simple = reactor.resolver
+        previous = reactor.installNameResolver(GuardedResolver(reactor.nameResolver, reach_of(self.crawler)))
+        self._restore = (previous, previous_simple)
+
+    def _remove_resolver(self) -> None:
+        if self._restore is None:
+            return
+        from twisted.internet import reactor
+
+        previous, previous_simple = self._restore
+        reactor.installNameResolver(previous)
+        reactor.resolver = previous_simple
+        self._restore = None
+
+    def process_request(self, request):
+        why = reach_of(self.crawler).refusal(request.url)
+        if why:
+            raise AddressRefused(f"not fetched: {why}")
+        return None
+
+    def process_exception(self, request, exception):
+        """A name the resolver refused fails as "not found"; say what really happened."""
+        if isinstance(exception, (DNSLookupError, CannotResolveHostError)):
+            origin = origin_of(request.url)
+            why = origin and reach_of(self.crawler).refused_at_connect.get((origin.host, origin.port))
+            if why:
+                raise AddressRefused(f"not fetched: {why}") from None
+        return None
+
+
+class SlotOfTheRedirectedHost:
+    """Scrapy's redirect and meta-refresh middlewares copy the request's meta into the new request,
+    `download_slot` included: a redirect to another host would be sent in the first host's slot, at
+    the first host's pace, whatever the second host's own requests are doing. A slot that was the
+    previous hop's host is dropped when the host changes, so the downloader files the request under
+    its own host (a slot named otherwise, e.g. by `DOWNLOAD_SLOTS` logic of a spider, is kept)."""
+
+    def process_request(self, request):
+        previous = request.meta.get("redirect_urls")
+        slot = request.meta.get("download_slot")
+        if not previous or slot is None:
+            return None
+        host = urlparse_cached(request).hostname or ""
+        if slot != host and slot == _hostname(previous[-1]):
+            del request.meta["download_slot"]
+        return None
+
+
+def _hostname(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""

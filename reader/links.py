@@ -31,6 +31,7 @@ STATE_LABELS = {
     "unreachable": "the host could not be reached (one check: not yet dead)",
     "redirect-loop": "the site redirects in circles",
     "disallowed": "robots.txt forbids checking it",
+    "refused": "not checked: it points into a private network",
     "unchecked": "not checked yet",
 }
 
@@ -71,7 +72,7 @@ def mark_links(html: str, base_url: str, states: dict[str, dict], database: str,
             "title",
             STATE_LABELS.get(status, status) + (f" ({state['checked_at'][:10]})" if state["checked_at"] else ""),
         )
-        if status in ("ok", "unchecked", "blocked", "disallowed"):
+        if status in ("ok", "unchecked", "blocked", "disallowed", "refused"):
             continue
         offers = []
         replay = replay_address(database, state)

@@ -11,6 +11,9 @@ and AutoThrottle, hosts in parallel up to `CONCURRENT_REQUESTS`, and `Downloader
 so that a host with many links does not hold the others back. GET, never HEAD; bodies past
 `DIGEST_LINK_MAX_BYTES` are cut (the status still counts). `http_proxy`/`https_proxy`/`no_proxy`
 are honoured by Scrapy's HttpProxyMiddleware.
+
+A link reaches only public addresses, the archive's own origins and `DIGEST_LINK_ALLOW_NETWORKS`
+(`crawler.netguard`; `PublicAddressesOnly` and its resolver): anything else is recorded as `refused`.
 """
 
 from __future__ import annotations
@@ -18,17 +21,21 @@ from __future__ import annotations
 import logging
 import sys
 from typing import NoReturn
+from urllib.request import getproxies
 
 import scrapy
 from scrapy import signals
-from scrapy.core.downloader.handlers.http11 import TunnelError
+from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler, TunnelError
 from scrapy.exceptions import StopDownload
+from scrapy.utils.misc import load_object
 
 from crawler.config import apply_project_defaults
 from crawler.failures import describe_failure
 from crawler.items import ArchivedCopyLookup, LinkChecked, LinkPage
 from crawler.linkcheck import LinkState, is_capturable, status_of_answer, status_of_failure
 from crawler.linkrun import LinkRun
+from crawler.middlewares import AddressRefused
+from crawler.netguard import parse_networks, reach_for
 from crawler.parsing import ParseError
 from crawler.parsing.cdx import cdx_query, closest_not_after, parse_cdx_answer, replay_url
 from crawler.parsing.decoding import charset_of
@@ -49,6 +56,20 @@ class _UnreachableRobotsTxtIsRoutine(logging.Filter):
             record.levelno, record.levelname = logging.INFO, "INFO"
             record.exc_info, record.exc_text = None, None
         return True
+
+
+def _require_twisted_http(settings) -> None:
+    """The private-network guard judges the addresses Twisted connects to (crawler/resolver.py); another
+    download handler (Scrapy's httpx or aiohttp ones) resolves names itself, unguarded."""
+    handlers = settings.getwithbase("DOWNLOAD_HANDLERS")
+    for scheme in ("http", "https"):
+        handler = handlers.get(scheme)
+        if handler is None or load_object(handler) is not HTTP11DownloadHandler:
+            _usage_error(
+                f"DOWNLOAD_HANDLERS[{scheme!r}] must be Scrapy's HTTP11DownloadHandler for the link check: "
+                "its connections are where private addresses are refused",
+                2,
+            )
 
 
 def _usage_error(message: str, code: int) -> NoReturn:
@@ -82,6 +103,9 @@ class LinksSpider(scrapy.Spider):
         "DOWNLOAD_MAXSIZE": 64 * 1024 * 1024,
         "DOWNLOAD_WARNSIZE": 0,
         "DOWNLOADER_MIDDLEWARES": {
+            # Before RobotsTxtMiddleware (100): a refused host is not even asked for its robots.txt.
+            "crawler.middlewares.PublicAddressesOnly": 50,
+            "crawler.middlewares.SlotOfTheRedirectedHost": 60,
             "crawler.middlewares.CrawlDelay": 110,
             "crawler.middlewares.WaitForRetryAfter": 560,
         },
@@ -102,9 +126,24 @@ class LinksSpider(scrapy.Spider):
         spider.replay_prefix = crawler.settings.get("DIGEST_LINK_REPLAY_PREFIX") or ""
         spider.cdx_limit = crawler.settings.getint("DIGEST_LINK_CDX_LIMIT")
         try:
+            networks = parse_networks(crawler.settings.get("DIGEST_LINK_ALLOW_NETWORKS"))
+        except ValueError as error:
+            _usage_error(f"DIGEST_LINK_ALLOW_NETWORKS: {error}", 2)
+        _require_twisted_http(crawler.settings)
+        try:
             spider.run = LinkRun.open_for_links(crawler)
         except RunRefused as refused:
             _usage_error(str(refused), refused.exit_code)
+        # The origins the operator chose: the archives named, the sites of stored digests, the CDX API.
+        crawler.link_reach = reach_for(
+            archive_urls=[
+                *crawler.settings.getlist("DIGEST_ARCHIVES"),
+                *spider.run.digest_origins,
+                *([spider.cdx_api] if spider.cdx_api else []),
+            ],
+            networks=networks,
+            proxy_urls=getproxies().values() if crawler.settings.getbool("HTTPPROXY_ENABLED") else (),
+        )
         crawler.signals.connect(spider._bytes_received, signal=signals.bytes_received)
         robots_logger = logging.getLogger("scrapy.downloadermiddlewares.robotstxt")
         if not any(isinstance(f, _UnreachableRobotsTxtIsRoutine) for f in robots_logger.filters):
@@ -185,7 +224,9 @@ class LinksSpider(scrapy.Spider):
     def failed(self, failure):
         request = failure.request
         target_id, url = request.meta["link_id"], request.meta["link_url"]
-        if failure.check(TunnelError):
+        if failure.check(AddressRefused):
+            kind, message = "refused", str(failure.value)
+        elif failure.check(TunnelError):
             kind, message = "tunnel", f"the proxy could not reach the host: {failure.value}"
         else:
             kind, message, _ = describe_failure(failure)

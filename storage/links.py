@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from sqlite_utils import Database
 
@@ -104,6 +105,16 @@ def sync_link_targets(db: Database, now: str) -> int:
         [now],
     )
     return db.execute("SELECT count(*) FROM link_targets").fetchone()[0] - before
+
+
+def digest_origins(db: Database) -> list[str]:
+    """`scheme://host[:port]` of every site a stored digest is on: origins the archive itself crawls."""
+    origins = set()
+    for (url,) in db.execute("SELECT DISTINCT url FROM digests WHERE url IS NOT NULL"):
+        parts = urlsplit(url)
+        if parts.scheme and parts.netloc:
+            origins.add(f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}")
+    return sorted(origins)
 
 
 def due_links(db: Database, now: datetime, *, every_days: float, dead_every_days: float) -> list[DueLink]:

@@ -318,7 +318,9 @@ def test_a_host_that_refuses_connections_is_unreachable_and_no_error_is_logged(t
     archive_linking(database, [("2020-01-01", [f"http://127.0.0.1:{port}/gone-server", "http://live.test/a"])])
     with StandInWeb(HOSTS) as web:
         env = dict(os.environ, **web.proxy_env(no_proxy="127.0.0.1"))
-        command = [sys.executable, "-m", "scrapy", "crawl", "links", "-s", f"DATABASE={database}", *FAST_LINKS]
+        # Loopback is private: opened for this test (DIGEST_LINK_ALLOW_NETWORKS), or the link is `refused`.
+        allow = ["-s", "DIGEST_LINK_ALLOW_NETWORKS=127.0.0.1/32"]
+        command = [sys.executable, "-m", "scrapy", "crawl", "links", "-s", f"DATABASE={database}", *FAST_LINKS, *allow]
         result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
         assert_clean_run(result)
         assert web.pages_requested("live.test") == ["/a"]  # through the proxy; 127.0.0.1 straight (no_proxy)
