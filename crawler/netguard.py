@@ -45,8 +45,7 @@ def not_public(address: Address) -> str | None:
             embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
         if embedded is not None:
             why = not_public(embedded)
-            if why:
-                return f"{why} ({embedded} in IPv6)"
+            return f"{why} ({embedded} in IPv6)" if why else None
     if address.is_unspecified:
         return "unspecified (this host)"
     if address.is_loopback:
@@ -132,6 +131,9 @@ def parse_networks(value: object) -> tuple[Network, ...]:
         raise ValueError(f"not a list of networks: {value!r}")
     networks = []
     for item in items:
+        if isinstance(item, ipaddress.IPv4Network | ipaddress.IPv6Network):
+            networks.append(item)
+            continue
         if not isinstance(item, str):
             raise ValueError(f"not a network: {item!r}")
         if not item.strip():
