@@ -15,6 +15,7 @@ import logging
 import math
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from protego import Protego
@@ -215,7 +216,7 @@ class PublicAddressesOnly:
 
     def __init__(self, crawler) -> None:
         self.crawler = crawler
-        self._restore = None
+        self._restore: tuple[Any, Any] | None = None  # the reactor's resolvers before ours
 
     @classmethod
     def from_crawler(cls, crawler):

@@ -16,27 +16,29 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
+from typing import Any
 
-from twisted.internet.interfaces import IAddress, IHostnameResolver, IHostResolution, IResolutionReceiver
-from zope.interface import implementer
+from twisted.internet.interfaces import IHostnameResolver, IResolutionReceiver
+from zope.interface import implementer  # type: ignore[import-untyped]
 
 from crawler.netguard import Reach
 
 
 @implementer(IHostnameResolver)
 class GuardedResolver:
-    def __init__(self, inner: IHostnameResolver, reach: Reach) -> None:
+    # Twisted's interfaces are zope ones, not typing protocols: what they name is typed Any here.
+    def __init__(self, inner: Any, reach: Reach) -> None:
         self.inner = inner
         self.reach = reach
 
     def resolveHostName(  # noqa: N802 - Twisted's interface
         self,
-        resolutionReceiver: IResolutionReceiver,  # noqa: N803
+        resolutionReceiver: Any,  # noqa: N803
         hostName: str,  # noqa: N803
         portNumber: int = 0,  # noqa: N803
-        addressTypes: Sequence[type[IAddress]] | None = None,  # noqa: N803
+        addressTypes: Sequence[type] | None = None,  # noqa: N803
         transportSemantics: str = "TCP",  # noqa: N803
-    ) -> IHostResolution:
+    ) -> Any:
         receiver = _OnlyAllowedAddresses(resolutionReceiver, hostName, portNumber, self.reach)
         return self.inner.resolveHostName(receiver, hostName, portNumber, addressTypes, transportSemantics)
 
@@ -45,15 +47,15 @@ class GuardedResolver:
 class _OnlyAllowedAddresses:
     """Passes on the addresses the reach allows; notes the refusal when it allowed none."""
 
-    def __init__(self, receiver: IResolutionReceiver, host: str, port: int, reach: Reach) -> None:
+    def __init__(self, receiver: Any, host: str, port: int, reach: Reach) -> None:
         self.receiver, self.host, self.port, self.reach = receiver, host, port, reach
         self.passed = 0
         self.refused: str | None = None
 
-    def resolutionBegan(self, resolutionInProgress: IHostResolution) -> None:  # noqa: N802, N803
+    def resolutionBegan(self, resolutionInProgress: Any) -> None:  # noqa: N802, N803
         self.receiver.resolutionBegan(resolutionInProgress)
 
-    def addressResolved(self, address: IAddress) -> None:  # noqa: N802
+    def addressResolved(self, address: Any) -> None:  # noqa: N802
         host = getattr(address, "host", None)
         try:
             ip = ipaddress.ip_address(str(host).split("%", 1)[0])
