@@ -151,7 +151,9 @@ class Reach:
 
     origins: frozenset[Origin] = frozenset()  # the archive's own, and the CDX API's
     networks: tuple[Network, ...] = ()  # DIGEST_LINK_ALLOW_NETWORKS
-    proxy_hosts: frozenset[str] = frozenset()  # the operator's proxies: connecting to them is not a link's doing
+    # The operator's proxies, (host, port): connecting to them is not a link's doing. Twisted resolves a
+    # proxy's name with port 0 (`reactor.resolve`); a link's host always comes with its port.
+    proxies: frozenset[tuple[str, int]] = frozenset()
     refused_at_connect: dict[tuple[str, int], str] = field(default_factory=dict)  # (host, port) → why
 
     def refusal(self, url: str) -> str | None:
@@ -178,7 +180,9 @@ class Reach:
     def connect_refusal(self, host: str, port: int, address: Address) -> str | None:
         """Why a connection to `address`, which `host` resolved to, is refused (None: it may go on)."""
         host = host.lower().removeprefix("[").removesuffix("]").rstrip(".")
-        if host in self.proxy_hosts or any(o.host == host and o.port == port for o in self.origins):
+        if any(host == proxy and port in (0, proxy_port) for proxy, proxy_port in self.proxies) or any(
+            o.host == host and o.port == port for o in self.origins
+        ):
             return None
         why = self.address_refusal(address)
         return f"{host} resolves to {address}, {why}" if why else None
@@ -197,9 +201,12 @@ def reach_for(
     """The reach of a link check: the origins of the archive's URLs (start URLs, stored digests, the CDX
     API), the networks allowed (raises ValueError on a bad one), and the proxies' hosts."""
     origins = frozenset(origin for origin in map(origin_of, archive_urls) if origin is not None)
-    proxies = frozenset(
-        host.lower()
-        for host in (urlsplit(url if "://" in url else f"http://{url}").hostname for url in proxy_urls if url)
-        if host
-    )
-    return Reach(origins=origins, networks=parse_networks(networks), proxy_hosts=proxies)
+    proxies = set()
+    for url in proxy_urls:
+        try:
+            parts = urlsplit(url if "://" in url else f"http://{url}")
+            if parts.hostname:
+                proxies.add((parts.hostname.rstrip("."), parts.port or 80))
+        except ValueError:
+            continue  # Scrapy's HttpProxyMiddleware skips such a proxy too
+    return Reach(origins=origins, networks=parse_networks(networks), proxies=frozenset(proxies))

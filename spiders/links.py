@@ -142,7 +142,9 @@ class LinksSpider(scrapy.Spider):
                 *([spider.cdx_api] if spider.cdx_api else []),
             ],
             networks=networks,
-            proxy_urls=getproxies().values() if crawler.settings.getbool("HTTPPROXY_ENABLED") else (),
+            proxy_urls=[url for kind, url in getproxies().items() if kind != "no"]
+            if crawler.settings.getbool("HTTPPROXY_ENABLED")
+            else (),
         )
         crawler.signals.connect(spider._bytes_received, signal=signals.bytes_received)
         robots_logger = logging.getLogger("scrapy.downloadermiddlewares.robotstxt")

@@ -108,6 +108,8 @@ def test_the_operators_proxy_and_origins_are_reached_whatever_they_resolve_to():
     reach = reach_for(archive_urls=["http://archive.lan:8000/"], networks=[], proxy_urls=["http://proxy.lan:3128"])
     loopback = ipaddress.ip_address("127.0.0.1")
     assert reach.connect_refusal("proxy.lan", 0, loopback) is None
+    assert reach.connect_refusal("proxy.lan", 3128, loopback) is None
+    assert reach.connect_refusal("proxy.lan", 22, loopback) is not None  # a link to the proxy's host
     assert reach.connect_refusal("archive.lan", 8000, loopback) is None
     assert reach.connect_refusal("archive.lan", 22, loopback) is not None
 
