@@ -83,8 +83,9 @@ class Number:
         return number
 
     def describe(self) -> str:
-        low = f"more than {_plain(self.minimum)}" if self.above_minimum else f"from {_plain(self.minimum)}"
-        return f"a number {low} to {_plain(self.maximum)}"
+        if self.above_minimum:
+            return f"a number above {_plain(self.minimum)}, at most {_plain(self.maximum)}"
+        return f"a number from {_plain(self.minimum)} to {_plain(self.maximum)}"
 
 
 @dataclass(frozen=True)

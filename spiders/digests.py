@@ -372,19 +372,24 @@ class DigestsSpider(scrapy.Spider):
 
     def _read_rejected(self, plan: RestPlan, posts: RestPostsPage):
         """Items of the index that cannot be used as they are: each is read from its page on this site
-        (`/?p=ID`, which WordPress redirects to the post), or recorded when it has no usable id."""
+        (`/?p=ID`, which WordPress redirects to the post; with no usable id, the item's `link` when that
+        is on this site), or recorded as a failure that names what the item said its link was."""
         for item in posts.rejected:
             self.logger.warning("REST index %s, item %d: %s", posts.url, item.position, item.reason)
-            if item.post_id is None:
+            if item.post_id is not None:
+                url = on_site_of(post_url_by_id(plan.rest_root, item.post_id), self.start_url)
+            elif item.link is not None and self.run.is_on_site(item.link):
+                url = item.link
+            else:
+                named = f"its link {item.link[:200]!r} is on another site" if item.link else "it has no usable link"
                 yield PageFailure(
                     url=f"{posts.url}#item-{item.position}",
                     kind="rest_item",
-                    message=f"item {item.position}: {item.reason}",
+                    message=f"item {item.position}: {item.reason}; {named}: nothing to fetch",
                 )
                 continue
-            url = on_site_of(post_url_by_id(plan.rest_root, item.post_id), self.start_url)
             if self.run.post_requested(post_key(url), url):
-                yield self._post_request(url, post_id=item.post_id)
+                yield self._post_request(url, post_id=item.post_id, refetch=self.run.is_stored(post_key(url)))
 
     def rest_index_failed(self, failure):
         _, message, _ = describe_failure(failure)
