@@ -62,7 +62,10 @@ EXIT_CODES = {
         "the run failed because of the site: the archive index could not be read, layout drift, "
         "or a cap reached (`DIGEST_MAX_*`)"
     ),
-    2: "a bad argument, or a DATABASE that is missing, not SQLite, another program's, or unwritable",
+    2: (
+        "a bad or unknown argument or setting, or a DATABASE that is missing (`links`), not SQLite, another "
+        "program's, or unwritable: refused before any request, with nothing created"
+    ),
     3: "another crawl holds the archive",
     4: "a storage error stopped the run: disk full, read-only file, database locked, a constraint",
     5: "interrupted (SIGTERM, Ctrl-C): what was done is committed; run the same command again",

@@ -11,7 +11,8 @@ the exit code and the log. What the crawler promises (and these tests hold it to
   or `DIGEST_MAX_REST_PAGES` (hitting the cap fails the run); the HTML listing stops at
   `DIGEST_MAX_LISTING_PAGES`;
 - a REST item whose `link` is off the archive's origin, or whose id, link or title has a wrong type
-  or range, is read from its page on the archive's own origin, or recorded as a `rest_item` failure;
+  or range, is read from its page on the archive's own origin (by its id, or with no usable id by its
+  `link` on that origin), or recorded as a `rest_item` failure naming the link it gave;
 - control characters, noncharacters and lone surrogates never reach the archive.
 
 Caps are small here (`DIGEST_MAX_REST_PAGES=5`), so that an endless index costs a few requests. A
