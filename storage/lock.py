@@ -50,8 +50,10 @@ class ArchiveLock:
 
     def discard(self) -> None:
         """Remove the lock file if this lock created it, while still holding it (release follows).
-        Every locker asks without waiting (LOCK_NB), so whoever opened the file meanwhile has found it
-        busy and stopped; none is left waiting on the removed file."""
+        Every locker asks without waiting (LOCK_NB), so whoever opened the file meanwhile finds it busy
+        and stops; only one that opened it just before the removal and asks just after the release
+        could lock the removed file, and it is only done for a DATABASE this run refused as unusable,
+        which every other crawl refuses too."""
         if self._fd is not None and self.created:
             self.path.unlink(missing_ok=True)
 
