@@ -44,8 +44,10 @@ def _open_archive(path: str, *, write: bool = False):
 @contextmanager
 def _locked_archive(database: str):
     """The archive opened for writing, holding its lock as a crawl does; exit 2 or 3 with one line if not."""
-    if not Path(database).exists():  # before a lock file is created beside it
-        _fail(f"{database}: no such archive", EXIT_NO_ARCHIVE)
+    try:  # what the path alone tells (missing, a folder, not SQLite): before a lock file is created beside it
+        storage.check_archive_path(database, must_exist=True)
+    except storage.ArchiveError as error:
+        _fail(error, EXIT_NO_ARCHIVE)
     try:
         with storage.ArchiveLock(database):
             db = _open_archive(database, write=True)

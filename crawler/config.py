@@ -1,16 +1,26 @@
-"""The project's own settings, each declared once with its default and a line of help.
+"""The project's own settings, each declared once with its default, what it takes and a line of help.
 
-`crawler/settings.py` takes the defaults from here; the README documents every one (a test checks).
+`crawler/settings.py` takes the defaults from here; the README's settings table is generated from
+here (`tools/generate_docs.py`); a spider checks every setting against its declaration when it is
+built (`check_settings`), so that a bad value stops the crawl with one line before any request.
 Override any of them per run with `-s NAME=VALUE`.
+
+A new setting is one `ProjectSetting(...)` line: give it `takes=` (a whole number in a range, a
+choice, …); without one, it takes what its default's type says.
 """
 
 from __future__ import annotations
 
+import difflib
+import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from scrapy.settings import SETTINGS_PRIORITIES
 
 from crawler import __version__
+from crawler.urls import is_http_url
 
 # The two publishers of the digest (../shared/site-notes.md): nejatngo.org's category, and
 # iran-interlink.org's digest listing (an author archive under /wordpress/).
@@ -19,12 +29,174 @@ DEFAULT_ARCHIVES = (
     "https://www.iran-interlink.org/wordpress/author/?author=khodaadmin&authorid=1",
 )
 
+# Bounds that keep every value usable where it goes: counts within SQLite's integers and Python's
+# timedelta, durations within a century.
+MAX_COUNT = 1_000_000_000
+CENTURY_DAYS = 36_500
+CENTURY_HOURS = CENTURY_DAYS * 24
+
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class BadSetting(ValueError):
+    """A setting's value is not what its declaration says it takes: the message is one line."""
+
+
+@dataclass(frozen=True)
+class WholeNumber:
+    minimum: int
+    maximum: int = MAX_COUNT
+
+    def read(self, value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise ValueError
+        if isinstance(value, str):
+            if not _INTEGER.fullmatch(value.strip()):
+                raise ValueError
+            value = int(value.strip())
+        if not self.minimum <= value <= self.maximum:
+            raise ValueError
+        return value
+
+    def describe(self) -> str:
+        return f"a whole number from {self.minimum} to {self.maximum}"
+
+
+@dataclass(frozen=True)
+class Number:
+    minimum: float
+    maximum: float
+    above_minimum: bool = False  # the minimum itself is not allowed
+
+    def read(self, value: object) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ValueError
+        if isinstance(value, str) and not _DECIMAL.fullmatch(value.strip()):
+            raise ValueError
+        number = float(value)
+        if not math.isfinite(number) or number > self.maximum or number < self.minimum:
+            raise ValueError
+        if self.above_minimum and number == self.minimum:
+            raise ValueError
+        return number
+
+    def describe(self) -> str:
+        if self.above_minimum:
+            return f"a number above {_plain(self.minimum)}, at most {_plain(self.maximum)}"
+        return f"a number from {_plain(self.minimum)} to {_plain(self.maximum)}"
+
+
+@dataclass(frozen=True)
+class Flag:
+    def read(self, value: object) -> bool:
+        # What Scrapy's `getbool` reads, and nothing it would read by accident ("5" as True).
+        if value in (True, 1, "1", "True", "true"):
+            return True
+        if value in (False, 0, "0", "False", "false"):
+            return False
+        raise ValueError
+
+    def describe(self) -> str:
+        return "True or False"
+
+
+@dataclass(frozen=True)
+class Choice:
+    values: tuple[str, ...]
+
+    def read(self, value: object) -> str:
+        if value not in self.values:
+            raise ValueError
+        return str(value)
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(self.values)
+
+
+@dataclass(frozen=True)
+class Text:
+    required: bool = False  # an empty value is refused
+
+    def read(self, value: object) -> str:
+        # No control characters: the value goes into a header (the User-Agent) or a file name.
+        if not isinstance(value, str) or _CONTROL.search(value) or (self.required and not value.strip()):
+            raise ValueError
+        return value
+
+    def describe(self) -> str:
+        return "text on one line" + (", not empty" if self.required else "")
+
+
+@dataclass(frozen=True)
+class HttpUrl:
+    optional: bool = False  # empty: the feature is off
+
+    def read(self, value: object) -> str:
+        if not isinstance(value, str) or _CONTROL.search(value):
+            raise ValueError
+        if not (self.optional and not value.strip()) and not is_http_url(value.strip()):
+            raise ValueError
+        return value
+
+    def describe(self) -> str:
+        return "an http(s) URL" + (", or empty" if self.optional else "")
+
+
+@dataclass(frozen=True)
+class HttpUrls:
+    def read(self, value: object) -> list[str]:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, Sequence):
+            raise ValueError
+        urls = [item.strip() for item in items if isinstance(item, str) and item.strip()]
+        if len(urls) != len([item for item in items if not isinstance(item, str) or item.strip()]):
+            raise ValueError
+        if any(_CONTROL.search(url) or not is_http_url(url) for url in urls):
+            raise ValueError
+        return urls
+
+    def describe(self) -> str:
+        return "http(s) URLs, comma-separated"
+
+
+Takes = WholeNumber | Number | Flag | Choice | Text | HttpUrl | HttpUrls
+
+
+def _plain(number: float) -> str:
+    return str(int(number)) if number == int(number) else str(number)
+
+
+def _takes_of_default(default: object) -> Takes:
+    """What a setting declared without `takes=` accepts: its default's type, from 0 up for numbers."""
+    if isinstance(default, bool):
+        return Flag()
+    if isinstance(default, int):
+        return WholeNumber(0)
+    if isinstance(default, float):
+        return Number(0, MAX_COUNT)
+    return Text()
+
 
 @dataclass(frozen=True)
 class ProjectSetting:
     name: str
     default: object
     help: str
+    takes: Takes | None = None
+
+    @property
+    def rule(self) -> Takes:
+        return self.takes if self.takes is not None else _takes_of_default(self.default)
+
+    def check(self, value: object) -> None:
+        """Raise BadSetting, in one line, unless `value` is one this setting takes."""
+        try:
+            self.rule.read(value)
+        except (ValueError, TypeError):
+            shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+            raise BadSetting(f"bad setting {self.name}={shown}: it takes {self.rule.describe()}") from None
 
 
 PROJECT_SETTINGS = (
@@ -33,114 +205,149 @@ PROJECT_SETTINGS = (
         "",
         "How a site's operators reach whoever runs the crawl (an e-mail address or a URL), sent in the User-Agent; a "
         "crawl of a real site without it logs a warning.",
+        takes=Text(),
     ),
     ProjectSetting(
-        "DATABASE", "archive.db", "Path of the SQLite archive a crawl writes to (created with its schema if missing)."
+        "DATABASE",
+        "archive.db",
+        "Path of the SQLite archive a crawl writes to (created with its schema if missing).",
+        takes=Text(required=True),
     ),
     ProjectSetting(
         "DIGEST_ARCHIVES",
         ",".join(DEFAULT_ARCHIVES),
         "The archives a crawl covers when no `-a start_url=` is given, one after the other into one archive file "
         "(comma-separated).",
+        takes=HttpUrls(),
     ),
     ProjectSetting(
         "DIGEST_RECHECK_LATEST",
         3,
         "How many of the newest stored digests a refresh re-checks for edits (conditional requests; 0 = none).",
+        takes=WholeNumber(0),
     ),
     ProjectSetting(
-        "DIGEST_RECHECK_MIN_AGE", 6, "Hours before a page served without validators is downloaded again to re-check it."
+        "DIGEST_RECHECK_MIN_AGE",
+        6,
+        "Hours before a page served without validators is downloaded again to re-check it.",
+        takes=Number(0, CENTURY_HOURS),
     ),
     ProjectSetting(
         "DIGEST_REST_SAMPLE",
         3,
         "Posts whose pages a backfill through the REST API fetches to check that the API's content gives the same "
         "digests.",
+        takes=WholeNumber(0),
     ),
     ProjectSetting(
         "DIGEST_REST_OVERLAP",
         24,
         "Hours a refresh reaches back before the last sync when asking the REST API what changed (it compares the "
         "site's local time).",
+        takes=Number(0, CENTURY_HOURS),
     ),
     ProjectSetting(
         "DIGEST_RETRY_AFTER_MAX",
         120,
         "Longest wait (seconds) a 429/503 `Retry-After` is honoured for before the page counts as failed; also the "
         "longest robots.txt `Crawl-delay` honoured.",
+        takes=Number(0, 86_400),
     ),
     ProjectSetting(
         "DIGEST_MAX_REST_PAGES",
         100,
         "Most pages of the REST index (100 posts each) a run reads; an index that goes on past it fails the run, "
         "whatever the site's headers claim.",
+        takes=WholeNumber(1),
     ),
     ProjectSetting(
         "DIGEST_MAX_POSTS",
         10000,
         "Most posts a run sets out to fetch or build; a listing or index that names more fails the run "
         "(one page may name any number of posts).",
+        takes=WholeNumber(1),
     ),
     ProjectSetting(
         "DIGEST_MAX_LISTING_PAGES",
         1000,
         "Most HTML listing pages a run reads; a listing that goes on past it fails the run.",
+        takes=WholeNumber(1),
     ),
     ProjectSetting(
         "DIGEST_WRITE_BATCH",
         50,
         "Items written per transaction (each digest stays atomic); a kill loses at most this many, to be fetched "
         "again.",
+        takes=WholeNumber(1, 100_000),
     ),
     ProjectSetting(
         "DIGEST_PROGRESS",
         "auto",
         "Progress display: `auto` (a status line on a terminal, log lines otherwise), `terminal`, `log`, `off`.",
+        takes=Choice(("auto", "terminal", "log", "off")),
     ),
-    ProjectSetting("DIGEST_PROGRESS_INTERVAL", 30, "Seconds between progress log lines when not on a terminal."),
+    ProjectSetting(
+        "DIGEST_PROGRESS_INTERVAL",
+        30,
+        "Seconds between progress log lines when not on a terminal.",
+        takes=Number(0, 86_400, above_minimum=True),
+    ),
     ProjectSetting(
         "DIGEST_LINK_RECHECK_DAYS",
         30,
         "Days before `scrapy crawl links` checks a link again (a link never checked is always due).",
+        takes=Number(0, CENTURY_DAYS),
     ),
     ProjectSetting(
         "DIGEST_LINK_DEAD_RECHECK_DAYS",
         90,
         "Days before a link already dead is checked again (and its web-archive copy looked up again if none).",
+        takes=Number(0, CENTURY_DAYS),
     ),
     ProjectSetting(
         "DIGEST_LINK_DEAD_AFTER",
         2,
         "Failing checks in a row (gone, soft-404, server-error, timeout, unreachable, redirect-loop) that make a "
         "link dead…",
+        takes=WholeNumber(1, 1000),
     ),
     ProjectSetting(
         "DIGEST_LINK_DEAD_DAYS",
         7,
         "…when at least this many days lie between the first of them and the last.",
+        takes=Number(0, CENTURY_DAYS),
     ),
     ProjectSetting(
         "DIGEST_LINK_MAX_BYTES",
         5 * 1024 * 1024,
         "Most bytes of a linked page downloaded; a longer page is checked by its status, not captured.",
+        takes=WholeNumber(1, 2**40),
     ),
     ProjectSetting(
         "DIGEST_LINK_CAPTURE",
         True,
         "Capture live HTML and PDF pages to WARC beside the archive (`ARCHIVE.captures/`); False turns capture off.",
+        takes=Flag(),
     ),
-    ProjectSetting("DIGEST_LINK_WARC_MAX_MB", 100, "Size (MB) at which a new WARC file of captures is started."),
+    ProjectSetting(
+        "DIGEST_LINK_WARC_MAX_MB",
+        100,
+        "Size (MB) at which a new WARC file of captures is started.",
+        takes=Number(0, 1_000_000, above_minimum=True),
+    ),
     ProjectSetting(
         "DIGEST_LINK_CDX_API",
         "https://web.archive.org/cdx/search/cdx",
         "CDX API asked for a copy of a dead link (the Internet Archive's format: `output=json`, `to=`, `limit=-1`); "
         "empty: no lookups.",
+        takes=HttpUrl(optional=True),
     ),
     ProjectSetting(
         "DIGEST_LINK_CDX_LIMIT",
         -1,
         "`limit=` sent to the CDX API: -1 asks the Internet Archive for the last capture only; 0 sends none (pywb's "
         "CDX server reads no negative limit).",
+        takes=WholeNumber(-MAX_COUNT),
     ),
     ProjectSetting(
         "DIGEST_LINK_ALLOW_NETWORKS",
@@ -152,8 +359,23 @@ PROJECT_SETTINGS = (
         "DIGEST_LINK_REPLAY_PREFIX",
         "https://web.archive.org/web/",
         "Replay address of that archive: the copy's URL is this, its timestamp, `/` and the original URL.",
+        takes=HttpUrl(),
     ),
 )
+
+
+def check_settings(settings) -> None:
+    """Every project setting against its declaration, and no `DIGEST_*` setting the project does not
+    declare (a typo would otherwise be ignored and the default used). Raises BadSetting, in one line.
+    Called when a spider is built, before the run opens the archive or makes any request."""
+    declared = {setting.name: setting for setting in PROJECT_SETTINGS}
+    for name in sorted(settings):
+        if name.startswith("DIGEST_") and name not in declared:
+            close = difflib.get_close_matches(name, list(declared), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise BadSetting(f"unknown setting {name}{hint}: the project's settings are listed in the README")
+    for setting in PROJECT_SETTINGS:
+        setting.check(settings.get(setting.name, setting.default))
 
 
 def project_defaults() -> dict[str, object]:

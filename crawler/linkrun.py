@@ -52,7 +52,8 @@ class LinkRun(CrawlRun):
 
     @classmethod
     def open_for_links(cls, crawler) -> LinkRun:
-        run = cls.open(crawler, mode="links", start_url="", recheck_limit=None)
+        # Never creates an archive: a link check of a missing one is a mistyped DATABASE (exit 2).
+        run = cls.open(crawler, mode="links", start_url="", recheck_limit=None, create=False)
         assert isinstance(run, LinkRun)
         return run
 

@@ -62,7 +62,10 @@ EXIT_CODES = {
         "the run failed because of the site: the archive index could not be read, layout drift, "
         "or a cap reached (`DIGEST_MAX_*`)"
     ),
-    2: "a bad argument, or a DATABASE that is missing, not SQLite, another program's, or unwritable",
+    2: (
+        "a bad or unknown argument or setting, or a DATABASE that is missing (`links`), not SQLite, another "
+        "program's, or unwritable: refused before any request, with nothing created"
+    ),
     3: "another crawl holds the archive",
     4: "a storage error stopped the run: disk full, read-only file, database locked, a constraint",
     5: "interrupted (SIGTERM, Ctrl-C): what was done is committed; run the same command again",
@@ -128,13 +131,18 @@ class CrawlRun:
     # --- finding the run -------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, crawler, *, mode: str, start_url: str, recheck_limit: int | None) -> CrawlRun:
-        """Lock and open the archive and read what it holds, before the first request.
+    def open(cls, crawler, *, mode: str, start_url: str, recheck_limit: int | None, create: bool = True) -> CrawlRun:
+        """Lock and open the archive and read what it holds, before the first request; with `create`,
+        a missing archive is created.
 
-        Raises RunRefused (busy archive, unusable DATABASE): the caller stops with one line.
+        Raises RunRefused (busy archive, unusable DATABASE): the caller stops with one line. A refused
+        DATABASE is left as it was, with nothing new beside it (no lock file, no reserve, no database).
         """
         run = cls(crawler, mode, start_url)
         try:
+            # What the path alone tells (missing, a folder, not SQLite) is refused before the lock file.
+            storage.check_archive_path(run.database, must_exist=not create)
+            new_archive = not Path(run.database).exists()
             run._lock = storage.ArchiveLock(run.database).acquire()
             run._reserve = _SpaceReserve(Path(f"{run.database}.reserve"))
         except storage.ArchiveBusy as error:
@@ -142,11 +150,14 @@ class CrawlRun:
         except storage.ArchiveError as error:
             raise RunRefused(str(error), USAGE_EXIT_CODE) from None
         try:
-            run._db = db = storage.open_database(run.database)
+            run._db = db = storage.open_database(run.database, create=create)
             run._read_archive(db, recheck_limit)
             abandoned = storage.close_abandoned_runs(db)
         except (storage.ArchiveError, sqlite3.Error) as error:
-            run._release()
+            run._release(refused=True)
+            if new_archive:  # made by this run a moment ago, and known to no one else
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    Path(f"{run.database}{suffix}").unlink(missing_ok=True)
             raise RunRefused(str(error), USAGE_EXIT_CODE) from None
         if abandoned:
             run._discard_job_queue(crawler.settings.get("JOBDIR"))
@@ -727,7 +738,8 @@ class CrawlRun:
         if self.status == "failed" and self.exception is None and self.storage_error is None:
             logger.error("Crawl run %s failed: %s", self.run_id, self.message)
 
-    def _release(self) -> None:
+    def _release(self, *, refused: bool = False) -> None:
+        """Close the archive, then let go of the lock (refused: and of a lock file this run made)."""
         if self._db is not None:
             try:
                 self._db.close()
@@ -738,6 +750,8 @@ class CrawlRun:
             self._reserve.free()
             self._reserve = None
         if self._lock is not None:
+            if refused:
+                self._lock.discard()
             self._lock.release()
             self._lock = None
 

@@ -30,7 +30,8 @@ import scrapy
 from scrapy.exceptions import IgnoreRequest
 
 import storage
-from crawler.config import apply_project_defaults
+from crawler.arguments import unknown_argument
+from crawler.config import BadSetting, apply_project_defaults, check_settings
 from crawler.failures import describe_failure
 from crawler.indexes import PER_PAGE, RestPlan
 from crawler.items import DigestNotModified, FetchedPage, IndexConfirmed, Listing, PageFailure, PostsGone
@@ -51,6 +52,8 @@ from crawler.urls import clean_post_url, domain_of, is_http_url, on_site_of, pos
 
 MODES = ("refresh", "backfill", "recheck")
 INDEXES = ("auto", "html")
+# The spider's arguments (`-a NAME=VALUE`) and what each takes; any other is refused.
+ARGUMENTS = {"start_url": "URL", "mode": "|".join(MODES), "index": "|".join(INDEXES)}
 
 
 def _usage_error(message: str, code: int = USAGE_EXIT_CODE) -> NoReturn:
@@ -94,6 +97,9 @@ class DigestsSpider(scrapy.Spider):
     allowed_domains: list[str]
 
     def __init__(self, start_url: str | None = None, mode: str = "refresh", index: str = "auto", **kwargs) -> None:
+        unknown = unknown_argument(kwargs, ARGUMENTS)
+        if unknown is not None:
+            _usage_error(unknown)
         super().__init__(**kwargs)
         if mode not in MODES:
             _usage_error(f"unknown mode {mode!r}: use -a mode=refresh, backfill or recheck")
@@ -123,6 +129,10 @@ class DigestsSpider(scrapy.Spider):
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
+        try:
+            check_settings(crawler.settings)
+        except BadSetting as error:
+            _usage_error(str(error))
         # The project's `crawl` command gives each archive of DIGEST_ARCHIVES its own run; a spider
         # built some other way without a start URL crawls the first.
         archives = crawler.settings.getlist("DIGEST_ARCHIVES")
@@ -362,19 +372,24 @@ class DigestsSpider(scrapy.Spider):
 
     def _read_rejected(self, plan: RestPlan, posts: RestPostsPage):
         """Items of the index that cannot be used as they are: each is read from its page on this site
-        (`/?p=ID`, which WordPress redirects to the post), or recorded when it has no usable id."""
+        (`/?p=ID`, which WordPress redirects to the post; with no usable id, the item's `link` when that
+        is on this site), or recorded as a failure that names what the item said its link was."""
         for item in posts.rejected:
             self.logger.warning("REST index %s, item %d: %s", posts.url, item.position, item.reason)
-            if item.post_id is None:
+            if item.post_id is not None:
+                url = on_site_of(post_url_by_id(plan.rest_root, item.post_id), self.start_url)
+            elif item.link is not None and self.run.is_on_site(item.link):
+                url = item.link
+            else:
+                named = f"its link {item.link[:200]!r} is on another site" if item.link else "it has no usable link"
                 yield PageFailure(
                     url=f"{posts.url}#item-{item.position}",
                     kind="rest_item",
-                    message=f"item {item.position}: {item.reason}",
+                    message=f"item {item.position}: {item.reason}; {named}: nothing to fetch",
                 )
                 continue
-            url = on_site_of(post_url_by_id(plan.rest_root, item.post_id), self.start_url)
             if self.run.post_requested(post_key(url), url):
-                yield self._post_request(url, post_id=item.post_id)
+                yield self._post_request(url, post_id=item.post_id, refetch=self.run.is_stored(post_key(url)))
 
     def rest_index_failed(self, failure):
         _, message, _ = describe_failure(failure)

@@ -29,7 +29,8 @@ from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler, Tunnel
 from scrapy.exceptions import StopDownload
 from scrapy.utils.misc import load_object
 
-from crawler.config import apply_project_defaults
+from crawler.arguments import unknown_argument
+from crawler.config import BadSetting, apply_project_defaults, check_settings
 from crawler.failures import describe_failure
 from crawler.items import ArchivedCopyLookup, LinkChecked, LinkPage
 from crawler.linkcheck import LinkState, is_capturable, status_of_answer, status_of_failure
@@ -40,7 +41,7 @@ from crawler.parsing import ParseError
 from crawler.parsing.cdx import cdx_query, closest_not_after, parse_cdx_answer, replay_url
 from crawler.parsing.decoding import charset_of
 from crawler.parsing.linked_page import parse_linked_page
-from crawler.run import RunRefused
+from crawler.run import USAGE_EXIT_CODE, RunRefused
 
 # Every status but redirects reaches the callback (redirects are followed by Scrapy's middleware).
 _ANSWERED_STATUSES = [*range(100, 300), *range(304, 305), *range(400, 600)]
@@ -113,6 +114,12 @@ class LinksSpider(scrapy.Spider):
         "EXTENSIONS": {"crawler.progress.CrawlProgress": None},
     }
 
+    def __init__(self, **kwargs) -> None:
+        unknown = unknown_argument(kwargs, {})  # a link check takes no arguments, only settings
+        if unknown is not None:
+            _usage_error(unknown, USAGE_EXIT_CODE)
+        super().__init__(**kwargs)
+
     @classmethod
     def update_settings(cls, settings) -> None:
         super().update_settings(settings)
@@ -121,6 +128,10 @@ class LinksSpider(scrapy.Spider):
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
+        try:
+            check_settings(crawler.settings)
+        except BadSetting as error:
+            _usage_error(str(error), USAGE_EXIT_CODE)
         spider.max_bytes = crawler.settings.getint("DIGEST_LINK_MAX_BYTES")
         spider.cdx_api = crawler.settings.get("DIGEST_LINK_CDX_API") or ""
         spider.replay_prefix = crawler.settings.get("DIGEST_LINK_REPLAY_PREFIX") or ""

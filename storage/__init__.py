@@ -21,7 +21,15 @@ from .queries import (
     stored_pages,
     stored_pages_of,
 )
-from .schema import ARCHIVE_TABLES, SCHEMA_VERSION, ArchiveError, ensure_schema, open_database, open_for_reading
+from .schema import (
+    ARCHIVE_TABLES,
+    SCHEMA_VERSION,
+    ArchiveError,
+    check_archive_path,
+    ensure_schema,
+    open_database,
+    open_for_reading,
+)
 from .writes import (
     CHANGED,
     NEW,
@@ -90,6 +98,7 @@ __all__ = [
     "finish_run",
     "known_post_keys",
     "open_database",
+    "check_archive_path",
     "open_for_reading",
     "record_failure",
     "remember_urls",

@@ -1,4 +1,7 @@
-"""Exports: one file per table (CSV, JSON, NDJSON), or a consistent copy of the whole database."""
+"""Exports: one file per table (CSV, JSON, NDJSON), or a consistent copy of the whole database.
+
+JSON, NDJSON and the copy keep every value exactly. CSV is for spreadsheets, which run a cell that
+begins like a formula: what a site wrote there is neutralised (`csv_cell`)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,11 @@ from sqlite_utils import Database
 
 EXPORTED_TABLES = ("editions", "digests", "entries", "links", "digest_revisions", "crawl_runs", "failures")
 FORMATS = ("csv", "json", "ndjson", "sqlite")
+
+# OWASP, "CSV Injection": a cell beginning with one of these is read by Excel, LibreOffice or Google
+# Sheets as a formula (`=HYPERLINK(...)` makes a live link; DDE payloads run programs); a leading tab or
+# carriage return hides such a start from the eye but not from every spreadsheet.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _table_rows(db: Database, table: str):
@@ -38,13 +46,22 @@ def export_tables(db: Database, fmt: str, directory: str | Path) -> dict[str, in
     return counts
 
 
+def csv_cell(value):
+    """A value as a CSV cell: text that a spreadsheet would take for a formula gets a leading `'`
+    (OWASP's advice: the cell then shows as text, quote included). Numbers stay numbers; separators,
+    quotes and line breaks inside a cell are quoted by the csv module, so no text starts a new cell."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _write(handle, fmt: str, columns: list[str], cursor) -> int:
     count = 0
     if fmt == "csv":
         writer = csv.writer(handle)
         writer.writerow(columns)
         for row in cursor:
-            writer.writerow(row)
+            writer.writerow([csv_cell(value) for value in row])
             count += 1
     elif fmt == "ndjson":
         for row in cursor:

@@ -1,7 +1,9 @@
 """One crawl (or re-parse) at a time per archive: an advisory lock on `<archive>.lock`.
 
 The operating system drops the lock when the process ends, even on `kill -9`, so a crash never
-leaves a stale lock behind.
+leaves a stale lock behind. The file itself stays (removing it while others may open it would let two
+processes lock two different files), except that a run refused right after it created the file
+discards it (`discard()`): a refused DATABASE leaves nothing beside it.
 """
 
 from __future__ import annotations
@@ -22,10 +24,15 @@ class ArchiveLock:
         self.database = Path(database)
         self.path = Path(f"{database}.lock")
         self._fd: int | None = None
+        self.created = False  # this lock made the file (so it may discard it)
 
     def acquire(self) -> ArchiveLock:
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+                self.created = True
+            except FileExistsError:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as error:
             raise ArchiveError(f"{self.database}: cannot create lock file {self.path}: {error.strerror}") from error
         try:
@@ -40,6 +47,15 @@ class ArchiveLock:
         os.write(fd, str(os.getpid()).encode("ascii"))
         self._fd = fd
         return self
+
+    def discard(self) -> None:
+        """Remove the lock file if this lock created it, while still holding it (release follows).
+        Every locker asks without waiting (LOCK_NB), so whoever opened the file meanwhile finds it busy
+        and stops; only one that opened it just before the removal and asks just after the release
+        could lock the removed file, and it is only done for a DATABASE this run refused as unusable,
+        which every other crawl refuses too."""
+        if self._fd is not None and self.created:
+            self.path.unlink(missing_ok=True)
 
     def release(self) -> None:
         if self._fd is not None:

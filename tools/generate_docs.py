@@ -1,4 +1,4 @@
-"""Regenerate what the docs take from the code: the README's command help.
+"""Regenerate what the docs take from the code: the README's command help and its settings table.
 
     .venv/bin/python tools/generate_docs.py          # rewrite it
     .venv/bin/python tools/generate_docs.py --check  # exit 1 if it is out of date (the tests do this)
@@ -16,9 +16,11 @@ from click.testing import CliRunner
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from crawler.cli import main  # noqa: E402
+from crawler.config import PROJECT_SETTINGS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- help:start -->", "<!-- help:end -->"
+SETTINGS_START, SETTINGS_END = "<!-- settings:start -->", "<!-- settings:end -->"
 COMMANDS = ([], ["summary"], ["report"], ["match"], ["reparse"], ["export"], ["links"], ["serve"])
 
 
@@ -31,10 +33,25 @@ def help_block() -> str:
     return f"{START}\n" + "\n\n".join(parts) + f"\n{END}"
 
 
+def settings_table() -> str:
+    """One row per declared setting: its default, what it takes (the rule `check_settings` applies) and its help."""
+    rows = [
+        f"| `{setting.name}` | `{setting.default}` | {setting.rule.describe()} | {setting.help} |"
+        for setting in PROJECT_SETTINGS
+    ]
+    header = "| setting | default | takes | meaning |\n|---|---|---|---|"
+    return f"{SETTINGS_START}\n{header}\n" + "\n".join(rows) + f"\n{SETTINGS_END}"
+
+
+def _replace_between(text: str, start: str, end: str, block: str) -> str:
+    before, rest = text.split(start, 1)
+    _, after = rest.split(end, 1)
+    return before + block + after
+
+
 def readme_with_help(readme: str) -> str:
-    before, rest = readme.split(START, 1)
-    _, after = rest.split(END, 1)
-    return before + help_block() + after
+    readme = _replace_between(readme, SETTINGS_START, SETTINGS_END, settings_table())
+    return _replace_between(readme, START, END, help_block())
 
 
 def main_() -> int:

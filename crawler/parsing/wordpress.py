@@ -36,6 +36,8 @@ REST_REL = "https://api.w.org/"
 _OBJECT_ROUTE = re.compile(r"/wp/v2/(?P<kind>categories|tags|users)/(?P<id>[0-9]+)/?$")
 # The REST filter for the posts of each kind of archive.
 POSTS_FILTER = {"categories": "categories", "tags": "tags", "users": "author"}
+# Longer than any post's address (browsers and servers stop near 8 KB); a longer `link` names nothing.
+MAX_LINK_LENGTH = 2048
 _LINK_VALUE = re.compile(r"<(?P<url>[^>]*)>(?P<params>[^,<]*)")
 
 
@@ -216,6 +218,7 @@ class RejectedItem:
     position: int  # 1-based, in its index page
     post_id: int | None  # None when the item has no usable id
     reason: str
+    link: str | None = None  # the item's `link` when it is an http(s) URL (on any site: the caller decides)
 
 
 @dataclass(frozen=True)
@@ -250,6 +253,14 @@ def _rest_post(item: object, archive_url: str) -> RestPost | str:
     return RestPost(post_id, fit_text(link), modified, fit_text(rendered), item)
 
 
+def _usable_link(value: object) -> str | None:
+    """A REST item's `link` fit to name the post (and, on the archive's site, to read it from): an
+    http(s) URL of a sane length, its text cleaned like every other."""
+    if not isinstance(value, str) or len(value) > MAX_LINK_LENGTH or not is_http_url(value):
+        return None
+    return fit_text(value)
+
+
 def parse_rest_posts(
     url: str,
     body: bytes | str,
@@ -281,7 +292,8 @@ def parse_rest_posts(
             posts.append(post)
         else:
             post_id = post_id_in_json(item.get("id")) if isinstance(item, dict) else None
-            rejected.append(RejectedItem(position, post_id, fit_text(post)))
+            link = _usable_link(item.get("link")) if isinstance(item, dict) else None
+            rejected.append(RejectedItem(position, post_id, fit_text(post), link))
     return RestPostsPage(url, tuple(posts), tuple(rejected), count_of(total), count_of(total_pages))
 
 
