@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from scrapy.settings import SETTINGS_PRIORITIES
 
 from crawler import __version__
+from crawler.netguard import parse_networks
 from crawler.urls import is_http_url
 
 # The two publishers of the digest (../shared/site-notes.md): nejatngo.org's category, and
@@ -161,7 +162,18 @@ class HttpUrls:
         return "http(s) URLs, comma-separated"
 
 
-Takes = WholeNumber | Number | Flag | Choice | Text | HttpUrl | HttpUrls
+@dataclass(frozen=True)
+class Networks:
+    def read(self, value: object) -> tuple:
+        if isinstance(value, str) and _CONTROL.search(value):
+            raise ValueError
+        return parse_networks(value)  # the link check's own reading of the value: one rule
+
+    def describe(self) -> str:
+        return "networks in CIDR notation (comma-separated or a JSON list), or empty"
+
+
+Takes = WholeNumber | Number | Flag | Choice | Text | HttpUrl | HttpUrls | Networks
 
 
 def _plain(number: float) -> str:
@@ -354,6 +366,7 @@ PROJECT_SETTINGS = (
         "",
         "Private networks the link check may reach anyway (CIDRs, comma-separated or a JSON list, e.g. "
         "`10.1.0.0/16,fd00::/8`); by default it reaches only public addresses and the archive's own origins.",
+        takes=Networks(),
     ),
     ProjectSetting(
         "DIGEST_LINK_REPLAY_PREFIX",
