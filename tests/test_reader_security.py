@@ -386,3 +386,15 @@ def test_no_stored_value_can_inject_markup_into_any_page(small_archive, tmp_path
     assert {entry.findtext(f"{atom}title") for entry in root.iter(f"{atom}entry")} == titles
     assert root.findtext(f"{atom}title") == f"Editions of the digest: {name}"
     json.dumps(hits)  # the JSON is plain data
+
+
+def test_every_digest_row_links_its_edition_through_the_expanded_foreign_key(archive):
+    """Datasette expands `edition_id` into a dict ({"value", "label"}): each row's link is the edition's
+    address and its label the edition's title, escaped."""
+    page = html.fromstring(client([archive])("/archive/digests?_size=50").text)
+    links = page.xpath('//a[@class="edition-link"]')
+    assert len(links) == 50
+    titles = {str(r["id"]): r["title"] for r in rows(archive, "SELECT id, title FROM editions")}
+    for link in links:
+        edition_id = re.fullmatch(r"/-/edition/archive/(\d+)", link.get("href"))[1]
+        assert link.text_content() == f"edition {titles[edition_id]}"
