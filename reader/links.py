@@ -4,7 +4,8 @@ A dead link offers our capture, replayed through pywb when the reader knows wher
 (`DIGEST_PYWB` in the environment, e.g. `http://127.0.0.1:8080/links`: `/<timestamp>/<url>` is added),
 else served here from the WARC record at `/-/capture/<database>/<id>`; and the archived copy a CDX
 lookup found. A captured page served here is the page as it was, scripts and all: it is sent with
-`Content-Security-Policy: sandbox`, so it runs as no origin at all (no scripts, no cookies of ours).
+a sandboxing Content-Security-Policy (reader.plugin.CAPTURE_HEADERS), so it runs as no origin at all (no
+scripts, no cookies of ours) and loads nothing.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from __future__ import annotations
 import os
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import lxml.html
+from datasette.utils import tilde_encode
 from lxml import etree
 from markupsafe import Markup
 
@@ -37,7 +40,7 @@ STATE_LABELS = {
 
 
 def capture_path(database: str, target_id: int) -> str:
-    return f"/-/capture/{database}/{target_id}"
+    return f"/-/capture/{tilde_encode(database)}/{target_id}"
 
 
 def replay_address(database: str, state: dict) -> str | None:
@@ -45,9 +48,10 @@ def replay_address(database: str, state: dict) -> str | None:
     if not state.get("capture_warc"):
         return None
     pywb = os.environ.get("DIGEST_PYWB", "").rstrip("/")
-    if pywb and state.get("captured_at"):
+    original = web_address(state.get("final_url")) or web_address(state.get("url"))
+    if pywb and state.get("captured_at") and original:
         when = datetime.fromisoformat(state["captured_at"]).astimezone(timezone.utc).strftime("%Y%m%d%H%M%S")
-        return f"{pywb}/{when}/{state['final_url'] or state['url']}"
+        return f"{pywb}/{when}/{original}"
     return capture_path(database, state["id"])
 
 
@@ -78,8 +82,9 @@ def mark_links(html: str, base_url: str, states: dict[str, dict], database: str,
         replay = replay_address(database, state)
         if replay:
             offers.append(("our copy", replay if "://" in replay else path_of(replay), "link-capture"))
-        if state["archived_copy"]:
-            offers.append(("archived copy", state["archived_copy"], "link-archived"))
+        archived = web_address(state["archived_copy"])
+        if archived:
+            offers.append(("archived copy", archived, "link-archived"))
         mark = etree.Element("span", {"class": "link-state"})
         mark.text = f" [{status}"
         previous = None
@@ -132,3 +137,15 @@ async def link_states(db, digest_ids: list[int]) -> dict[str, dict]:
     except Exception:  # noqa: BLE001 - an archive of an older schema: links shown unmarked
         return {}
     return {row["url"]: dict(row) for row in result.rows}
+
+
+def web_address(url: str | None) -> str | None:
+    """`url` when it is an http(s) address, else None: only those become links (a stored `javascript:` or
+    `data:` URL is text, never an href; a browser skips blanks and controls before a scheme, so any is refused)."""
+    if not url or any(ord(char) <= 0x20 or ord(char) == 0x7F for char in url):
+        return None
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:
+        return None
+    return url if scheme in ("http", "https") else None

@@ -3,6 +3,8 @@ and the canned queries (the SQL is storage's: `storage.report`)."""
 
 from __future__ import annotations
 
+from markupsafe import Markup
+
 from crawler.failure_kinds import FAILURE_KINDS
 from storage.report import CANNED_QUERIES
 
@@ -23,44 +25,46 @@ def instance_metadata() -> dict:
     }
 
 
-def start_here_html(database: str) -> str:
-    """Where a reader starts, on the database's page."""
-    return (
+def start_here_html(paths: dict[str, str]) -> Markup:
+    """Where a reader starts, on the database's page (`paths`: the reader's search, report and feed, and the
+    editions table; Markup.format escapes them)."""
+    return Markup(
         "<strong>Start here:</strong> "
-        f'<a href="/-/search/{database}">search the digests</a> (one hit per entry, both sites together); '
-        f'<a href="/{database}/editions">every edition</a> (a digest once, however many sites published it: '
+        '<a href="{search}">search the digests</a> (one hit per entry, both sites together); '
+        '<a href="{editions}">every edition</a> (a digest once, however many sites published it: '
         "its title opens it, with the previous and next edition); "
-        f'<a href="/-/report/{database}">the series report</a> (numbers missing, reused, out of order; '
+        '<a href="{report}">the series report</a> (numbers missing, reused, out of order; '
         "where the sites disagree); "
-        f'<a href="/-/editions/{database}.atom">the Atom feed</a> of new and changed editions.'
-    )
+        '<a href="{feed}">the Atom feed</a> of new and changed editions.'
+    ).format(**paths)
 
 
-def database_metadata(database: str) -> dict:
-    """Tables and their descriptions for the archive served as `database`."""
+def database_metadata(paths: dict[str, str]) -> dict:
+    """Tables and their descriptions for an archive; `paths` are its reader pages' addresses (search,
+    report, feed, editions), encoded by the plugin."""
     return {
-        "description_html": start_here_html(database),
+        "description_html": start_here_html(paths),
         "tables": {
             "editions": {
-                "description_html": (
+                "description_html": Markup(
                     "One row per digest as an editorial unit: the same digest published on several sites "
                     "is one edition. <code>number</code> from a numbered title, <code>issue_date</code> from "
                     "a dated title or the dateline, <code>conflicts</code> where the sources disagree, "
                     "<code>slug</code> its lasting address. Titles open the edition with its sources and a diff "
-                    f'of its posts. <a href="/-/search/{database}">Search the editions</a>; '
-                    f'<a href="/-/editions/{database}.atom">Atom feed of new and changed editions</a>.'
-                ),
+                    'of its posts. <a href="{search}">Search the editions</a>; '
+                    '<a href="{feed}">Atom feed of new and changed editions</a>.'
+                ).format(**paths),
                 "label_column": "title",
                 "sort_desc": "first_published",
                 "facets": ["year", "sites"],
             },
             "digests": {
-                "description_html": (
+                "description_html": Markup(
                     "One row per digest post on one site; <code>number</code> is as published (null for dated "
                     "titles); <code>edition_id</code> opens its edition. Titles open the post as it was "
-                    f'published. <a href="{READABLE_DIGESTS}">Show only number, title, site, date and counts</a>; '
-                    f'<a href="/-/search/{database}">search entries, titles and headlines</a>.'
-                ),
+                    'published. <a href="{readable}">Show only number, title, site, date and counts</a>; '
+                    '<a href="{search}">search entries, titles and headlines</a>.'
+                ).format(readable=READABLE_DIGESTS, **paths),
                 "label_column": "title",
                 "sort_desc": "published",
                 "facets": ["year", "site"],

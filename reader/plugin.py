@@ -16,13 +16,16 @@
 from __future__ import annotations
 
 import math
+import re
 import sqlite3
+import xml.etree.ElementTree as ElementTree
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from datasette import hookimpl
-from datasette.utils.asgi import NotFound, Response
+from datasette.utils import tilde_decode, tilde_encode
+from datasette.utils.asgi import Base400, NotFound, Response
 from markupsafe import Markup, escape
 from sqlite_utils import Database
 
@@ -31,37 +34,74 @@ from crawler.parsing.sanitise import sanitise_html
 from storage import reader as sql
 from storage.links import CAPTURE_OF_LINK
 from storage.report import number_ranges, series_report
-from storage.search import SORTS, filter_choices, search_editions
+from storage.search import MARK_END, MARK_START, SORTS, filter_choices, search_editions
 
+from . import access
 from .diff import edition_entries
-from .links import link_states, mark_links, read_capture
+from .links import link_states, mark_links, read_capture, web_address
 from .metadata import archive_queries, database_metadata, instance_metadata
 
 SEARCH_PAGE_SIZE = 20
 
 
+# Addresses: a database's name and a slug are tilde-encoded as Datasette encodes names in its own paths, so
+# that any name (a space, a quote, a slash) makes one path segment, and the views decode them the same way.
 def digest_path(database: str, digest_id: int) -> str:
-    return f"/-/digest/{database}/{digest_id}"
+    return f"/-/digest/{tilde_encode(database)}/{digest_id}"
 
 
 def edition_path(database: str, slug: str) -> str:
-    return f"/-/edition/{database}/{slug}"
+    return f"/-/edition/{tilde_encode(database)}/{tilde_encode(slug)}"
 
 
 def search_path(database: str) -> str:
-    return f"/-/search/{database}"
+    return f"/-/search/{tilde_encode(database)}"
 
 
-async def _database_with(datasette, request, table: str):
-    """(name, database) of the request's database, which must have `table`; else 404."""
-    database = request.url_vars["database"]
+def report_path(database: str) -> str:
+    return f"/-/report/{tilde_encode(database)}"
+
+
+def feed_path(database: str) -> str:
+    return f"/-/editions/{tilde_encode(database)}.atom"
+
+
+async def _database_with(datasette, request, tables: tuple[str, ...]):
+    """(name, database) of the request's database, which must have `tables` (else 404) and whose tables the
+    request's actor may view (else 403, as Datasette's own pages answer)."""
+    route = tilde_decode(request.url_vars["database"])
     try:
-        db = datasette.get_database(database)
+        db = datasette.get_database(route=route)
     except KeyError:
-        raise NotFound(f"no database {database}") from None
-    if not await db.table_exists(table):
-        raise NotFound(f"{database} has no {table}")
-    return database, db
+        raise NotFound("no such database") from None
+    for table in tables:
+        if not await db.table_exists(table):
+            raise NotFound(f"this database has no {table} table")
+    await access.ensure_can_read(datasette, request.actor, db.name, tables)
+    return db.name, db
+
+
+async def _link_states(datasette, request, database: str, db, digest_ids: list[int]) -> dict[str, dict]:
+    """The links' states, when the reader may see the link tables (else the links are shown unmarked)."""
+    if not await access.can_read(datasette, request.actor, database, access.LINK_TABLES):
+        return {}
+    return await link_states(db, digest_ids)
+
+
+def highlighted(snippet: str) -> Markup:
+    """A search snippet, escaped, its matches (between storage's marker characters) in <mark>."""
+    out = Markup("")
+    inside = False
+    for piece in re.split(f"([{MARK_START}{MARK_END}])", snippet):
+        if piece == MARK_START and not inside:
+            out += Markup("<mark>")
+            inside = True
+        elif piece == MARK_END and inside:
+            out += Markup("</mark>")
+            inside = False
+        elif piece not in (MARK_START, MARK_END):
+            out += escape(piece)
+    return out + Markup("</mark>") if inside else out
 
 
 def _row_id(text: str) -> int:
@@ -94,13 +134,14 @@ async def _all(db, query: str, params: dict | None = None) -> list[dict]:
 
 
 async def digest_view(datasette, request):
-    database, db = await _database_with(datasette, request, "entries")
+    database, db = await _database_with(datasette, request, access.DIGEST_TABLES)
     digest_id = _row_id(request.url_vars["id"])
     digest = await _first(db, sql.DIGEST_FOR_VIEW, {"id": digest_id})
     if digest is None:
         raise NotFound(f"no digest {digest_id}")
+    digest["original_url"] = web_address(digest["url"])
     sections: list[dict] = []
-    states = await link_states(db, [digest_id])
+    states = await _link_states(datasette, request, database, db, [digest_id])
     for entry in await _all(db, sql.ENTRIES_OF_DIGEST, {"id": digest_id}):
         if not sections or sections[-1]["name"] != entry["section"]:
             sections.append({"name": entry["section"], "entries": []})
@@ -125,8 +166,8 @@ async def digest_view(datasette, request):
 
 
 async def edition_view(datasette, request):
-    database, db = await _database_with(datasette, request, "editions")
-    slug = request.url_vars["slug"]
+    database, db = await _database_with(datasette, request, access.EDITION_TABLES)
+    slug = tilde_decode(request.url_vars["slug"])
     if slug.isdigit():  # an address by row id, from before editions had slugs
         found = await _first(db, sql.EDITION_SLUG_BY_ID, {"id": _row_id(slug)})
         if found is None or not found["slug"]:
@@ -139,9 +180,10 @@ async def edition_view(datasette, request):
     entries_of = []
     for source in sources:
         source["view_path"] = digest_path(database, source["id"])
+        source["original_url"] = web_address(source["url"])
         entries_of.append(await _all(db, sql.ENTRIES_OF_DIGEST, {"id": source["id"]}))
     entries = edition_entries(entries_of)
-    states = await link_states(db, [source["id"] for source in sources])
+    states = await _link_states(datasette, request, database, db, [source["id"] for source in sources])
     for entry in entries:
         entry["html"] = mark_links(str(entry["html"]), sources[0]["url"], states, database, datasette.urls.path)
     neighbours = await _one(db, sql.EDITION_NEIGHBOURS, {"day": edition["day"], "slug": slug})
@@ -177,7 +219,7 @@ def _search_arguments(request) -> dict:
 
 
 async def search_view(datasette, request):
-    database, db = await _database_with(datasette, request, "editions")
+    database, db = await _database_with(datasette, request, access.SEARCH_TABLES)
     asked = _search_arguments(request)
 
     def run(conn: sqlite3.Connection):
@@ -200,13 +242,15 @@ async def search_view(datasette, request):
             "number": hit.number,
             "issue_date": hit.issue_date,
             "sites": hit.sites,
-            "snippet": str(hit.snippet),
+            "snippet": highlighted(hit.snippet),
             "section": hit.section,
             "field": hit.field,
         }
         for hit in result.hits
     ]
     if request.url_vars.get("format") == "json":
+        for hit in hits:
+            hit["snippet"] = str(hit["snippet"])  # the same escaped HTML the page shows
         return Response.json({"total": result.total, "hits": hits, "query": result.query})
     pages = max(1, math.ceil(result.total / SEARCH_PAGE_SIZE))
 
@@ -224,8 +268,6 @@ async def search_view(datasette, request):
         }
         return "?" + urlencode({**kept, "page": page})
 
-    for hit in hits:
-        hit["snippet"] = Markup(hit["snippet"])
     context = {
         "database": database,
         "asked": asked,
@@ -243,8 +285,11 @@ async def search_view(datasette, request):
 
 
 async def report_view(datasette, request):
-    database, db = await _database_with(datasette, request, "editions")
+    database, db = await _database_with(datasette, request, access.REPORT_TABLES)
     report = await db.execute_fn(lambda conn: series_report(Database(conn)))
+    for key in ("single_site_editions", "edition_conflicts"):
+        for row in report[key]:
+            row["path"] = edition_path(database, row["slug"])
     context = {"database": database, "report": report, "missing": number_ranges(report["missing_numbers"])}
     return Response.html(await datasette.render_template("report.html", context, request=request))
 
@@ -260,26 +305,41 @@ def _atom_time(value: str | None) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# Characters XML 1.0 cannot carry at all, not even as a reference: left out of the feed.
+_NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+ATOM = "http://www.w3.org/2005/Atom"
+
+
+def _atom(parent, tag: str, text: str | None = None, **attributes: str):
+    """An Atom element under `parent`: ElementTree escapes its text and attributes."""
+    element = ElementTree.SubElement(parent, tag, attributes)
+    if text is not None:
+        element.text = _NOT_XML.sub("", text)
+    return element
+
+
 async def editions_feed(datasette, request):
     """Atom (RFC 4287, paged as RFC 5005 says): editions newest first, each with its first publication as
-    `published` and its last change as `updated`, linking to its edition page; `?page=N` pages back."""
-    database, db = await _database_with(datasette, request, "editions")
+    `published` and its last change as `updated`, linking to its edition page; `?page=N` pages back.
+    Built with an XML builder (ElementTree), which escapes every value."""
+    database, db = await _database_with(datasette, request, access.FEED_TABLES)
     page_arg = request.args.get("page") or "1"
     page = max(1, ascii_number(page_arg, MAX_PAGE) or 1)
     size = sql.FEED_PAGE_SIZE
     rows = await _all(db, sql.EDITIONS_FOR_FEED, {"limit": size, "offset": (page - 1) * size})
     total = (await _one(db, sql.EDITION_COUNT))["n"]
-    feed_path = datasette.urls.path(f"/-/editions/{database}.atom")
-    feed_id = datasette.absolute_url(request, feed_path)
-    links = [
-        f'<link rel="self" href="{escape(feed_id + (f"?page={page}" if page > 1 else ""))}"/>',
-        f'<link rel="first" href="{escape(feed_id)}"/>',
-    ]
+    feed_id = datasette.absolute_url(request, datasette.urls.path(feed_path(database)))
+    feed = ElementTree.Element("feed", xmlns=ATOM)  # Atom's namespace as the default: every element is Atom's
+    _atom(feed, "id", feed_id)
+    _atom(feed, "title", f"Editions of the digest: {database}")
+    _atom(feed, "updated", max((_atom_time(row["updated"]) for row in rows), default="1970-01-01T00:00:00Z"))
+    _atom(_atom(feed, "author"), "name", "digest-archive")
+    _atom(feed, "link", rel="self", href=feed_id + (f"?page={page}" if page > 1 else ""))
+    _atom(feed, "link", rel="first", href=feed_id)
     if page * size < total:
-        links.append(f'<link rel="next" href="{escape(feed_id)}?page={page + 1}"/>')
+        _atom(feed, "link", rel="next", href=f"{feed_id}?page={page + 1}")
     if page > 1:
-        links.append(f'<link rel="previous" href="{escape(feed_id)}?page={page - 1}"/>')
-    entries = []
+        _atom(feed, "link", rel="previous", href=f"{feed_id}?page={page - 1}")
     for row in rows:
         link = datasette.absolute_url(request, datasette.urls.path(edition_path(database, row["slug"])))
         summary = " · ".join(
@@ -293,28 +353,47 @@ async def editions_feed(datasette, request):
             )
             if part
         )
-        published = _atom_time(row["first_published"] or row["issue_date"] or row["first_seen"])
-        entries.append(
-            f"<entry><id>{escape(link)}</id><title>{escape(row['title'] or '')}</title>"
-            f"<published>{escape(published)}</published><updated>{escape(_atom_time(row['updated']))}</updated>"
-            f'<link rel="alternate" type="text/html" href="{escape(link)}"/>'
-            f"<summary>{escape(summary)}</summary></entry>"
-        )
-    updated = max((_atom_time(row["updated"]) for row in rows), default="1970-01-01T00:00:00Z")
-    xml = (
-        '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
-        f"<id>{escape(feed_id)}</id><title>Editions of the digest: {escape(database)}</title>"
-        f"<updated>{escape(updated)}</updated><author><name>digest-archive</name></author>"
-        + "".join(links)
-        + "".join(entries)
-        + "</feed>"
+        entry = _atom(feed, "entry")
+        _atom(entry, "id", link)
+        _atom(entry, "title", row["title"] or "")
+        _atom(entry, "published", _atom_time(row["first_published"] or row["issue_date"] or row["first_seen"]))
+        _atom(entry, "updated", _atom_time(row["updated"]))
+        _atom(entry, "link", rel="alternate", type="text/html", href=link)
+        _atom(entry, "summary", summary)
+    xml = ElementTree.tostring(feed, encoding="unicode")
+    return Response(
+        '<?xml version="1.0" encoding="utf-8"?>\n' + xml, content_type="application/atom+xml; charset=utf-8"
     )
-    return Response(xml, content_type="application/atom+xml; charset=utf-8")
+
+
+# A captured page is someone else's page, scripts and all, served from our origin: the policy makes it a
+# sandbox (a unique origin: no scripts, no forms, no cookies or storage of ours), lets it load nothing from
+# anywhere (its own inline styles and data: images aside), and it names no referrer.
+CAPTURE_HEADERS = {
+    "Content-Security-Policy": "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+# One media type, with at most a charset: anything else the captured server said is sent as bytes.
+_TOKEN = r"[a-z0-9][a-z0-9!#$&^_.+-]*"
+_MEDIA_TYPE = re.compile(rf"({_TOKEN}/{_TOKEN})(?:\s*;\s*charset=\"?([a-z0-9_.:-]+)\"?)?")
+
+
+def capture_content_type(value: str | None) -> str:
+    """The captured response's Content-Type as one clean header value (else application/octet-stream)."""
+    found = _MEDIA_TYPE.match((value or "").strip().lower())
+    if found is None:
+        return "application/octet-stream"
+    media_type, charset = found.groups()
+    rest = (value or "").strip().lower()[found.end() :].strip()
+    if rest and not rest.startswith(";"):  # two types, or a type with junk after it
+        return "application/octet-stream"
+    return f"{media_type}; charset={charset}" if charset else media_type
 
 
 async def capture_view(datasette, request):
-    """Our capture of a linked page, as it was served (sandboxed: see reader/links.py)."""
-    database, db = await _database_with(datasette, request, "link_targets")
+    """Our capture of a linked page, as it was served, sandboxed (CAPTURE_HEADERS)."""
+    database, db = await _database_with(datasette, request, access.CAPTURE_TABLES)
     row = await _first(db, CAPTURE_OF_LINK, {"id": _row_id(request.url_vars["id"])})
     if row is None or not db.path:
         raise NotFound("no capture of this link")
@@ -322,33 +401,32 @@ async def capture_view(datasette, request):
     if found is None:
         raise NotFound("the capture's WARC record is missing")
     content_type, body = found
-    return Response(
-        body,
-        content_type=content_type,
-        headers={
-            "Content-Security-Policy": "sandbox",
-            "X-Content-Type-Options": "nosniff",
-            "Link": f'<{row["final_url"] or row["url"]}>; rel="original"',
-        },
-    )
+    headers = dict(CAPTURE_HEADERS)
+    original = web_address(row["final_url"]) or web_address(row["url"])
+    if original:  # percent-encoded: a URL in a header is a single token, never a second header
+        headers["Link"] = f'<{quote(original, safe=":/?#[]@!$&()*+,;=%~")}>; rel="original"'
+    return Response(body, content_type=capture_content_type(content_type), headers=headers)
 
 
+# Every address a reader may type: a malformed id or slug reaches its view and is a 404 there.
 @hookimpl
 def register_routes():
     return [
-        (r"^/-/digest/(?P<database>[^/]+)/(?P<id>\d+)$", digest_view),
-        (r"^/-/edition/(?P<database>[^/]+)/(?P<slug>[A-Za-z0-9-]+)$", edition_view),
+        (r"^/-/digest/(?P<database>[^/]+)/(?P<id>[^/]+)$", digest_view),
+        (r"^/-/edition/(?P<database>[^/]+)/(?P<slug>[^/]+)$", edition_view),
         (r"^/-/search/(?P<database>[^/.]+)(\.(?P<format>json))?$", search_view),
         (r"^/-/report/(?P<database>[^/]+)$", report_view),
         (r"^/-/editions/(?P<database>[^/]+)\.atom$", editions_feed),
-        (r"^/-/capture/(?P<database>[^/]+)/(?P<id>\d+)$", capture_view),
+        (r"^/-/capture/(?P<database>[^/]+)/(?P<id>[^/]+)$", capture_view),
     ]
 
 
 @hookimpl
 def render_cell(row, value, column, table, database, datasette):
     """Titles open the reading view (digests) or the edition page (editions); a digest's `edition_id` opens
-    its edition (by the old address, which redirects to the lasting one)."""
+    its edition (by the old address, which redirects to the lasting one). Markup.format escapes every value."""
+    if isinstance(value, dict) and "value" in value and tilde_encode(database) != database and column != "edition_id":
+        return _foreign_key_link(datasette, database, table, column, value)
     if table not in ("digests", "editions") or value is None:
         return None
     keys = row.keys()
@@ -359,15 +437,35 @@ def render_cell(row, value, column, table, database, datasette):
             path = edition_path(database, row["slug"])
         else:
             path = edition_path(database, str(row["id"]))
-        return Markup(f'<a class="{table[:-1]}-view" href="{datasette.urls.path(path)}">{escape(value)}</a>')
+        return Markup('<a class="{}" href="{}">{}</a>').format(f"{table[:-1]}-view", datasette.urls.path(path), value)
     if column == "edition_id" and table == "digests":
-        label = value.label if hasattr(value, "label") else None
-        raw = value.value if hasattr(value, "value") else value
+        # Datasette expands a foreign key into a dict ({"value": 37, "label": "its title"}) on table pages.
+        raw, label = (value.get("value"), value.get("label")) if isinstance(value, dict) else (value, None)
+        if raw is None:
+            return None
         path = datasette.urls.path(edition_path(database, str(raw)))
-        return Markup(f'<a class="edition-link" href="{path}">edition {escape(label or raw)}</a>')
+        return Markup('<a class="edition-link" href="{}">edition {}</a>').format(path, label or raw)
     if column == "slug" and table == "editions":
-        return Markup(f'<a href="{datasette.urls.path(edition_path(database, value))}">{escape(value)}</a>')
+        return Markup('<a href="{}">{}</a>').format(datasette.urls.path(edition_path(database, str(value))), value)
     return None
+
+
+def _foreign_key_link(datasette, database: str, table: str, column: str, value: dict):
+    """An expanded foreign key's link, as Datasette 0.65 draws it, for a database whose name is not its own
+    path (a space, a quote): Datasette puts that name into the href as it is, unescaped and unencoded."""
+
+    async def link():
+        keys = await datasette.get_database(database).foreign_keys_for_table(table)
+        other = next((key["other_table"] for key in keys if key["column"] == column), None)
+        if other is None:
+            return None
+        href = datasette.urls.row(database, other, tilde_encode(str(value["value"])))
+        label = value.get("label")
+        if label is not None and label != value["value"]:
+            return Markup('<a href="{}">{}</a>&nbsp;<em>{}</em>').format(href, label or "-", value["value"])
+        return Markup('<a href="{}">{}</a>').format(href, value["value"])
+
+    return link
 
 
 def _archive_names(datasette) -> list[str]:
@@ -402,7 +500,17 @@ def get_metadata(datasette, key, database, table):
     names = _archive_names(datasette)
     if not names:
         return {}
-    return {**instance_metadata(), "databases": {name: database_metadata(name) for name in names}}
+    databases = {name: database_metadata(_reader_paths(datasette, name)) for name in names}
+    return {**instance_metadata(), "databases": databases}
+
+
+def _reader_paths(datasette, name: str) -> dict[str, str]:
+    return {
+        "search": datasette.urls.path(search_path(name)),
+        "report": datasette.urls.path(report_path(name)),
+        "feed": datasette.urls.path(feed_path(name)),
+        "editions": datasette.urls.table(name, "editions"),
+    }
 
 
 @hookimpl
@@ -412,11 +520,44 @@ def canned_queries(datasette, database):
 
 @hookimpl
 def extra_template_vars(request, datasette, database):
-    """The header's search box searches the page's archive (else the first archive served)."""
-    names = _archive_names(datasette)
-    current = database or (request.url_vars.get("database") if request is not None else None)
-    target = current if current in names else (names[0] if names else None)
-    return {
-        "reader_search_path": datasette.urls.path(search_path(target)) if target else None,
-        "reader_query": (request.args.get("q") or "") if request is not None and target else "",
-    }
+    """The header's search box searches the page's archive (else the first archive served), among those the
+    reader may see: a private archive's name never appears on another's pages."""
+
+    async def template_vars():
+        names = _archive_names(datasette)
+        actor = request.actor if request is not None else None
+        current = database
+        if current is None and request is not None and request.url_vars.get("database"):
+            current = tilde_decode(request.url_vars["database"])
+        target = None
+        for name in [current] if current in names else names:
+            if await access.can_read(datasette, actor, name, access.SEARCH_TABLES):
+                target = name
+                break
+        return {
+            "reader_search_path": datasette.urls.path(search_path(target)) if target else None,
+            "reader_query": (request.args.get("q") or "") if request is not None and target else "",
+        }
+
+    return template_vars
+
+
+@hookimpl(hookwrapper=True)
+def handle_exception(datasette, request, exception):
+    """A 4xx (an address that names nothing, a malformed id) is the reader's error page, with its header
+    and a way home, and nothing in the serve log. Datasette 0.65's own handler prints a traceback of every
+    error, rich's when rich is importable, which fails outside an `except` block (a route that matched
+    nothing) and turned such a 404 into a 500. Its answer is replaced before it runs; a 5xx is Datasette's."""
+    outcome = yield
+    if isinstance(exception, Base400) and exception.status < 500:
+        outcome.force_result([lambda: _error_page(datasette, request, exception)])
+
+
+async def _error_page(datasette, request, exception) -> Response:
+    status = exception.status
+    message = str(exception.args[0]) if exception.args else "Not found"
+    if request.path.split("?")[0].endswith(".json"):
+        return Response.json({"ok": False, "error": message, "status": status, "title": None}, status=status)
+    context = {"status": status, "error": message, "archives": _archive_names(datasette)}
+    html = await datasette.render_template("reader_error.html", context, request=request)
+    return Response.html(html, status=status)

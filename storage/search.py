@@ -14,15 +14,14 @@ import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 
-from markupsafe import Markup, escape
-
 OPERATORS = ("AND", "OR", "NOT")
 # A phrase in double quotes, or a run of anything else but white space and double quotes.
 _TOKEN = re.compile(r'"([^"]*)"|([^\s"]+)')
 _WORD = re.compile(r"\w+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# Around each match in a snippet (then escaped and turned into <mark>).
-_MARK_START, _MARK_END = "\x02", "\x03"
+# Around each match in a snippet: the reader escapes the snippet and turns them into <mark> (storage makes
+# no HTML).
+MARK_START, MARK_END = "\x02", "\x03"
 
 
 def fts_query(text: str | None) -> str | None:
@@ -57,11 +56,6 @@ def fts_query(text: str | None) -> str | None:
     while cleaned and cleaned[-1] in OPERATORS:
         cleaned.pop()
     return " ".join(cleaned) or None
-
-
-def highlighted(snippet: str | None) -> Markup:
-    """A snippet made with the marker characters, escaped, its matches in <mark>."""
-    return Markup(str(escape(snippet or "")).replace(_MARK_START, "<mark>").replace(_MARK_END, "</mark>"))
 
 
 # Every hit is ranked and grouped; snippets are made afterwards, only for the hits on the page shown (a
@@ -102,7 +96,7 @@ class Hit:
     issue_date: str | None
     day: str | None  # the issue date, else the first publication
     sites: list[str]
-    snippet: Markup
+    snippet: str  # plain text, each match between MARK_START and MARK_END
     rank: float
     section: str | None = None
     entry_id: int | None = None  # the entry's anchor on its edition page (None: a title or headline hit)
@@ -225,7 +219,7 @@ def search_editions(
                 edition["issue_date"],
                 group[_DAY_OF],
                 sorted(group[_SITES]),
-                highlighted(snippets.get(group[_SOURCE])),
+                snippets.get(group[_SOURCE]) or "",
                 group[_RANK],
                 group[_SECTION],
                 group[_ENTRY],
