@@ -64,7 +64,7 @@ EXIT_CODES = {
         "or a cap reached (`DIGEST_MAX_*`)"
     ),
     2: "a bad argument, or a DATABASE that is missing, not SQLite, another program's, or unwritable",
-    3: "another crawl holds the archive",
+    3: "another job of the same kind holds the archive: a crawl (or `digest-archive reparse`), or a link check",
     4: "a storage error stopped the run: disk full, read-only file, database locked, a constraint",
     5: "interrupted (SIGTERM, Ctrl-C): what was done is committed; run the same command again",
     6: "an unexpected error (an exception in the crawler): recorded as an `exception` failure; please report it",
