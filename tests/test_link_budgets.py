@@ -71,7 +71,7 @@ def test_links_past_the_per_host_cap_stay_due_for_the_next_run(tmp_path):
             assert done == checked
             assert max(web.pages_requested("busy.test").count(f"/{n}") for n in range(5)) == 1
     runs = rows(database, "SELECT status, message FROM crawl_runs ORDER BY id")
-    assert [run["status"] for run in runs] == ["finished"] * 4
+    assert [run["status"] for run in runs] == ["finished"] * 3
     assert "3 links over DIGEST_LINK_MAX_PER_HOST (2) left due" in runs[0]["message"]
     assert runs[2]["message"] is None  # the last of them: nothing left
 
@@ -102,12 +102,13 @@ def test_the_wall_clock_budget_ends_the_run_with_what_is_done_and_exit_0(tmp_pat
     hosts = {"live.test": Host("ok"), "never.test": Host("held"), "drip.test": Host("trickle", delay=60)}
     with StandInWeb(hosts) as web:
         started = time.monotonic()
-        result = run_links(
-            database, web, "-s", "DIGEST_LINK_MAX_SECONDS=3", "-s", "DOWNLOAD_TIMEOUT=60", "-s", "LOG_LEVEL=INFO"
-        )
+        result = run_links(database, web, "-s", "DIGEST_LINK_MAX_SECONDS=3", "-s", "DOWNLOAD_TIMEOUT=60")
         took = time.monotonic() - started
         assert_clean_run(result)
-    assert took < 15, f"the run took {took:.1f}s past a 3 s budget"
+    # Waiting for the answers in flight would take 60 s; the process's start-up is slow on a busy machine.
+    assert took < 40, f"the process took {took:.1f}s with a 3 s budget"
+    run_time = rows(database, "SELECT (julianday(finished) - julianday(started)) * 86400 AS s FROM crawl_runs")
+    assert run_time[0]["s"] < 3 + 4, f"the run took {run_time[0]['s']:.1f}s with a 3 s budget"
     checks = checks_by_url(database)
     assert checks["http://live.test/a"]["status"] == "ok"
     # Cut in flight: no check recorded (not `timeout`), due again next run.
