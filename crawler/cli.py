@@ -5,7 +5,7 @@ Every command takes the archive as its first argument, as sqlite-utils and Datas
 export, serve) open it read-only: no migration, no change of journal mode.
 
 Exit codes: 0 success, 1 a user error (bad option value), 2 misuse or a missing / foreign database,
-3 another crawl holds the archive.
+3 another crawl holds the archive (a link check does not: it has a lock of its own).
 """
 
 from __future__ import annotations

@@ -332,8 +332,27 @@ PROJECT_SETTINGS = (
     ProjectSetting(
         "DIGEST_LINK_MAX_BYTES",
         5 * 1024 * 1024,
-        "Most bytes of a linked page downloaded; a longer page is checked by its status, not captured.",
+        "Most bytes of a linked page read, counted on the wire and again decoded (gzip, br, …); a longer page is "
+        "checked by its status, not captured.",
         takes=WholeNumber(1, 2**40),
+    ),
+    ProjectSetting(
+        "DIGEST_LINK_MAX_CAPTURE_BYTES",
+        1024 * 1024 * 1024,
+        "Most bytes of pages one link check captures (at least DIGEST_LINK_MAX_BYTES); the page that would pass it "
+        "ends the run (exit 0), and it and the links not checked stay due for the next run.",
+    ),
+    ProjectSetting(
+        "DIGEST_LINK_MAX_PER_HOST",
+        500,
+        "Most links of one host one link check takes (those checked longest ago first); the others stay due for "
+        "the next run.",
+    ),
+    ProjectSetting(
+        "DIGEST_LINK_MAX_SECONDS",
+        7200,
+        "Seconds a link check may run; then it ends with what it has checked (exit 0), the requests in flight are "
+        "cut, and the rest stays due for the next run.",
     ),
     ProjectSetting(
         "DIGEST_LINK_CAPTURE",

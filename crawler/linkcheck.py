@@ -163,3 +163,21 @@ def is_capturable(content_type: str | None) -> bool:
     """Pages worth a WARC capture: HTML and PDF."""
     kind = (content_type or "").split(";", 1)[0].strip().lower()
     return kind in ("text/html", "application/xhtml+xml", "application/pdf")
+
+
+def host_of(url: str) -> str:
+    """The host a link's check goes to: Scrapy's download slot (one request at a time per host)."""
+    return (urlsplit(url).hostname or "").lower()
+
+
+def within_host_cap(urls: list[str], per_host: int) -> list[bool]:
+    """Which of these links (in the order they are due) a run takes: the first `per_host` of each host.
+    The others stay due for the next run, so that one host with thousands of links, checked one at a
+    time, cannot hold a run for hours."""
+    taken: dict[str, int] = {}
+    kept = []
+    for url in urls:
+        host = host_of(url)
+        taken[host] = taken.get(host, 0) + 1
+        kept.append(taken[host] <= per_host)
+    return kept

@@ -6,33 +6,133 @@ verdict, exit codes), reading and writing link health instead of digests.
                            ──► run.lookup_due(id, state)   whether to ask the CDX API for a copy
     pipelines              ──► run.store(item)             check row, state, WARC capture, copy found
     spider_closed          ──► run.close(reason)           CDXJ index of the captures, verdict, lock
+
+Budgets (README "Budgets and coexisting jobs"): at most `DIGEST_LINK_MAX_PER_HOST` links of a host
+per run, `DIGEST_LINK_MAX_CAPTURE_BYTES` of captures and `DIGEST_LINK_MAX_SECONDS` of wall-clock
+time; what a budget leaves stays due for the next run, and a run that spent one ends `finished`
+(exit 0). A stop (a budget, SIGTERM) cuts the requests in flight rather than waiting for them, as
+Scrapy's graceful stop would (up to DOWNLOAD_TIMEOUT, Crawl-delay and Retry-After waits included).
+A link check takes its own lock (`ARCHIVE.links.lock`): a refresh runs beside it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from scrapy import Request
+from scrapy.utils.defer import deferred_from_coro
 from sqlite_utils import Database
+from twisted.internet.task import LoopingCall
 
 import storage
-from crawler.captures import CaptureStore, captures_folder
-from crawler.items import ArchivedCopyLookup, LinkChecked, PageFailure
-from crawler.linkcheck import DeadRule, LinkState, is_capturable, next_state
-from crawler.run import CrawlRun
+from crawler.captures import CaptureStore, captures_folder, payload_digest
+from crawler.items import ArchivedCopyLookup, LinkChecked, LinkPage, PageFailure
+from crawler.linkcheck import DeadRule, LinkState, is_capturable, next_state, within_host_cap
+from crawler.run import USAGE_EXIT_CODE, CrawlRun, RunRefused
 from storage import links as link_store
 
 logger = logging.getLogger(__name__)
+
+# The reason a run closes with when a budget is spent: it ends `finished`, the rest due for the next run.
+BUDGET_SPENT = "budget_spent"
+# Set in a request's meta when a stop cut it: no check is recorded for it (the link stays due).
+CUT = "link_check_cut"
+
+
+@dataclass(frozen=True)
+class LinkBudgets:
+    """The limits of one link check (each setting's help is in crawler/config.py)."""
+
+    max_bytes: int  # DIGEST_LINK_MAX_BYTES: of one page, on the wire and decoded
+    capture_bytes: int  # DIGEST_LINK_MAX_CAPTURE_BYTES: of the pages captured in one run
+    per_host: int  # DIGEST_LINK_MAX_PER_HOST
+    seconds: float  # DIGEST_LINK_MAX_SECONDS
+
+    @classmethod
+    def from_settings(cls, settings) -> LinkBudgets:
+        """Read and check the settings; a bad one refuses the run (exit 2) before the archive is locked."""
+        budgets = cls(
+            max_bytes=int(_number(settings, "DIGEST_LINK_MAX_BYTES", whole=True, least=1)),
+            capture_bytes=int(_number(settings, "DIGEST_LINK_MAX_CAPTURE_BYTES", whole=True, least=1)),
+            per_host=int(_number(settings, "DIGEST_LINK_MAX_PER_HOST", whole=True, least=1)),
+            seconds=_number(settings, "DIGEST_LINK_MAX_SECONDS", whole=False, least=0.001),
+        )
+        if budgets.capture_bytes < budgets.max_bytes:
+            # Else a page could never fit a run's captures, and would stay due for ever.
+            raise RunRefused(
+                f"DIGEST_LINK_MAX_CAPTURE_BYTES ({budgets.capture_bytes}) must be at least DIGEST_LINK_MAX_BYTES "
+                f"({budgets.max_bytes})",
+                USAGE_EXIT_CODE,
+            )
+        return budgets
+
+
+def _number(settings, name: str, *, whole: bool, least: float) -> float:
+    raw = settings.get(name)
+    kind = "a whole number" if whole else "a number"
+    try:
+        if isinstance(raw, bool):
+            raise ValueError(raw)
+        value = float(int(str(raw).strip())) if whole and not isinstance(raw, int) else float(raw)
+    except (TypeError, ValueError):
+        raise RunRefused(f"{name} must be {kind}, not {raw!r}", USAGE_EXIT_CODE) from None
+    if not math.isfinite(value) or value < least:
+        raise RunRefused(f"{name} must be {kind} of at least {least:g}, not {raw!r}", USAGE_EXIT_CODE)
+    return value
+
+
+class InFlight:
+    """The link check's requests from their first downloader middleware to their answer, each as the
+    asyncio task Scrapy's downloader runs it in. Cancelling the task ends the request wherever it
+    waits (a slow answer, a download slot's delay, robots.txt, Crawl-delay, Retry-After)."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[asyncio.Task, Request] = {}
+
+    def add(self, request: Request) -> None:
+        try:
+            task = asyncio.current_task()
+        except RuntimeError:  # no asyncio loop: a stop waits for the request, as any Scrapy stop
+            return
+        if task is not None:
+            self._tasks[task] = request
+            task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._tasks.pop(task, None)
+
+    def cut(self) -> int:
+        """Cancel every request in flight; returns how many."""
+        tasks = list(self._tasks.items())
+        for task, request in tasks:
+            request.meta[CUT] = True
+            task.cancel()
+        return len(tasks)
 
 
 class LinkRun(CrawlRun):
     """One check of the archive's links."""
 
+    lock_job = "links"
+    WATCH_INTERVAL = 0.25  # seconds between looks at the clock and at a stop asked for (SIGTERM)
+
     def __init__(self, crawler, mode: str, start_url: str) -> None:
         super().__init__(crawler, mode, start_url)
         settings = crawler.settings
+        self.budgets = LinkBudgets.from_settings(settings)
+        self.in_flight = InFlight()
+        self.stopping = False  # a budget or a stop: no new request is let through
+        self.early_end: str | None = None  # which budget ended the run
+        self.over_host_cap = 0  # links due but left for the next run (DIGEST_LINK_MAX_PER_HOST)
+        self.capture_deferred: set[int] = set()  # checks not recorded: their capture would pass the budget
+        self.capture_spent = 0  # bytes of pages captured (response records) in this run
+        self._watch: LoopingCall | None = None
         self.now = datetime.now(timezone.utc).replace(microsecond=0)
         self.every_days = settings.getfloat("DIGEST_LINK_RECHECK_DAYS")
         self.dead_every_days = settings.getfloat("DIGEST_LINK_DEAD_RECHECK_DAYS")
@@ -61,7 +161,15 @@ class LinkRun(CrawlRun):
         with db.atomic():
             self.new_targets = link_store.sync_link_targets(db, self.now.isoformat())
         due = link_store.due_links(db, self.now, every_days=self.every_days, dead_every_days=self.dead_every_days)
-        self.due = {link.id: link for link in due}
+        taken = within_host_cap([link.url for link in due], self.budgets.per_host)
+        self.due = {link.id: link for link, take in zip(due, taken, strict=True) if take}
+        self.over_host_cap = len(due) - len(self.due)
+        if self.over_host_cap:
+            logger.info(
+                "%d links due are left for the next run: more than DIGEST_LINK_MAX_PER_HOST (%d) on their host",
+                self.over_host_cap,
+                self.budgets.per_host,
+            )
         self.digest_origins = link_store.digest_origins(db)
 
     # --- what the spider asks -------------------------------------------------------------------
@@ -88,6 +196,53 @@ class LinkRun(CrawlRun):
 
     def is_on_site(self, url: str) -> bool:
         return True  # a link check goes wherever the links point (robots.txt and politeness still apply)
+
+    def admit(self, request: Request) -> bool:
+        """A request reaches the downloader (crawler.middlewares.CutOnStop): kept in flight so that a stop
+        can cut it; False once the run is stopping (it is not sent; its link stays due)."""
+        if self.stopping:
+            request.meta[CUT] = True
+            return False
+        self.in_flight.add(request)
+        return True
+
+    # --- budgets and stops ----------------------------------------------------------------------
+
+    def _spider_opened(self, spider) -> None:
+        super()._spider_opened(spider)
+        self._watch = LoopingCall(self._look)
+        self._watch.start(self.WATCH_INTERVAL, now=False)
+
+    def _spider_closed(self, spider, reason: str) -> None:
+        if self._watch is not None and self._watch.running:
+            self._watch.stop()
+        super()._spider_closed(spider, reason)
+
+    def _look(self) -> None:
+        if not self.crawler.crawling:
+            # SIGTERM or Ctrl-C: Scrapy's graceful stop waits for every request in flight; cut them.
+            self._cut("the crawl is stopping")
+        elif time.monotonic() - self.tally.started >= self.budgets.seconds:
+            self.end_early(f"DIGEST_LINK_MAX_SECONDS ({self.budgets.seconds:g}) reached")
+
+    def end_early(self, why: str) -> None:
+        """A budget is spent: the run ends now with what it has checked (`finished`, exit 0)."""
+        if self.early_end is not None:
+            return
+        self.early_end = why
+        logger.info("%s: ending the link check; what is not checked stays due for the next run", why)
+        engine = self.crawler.engine
+        if engine is not None and self.crawler.crawling:
+            deferred_from_coro(engine.close_spider_async(reason=BUDGET_SPENT))
+        self._cut(why)
+
+    def _cut(self, why: str) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        cut = self.in_flight.cut()
+        if cut:
+            logger.info("%s: %d requests in flight cut (their links stay due)", why, cut)
 
     # --- writes ---------------------------------------------------------------------------------
 
@@ -118,17 +273,23 @@ class LinkRun(CrawlRun):
         state, at = self.judged.pop(item.target_id)
         written = None
         link = self.due[item.target_id]
-        if self.capture_enabled and item.page is not None and state.status == "ok":
-            content_type = dict((k.lower(), v) for k, v in item.page.headers).get("content-type")
-            if is_capturable(content_type):
-                written = self.captures.write(
-                    item.page,
-                    datetime.fromisoformat(at),
-                    previous_digest=link.capture_digest,
-                    previous_date=self._captured_at(item.target_id),
-                    previous_uri=item.page.url,
-                )
-                self.captured[written.kind] += 1
+        page = self._page_to_capture(item, state)
+        if page is not None and self._past_capture_budget(page, link):
+            # Not recorded: the link stays due, and the next run checks and captures it.
+            self.capture_deferred.add(item.target_id)
+            self.end_early(f"DIGEST_LINK_MAX_CAPTURE_BYTES ({self.budgets.capture_bytes}) reached")
+            return
+        if page is not None:
+            written = self.captures.write(
+                page,
+                datetime.fromisoformat(at),
+                previous_digest=link.capture_digest,
+                previous_date=_warc_date(link.captured_at),
+                previous_uri=page.url,
+            )
+            self.captured[written.kind] += 1
+            if written.kind == "response":
+                self.capture_spent += len(page.body)
         run_id = self.run_id
 
         # Rows only (the WARC record is written above, once): the batch may run this again.
@@ -153,11 +314,18 @@ class LinkRun(CrawlRun):
         self.statuses["dead" if state.dead else state.status] += 1
         self.tally.counts.posts_fetched += 1  # the run's row counts requests answered as "fetched"
 
-    def _captured_at(self, target_id: int) -> str | None:
-        row = self.db.execute("SELECT captured_at FROM link_targets WHERE id = ?", [target_id]).fetchone()
-        if not row or not row[0]:
+    def _page_to_capture(self, item: LinkChecked, state: LinkState) -> LinkPage | None:
+        if not self.capture_enabled or item.page is None or state.status != "ok":
             return None
-        return datetime.fromisoformat(row[0]).strftime("%Y-%m-%dT%H:%M:%SZ")
+        content_type = dict((k.lower(), v) for k, v in item.page.headers).get("content-type")
+        return item.page if is_capturable(content_type) else None
+
+    def _past_capture_budget(self, page: LinkPage, link: link_store.DueLink) -> bool:
+        """Whether capturing this page would take the run past DIGEST_LINK_MAX_CAPTURE_BYTES (a page
+        unchanged since its last capture is a revisit record, and costs nothing)."""
+        if link.capture_digest == payload_digest(page.body):
+            return False
+        return self.capture_spent + len(page.body) > self.budgets.capture_bytes
 
     # --- the run's end --------------------------------------------------------------------------
 
@@ -173,15 +341,32 @@ class LinkRun(CrawlRun):
     def _account_for_unsettled_posts(self) -> None:
         return None  # the verdict counts what was checked against what was due (in _verdict)
 
+    def _verdict(self, reason: str) -> tuple[str, str | None]:
+        if reason == BUDGET_SPENT and self.exception is None and self.storage_error is None:
+            left = len(self.due) - len(self._checked_ids()) + self.over_host_cap
+            return "finished", f"{self.early_end}: {left} links left due for the next run"
+        return super()._verdict(reason)
+
     def _finished_verdict(self) -> tuple[str, str | None]:
-        """Every link due got its check."""
-        checked = sum(self.statuses.values())
-        if checked < len(self.due):
-            unanswered = [link.url for link in self.due.values() if link.id not in self._checked_ids()]
+        """Every link taken got its check (or was left due by the capture budget)."""
+        checked = self._checked_ids()
+        unanswered = [
+            link.url for link in self.due.values() if link.id not in checked and link.id not in self.capture_deferred
+        ]
+        if unanswered:
             return "failed", f"{len(unanswered)} of {len(self.due)} due links got no check: {', '.join(unanswered[:3])}"
+        if self.early_end is not None:  # the capture budget was spent by the last answers
+            left = len(self.capture_deferred) + self.over_host_cap
+            return "finished", f"{self.early_end}: {left} links left due for the next run"
+        if self.over_host_cap:
+            return "finished", (
+                f"{self.over_host_cap} links over DIGEST_LINK_MAX_PER_HOST ({self.budgets.per_host}) left due for the "
+                "next run"
+            )
         return "finished", None
 
     def _checked_ids(self) -> set[int]:
+        """The links this run recorded a check of: one query, at the run's end."""
         rows = self.db.execute("SELECT target_id FROM link_checks WHERE crawl_run_id = ?", [self.run_id]).fetchall()
         return {row[0] for row in rows}
 
@@ -203,3 +388,8 @@ class LinkRun(CrawlRun):
         )
         if self.status == "failed" and self.exception is None and self.storage_error is None:
             logger.error("Link check run %s failed: %s", self.run_id, self.message)
+
+
+def _warc_date(iso: str | None) -> str | None:
+    """An ISO time as a WARC-Date (`2024-01-31T12:00:00Z`)."""
+    return datetime.fromisoformat(iso).strftime("%Y-%m-%dT%H:%M:%SZ") if iso else None

@@ -6,6 +6,9 @@
 - `CrawlDelay`: the `Crawl-delay` of robots.txt, honoured between requests to the site.
 - `PublicAddressesOnly`: the link check reaches no private network (`crawler.netguard`).
 - `SlotOfTheRedirectedHost`: a redirect to another host waits for that host's turn.
+- `CutOnStop` (links): every request of a link check can be cut when the run stops.
+- `CapDecodedLinkBodies` (links): Scrapy's HttpCompressionMiddleware, with a linked page's decoded
+  body capped at `DIGEST_LINK_MAX_BYTES`.
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ from urllib.parse import urlsplit
 
 from protego import Protego
 from scrapy import signals
+from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
 from scrapy.exceptions import CannotResolveHostError, IgnoreRequest
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.error import DNSLookupError
 
+from crawler.linkrun import LinkRun
 from crawler.netguard import Reach, origin_of
 from crawler.parsing.numbers import MAX_COUNT, ascii_number
 from crawler.resolver import GuardedResolver
@@ -281,3 +286,55 @@ def _hostname(url: str) -> str:
         return urlsplit(url).hostname or ""
     except ValueError:
         return ""
+
+
+class CutOnStop:
+    """The links spider's outermost downloader middleware: each request is handed to the run, which
+    cuts what is in flight when it stops (a budget, SIGTERM), and lets none through after that."""
+
+    def __init__(self, crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def process_request(self, request):
+        run = CrawlRun.of(self.crawler)
+        if isinstance(run, LinkRun) and not run.admit(request):
+            raise IgnoreRequest(f"not fetched: the link check is stopping ({request.url} stays due)")
+        return None
+
+
+# The flag of a linked page whose decoded body passed DIGEST_LINK_MAX_BYTES (its body is dropped).
+BODY_OVER_CAP = "decoded_over_cap"
+
+
+class CapDecodedLinkBodies(HttpCompressionMiddleware):
+    """Scrapy's HttpCompressionMiddleware in its place (590), with the decoded body of a linked page
+    capped at DIGEST_LINK_MAX_BYTES whatever its Content-Encoding: a 40 MB page sent as 40 KB of gzip
+    is never held whole. The cap on the wire is the spider's (bytes_received); this one is Scrapy's
+    own, its `download_maxsize` measured while decompressing. A page past it keeps its status (the
+    link is checked) with an empty body and the flag BODY_OVER_CAP: never captured."""
+
+    def __init__(self, crawler) -> None:
+        super().__init__(crawler=crawler)
+        self.max_bytes = crawler.settings.getint("DIGEST_LINK_MAX_BYTES")
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        super().from_crawler(crawler)  # NotConfigured when COMPRESSION_ENABLED is off
+        return cls(crawler)
+
+    def process_response(self, request, response, spider=None):  # `spider`: the signature of Scrapy's
+        if "link_id" not in request.meta:  # robots.txt, the CDX API: Scrapy's DOWNLOAD_MAXSIZE
+            return super().process_response(request, response)
+        # On a copy: the cap must not reach a retry or a redirect of this request (there Scrapy's
+        # download handler would fail a long body instead of letting the spider cut it).
+        capped = request.replace(meta={**request.meta, "download_maxsize": self.max_bytes})
+        try:
+            return super().process_response(capped, response)
+        except IgnoreRequest:
+            headers = response.headers.copy()
+            headers.pop("Content-Encoding", None)
+            return response.replace(body=b"", headers=headers, flags=[*response.flags, BODY_OVER_CAP])

@@ -35,6 +35,7 @@ from scrapy import signals
 from scrapy.exceptions import DropItem
 from scrapy.utils.defer import deferred_from_coro
 from sqlite_utils import Database
+from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
 import storage
@@ -66,7 +67,7 @@ EXIT_CODES = {
         "a bad or unknown argument or setting, or a DATABASE that is missing (`links`), not SQLite, another "
         "program's, or unwritable: refused before any request, with nothing created"
     ),
-    3: "another crawl holds the archive",
+    3: "another job of the same kind holds the archive: a crawl (or `digest-archive reparse`), or a link check",
     4: "a storage error stopped the run: disk full, read-only file, database locked, a constraint",
     5: "interrupted (SIGTERM, Ctrl-C): what was done is committed; run the same command again",
     6: "an unexpected error (an exception in the crawler): recorded as an `exception` failure; please report it",
@@ -85,6 +86,13 @@ class RunRefused(Exception):
 
 class CrawlRun:
     """The run of one crawler: its archive, lock, snapshot, write batch and verdict."""
+
+    # Which lock the run takes (storage.ArchiveLock): None, the archive's own; a link check takes its
+    # own, so that it never keeps a scheduled refresh out.
+    lock_job: str | None = None
+    # Seconds between looks at the write batch: writes held longer than the batch's `max_seconds` are
+    # committed even while the crawl waits on the network (another job may be waiting to write).
+    COMMIT_CHECK_INTERVAL = 0.5
 
     def __init__(self, crawler, mode: str, start_url: str) -> None:
         settings = crawler.settings
@@ -113,6 +121,7 @@ class CrawlRun:
         self._reserve: _SpaceReserve | None = None
         self._db: Database | None = None
         self._batch: storage.WriteBatch | None = None
+        self._committer: LoopingCall | None = None
 
     @property
     def db(self) -> Database:
@@ -143,8 +152,8 @@ class CrawlRun:
             # What the path alone tells (missing, a folder, not SQLite) is refused before the lock file.
             storage.check_archive_path(run.database, must_exist=not create)
             new_archive = not Path(run.database).exists()
-            run._lock = storage.ArchiveLock(run.database).acquire()
-            run._reserve = _SpaceReserve(Path(f"{run.database}.reserve"))
+            run._lock = storage.ArchiveLock(run.database, cls.lock_job).acquire()
+            run._reserve = _SpaceReserve(run._lock.path.with_suffix(".reserve"))
         except storage.ArchiveBusy as error:
             raise RunRefused(str(error), BUSY_EXIT_CODE) from None
         except storage.ArchiveError as error:
@@ -152,7 +161,7 @@ class CrawlRun:
         try:
             run._db = db = storage.open_database(run.database, create=create)
             run._read_archive(db, recheck_limit)
-            abandoned = storage.close_abandoned_runs(db)
+            abandoned = storage.close_abandoned_runs(db, link_check=cls.lock_job == "links")
         except (storage.ArchiveError, sqlite3.Error) as error:
             run._release(refused=True)
             if new_archive:  # made by this run a moment ago, and known to no one else
@@ -487,7 +496,8 @@ class CrawlRun:
         """Keep what was written before the error, record it, and stop taking new work."""
         self.storage_error = f"{type(error).__name__}: {error}"
         url = getattr(item, "url", "?")
-        logger.error("Storage error while writing %s: %s; stopping the run", url, self.storage_error)
+        what = f"writing {url}" if item is not None else "committing the batch"
+        logger.error("Storage error while %s: %s; stopping the run", what, self.storage_error)
         self._free_reserve()
         self._end_batch()
         if isinstance(item, (Digest, FetchedPage)):
@@ -530,9 +540,21 @@ class CrawlRun:
             deferred_from_coro(self.crawler.engine.close_spider_async(reason="storage_error"))
             return
         self._batch = storage.WriteBatch(self.db, max_items=self.batch_size)
+        self._committer = LoopingCall(self._commit_held_writes)
+        self._committer.start(self.COMMIT_CHECK_INTERVAL, now=False)
         logger.info("Archive %s: crawl run %d started (%s mode)", self.database, self.run_id, self.mode)
 
+    def _commit_held_writes(self) -> None:
+        if self._batch is None or self.storage_error is not None:
+            return
+        try:
+            self._batch.commit_if_stale()
+        except sqlite3.Error as error:
+            self._storage_failed(error, None)
+
     def _spider_closed(self, spider, reason: str) -> None:
+        if self._committer is not None and self._committer.running:
+            self._committer.stop()
         try:
             self.close(reason)
         except Exception as error:  # the verdict must stand whatever broke

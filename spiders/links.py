@@ -9,8 +9,9 @@ Politeness is Scrapy's own, so `-s` overrides it as for any spider: robots.txt o
 link is recorded as `disallowed`, never fetched), one request at a time per host with `DOWNLOAD_DELAY`
 and AutoThrottle, hosts in parallel up to `CONCURRENT_REQUESTS`, and `DownloaderAwarePriorityQueue`
 so that a host with many links does not hold the others back. GET, never HEAD; bodies past
-`DIGEST_LINK_MAX_BYTES` are cut (the status still counts). `http_proxy`/`https_proxy`/`no_proxy`
-are honoured by Scrapy's HttpProxyMiddleware.
+`DIGEST_LINK_MAX_BYTES` (on the wire, or decoded) are cut (the status still counts, nothing is
+captured). `http_proxy`/`https_proxy`/`no_proxy` are honoured by Scrapy's HttpProxyMiddleware.
+Budgets per run (links per host, capture bytes, seconds) are the run's (crawler/linkrun.py).
 
 A link reaches only public addresses, the archive's own origins and `DIGEST_LINK_ALLOW_NETWORKS`
 (`crawler.netguard`; `PublicAddressesOnly` and its resolver): anything else is recorded as `refused`.
@@ -34,8 +35,8 @@ from crawler.config import BadSetting, apply_project_defaults, check_settings
 from crawler.failures import describe_failure
 from crawler.items import ArchivedCopyLookup, LinkChecked, LinkPage
 from crawler.linkcheck import LinkState, is_capturable, status_of_answer, status_of_failure
-from crawler.linkrun import LinkRun
-from crawler.middlewares import AddressRefused
+from crawler.linkrun import CUT, LinkRun
+from crawler.middlewares import BODY_OVER_CAP, AddressRefused
 from crawler.netguard import parse_networks, reach_for
 from crawler.parsing import ParseError
 from crawler.parsing.cdx import cdx_query, closest_not_after, parse_cdx_answer, replay_url
@@ -100,15 +101,19 @@ class LinksSpider(scrapy.Spider):
         "DOWNLOAD_TIMEOUT": 30,
         "RETRY_TIMES": 2,
         "REDIRECT_MAX_TIMES": 10,
-        # The body cap is DIGEST_LINK_MAX_BYTES (cut, not failed); this is for compressed bodies only.
+        # A linked page's cap is DIGEST_LINK_MAX_BYTES (cut, not failed; decoded too: CapDecodedLinkBodies);
+        # this is for robots.txt and the CDX API's answers.
         "DOWNLOAD_MAXSIZE": 64 * 1024 * 1024,
         "DOWNLOAD_WARNSIZE": 0,
         "DOWNLOADER_MIDDLEWARES": {
+            "crawler.middlewares.CutOnStop": 10,  # outermost: a stop cuts a request wherever it waits
             # Before RobotsTxtMiddleware (100): a refused host is not even asked for its robots.txt.
             "crawler.middlewares.PublicAddressesOnly": 50,
             "crawler.middlewares.SlotOfTheRedirectedHost": 60,
             "crawler.middlewares.CrawlDelay": 110,
             "crawler.middlewares.WaitForRetryAfter": 560,
+            "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+            "crawler.middlewares.CapDecodedLinkBodies": 590,
         },
         "ITEM_PIPELINES": {"crawler.pipelines.StoreInArchive": 300},
         "EXTENSIONS": {"crawler.progress.CrawlProgress": None},
@@ -132,7 +137,6 @@ class LinksSpider(scrapy.Spider):
             check_settings(crawler.settings)
         except BadSetting as error:
             _usage_error(str(error), USAGE_EXIT_CODE)
-        spider.max_bytes = crawler.settings.getint("DIGEST_LINK_MAX_BYTES")
         spider.cdx_api = crawler.settings.get("DIGEST_LINK_CDX_API") or ""
         spider.replay_prefix = crawler.settings.get("DIGEST_LINK_REPLAY_PREFIX") or ""
         spider.cdx_limit = crawler.settings.getint("DIGEST_LINK_CDX_LIMIT")
@@ -157,6 +161,7 @@ class LinksSpider(scrapy.Spider):
             if crawler.settings.getbool("HTTPPROXY_ENABLED")
             else (),
         )
+        spider.max_bytes = spider.run.budgets.max_bytes
         crawler.signals.connect(spider._bytes_received, signal=signals.bytes_received)
         robots_logger = logging.getLogger("scrapy.downloadermiddlewares.robotstxt")
         if not any(isinstance(f, _UnreachableRobotsTxtIsRoutine) for f in robots_logger.filters):
@@ -195,7 +200,7 @@ class LinksSpider(scrapy.Spider):
         target_id, url = response.meta["link_id"], response.meta["link_url"]
         headers = response.headers
         content_type = (headers.get("Content-Type") or b"").decode("latin-1")
-        truncated = "download_stopped" in response.flags
+        truncated = "download_stopped" in response.flags or BODY_OVER_CAP in response.flags
         title = heading = None
         if 200 <= response.status < 300 and "html" in content_type.lower():
             page = parse_linked_page(response.body, charset_of(content_type))
@@ -221,7 +226,7 @@ class LinksSpider(scrapy.Spider):
                 ),
                 body=response.body,
             )
-        message = f"body cut at DIGEST_LINK_MAX_BYTES ({self.max_bytes}): not captured" if truncated else None
+        message = f"body past DIGEST_LINK_MAX_BYTES ({self.max_bytes}): not captured" if truncated else None
         state = self.run.judge(target_id, status)  # before the item: the run writes the state judged here
         yield LinkChecked(
             target_id=target_id,
@@ -236,6 +241,8 @@ class LinksSpider(scrapy.Spider):
 
     def failed(self, failure):
         request = failure.request
+        if request.meta.get(CUT):  # cut by a stop: no check to record, the link stays due
+            return
         target_id, url = request.meta["link_id"], request.meta["link_url"]
         if failure.check(AddressRefused):
             kind, message = "refused", str(failure.value)
@@ -284,5 +291,7 @@ class LinksSpider(scrapy.Spider):
 
     def copy_failed(self, failure):
         request = failure.request
+        if request.meta.get(CUT):  # cut by a stop: asked again by a later run
+            return
         _, message, _ = describe_failure(failure)
         yield ArchivedCopyLookup(request.meta["copy_for"], request.meta["link_url"], None, f"CDX API: {message}")

@@ -91,6 +91,7 @@ class DueLink:
     url: str
     state: LinkState
     capture_digest: str | None
+    captured_at: str | None  # of that capture (ISO)
     has_copy: bool
     lookup_at: str | None
     cited_on: str | None  # the earliest date of a digest that links it (ISO date), for the CDX lookup
@@ -124,7 +125,7 @@ def due_links(db: Database, now: datetime, *, every_days: float, dead_every_days
     dead_fresh = (now - timedelta(days=dead_every_days)).isoformat()
     rows = db.execute(
         """SELECT t.id, t.url, t.status, t.failures, t.failing_since, t.last_ok_at, t.dead_since, t.capture_digest,
-                  t.archived_copy, t.lookup_at,
+                  t.archived_copy, t.lookup_at, t.captured_at,
                   (SELECT min(coalesce(d.published, d.issue_date)) FROM links l JOIN digests d ON d.id = l.digest_id
                    WHERE l.url = t.url) AS cited_on
            FROM link_targets t
@@ -143,9 +144,10 @@ def due_links(db: Database, now: datetime, *, every_days: float, dead_every_days
                 status=row[2], failures=row[3] or 0, failing_since=row[4], last_ok_at=row[5], dead_since=row[6]
             ),
             capture_digest=row[7],
+            captured_at=row[10],
             has_copy=row[8] is not None,
             lookup_at=row[9],
-            cited_on=row[10],
+            cited_on=row[11],
         )
         for row in rows
     ]

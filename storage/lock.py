@@ -1,9 +1,12 @@
-"""One crawl (or re-parse) at a time per archive: an advisory lock on `<archive>.lock`.
+"""One job of each kind at a time per archive: an advisory lock on `<archive>.lock` (a digests crawl, a
+re-parse) or `<archive>.<job>.lock` (`links`: a link check).
 
-The operating system drops the lock when the process ends, even on `kill -9`, so a crash never
-leaves a stale lock behind. The file itself stays (removing it while others may open it would let two
-processes lock two different files), except that a run refused right after it created the file
-discards it (`discard()`): a refused DATABASE leaves nothing beside it.
+Jobs of different kinds write the same file side by side (WAL mode, short transactions, a busy
+timeout: storage/schema.py): an hours-long link check never makes a scheduled refresh fail. Two jobs
+of the same kind refuse each other. The operating system drops the lock when the process ends, even
+on `kill -9`, so a crash never leaves a stale lock behind. The file itself stays (removing it while
+others may open it would let two processes lock two different files), except that a run refused right
+after it created the file discards it (`discard()`): a refused DATABASE leaves nothing beside it.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ class ArchiveBusy(ArchiveError):
 
 
 class ArchiveLock:
-    def __init__(self, database: str | Path) -> None:
+    def __init__(self, database: str | Path, job: str | None = None) -> None:
         self.database = Path(database)
-        self.path = Path(f"{database}.lock")
+        self.job = job  # None: the archive's own lock (crawl, re-parse); "links": the link check's
+        self.path = Path(f"{database}.{job}.lock" if job else f"{database}.lock")
         self._fd: int | None = None
         self.created = False  # this lock made the file (so it may discard it)
 
@@ -40,8 +44,9 @@ class ArchiveLock:
         except BlockingIOError:
             holder = os.read(fd, 32).decode("ascii", "replace").strip() or "another process"
             os.close(fd)
+            other = "link check" if self.job == "links" else "crawl"
             raise ArchiveBusy(
-                f"{self.database} is in use by another crawl (pid {holder}); try again when it has finished"
+                f"{self.database} is in use by another {other} (pid {holder}); try again when it has finished"
             ) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode("ascii"))

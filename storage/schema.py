@@ -6,6 +6,8 @@ Names are part of the interface (`../shared/design.md`); Datasette, exports and 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Generator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -50,8 +52,41 @@ ARCHIVE_TABLES = (
 _FIRST_TABLES = ("digests", "entries", "links", "crawl_runs", "failures")
 
 
+# How long a write waits for another job's transaction to end (ms): far longer than any one transaction.
+BUSY_TIMEOUT_MS = 30_000
+
+
 class ArchiveError(Exception):
     """The file given is not a usable archive: not SQLite, another program's database, unwritable."""
+
+
+class ArchiveDatabase(Database):
+    """The archive opened for writing: a transaction takes the write lock when it begins.
+
+    A digests crawl and a link check write the same file at once (WAL mode). A transaction begun
+    with a plain (deferred) `BEGIN` that reads before it writes holds a snapshot; when the other job
+    commits meanwhile, its first write fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT),
+    whatever the busy timeout. `BEGIN IMMEDIATE` waits for the other job's commit (up to the busy
+    timeout) and starts from what it wrote. Nested blocks are savepoints, as in sqlite-utils.
+    """
+
+    @contextmanager
+    def atomic(self) -> Generator[Database, None, None]:
+        if self.conn.in_transaction:
+            with super().atomic() as db:
+                yield db
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.rollback()
+            raise
+        try:
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.rollback()
+            raise
 
 
 def open_database(path: str | Path, *, create: bool = True) -> Database:
@@ -63,11 +98,13 @@ def open_database(path: str | Path, *, create: bool = True) -> Database:
     """
     path = check_archive_path(path, must_exist=not create)
     try:
-        db = Database(path)
+        db = ArchiveDatabase(path)
+        # A crawl, a link check and a reader (Datasette, an export) share the file; a write waits for the
+        # other job's commit rather than failing at once. Each job's transactions last at most a few
+        # seconds (storage.WriteBatch, committed when idle too), well inside this timeout.
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         _check_archive(db, path)
         db.execute("PRAGMA foreign_keys = ON")
-        # A crawl and a reader (Datasette, an export) share the file; wait rather than fail at once.
-        db.execute("PRAGMA busy_timeout = 10000")
         if db.journal_mode != "wal":
             db.enable_wal()
         # In WAL mode NORMAL syncs the log at checkpoints, not at every commit: a killed process loses

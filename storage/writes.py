@@ -291,14 +291,16 @@ def mark_gone(db: Database, site: str, post_ids: list[int], now: str | None = No
         ).rowcount
 
 
-def close_abandoned_runs(db: Database, now: str | None = None) -> int:
-    """Runs left `running` by a process that ended without closing them (kill -9, power loss) are
-    marked `killed`. Call it holding the archive's lock: then no other run is really running."""
+def close_abandoned_runs(db: Database, now: str | None = None, *, link_check: bool = False) -> int:
+    """Runs of this kind of job (link checks, or the others) left `running` by a process that ended
+    without closing them (kill -9, power loss) are marked `killed`. Call it holding that kind's lock
+    (storage.ArchiveLock): then no other run of its kind is really running; one of the other kind may be."""
     with db.atomic():
         return db.execute(
             "UPDATE crawl_runs SET status = 'killed', finished = ?, message = 'the crawl process ended without "
-            "closing its run (killed, or the machine stopped); what it committed is kept' WHERE status = 'running'",
-            [now or utc_now()],
+            "closing its run (killed, or the machine stopped); what it committed is kept' "
+            "WHERE status = 'running' AND (mode = 'links') = ?",
+            [now or utc_now(), link_check],
         ).rowcount
 
 
@@ -425,6 +427,12 @@ class WriteBatch:
             self.commit()
         return result
 
+    def commit_if_stale(self) -> None:
+        """Commit writes held `max_seconds` or longer. Called on a timer: a crawl waiting on the network
+        must not hold the archive's write lock meanwhile (another job writes the same file)."""
+        if self._done and time.monotonic() - self.opened_at >= self.max_seconds:
+            self.commit()
+
     def commit(self) -> None:
         """Commit the batch (after a failed write, the writes before it are run again first)."""
         if self._undone:
@@ -444,7 +452,8 @@ class WriteBatch:
         if self._undone:
             self._redo()
         elif not self.db.conn.in_transaction:
-            self.db.execute("BEGIN")
+            # IMMEDIATE: the write lock now, waiting for another job's commit (storage.ArchiveDatabase).
+            self.db.execute("BEGIN IMMEDIATE")
             self.opened_at = time.monotonic()
 
     def _undo(self) -> None:
@@ -459,7 +468,8 @@ class WriteBatch:
         the batch is kept and the error is raised: the caller treats it as a failed commit."""
         self._undone = False
         try:
-            self.db.execute("BEGIN")
+            self.db.execute("BEGIN IMMEDIATE")
+            self.opened_at = time.monotonic()
             for write in self._done:
                 write(self._in_batch)
         except BaseException:

@@ -202,13 +202,16 @@ def test_the_crawl_command_runs_links_once_over_the_archive_file(linked_archive)
     assert rows(linked_archive, "SELECT count(*) AS n FROM crawl_runs") == [{"n": 1}]
 
 
-def test_a_busy_archive_exits_3(linked_archive):
+def test_a_link_check_under_way_makes_another_exit_3(linked_archive):
     from storage import ArchiveLock
 
-    lock = ArchiveLock(str(linked_archive)).acquire()
+    lock = ArchiveLock(str(linked_archive), "links").acquire()  # what a link check holds (a crawl's is apart)
     try:
         with StandInWeb(HOSTS) as web:
-            assert run_links(linked_archive, web).returncode == 3
+            result = run_links(linked_archive, web)
+            assert result.returncode == 3
+            assert web.log == []
+        assert "is in use by another link check" in result.stderr
     finally:
         lock.release()
 

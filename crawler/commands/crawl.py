@@ -3,7 +3,8 @@ project knows when no `-a start_url=` is given.
 
 Scrapy's `crawl` exits 0 whatever happened inside the run. Here the exit code is the run's
 (`crawler.run.EXIT_CODES`): 0 finished, 1 the run failed because of the site, 2 a bad argument or
-DATABASE, 3 another crawl holds the archive, 4 a storage error, 5 interrupted, 6 an unexpected error.
+DATABASE, 3 another job of the same kind holds the archive (a crawl, or a link check), 4 a storage
+error, 5 interrupted, 6 an unexpected error.
 With several archives (`DIGEST_ARCHIVES`: nejatngo.org and iran-interlink.org) they are crawled one
 after the other into the same archive file, each its own run; the exit code is the highest of theirs,
 and a stop (SIGTERM, Ctrl-C) ends the sequence. A spider whose `crawls_each_archive` is False
