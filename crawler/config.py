@@ -341,18 +341,21 @@ PROJECT_SETTINGS = (
         1024 * 1024 * 1024,
         "Most bytes of pages one link check captures (at least DIGEST_LINK_MAX_BYTES); the page that would pass it "
         "ends the run (exit 0), and it and the links not checked stay due for the next run.",
+        takes=WholeNumber(1, 2**50),
     ),
     ProjectSetting(
         "DIGEST_LINK_MAX_PER_HOST",
         500,
         "Most links of one host one link check takes (those checked longest ago first); the others stay due for "
         "the next run.",
+        takes=WholeNumber(1),
     ),
     ProjectSetting(
         "DIGEST_LINK_MAX_SECONDS",
         7200,
         "Seconds a link check may run; then it ends with what it has checked (exit 0), the requests in flight are "
         "cut, and the rest stays due for the next run.",
+        takes=Number(0, 10 * 365 * 86_400, above_minimum=True),
     ),
     ProjectSetting(
         "DIGEST_LINK_CAPTURE",

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -56,12 +55,13 @@ class LinkBudgets:
 
     @classmethod
     def from_settings(cls, settings) -> LinkBudgets:
-        """Read and check the settings; a bad one refuses the run (exit 2) before the archive is locked."""
+        """Read the settings, checked by their declarations (crawler/config.py) when the spider was built; what
+        no one declaration can say, that a run's captures hold at least one page, refuses the run (exit 2)."""
         budgets = cls(
-            max_bytes=int(_number(settings, "DIGEST_LINK_MAX_BYTES", whole=True, least=1)),
-            capture_bytes=int(_number(settings, "DIGEST_LINK_MAX_CAPTURE_BYTES", whole=True, least=1)),
-            per_host=int(_number(settings, "DIGEST_LINK_MAX_PER_HOST", whole=True, least=1)),
-            seconds=_number(settings, "DIGEST_LINK_MAX_SECONDS", whole=False, least=0.001),
+            max_bytes=settings.getint("DIGEST_LINK_MAX_BYTES"),
+            capture_bytes=settings.getint("DIGEST_LINK_MAX_CAPTURE_BYTES"),
+            per_host=settings.getint("DIGEST_LINK_MAX_PER_HOST"),
+            seconds=settings.getfloat("DIGEST_LINK_MAX_SECONDS"),
         )
         if budgets.capture_bytes < budgets.max_bytes:
             # Else a page could never fit a run's captures, and would stay due for ever.
@@ -71,20 +71,6 @@ class LinkBudgets:
                 USAGE_EXIT_CODE,
             )
         return budgets
-
-
-def _number(settings, name: str, *, whole: bool, least: float) -> float:
-    raw = settings.get(name)
-    kind = "a whole number" if whole else "a number"
-    try:
-        if isinstance(raw, bool):
-            raise ValueError(raw)
-        value = float(int(str(raw).strip())) if whole and not isinstance(raw, int) else float(raw)
-    except (TypeError, ValueError):
-        raise RunRefused(f"{name} must be {kind}, not {raw!r}", USAGE_EXIT_CODE) from None
-    if not math.isfinite(value) or value < least:
-        raise RunRefused(f"{name} must be {kind} of at least {least:g}, not {raw!r}", USAGE_EXIT_CODE)
-    return value
 
 
 class InFlight:

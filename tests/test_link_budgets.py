@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from scrapy.settings import Settings
 
-from crawler.config import project_defaults
+from crawler.config import BadSetting, check_settings, project_defaults
 from crawler.linkrun import LinkBudgets
 from crawler.run import INTERRUPTED_EXIT_CODE, USAGE_EXIT_CODE, RunRefused
 from fixtures.linked import archive_linking
@@ -172,22 +172,29 @@ def _checked(database: Path, url: str) -> bool:
 @pytest.mark.parametrize(
     ("name", "value", "says"),
     [
-        ("DIGEST_LINK_MAX_SECONDS", "soon", "must be a number"),
-        ("DIGEST_LINK_MAX_SECONDS", "0", "at least"),
-        ("DIGEST_LINK_MAX_SECONDS", "nan", "at least"),
-        ("DIGEST_LINK_MAX_PER_HOST", "2.5", "must be a whole number"),
-        ("DIGEST_LINK_MAX_PER_HOST", "0", "at least 1"),
-        ("DIGEST_LINK_MAX_CAPTURE_BYTES", "-1", "at least 1"),
-        ("DIGEST_LINK_MAX_CAPTURE_BYTES", "1000", "must be at least DIGEST_LINK_MAX_BYTES"),
-        ("DIGEST_LINK_MAX_BYTES", "", "must be a whole number"),
+        ("DIGEST_LINK_MAX_SECONDS", "soon", "takes a number above 0"),
+        ("DIGEST_LINK_MAX_SECONDS", "0", "takes a number above 0"),
+        ("DIGEST_LINK_MAX_SECONDS", "nan", "takes a number above 0"),
+        ("DIGEST_LINK_MAX_PER_HOST", "2.5", "takes a whole number from 1"),
+        ("DIGEST_LINK_MAX_PER_HOST", "0", "takes a whole number from 1"),
+        ("DIGEST_LINK_MAX_CAPTURE_BYTES", "-1", "takes a whole number from 1"),
+        ("DIGEST_LINK_MAX_BYTES", "", "takes a whole number"),
     ],
 )
 def test_a_bad_budget_setting_is_refused_with_its_name(name, value, says):
     settings = Settings(project_defaults())
-    settings.set(name, value)
-    with pytest.raises(RunRefused, match=name) as refused:
+    settings.set(name, value, priority="cmdline")
+    with pytest.raises(BadSetting, match=name) as refused:
+        check_settings(settings)
+    assert says in str(refused.value)
+
+
+def test_captures_that_cannot_hold_one_page_are_refused():
+    settings = Settings(project_defaults())
+    settings.set("DIGEST_LINK_MAX_CAPTURE_BYTES", "1000")
+    with pytest.raises(RunRefused, match="must be at least DIGEST_LINK_MAX_BYTES") as refused:
         LinkBudgets.from_settings(settings)
-    assert says in str(refused.value) and refused.value.exit_code == USAGE_EXIT_CODE
+    assert refused.value.exit_code == USAGE_EXIT_CODE
 
 
 def test_the_defaults_are_good_budgets():
@@ -202,5 +209,5 @@ def test_a_bad_budget_stops_the_crawl_with_exit_2_before_the_archive_is_locked(t
         result = run_links(database, web, "-s", "DIGEST_LINK_MAX_PER_HOST=none")
         assert web.log == []
     assert result.returncode == USAGE_EXIT_CODE, result.stderr[-2000:]
-    assert "links: error: DIGEST_LINK_MAX_PER_HOST must be a whole number, not 'none'" in result.stderr
+    assert "links: error: bad setting DIGEST_LINK_MAX_PER_HOST='none': it takes a whole number" in result.stderr
     assert not Path(f"{database}.links.lock").exists()
