@@ -122,6 +122,9 @@ def test_a_second_crawl_on_the_same_archive_refuses_with_one_line(tmp_path, slow
     deadline = time.monotonic() + 60
     while stored_count(database) < 1 and time.monotonic() < deadline:
         time.sleep(0.02)
+    # The first crawl is under way: slow the rest of its pages down so that it still holds the archive
+    # however long the second takes to start on a busy machine (set back below once the refusal is seen).
+    server.delay = 5
     second = subprocess.run(backfill_command(start_url, database), cwd=REPO, capture_output=True, text=True, timeout=60)
     assert second.returncode == 3
     errors = [line for line in second.stderr.splitlines() if line.startswith("digests: error:")]
