@@ -119,6 +119,17 @@ def on_site_of(url: str, start_url: str) -> str:
     return urlunsplit((start.scheme, start.netloc, parts.path, parts.query, ""))
 
 
+# The URL Standard (what browsers follow) reads an `href` without the C0 controls and spaces around it and
+# without any tab or line break inside it: an editor's pasted URL often ends with a space or a line break.
+_URL_STANDARD_STRIPS = "".join(map(chr, range(0x21)))
+_TAB_OR_NEWLINE = re.compile("[\t\n\r]")
+
+
+def href_as_followed(href: str) -> str:
+    """An `href` as a browser reads it: `"https://example.org/a\\n"` is `https://example.org/a`."""
+    return _TAB_OR_NEWLINE.sub("", href.strip(_URL_STANDARD_STRIPS))
+
+
 def join_url(base_url: str, href: str | None) -> str | None:
     """`href` made absolute against `base_url`, if it is a usable http(s) URL; None otherwise.
 
