@@ -123,8 +123,12 @@ def normal_text(text: str) -> str:
 
 
 # Query parameters that say who sent a click, not which page it names: the parser stores links without them
-# (so that one article linked from two newsletters is one link), and so does this side.
+# (so that one article linked from two newsletters is one link), and so does this side. With them, those of
+# WordPress's own that name the same post in another dress: `amp` (the AMP view), `share` (Jetpack's share
+# button), `replytocom` (the comment form), `random-post` (a theme's random-article link) and the empty
+# name of a stray `?=1`.
 TRACKER_PARAMETERS = {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "_ga", "_gl"}
+TRACKER_PARAMETERS |= {"amp", "share", "replytocom", "random-post", ""}
 TRACKER_PREFIXES = ("utm_",)
 
 
@@ -136,8 +140,9 @@ def stored_form(href: str, page_url: str) -> str | None:
     # (a control character in a URL is no part of any address a site gives).
     href = _UNSTORABLE.sub("", href)
     # Then as the URL Standard reads an href (what a browser follows): leading and trailing C0 controls and
-    # spaces stripped, every tab and line break removed.
-    href = re.sub("[\t\n\r]", "", href.strip("".join(map(chr, range(0x21)))))
+    # spaces stripped, every tab and line break removed, and in an http(s) URL (the only ones kept) a `\`
+    # read as a `/`.
+    href = re.sub("[\t\n\r]", "", href.strip("".join(map(chr, range(0x21))))).replace("\\", "/")
     if not href or href.startswith("#"):
         return None
     absolute = urljoin(page_url, href)
@@ -329,6 +334,7 @@ HREFS = [
     " https://example.org/pasted\n",
     "https://example.org/broken\n/across/lines ",
     "https://twitter.com/ma_khodabandeh/status/1402321?s=20",
+    "https://www.iran-interlink.org/wordpress/slug/?amp=1&share=twitter&replytocom=12&=1&page=2",
     "mailto:news@example.com",
     "javascript:void(0)",
     "#top",
