@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
 
@@ -50,8 +50,11 @@ def _is_tracking_param(name: str) -> bool:
 
 
 def _without_tracking(query: str) -> str:
-    pairs = parse_qsl(query, keep_blank_values=True)
-    return urlencode([(k, v) for k, v in pairs if not _is_tracking_param(k)])
+    """The query without its tracking parameters, the others kept as written: decoded and encoded again, a
+    query that is not UTF-8 (`?q=caf%E9`, a Latin-1 search) would name another address (`caf%EF%BF%BD`)."""
+    return "&".join(
+        pair for pair in query.split("&") if pair and not _is_tracking_param(unquote_plus(pair.partition("=")[0]))
+    )
 
 
 @lru_cache(maxsize=8192)

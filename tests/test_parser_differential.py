@@ -335,6 +335,7 @@ HREFS = [
     "https://example.org/broken\n/across/lines ",
     "https://twitter.com/ma_khodabandeh/status/1402321?s=20",
     "https://www.iran-interlink.org/wordpress/slug/?amp=1&share=twitter&replytocom=12&=1&page=2",
+    "https://example.org/search?q=caf%E9&utm_source=x",
     "mailto:news@example.com",
     "javascript:void(0)",
     "#top",
