@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
 
@@ -50,8 +50,11 @@ def _is_tracking_param(name: str) -> bool:
 
 
 def _without_tracking(query: str) -> str:
-    pairs = parse_qsl(query, keep_blank_values=True)
-    return urlencode([(k, v) for k, v in pairs if not _is_tracking_param(k)])
+    """The query without its tracking parameters, the others kept as written: decoded and encoded again, a
+    query that is not UTF-8 (`?q=caf%E9`, a Latin-1 search) would name another address (`caf%EF%BF%BD`)."""
+    return "&".join(
+        pair for pair in query.split("&") if pair and not _is_tracking_param(unquote_plus(pair.partition("=")[0]))
+    )
 
 
 @lru_cache(maxsize=8192)
@@ -117,6 +120,17 @@ def on_site_of(url: str, start_url: str) -> str:
     if not same_site(url, start_url):
         return url
     return urlunsplit((start.scheme, start.netloc, parts.path, parts.query, ""))
+
+
+# The URL Standard (what browsers follow) reads an `href` without the C0 controls and spaces around it and
+# without any tab or line break inside it: an editor's pasted URL often ends with a space or a line break.
+_URL_STANDARD_STRIPS = "".join(map(chr, range(0x21)))
+_TAB_OR_NEWLINE = re.compile("[\t\n\r]")
+
+
+def href_as_followed(href: str) -> str:
+    """An `href` as a browser reads it: `"https://example.org/a\\n"` is `https://example.org/a`."""
+    return _TAB_OR_NEWLINE.sub("", href.strip(_URL_STANDARD_STRIPS))
 
 
 def join_url(base_url: str, href: str | None) -> str | None:

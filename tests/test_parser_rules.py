@@ -110,3 +110,23 @@ def test_entries_marked_after_a_no_break_space_in_a_theme_without_content_classe
     )
     digest = parse_digest(URL, html)
     assert [e.text for e in digest.entries] == ["First entry", "Second entry"]
+
+
+def test_a_link_is_stored_as_a_browser_follows_it():
+    """Spaces and line breaks around an `href`, and tabs or line breaks inside it, are no part of the address
+    (the URL Standard); a space inside one is (escaped). Found by the differential test: the trailing ones were
+    stored escaped (`/report%20`, `/report%0A`), an address the link check would find missing."""
+    digest = parse_digest(
+        URL,
+        page(
+            "<p>++ One <a href='https://example.org/report '>report</a>, "
+            "<a href='\n https://example.org/report\n'>again</a>, <a href='https://example.org/re\tport'>and</a> "
+            "<a href='https://example.org/a b'>another</a>.</p>"
+        ),
+    )
+    assert [link.url for link in digest.entries[0].links] == [
+        "https://example.org/report",
+        "https://example.org/report",
+        "https://example.org/report",
+        "https://example.org/a%20b",
+    ]

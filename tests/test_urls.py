@@ -56,6 +56,8 @@ def test_on_site_of_moves_a_post_to_the_start_origin_only_within_the_site():
     "href,stored",
     [
         ("https://example.com/a?utm_source=x&b=2&a=1#top", "https://example.com/a?a=1&b=2"),
+        # A query that is not UTF-8 (a Latin-1 search) is kept as written, not turned into U+FFFD.
+        ("https://example.org/search?q=caf%E9&utm_source=x", "https://example.org/search?q=caf%E9"),
         ("/en/posts/12", "https://www.nejatngo.org/en/posts/12"),
         ("HTTP://Example.COM/Path", "http://example.com/Path"),
         ("javascript:alert(1)", None),

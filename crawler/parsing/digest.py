@@ -16,7 +16,16 @@ from urllib.parse import parse_qsl, urlsplit
 from lxml import etree
 
 from ..items import Digest, Entry, Link
-from ..urls import canonical_link, clean_post_url, domain_of, is_http_url, join_url, same_site, site_of
+from ..urls import (
+    canonical_link,
+    clean_post_url,
+    domain_of,
+    href_as_followed,
+    is_http_url,
+    join_url,
+    same_site,
+    site_of,
+)
 from .decoding import html_as_utf8
 from .errors import ParseError
 from .html import (
@@ -704,7 +713,11 @@ def _finish_entry(entry: _Entry, url: str) -> Entry:
                 if not isinstance(node, Text):
                     for anchor in [node] if node.tag == "a" else node.iterdescendants("a"):
                         href = anchor.get("href")
-                        target = canonical_link(written_href(href), url) if isinstance(href, str) else None
+                        # Read as a browser reads it before libxml2 writes it (which escapes a trailing space
+                        # or line break: `/report%20`, an address the link check would find missing).
+                        target = (
+                            canonical_link(written_href(href_as_followed(href)), url) if isinstance(href, str) else None
+                        )
                         if target is None:
                             anchor.attrib.pop("href", None)
                             continue
