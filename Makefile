@@ -23,11 +23,12 @@ serve: setup
 	test -f demo.db || $(MAKE) demo
 	$(BIN)/digest-archive serve demo.db --port 8001
 
-## lint: the code's own checks (ruff's lint and format rules, mypy); fails on any finding
+## lint: the code's own checks (ruff's lint and format rules, mypy, the import contract); fails on any finding
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ## format: let ruff sort imports, fix what it can and format the code
 format: setup

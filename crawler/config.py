@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from scrapy.settings import SETTINGS_PRIORITIES
 
-from crawler import __version__
+from core import __version__
 
 # The two publishers of the digest (../shared/site-notes.md): nejatngo.org's category, and
 # iran-interlink.org's digest listing (an author archive under /wordpress/).

@@ -18,11 +18,11 @@ from datetime import datetime, timedelta, timezone
 from sqlite_utils import Database
 
 import storage
-from crawler.captures import CaptureStore, captures_folder
-from crawler.items import ArchivedCopyLookup, LinkChecked, PageFailure
-from crawler.linkcheck import DeadRule, LinkState, is_capturable, next_state
+from core.items import ArchivedCopyLookup, LinkChecked, PageFailure
+from core.link_status import DeadRule, LinkState, is_capturable, next_state
 from crawler.run import CrawlRun
 from storage import links as link_store
+from storage.captures import CaptureStore, captures_folder
 
 logger = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from email.utils import parsedate_to_datetime
 from protego import Protego
 from scrapy.exceptions import IgnoreRequest
 
-from crawler.parsing.numbers import MAX_COUNT, ascii_number
+from core.numbers import MAX_COUNT, ascii_number
+from core.urls import site_of
 from crawler.run import CrawlRun
-from crawler.urls import site_of
 
 logger = logging.getLogger(__name__)
 

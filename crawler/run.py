@@ -8,8 +8,8 @@
     spider_closed         ──► run.close(reason)   verdict, final commit, crawl_runs row, then the lock
     crawl command         ──► run.exit_code
 
-Its parts: `RunTally` (crawler/tally.py) counts and keeps the ledger of posts the verdict is drawn
-from; `IndexFindings` (crawler/indexes.py) is what the run learnt of the site's indexes.
+Its parts: `RunTally` (core/ledger.py) counts and keeps the ledger of posts the verdict is drawn
+from; `IndexFindings` (core/rest_plan.py) is what the run learnt of the site's indexes.
 
 Why an object the spider opens and not a Scrapy extension: extensions are built after the spider,
 and the spider must know what the archive holds (and a bad DATABASE or a busy archive must stop the
@@ -38,9 +38,8 @@ from sqlite_utils import Database
 from twisted.python.failure import Failure
 
 import storage
-from crawler.health import RunHealth
-from crawler.indexes import IndexFindings
-from crawler.items import (
+from core.health import RunHealth
+from core.items import (
     Digest,
     DigestNotModified,
     DuplicateDigest,
@@ -49,9 +48,10 @@ from crawler.items import (
     PageFailure,
     PostsGone,
 )
-from crawler.parsing.text import fit_text
-from crawler.tally import Progress, RunTally
-from crawler.urls import post_key, same_site, site_of
+from core.ledger import Progress, RunTally
+from core.rest_plan import IndexFindings
+from core.text import fit_text
+from core.urls import post_key, same_site, site_of
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ import lxml.html
 from lxml import etree
 from markupsafe import Markup
 
-from crawler.urls import canonical_link
+from core.urls import canonical_link
 
 # What the reader says of each state (a tooltip and a short mark after a link that is not ok).
 STATE_LABELS = {

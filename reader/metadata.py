@@ -3,7 +3,7 @@ and the canned queries (the SQL is storage's: `storage.report`)."""
 
 from __future__ import annotations
 
-from crawler.failure_kinds import FAILURE_KINDS
+from core.failure_kinds import FAILURE_KINDS
 from storage.report import CANNED_QUERIES
 
 SOURCE = "Iran Interlink Weekly Digest, as published on nejatngo.org and iran-interlink.org"

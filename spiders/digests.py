@@ -30,13 +30,10 @@ import scrapy
 from scrapy.exceptions import IgnoreRequest
 
 import storage
-from crawler.config import apply_project_defaults
-from crawler.failures import describe_failure
-from crawler.indexes import PER_PAGE, RestPlan
-from crawler.items import DigestNotModified, FetchedPage, IndexConfirmed, Listing, PageFailure, PostsGone
-from crawler.parsing import ParseError, parse_digest, parse_listing
-from crawler.parsing.decoding import charset_of
-from crawler.parsing.wordpress import (
+from core.items import DigestNotModified, FetchedPage, IndexConfirmed, Listing, PageFailure, PostsGone
+from core.parsing import ParseError, parse_digest, parse_listing
+from core.parsing.decoding import charset_of
+from core.parsing.wordpress import (
     Discovery,
     RestPostsPage,
     parse_discovery,
@@ -46,8 +43,11 @@ from crawler.parsing.wordpress import (
     post_url_by_id,
     rest_url,
 )
+from core.rest_plan import PER_PAGE, RestPlan
+from core.urls import clean_post_url, domain_of, is_http_url, on_site_of, post_key, same_site, site_of
+from crawler.config import apply_project_defaults
+from crawler.failures import describe_failure
 from crawler.run import USAGE_EXIT_CODE, CrawlRun, RunRefused
-from crawler.urls import clean_post_url, domain_of, is_http_url, on_site_of, post_key, same_site, site_of
 
 MODES = ("refresh", "backfill", "recheck")
 INDEXES = ("auto", "html")

@@ -1,5 +1,5 @@
 """The `links` spider: checks every distinct link of the archive that is due, politely, and looks dead
-ones up in a web archive. It only decides what to fetch; `crawler.linkcheck` classifies, the run stores.
+ones up in a web archive. It only decides what to fetch; `core.link_status` classifies, the run stores.
 
     scrapy crawl links                                 # the links of archive.db that are due
     scrapy crawl links -s DATABASE=x.db -s DOWNLOAD_DELAY=2
@@ -24,15 +24,15 @@ from scrapy import signals
 from scrapy.core.downloader.handlers.http11 import TunnelError
 from scrapy.exceptions import StopDownload
 
+from core.items import ArchivedCopyLookup, LinkChecked, LinkPage
+from core.link_status import LinkState, is_capturable, status_of_answer, status_of_failure
+from core.parsing import ParseError
+from core.parsing.cdx import cdx_query, closest_not_after, parse_cdx_answer, replay_url
+from core.parsing.decoding import charset_of
+from core.parsing.linked_page import parse_linked_page
 from crawler.config import apply_project_defaults
 from crawler.failures import describe_failure
-from crawler.items import ArchivedCopyLookup, LinkChecked, LinkPage
-from crawler.linkcheck import LinkState, is_capturable, status_of_answer, status_of_failure
 from crawler.linkrun import LinkRun
-from crawler.parsing import ParseError
-from crawler.parsing.cdx import cdx_query, closest_not_after, parse_cdx_answer, replay_url
-from crawler.parsing.decoding import charset_of
-from crawler.parsing.linked_page import parse_linked_page
 from crawler.run import RunRefused
 
 # Every status but redirects reaches the callback (redirects are followed by Scrapy's middleware).

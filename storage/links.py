@@ -1,7 +1,7 @@
 """Link health: one row per distinct link (`link_targets`), one per check (`link_checks`), and the reads
 the `links` spider, the `links` command and the reader need.
 
-A distinct link is a distinct `links.url`: those are stored through `crawler.urls.canonical_link`
+A distinct link is a distinct `links.url`: those are stored through `core.urls.canonical_link`
 (trackers and fragments dropped), so one article linked from ten digests is one target and one check.
 """
 
@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlite_utils import Database
 
-from crawler.linkcheck import LinkState
+from core.link_status import LinkState
 
 LINK_TABLES = ("link_targets", "link_checks")
 # The view Datasette shows with facets by status, host and year (reader/metadata.py).
@@ -29,7 +29,7 @@ def create_link_tables(db: Database) -> None:
                 "url": str,  # as in links.url (canonical)
                 "host": str,
                 "first_seen": str,
-                "status": str,  # of the last check (crawler.linkcheck.LINK_STATUSES)
+                "status": str,  # of the last check (core.link_status.LINK_STATUSES)
                 "http_status": int,
                 "final_url": str,  # after redirects, when it differs from url
                 "message": str,
@@ -37,7 +37,7 @@ def create_link_tables(db: Database) -> None:
                 "failures": int,  # failing checks in a row
                 "failing_since": str,
                 "last_ok_at": str,
-                "dead_since": str,  # null unless dead (crawler.linkcheck.DeadRule)
+                "dead_since": str,  # null unless dead (core.link_status.DeadRule)
                 "capture_warc": str,  # WARC file (relative to the captures folder) of the newest capture
                 "capture_offset": int,  # byte offset of its response record
                 "capture_digest": str,  # WARC-Payload-Digest of the captured payload

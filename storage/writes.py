@@ -8,14 +8,15 @@ import time
 import zlib
 from collections.abc import Callable, Generator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import TypeVar
 
 from sqlite_utils import Database
 
-from crawler.items import Digest, FetchedPage, PageFailure
-from crawler.urls import post_key, site_of
+from core.items import Digest, FetchedPage, PageFailure
+from core.ledger import RunCounts
+from core.urls import post_key, site_of
 
 NEW, CHANGED, UNCHANGED, SHRUNK = "new", "changed", "unchanged", "shrunk"
 
@@ -310,30 +311,6 @@ def start_run(db: Database, mode: str, start_url: str, now: str | None = None) -
                 [mode, start_url, now or utc_now()],
             )
         )
-
-
-@dataclass
-class RunCounts:
-    """The counts a crawl run keeps, one `crawl_runs` column each."""
-
-    listing_pages: int = 0
-    posts_listed: int = 0
-    posts_fetched: int = 0
-    rechecked: int = 0
-    not_modified: int = 0
-    new: int = 0
-    changed: int = 0
-    unchanged: int = 0
-    duplicates: int = 0
-    failed: int = 0
-    index_pages: int = 0  # pages of the REST index read
-    from_rest: int = 0  # digests built from the REST API's content, their pages not downloaded
-    gone: int = 0  # stored posts found gone from the site
-    editions_new: int = 0  # editions created when the run's digests were matched
-    editions_changed: int = 0  # editions whose posts or fields changed
-
-
-RUN_COUNTS = tuple(f.name for f in fields(RunCounts))
 
 
 def finish_run(

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 import storage
-from crawler.cli import main
+from cli.main import main
 from fixtures.site import CATEGORY_PATH
 
 from .conftest import REPO, crawl_command, datasette_client, get_json, rows, start_datasette, stored_count

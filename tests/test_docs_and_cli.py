@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 import storage
-from crawler.cli import main
+from cli.main import main
 from crawler.config import PROJECT_SETTINGS
 
 from .test_storage import make_digest

@@ -243,7 +243,7 @@ def test_links_command_json_and_summary_and_the_wacz_export(linked_archive, tmp_
 
     from click.testing import CliRunner
 
-    from crawler.cli import main
+    from cli.main import main
 
     with StandInWeb(HOSTS) as web:
         assert_clean_run(run_links(linked_archive, web, "-s", "DIGEST_LINK_DEAD_DAYS=0"))

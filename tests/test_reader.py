@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import storage
-from crawler.cli import main
+from cli.main import main
 from reader.diff import _words_diff, edition_entries
 from storage.export import copy_database
 from storage.search import fts_query
@@ -347,7 +347,7 @@ def test_a_reworded_entry_keeps_its_links():
 
 
 def test_every_edition_field_comes_from_one_post_by_one_rule(archive):
-    from crawler.editions import Member, edition_fields
+    from core.editions import Member, edition_fields
 
     undated = [
         Member("b.org", 7, None, None, None, None, "Digest \u2013 7", "https://b.org/7"),

@@ -8,7 +8,8 @@ from dataclasses import replace
 import pytest
 
 import storage
-from crawler.items import Digest, Entry, Link, PageFailure
+from core.items import Digest, Entry, Link, PageFailure
+from core.ledger import RunCounts
 
 
 def make_digest(number=200, text="First entry.", url="https://www.nejatngo.org/en/posts/7303", post_id=7303):
@@ -212,7 +213,7 @@ def test_a_batch_commits_every_max_items_writes(db):
 def test_runs_and_failures_are_recorded(db):
     run_id = storage.start_run(db, "backfill", "http://127.0.0.1/en/topic/x")
     storage.record_failure(db, run_id, PageFailure("http://127.0.0.1/en/posts/9", "http_status", "HTTP 404"))
-    storage.finish_run(db, run_id, "finished", storage.RunCounts(new=3, failed=1, listing_pages=2))
+    storage.finish_run(db, run_id, "finished", RunCounts(new=3, failed=1, listing_pages=2))
     assert db.execute("SELECT status, new, failed, listing_pages, changed FROM crawl_runs").fetchone() == (
         "finished",
         3,

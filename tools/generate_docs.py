@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crawler.cli import main  # noqa: E402
+from cli.main import main  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- help:start -->", "<!-- help:end -->"

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
-from crawler.items import Digest
-from crawler.parsing import ParseError
-from crawler.parsing.text import only_digests
-from crawler.parsing.wordpress import RestPost, RestPostsPage, parse_rest_post, rest_digest_differences, rest_url
-from storage import ArchiveIndex, StoredPost
+from core.items import Digest
+from core.parsing import ParseError
+from core.parsing.wordpress import RestPost, RestPostsPage, parse_rest_post, rest_digest_differences, rest_url
+from core.snapshot import ArchiveIndex, StoredPost
+from core.text import only_digests
 
 PER_PAGE = 100
 INDEX_FIELDS = "id,link,modified_gmt,title"

@@ -16,6 +16,20 @@ from urllib.parse import parse_qsl, urlsplit
 from lxml import etree
 
 from ..items import Digest, Entry, Link
+from ..numbers import post_id_in_text
+from ..sanitise import sanitise_html
+from ..text import (
+    DATE_IN_WORDS,
+    Dateline,
+    fit_optional,
+    fit_text,
+    is_series_name,
+    match_dateline,
+    mentions_series,
+    parse_date,
+    parse_title,
+    squash,
+)
 from ..urls import canonical_link, clean_post_url, domain_of, is_http_url, join_url, same_site, site_of
 from .decoding import html_as_utf8
 from .errors import ParseError
@@ -33,20 +47,6 @@ from .html import (
     make_tree,
     text_of,
     written_href,
-)
-from .numbers import post_id_in_text
-from .sanitise import sanitise_html
-from .text import (
-    DATE_IN_WORDS,
-    Dateline,
-    fit_optional,
-    fit_text,
-    is_series_name,
-    match_dateline,
-    mentions_series,
-    parse_date,
-    parse_title,
-    squash,
 )
 
 # --- entry text cues ------------------------------------------------------------------------------

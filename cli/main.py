@@ -20,7 +20,7 @@ from typing import NoReturn
 import click
 
 import storage
-from crawler import __version__
+from core import __version__
 from storage.export import EXPORTED_TABLES, FORMATS, copy_database, export_tables
 from storage.report import failure_line, number_ranges, plural, series_report
 
@@ -157,7 +157,7 @@ def reparse(archive: str | None, db_option: str | None, as_json: bool, allow_shr
 
     Example: digest-archive reparse archive.db
     """
-    from crawler.reparse import reparse_archive
+    from cli.reparse import reparse_archive
 
     with _locked_archive(_archive_path(archive, db_option)) as db:
         report = reparse_archive(db, allow_shrink=allow_shrink)
@@ -327,7 +327,7 @@ def export(
 
 
 def _export_wacz(database: str, output: Path, force: bool) -> None:
-    from crawler.captures import captures_folder
+    from storage.captures import captures_folder
     from storage.wacz import NothingToPackage, export_wacz
 
     if output.exists() and not force:
