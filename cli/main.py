@@ -4,8 +4,8 @@ Every command takes the archive as its first argument, as sqlite-utils and Datas
 (`digest-archive summary demo.db`; `--db PATH` works too). Read-only commands (summary, report,
 export, serve) open it read-only: no migration, no change of journal mode.
 
-Exit codes: 0 success, 1 a user error (bad option value), 2 misuse or a missing / foreign database,
-3 another crawl holds the archive.
+Exit codes: the one table of every command (core.exit_codes, docs/operating.md): 0 done, 2 a bad argument or
+option value, a file it will not overwrite, or a missing / foreign database, 3 another job holds the archive.
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ import click
 
 import storage
 from core import __version__
+from core.exit_codes import ExitCode
 from storage.export import EXPORTED_TABLES, FORMATS, copy_database, export_tables
 from storage.report import failure_line, number_ranges, plural, series_report
 
-EXIT_USER_ERROR, EXIT_NO_ARCHIVE, EXIT_BUSY = 1, 2, 3
+EXIT_USER_ERROR = EXIT_NO_ARCHIVE = ExitCode.USAGE
+EXIT_BUSY = ExitCode.BUSY
 DEFAULT_ARCHIVE = "archive.db"
 
 

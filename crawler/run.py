@@ -38,6 +38,7 @@ from sqlite_utils import Database
 from twisted.python.failure import Failure
 
 import storage
+from core.exit_codes import ExitCode
 from core.health import RunHealth
 from core.items import (
     Digest,
@@ -55,21 +56,18 @@ from core.urls import post_key, same_site, site_of
 
 logger = logging.getLogger(__name__)
 
-# Exit codes of `scrapy crawl digests` and `digest-archive` (the README lists them; a test checks).
-EXIT_CODES = {
-    0: "the run finished (pages that failed are recorded in `failures`)",
-    1: (
-        "the run failed because of the site: the archive index could not be read, layout drift, "
-        "or a cap reached (`DIGEST_MAX_*`)"
-    ),
-    2: "a bad argument, or a DATABASE that is missing, not SQLite, another program's, or unwritable",
-    3: "another crawl holds the archive",
-    4: "a storage error stopped the run: disk full, read-only file, database locked, a constraint",
-    5: "interrupted (SIGTERM, Ctrl-C): what was done is committed; run the same command again",
-    6: "an unexpected error (an exception in the crawler): recorded as an `exception` failure; please report it",
-}
-FINISHED_EXIT_CODE, RUN_FAILED_EXIT_CODE, USAGE_EXIT_CODE, BUSY_EXIT_CODE = 0, 1, 2, 3
-STORAGE_FAILED_EXIT_CODE, INTERRUPTED_EXIT_CODE, CRASHED_EXIT_CODE = 4, 5, 6
+# The crawl's names for the codes of the one table (core.exit_codes), which every command shares.
+FINISHED_EXIT_CODE, RUN_FAILED_EXIT_CODE, USAGE_EXIT_CODE, BUSY_EXIT_CODE = (
+    ExitCode.FINISHED,
+    ExitCode.RUN_FAILED,
+    ExitCode.USAGE,
+    ExitCode.BUSY,
+)
+STORAGE_FAILED_EXIT_CODE, INTERRUPTED_EXIT_CODE, CRASHED_EXIT_CODE = (
+    ExitCode.STORAGE_FAILED,
+    ExitCode.INTERRUPTED,
+    ExitCode.CRASHED,
+)
 
 
 class RunRefused(Exception):

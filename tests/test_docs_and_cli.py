@@ -65,11 +65,11 @@ def test_summary_reports_what_is_stored(tmp_path):
     assert "Iran Interlink Weekly Digest \u2013 200" in result.output
 
 
-def test_readme_lists_every_exit_code_of_a_crawl():
-    from crawler.run import EXIT_CODES
+def test_readme_lists_every_exit_code_of_every_command():
+    from core.exit_codes import MEANINGS
 
-    for code, meaning in EXIT_CODES.items():
-        assert f"| {code} | {meaning} |" in README, code
+    for code, meaning in MEANINGS.items():
+        assert f"| {int(code)} | {meaning} |" in README, code
 
 
 def test_every_failure_kind_the_code_records_is_documented():
