@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 from core.items import Digest
+from core.modes import Mode
 from core.parsing import ParseError
 from core.parsing.wordpress import RestPost, RestPostsPage, parse_rest_post, rest_digest_differences, rest_url
 from core.snapshot import ArchiveIndex, StoredPost
@@ -85,7 +86,7 @@ class IndexFindings:
 
 @dataclass
 class RestPlan:
-    mode: str  # refresh, backfill or recheck
+    mode: Mode
     index: ArchiveIndex
     stored: dict[int, StoredPost]
     sample_size: int = 3
@@ -107,12 +108,12 @@ class RestPlan:
     @property
     def with_content(self) -> bool:
         """A backfill lists the posts with their content, so digests may be built without their pages."""
-        return self.mode == "backfill"
+        return self.mode.may_build_from_rest_content
 
     def _since(self) -> datetime | None:
         """Posts modified before this are known to the archive (a refresh; with an overlap margin)."""
         synced = _utc(self.index.synced_to)
-        return synced - self.overlap if self.mode == "refresh" and synced else None
+        return synced - self.overlap if self.mode.stops_at_what_is_stored and synced else None
 
     def __post_init__(self) -> None:
         if not self.index.rest_root or not self.index.posts_filter or "=" not in self.index.posts_filter:

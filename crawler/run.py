@@ -50,6 +50,7 @@ from core.items import (
     PostsGone,
 )
 from core.ledger import Progress, RunTally
+from core.modes import Mode
 from core.rest_plan import IndexFindings
 from core.text import fit_text
 from core.urls import post_key, same_site, site_of
@@ -81,7 +82,7 @@ class RunRefused(Exception):
 class CrawlRun:
     """The run of one crawler: its archive, lock, snapshot, write batch and verdict."""
 
-    def __init__(self, crawler, mode: str, start_url: str) -> None:
+    def __init__(self, crawler, mode: Mode | str, start_url: str) -> None:
         settings = crawler.settings
         self.crawler = crawler
         self.mode = mode
@@ -126,7 +127,7 @@ class CrawlRun:
     # --- finding the run -------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, crawler, *, mode: str, start_url: str, recheck_limit: int | None) -> CrawlRun:
+    def open(cls, crawler, *, mode: Mode | str, start_url: str, recheck_limit: int | None) -> CrawlRun:
         """Lock and open the archive and read what it holds, before the first request.
 
         Raises RunRefused (busy archive, unusable DATABASE): the caller stops with one line.
@@ -224,7 +225,7 @@ class CrawlRun:
         """Stored digests to re-check in this run: all in recheck mode; in a refresh every page that
         has validators (a 304 costs no download) and, of pages served without validators, only the
         one checked longest ago, and only when that was `DIGEST_RECHECK_MIN_AGE` ago or more."""
-        if self.mode == "recheck":
+        if isinstance(self.mode, Mode) and self.mode.rechecks_every_stored_digest:
             return list(self.state.recheck)
         conditional = [t for t in self.state.recheck if t.conditional]
         oldest_allowed = (datetime.now(timezone.utc) - self.recheck_min_age).isoformat()

@@ -31,6 +31,7 @@ from scrapy.exceptions import IgnoreRequest
 
 import storage
 from core.items import DigestNotModified, FetchedPage, IndexConfirmed, Listing, PageFailure, PostsGone
+from core.modes import Mode
 from core.parsing import ParseError, parse_digest, parse_listing
 from core.parsing.decoding import charset_of
 from core.parsing.wordpress import (
@@ -49,7 +50,6 @@ from crawler.config import apply_project_defaults
 from crawler.failures import describe_failure
 from crawler.run import USAGE_EXIT_CODE, CrawlRun, RunRefused
 
-MODES = ("refresh", "backfill", "recheck")
 INDEXES = ("auto", "html")
 
 
@@ -95,13 +95,14 @@ class DigestsSpider(scrapy.Spider):
 
     def __init__(self, start_url: str | None = None, mode: str = "refresh", index: str = "auto", **kwargs) -> None:
         super().__init__(**kwargs)
-        if mode not in MODES:
-            _usage_error(f"unknown mode {mode!r}: use -a mode=refresh, backfill or recheck")
+        try:
+            self.mode = Mode.named(mode)
+        except ValueError as error:
+            _usage_error(str(error))
         if index not in INDEXES:
             _usage_error(f"unknown index {index!r}: use -a index=auto (feed and REST API first) or html")
         if start_url is not None and not is_http_url(start_url):
             _usage_error(f"start_url must be an http(s) URL, got {start_url!r}")
-        self.mode = mode
         self.index = index
         self.start_url: str = start_url or ""  # set from DIGEST_ARCHIVES when not given
         self.plan: RestPlan | None = None  # set when the REST API is the index of this run
@@ -132,13 +133,7 @@ class DigestsSpider(scrapy.Spider):
         _ask_for_a_contact(crawler.settings, spider.start_url)
         # Offsite links are stored as links, never followed: only the archive's own site is crawled.
         spider.allowed_domains = [domain_of(spider.start_url)]
-        recheck_limit = (
-            None
-            if spider.mode == "recheck"
-            else 0
-            if spider.mode == "backfill"
-            else crawler.settings.getint("DIGEST_RECHECK_LATEST")
-        )
+        recheck_limit = spider.mode.recheck_limit(crawler.settings.getint("DIGEST_RECHECK_LATEST"))
         try:
             # The run locks and opens the archive now, so that a busy archive or a bad path stops the
             # crawl before any request, and reads what it holds once.
@@ -160,18 +155,23 @@ class DigestsSpider(scrapy.Spider):
 
     def _first_requests(self):
         self.logger.info(
-            "%s of %s: %d post URLs stored", self.mode.capitalize(), self.start_url, self.run.stored_post_count()
+            "%s of %s: %d post URLs stored", self.mode.value.capitalize(), self.start_url, self.run.stored_post_count()
         )
         known = self.run.known_index()
-        if self.index == "auto" and known is not None and known.rest_usable and self.mode != "backfill":
+        if (
+            self.index == "auto"
+            and known is not None
+            and known.rest_usable
+            and not self.mode.may_build_from_rest_content
+        ):
             self.plan = self._plan(known)
             self.run.use_index("rest")
-            if self.mode == "refresh" and known.feed_url and (known.feed_etag or known.feed_last_modified):
+            if self.mode.asks_the_feed_first and known.feed_url and (known.feed_etag or known.feed_last_modified):
                 yield self._feed_request(known, conditional=True)
             else:
                 yield self._index_request(1)
             return
-        if self.mode == "recheck":
+        if self.mode.rechecks_every_stored_digest:
             self.run.use_index(
                 "html",
                 "recheck of every stored page"
@@ -267,7 +267,7 @@ class DigestsSpider(scrapy.Spider):
         )
         self.run.rest_abandoned(reason)
         yield from self._html_path_start()
-        if self.mode == "recheck":
+        if self.mode.rechecks_every_stored_digest:
             return  # a recheck through the HTML path re-checks every stored page and reads no listing
         if self.start_listing is not None:
             yield from self._follow_listing(self.start_url, self.start_listing)
@@ -406,7 +406,7 @@ class DigestsSpider(scrapy.Spider):
         self.logger.info(
             "REST index of %s: %d digests listed, %d new or changed", self.start_url, len(plan.digests()), len(to_fetch)
         )
-        if self.mode == "recheck" and plan.read_to_its_end():
+        if self.mode.rechecks_every_stored_digest and plan.read_to_its_end():
             # Only an index read to its end says which stored posts it no longer lists; the site is
             # asked about those, a page of ids at a time, before any is marked gone.
             missing = plan.missing()
@@ -420,7 +420,7 @@ class DigestsSpider(scrapy.Spider):
                     dont_filter=True,
                 )
         held_back = []
-        if self.mode == "backfill":
+        if self.mode.may_build_from_rest_content:
             self.sampled = plan.sample(to_fetch)
             if self.sampled:
                 sampled_ids = {post.post_id for post in self.sampled}
@@ -531,14 +531,14 @@ class DigestsSpider(scrapy.Spider):
         for post_url, key in zip(listing.post_urls, listed_keys, strict=True):
             # A post repeated at the top of the next page, or listed as AMP and plain, is fetched once.
             # In a refresh, a post that failed for good (404, unparseable) is not fetched again.
-            if self.run.is_stored(key) or (self.mode == "refresh" and self.run.is_settled(key)):
+            if self.run.is_stored(key) or (self.mode.skips_settled_failures and self.run.is_settled(key)):
                 continue
             if self.run.post_requested(key, post_url):
                 yield self._post_request(post_url)
 
         if listing.next_url is None:
             return
-        if self.mode == "refresh" and (False not in done or done[done.index(False) :].count(True)):
+        if self.mode.stops_at_what_is_stored and (False not in done or done[done.index(False) :].count(True)):
             # Listings are newest first: a page with nothing new, or a stored post after the new
             # ones (a sticky post may stand above them), is the stored frontier: older pages are stored.
             self.logger.info("Refresh: %s reaches what is stored; not following older pages", url)
