@@ -107,8 +107,6 @@ class DigestsSpider(scrapy.Spider):
         self.start_url: str = start_url or ""  # set from DIGEST_ARCHIVES when not given
         self.plan: RestPlan | None = None  # set when the REST API is the index of this run
         self.start_listing: Listing | None = None  # the start page read as a listing, for a fall back to HTML
-        self.sampled: list = []  # posts whose pages check the REST content (backfill)
-        self.held_back: list = []  # posts waiting for the sample's verdict (backfill)
         # Scrapy checks each generator callback for a `return` with a value (inspect.getsource and
         # ast.parse), remembering the answer by the callback object; `self.parse_post` is a new bound
         # method at every request, so the check ran again for about one post in five. One bound method per
@@ -419,17 +417,12 @@ class DigestsSpider(scrapy.Spider):
                     cb_kwargs={"asked": asked},
                     dont_filter=True,
                 )
-        held_back = []
-        if self.mode.may_build_from_rest_content:
-            self.sampled = plan.sample(to_fetch)
-            if self.sampled:
-                sampled_ids = {post.post_id for post in self.sampled}
-                held_back = [post for post in to_fetch if post.post_id not in sampled_ids]
-                to_fetch = self.sampled
+        # A backfill fetches a sample of pages first; the rest waits for the sample's verdict.
+        to_fetch, held_back = plan.fetch_first(to_fetch)
         # The ledger takes the posts to fetch first (the sample before what waits for its verdict), then
         # each post held back, which ends built from the REST API or fetched; DIGEST_MAX_POSTS may stop it.
         requests = [request for post in to_fetch for request in self._request_post(post)]
-        self.held_back = [post for post in held_back if self.run.post_requested(post_key(post.link), post.link)]
+        plan.hold_back([post for post in held_back if self.run.post_requested(post_key(post.link), post.link)])
         yield from requests
 
     def _request_post(self, post, *, held_back: bool = False):
@@ -452,19 +445,17 @@ class DigestsSpider(scrapy.Spider):
 
     def _sample_answered(self, post_id: int | None, digest):
         """A sampled page was read (or failed): once all are, the REST content is trusted or not."""
-        if self.plan is None or post_id is None or post_id not in {post.post_id for post in self.sampled}:
+        verdict = None if self.plan is None else self.plan.sample_answered(post_id, digest)
+        if verdict is None:
             return
-        self.plan.check_sample(post_id, digest)
-        if not self.plan.sample_done(self.sampled):
-            return
-        trusted, why = self.plan.rest_content_trusted()
         self.logger.info(
-            "%s: %s", "Building the other digests from the REST API" if trusted else "Fetching every page", why
+            "%s: %s",
+            "Building the other digests from the REST API" if verdict.trusted else "Fetching every page",
+            verdict.why,
         )
-        self.run.note(why)
-        held_back, self.held_back, self.sampled = self.held_back, [], []
-        for post in held_back:
-            if trusted:
+        self.run.note(verdict.why)
+        for post in verdict.held_back:
+            if verdict.trusted:
                 yield from self._digest_from_rest(post)
             else:
                 yield from self._request_post(post, held_back=True)

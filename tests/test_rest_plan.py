@@ -162,3 +162,22 @@ def test_so_few_posts_that_their_pages_are_the_work_need_no_sample():
     assert plan.sample([post(1), post(2)]) == []
     trusted, why = plan.rest_content_trusted()
     assert not trusted and "no sampled page" in why
+
+
+def test_a_backfill_fetches_its_sample_first_and_hands_over_what_waited_once_the_verdict_is_in():
+    plan = RestPlan(Mode.BACKFILL, index(), {}, sample_size=2)
+    candidates = [post(n) for n in range(1, 6)]
+    now, later = plan.fetch_first(candidates)
+    assert [p.post_id for p in now] == [1, 5] and [p.post_id for p in later] == [2, 3, 4]
+    plan.hold_back(later)
+    assert plan.sample_answered(3, None) is None  # not a sampled post
+    assert plan.sample_answered(1, plan.sample_digests[1]) is None  # one of two pages read
+    verdict = plan.sample_answered(5, plan.sample_digests[5])
+    assert verdict is not None and verdict.trusted and [p.post_id for p in verdict.held_back] == [2, 3, 4]
+    assert plan.sample_answered(5, plan.sample_digests[5]) is None  # handed over once
+
+
+def test_a_refresh_fetches_everything_at_once():
+    plan = RestPlan(Mode.REFRESH, index(), {})
+    candidates = [post(n) for n in range(1, 6)]
+    assert plan.fetch_first(candidates) == (candidates, [])
