@@ -55,7 +55,7 @@ from core.urls import post_key, same_site, site_of
 
 logger = logging.getLogger(__name__)
 
-# Exit codes of `scrapy crawl digests` and `digest-archive` (the README lists them; a test checks).
+# Exit codes of `scrapy crawl digests` and `scrapy crawl links` (docs/operating.md is generated from them).
 EXIT_CODES = {
     0: "the run finished (pages that failed are recorded in `failures`)",
     1: (
