@@ -88,8 +88,8 @@ def test_settings_reference_documents_every_project_setting_with_its_default():
 
 
 def test_make_targets_named_in_the_docs_exist():
-    targets = set(re.findall(r"^([a-z][a-z-]*):", (REPO / "Makefile").read_text(), re.MULTILINE))
-    named = {target for path in MARKDOWN for target in re.findall(r"`make ([a-z-]+)", path.read_text())}
+    targets = set(re.findall(r"^([a-z][a-z0-9-]*):", (REPO / "Makefile").read_text(), re.MULTILINE))
+    named = {target for path in MARKDOWN for target in re.findall(r"`make ([a-z0-9-]+)", path.read_text())}
     assert {"demo", "test", "docs"} <= named
     assert named <= targets, named - targets
 
@@ -101,7 +101,7 @@ def test_commands_named_in_the_docs_exist():
 
     spiders = set(SpiderLoader.from_settings(get_project_settings()).list())
     texts = [README, *(path.read_text(encoding="utf-8") for path in DOCS.glob("*.md"))]
-    commands = {name for text in texts for name in re.findall(r"digest-archive ([a-z]+)\b", text)}
+    commands = {name for text in texts for name in re.findall(r"(?:bin/|`)digest-archive ([a-z]+)\b", text)}
     crawled = {name for text in texts for name in re.findall(r"scrapy crawl ([a-z]+)\b", text)}
     assert {"export", "serve", "report"} <= commands and crawled == {"digests", "links"}
     assert commands <= set(main.commands), commands - set(main.commands)
@@ -125,12 +125,14 @@ def test_the_readme_commands_run(backfilled_archive, tmp_path, monkeypatch):
     (serve aside: it does not return; --wacz needs link captures, tested in test_links.py)."""
     commands = _readme_commands()
     assert any(args[:1] == ["export"] for args in commands) and any(args[:1] == ["report"] for args in commands)
-    monkeypatch.chdir(tmp_path)
-    for args in commands:
+    for n, args in enumerate(commands):
         if args[0] == "serve" or "--wacz" in args:
             continue
+        work = tmp_path / f"command-{n}"  # each as on a fresh checkout: no earlier export in the way
+        work.mkdir()
+        monkeypatch.chdir(work)
         archive = next(arg for arg in args if arg.endswith(".db"))
-        shutil.copy(backfilled_archive, tmp_path / archive)
+        shutil.copy(backfilled_archive, work / archive)
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 0, f"digest-archive {' '.join(args)}: {result.output}"
 

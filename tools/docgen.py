@@ -61,7 +61,7 @@ def settings_reference() -> str:
 
 def _plain(html: str) -> str:
     """The first sentence of a Datasette description, without its markup."""
-    text = re.sub(r"<[^>]+>", "", html)
+    text = re.sub(r"<[^>]+>", "", re.sub(r"</?code>", "`", html))
     return text.split(". ")[0].rstrip(".") + "."
 
 
@@ -94,7 +94,8 @@ def schema_reference() -> str:
             continue
         table = db[name]
         if name.endswith("_fts"):
-            parts.append(f"### `{name}`\n\nFull-text index (FTS5) of `{name[: -len('_fts')]}`.\n")
+            indexed = ", ".join(f"`{column.name}`" for column in table.columns)
+            parts.append(f"### `{name}`\n\nFull-text index (FTS5, porter) of `{name[: -len('_fts')]}`: {indexed}.\n")
             continue
         foreign = {key.column: f"{key.other_table}.{key.other_column}" for key in table.foreign_keys}
         lines = [f"### `{name}`\n"]
@@ -137,17 +138,21 @@ def crawl_exit_codes() -> str:
 
 def import_contracts() -> str:
     """The import contracts `make lint` enforces (pyproject.toml, [tool.importlinter]), as a list."""
-    import tomllib  # Python 3.11+; the docs are generated and checked on the project's .venv
     from pathlib import Path
+
+    import tomllib  # Python 3.11+; the docs are generated and checked on the project's .venv
 
     config = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text(encoding="utf-8"))
     lines = []
     for contract in config["tool"]["importlinter"]["contracts"]:
         if contract["type"] == "layers":
             layers = " over ".join(
-                ", ".join(f"`{name.strip()}`" for name in layer.split("|")) for layer in contract["layers"]
+                " \\| ".join(f"`{name.strip()}`" for name in layer.split("|")) for layer in contract["layers"]
             )
-            lines.append(f"- **{contract['name']}** (layers, each imports only those below it): {layers}.")
+            lines.append(
+                f"- **{contract['name']}** (layers: each imports only those below it; `|` joins layers that do "
+                f"not import each other): {layers}."
+            )
         elif contract["type"] == "forbidden":
             sources = ", ".join(f"`{name}`" for name in contract["source_modules"])
             forbidden = ", ".join(f"`{name}`" for name in contract["forbidden_modules"])
