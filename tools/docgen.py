@@ -140,7 +140,10 @@ def import_contracts() -> str:
     """The import contracts `make lint` enforces (pyproject.toml, [tool.importlinter]), as a list."""
     from pathlib import Path
 
-    import tomllib  # Python 3.11+; the docs are generated and checked on the project's .venv
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: import-linter's own dependency reads TOML there
+        import tomli as tomllib
 
     config = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text(encoding="utf-8"))
     lines = []
