@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo serve lint format test test-e2e test-wordpress screenshots bench crawl backfill clean
+.PHONY: setup demo serve lint format docs test test-e2e test-wordpress screenshots bench crawl backfill clean
 
 ## setup: create .venv/ with the project and its pinned dependencies
 setup: $(STAMP)
@@ -34,6 +34,11 @@ lint: setup
 format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+## docs: regenerate what the docs take from the code (cog: command help, settings, schema, failure kinds, exit codes, import contracts)
+DOCS := README.md $(wildcard docs/*.md docs/reference/*.md)
+docs: setup
+	$(BIN)/cog -r -I . $(DOCS)
 
 ## test: the code's checks, then the whole suite (parsers on saved pages, storage, crawls against the fixture server)
 test: setup lint

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-# One status per check (the README's "Links" section explains each).
+# One status per check (docs/links.md explains each).
 LINK_STATUSES = {
     "ok": "the page answered 2xx (after redirects; the final URL is kept)",
     "soft-404": "redirected to the host's home page, or a 2xx page whose title or heading says not found",

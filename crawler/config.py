@@ -1,6 +1,6 @@
 """The project's own settings, each declared once with its default and a line of help.
 
-`crawler/settings.py` takes the defaults from here; the README documents every one (a test checks).
+`crawler/settings.py` takes the defaults from here; docs/reference/settings.md is generated from them (`make docs`).
 Override any of them per run with `-s NAME=VALUE`.
 """
 
