@@ -131,9 +131,9 @@ def parser_rows(found: dict) -> list[str]:
 
 CRAWL_PARTS = (
     ("storing (the store pipeline, all of it)", "crawler/run.py", "store"),
-    ("  of which: commits", "storage/writes.py", "commit"),
-    ("  of which: kept pages (zlib)", "storage/writes.py", "save_page"),
-    ("  of which: digests, entries, links", "storage/writes.py", "save_digest"),
+    ("  of which: commits", "storage/batch.py", "commit"),
+    ("  of which: kept pages (zlib)", "storage/pages.py", "save_page"),
+    ("  of which: digests, entries, links", "storage/digests.py", "save_digest"),
     ("parsing post pages (parse_digest)", "core/parsing/digest.py", "parse_digest"),
     ("parsing listing pages", "core/parsing/listing.py", "parse_listing"),
     ("matching editions at the close", "storage/editions.py", "update_editions"),

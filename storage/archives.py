@@ -8,7 +8,7 @@ from sqlite_utils import Database
 
 from core.snapshot import ArchiveIndex
 
-from .writes import utc_now
+from .rows import utc_now
 
 
 def load_archive_index(db: Database, start_url: str) -> ArchiveIndex | None:

@@ -17,7 +17,7 @@ from sqlite_utils import Database
 
 from core.editions import EditionFields, Member, Post, edition_fields, match
 
-from .writes import inserted_id, utc_now
+from .rows import inserted_id, utc_now
 
 
 @dataclass
