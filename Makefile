@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo serve lint format test test-e2e test-wordpress screenshots bench crawl backfill clean
+.PHONY: setup demo serve lint format docs test test-e2e test-wordpress screenshots bench crawl backfill clean
 
 ## setup: create .venv/ with the project and its pinned dependencies
 setup: $(STAMP)
@@ -23,16 +23,22 @@ serve: setup
 	test -f demo.db || $(MAKE) demo
 	$(BIN)/digest-archive serve demo.db --port 8001
 
-## lint: the code's own checks (ruff's lint and format rules, mypy); fails on any finding
+## lint: the code's own checks (ruff's lint and format rules, mypy, the import contract); fails on any finding
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ## format: let ruff sort imports, fix what it can and format the code
 format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+## docs: regenerate what the docs take from the code (cog: command help, settings, schema, failure kinds, exit codes, import contracts)
+DOCS := README.md $(wildcard docs/*.md docs/reference/*.md)
+docs: setup
+	$(BIN)/cog -r -I . $(DOCS)
 
 ## test: the code's checks, then the whole suite (parsers on saved pages, storage, crawls against the fixture server)
 test: setup lint

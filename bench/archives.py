@@ -16,9 +16,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import storage
-from crawler.items import FetchedPage
-from crawler.parsing import parse_digest
-from crawler.urls import post_key
+from core.items import FetchedPage
+from core.parsing import parse_digest
+from core.urls import post_key
 from fixtures.site import ORIGIN, build_site, generated_posts
 
 _MARKUP = re.compile(r"\[\[(.+?)\|.+?\]\]")

@@ -30,17 +30,17 @@ from archives import stored_archive  # noqa: E402
 from common import BIN, FAST, REPO, machine  # noqa: E402
 from reader_pages import SETTINGS, pages  # noqa: E402
 
-import crawler.parsing.digest as digest_module  # noqa: E402
-import crawler.parsing.sanitise as sanitise_module  # noqa: E402
+import core.parsing.digest as digest_module  # noqa: E402
+import core.sanitise as sanitise_module  # noqa: E402
 import storage  # noqa: E402
-from crawler.reparse import reparse_archive  # noqa: E402
+from cli.reparse import reparse_archive  # noqa: E402
 from fixtures.cases import PAGE_CASES, case_url  # noqa: E402
 from fixtures.server import FixtureServer  # noqa: E402
 from fixtures.site import CATEGORY_PATH, build_site, generated_posts  # noqa: E402
 
 # --- the parser's steps ------------------------------------------------------------------------------
 
-# parse_digest's steps, in the order it takes them (each a function of crawler/parsing/digest.py).
+# parse_digest's steps, in the order it takes them (each a function of core/parsing/digest.py).
 PARSER_STEPS = (
     "html_as_utf8",
     "make_tree",
@@ -131,11 +131,11 @@ def parser_rows(found: dict) -> list[str]:
 
 CRAWL_PARTS = (
     ("storing (the store pipeline, all of it)", "crawler/run.py", "store"),
-    ("  of which: commits", "storage/writes.py", "commit"),
-    ("  of which: kept pages (zlib)", "storage/writes.py", "save_page"),
-    ("  of which: digests, entries, links", "storage/writes.py", "save_digest"),
-    ("parsing post pages (parse_digest)", "crawler/parsing/digest.py", "parse_digest"),
-    ("parsing listing pages", "crawler/parsing/listing.py", "parse_listing"),
+    ("  of which: commits", "storage/batch.py", "commit"),
+    ("  of which: kept pages (zlib)", "storage/pages.py", "save_page"),
+    ("  of which: digests, entries, links", "storage/digests.py", "save_digest"),
+    ("parsing post pages (parse_digest)", "core/parsing/digest.py", "parse_digest"),
+    ("parsing listing pages", "core/parsing/listing.py", "parse_listing"),
     ("matching editions at the close", "storage/editions.py", "update_editions"),
     ("the spider's callbacks, all of them", "spiders/digests.py", "parse_post"),
 )

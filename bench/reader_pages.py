@@ -12,7 +12,7 @@ import statistics
 import time
 from pathlib import Path
 
-from crawler.cli import SERVE_SETTINGS
+from cli.main import SERVE_SETTINGS
 from storage.report import CANNED_QUERIES
 
 SETTINGS = dict(SERVE_SETTINGS)  # `digest-archive serve`'s

@@ -26,7 +26,7 @@ from reader_pages import time_pages  # noqa: E402
 from wordpress_pages import saved_archives  # noqa: E402
 
 import storage  # noqa: E402
-from crawler.parsing import parse_digest  # noqa: E402
+from core.parsing import parse_digest  # noqa: E402
 from fixtures.cases import PAGE_CASES, case_url  # noqa: E402
 from fixtures.server import FixtureServer  # noqa: E402
 from fixtures.site import CATEGORY_PATH, build_site, generated_posts  # noqa: E402
@@ -139,7 +139,7 @@ def _plain_rows(digests):
     entry_id = 0
     now = "2026-01-01T00:00:00+00:00"
     for digest_id, digest in enumerate(digests, start=1):
-        from crawler.urls import post_key
+        from core.urls import post_key
 
         digest_rows.append(
             (
@@ -243,7 +243,7 @@ def reparse_vs_parser(sizes: list[int], rounds: int) -> dict:
     the same pages in one process (and lxml.html.fromstring over them, the parser's own floor)."""
     from click.testing import CliRunner
 
-    from crawler.cli import main as cli
+    from cli.main import main as cli
 
     out = {}
     for size in sizes:

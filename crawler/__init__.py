@@ -1,5 +1,3 @@
-"""digest-archive: a Scrapy crawler that keeps an SQLite archive of the Iran Interlink Weekly Digest."""
+"""Scrapy glue: the run owner, pipelines, middlewares, settings and the `crawl` command.
 
-# The one place the version is written: pyproject.toml, `digest-archive --version`, the User-Agent
-# and the scrapyd egg all read it from here (CHANGELOG.md says what each version brought).
-__version__ = "0.2.0"
+The rules it applies live in `core`, the statements it runs in `storage`."""

@@ -1,8 +1,8 @@
 """The project's own settings, each declared once with its default, what it takes and a line of help.
 
-`crawler/settings.py` takes the defaults from here; the README's settings table is generated from
-here (`tools/generate_docs.py`); a spider checks every setting against its declaration when it is
-built (`check_settings`), so that a bad value stops the crawl with one line before any request.
+`crawler/settings.py` takes the defaults from here; docs/reference/settings.md is generated from them
+(`make docs`); a spider checks every setting against its declaration when it is built
+(`check_settings`), so that a bad value stops the crawl with one line before any request.
 Override any of them per run with `-s NAME=VALUE`.
 
 A new setting is one `ProjectSetting(...)` line: give it `takes=` (a whole number in a range, a
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 from scrapy.settings import SETTINGS_PRIORITIES
 
-from crawler import __version__
-from crawler.netguard import parse_networks
-from crawler.urls import is_http_url
+from core import __version__
+from core.netguard import parse_networks
+from core.urls import is_http_url
 
 # The two publishers of the digest (../shared/site-notes.md): nejatngo.org's category, and
 # iran-interlink.org's digest listing (an author archive under /wordpress/).

@@ -22,7 +22,7 @@ from twisted.internet.error import (
 )
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
-from .failure_kinds import FAILURE_KINDS  # noqa: F401  (re-exported: kinds and their meanings)
+from core.failure_kinds import FAILURE_KINDS  # noqa: F401  (re-exported: kinds and their meanings)
 
 
 def describe_failure(failure) -> tuple[str, str, int | None]:

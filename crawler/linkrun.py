@@ -30,11 +30,11 @@ from sqlite_utils import Database
 from twisted.internet.task import LoopingCall
 
 import storage
-from crawler.captures import CaptureStore, captures_folder, payload_digest
-from crawler.items import ArchivedCopyLookup, LinkChecked, LinkPage, PageFailure
-from crawler.linkcheck import DeadRule, LinkState, is_capturable, next_state, within_host_cap
+from core.items import ArchivedCopyLookup, LinkChecked, LinkPage, PageFailure
+from core.link_status import DeadRule, LinkState, is_capturable, next_state, within_host_cap
 from crawler.run import USAGE_EXIT_CODE, CrawlRun, RunRefused
 from storage import links as link_store
+from storage.captures import CaptureStore, captures_folder, payload_digest
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@
 - `SkipStoredPosts`: at most one download of a post per run, none of a post already stored.
 - `WaitForRetryAfter`: a 429/503 `Retry-After` waited for, before Scrapy's own retry.
 - `CrawlDelay`: the `Crawl-delay` of robots.txt, honoured between requests to the site.
-- `PublicAddressesOnly`: the link check reaches no private network (`crawler.netguard`).
+- `PublicAddressesOnly`: the link check reaches no private network (`core.netguard`).
 - `SlotOfTheRedirectedHost`: a redirect to another host waits for that host's turn.
 - `CutOnStop` (links): every request of a link check can be cut when the run stops.
 - `CapDecodedLinkBodies` (links): Scrapy's HttpCompressionMiddleware, with a linked page's decoded
@@ -28,12 +28,12 @@ from scrapy.exceptions import CannotResolveHostError, IgnoreRequest
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.error import DNSLookupError
 
+from core.netguard import Reach, origin_of
+from core.numbers import MAX_COUNT, ascii_number
+from core.urls import site_of
 from crawler.linkrun import LinkRun
-from crawler.netguard import Reach, origin_of
-from crawler.parsing.numbers import MAX_COUNT, ascii_number
 from crawler.resolver import GuardedResolver
 from crawler.run import CrawlRun
-from crawler.urls import site_of
 
 logger = logging.getLogger(__name__)
 
@@ -201,7 +201,7 @@ class CrawlDelay:
 
 
 class AddressRefused(IgnoreRequest):
-    """A request the link check may not make: its address is not public (`crawler.netguard`)."""
+    """A request the link check may not make: its address is not public (`core.netguard`)."""
 
 
 def reach_of(crawler) -> Reach:

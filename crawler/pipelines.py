@@ -7,25 +7,10 @@ else is written). `StoreInArchive` hands what is left to the run, which owns the
 
 from __future__ import annotations
 
-from crawler.items import Digest, DuplicateDigest, PageFailure
+from core.items import Digest, DuplicateDigest, PageFailure
+from core.urls import post_key
+from core.validation import problems_with
 from crawler.run import CrawlRun
-from crawler.urls import is_http_url, post_key
-
-
-def problems_with(digest: Digest) -> list[str]:
-    """What makes a parsed digest unfit to store; empty when it is fine."""
-    problems = []
-    if not digest.title.strip():
-        problems.append("empty title")
-    if not digest.entries:
-        problems.append("no entries")
-    if any(not entry.text.strip() for entry in digest.entries):
-        problems.append("an entry with no text")
-    if not is_http_url(digest.url):
-        problems.append(f"canonical URL is not http(s): {digest.url!r}")
-    if digest.number is not None and not 0 < digest.number < 100_000:
-        problems.append(f"implausible number {digest.number}")
-    return problems
 
 
 class ValidateDigest:

@@ -1,5 +1,5 @@
 """The name resolver of a link check: the addresses a name resolves to are judged when the connection is
-made (`crawler.netguard.Reach.connect_refusal`), so a name that resolves to loopback, or a DNS answer
+made (`core.netguard.Reach.connect_refusal`), so a name that resolves to loopback, or a DNS answer
 that changes between a check and the connection (rebinding), reaches nothing private.
 
 Twisted's HostnameEndpoint, which Scrapy's HTTP/1.1 handler connects through, asks the reactor's name
@@ -21,7 +21,7 @@ from typing import Any
 from twisted.internet.interfaces import IHostnameResolver, IResolutionReceiver
 from zope.interface import implementer  # type: ignore[import-untyped]
 
-from crawler.netguard import Reach
+from core.netguard import Reach
 
 
 @implementer(IHostnameResolver)

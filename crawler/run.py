@@ -8,8 +8,8 @@
     spider_closed         ──► run.close(reason)   verdict, final commit, crawl_runs row, then the lock
     crawl command         ──► run.exit_code
 
-Its parts: `RunTally` (crawler/tally.py) counts and keeps the ledger of posts the verdict is drawn
-from; `IndexFindings` (crawler/indexes.py) is what the run learnt of the site's indexes.
+Its parts: `RunTally` (core/ledger.py) counts and keeps the ledger of posts the verdict is drawn
+from; `IndexFindings` (core/rest_plan.py) is what the run learnt of the site's indexes.
 
 Why an object the spider opens and not a Scrapy extension: extensions are built after the spider,
 and the spider must know what the archive holds (and a bad DATABASE or a busy archive must stop the
@@ -39,9 +39,9 @@ from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
 import storage
-from crawler.health import RunHealth
-from crawler.indexes import IndexFindings
-from crawler.items import (
+from core.exit_codes import ExitCode
+from core.health import RunHealth
+from core.items import (
     Digest,
     DigestNotModified,
     DuplicateDigest,
@@ -50,30 +50,26 @@ from crawler.items import (
     PageFailure,
     PostsGone,
 )
-from crawler.parsing.text import fit_text
-from crawler.tally import Progress, RunTally
-from crawler.urls import post_key, same_site, site_of
+from core.ledger import Progress, RunTally
+from core.modes import Mode
+from core.rest_plan import IndexFindings
+from core.text import fit_text
+from core.urls import post_key, same_site, site_of
 
 logger = logging.getLogger(__name__)
 
-# Exit codes of `scrapy crawl digests` and `digest-archive` (the README lists them; a test checks).
-EXIT_CODES = {
-    0: "the run finished (pages that failed are recorded in `failures`)",
-    1: (
-        "the run failed because of the site: the archive index could not be read, layout drift, "
-        "or a cap reached (`DIGEST_MAX_*`)"
-    ),
-    2: (
-        "a bad or unknown argument or setting, or a DATABASE that is missing (`links`), not SQLite, another "
-        "program's, or unwritable: refused before any request, with nothing created"
-    ),
-    3: "another job of the same kind holds the archive: a crawl (or `digest-archive reparse`), or a link check",
-    4: "a storage error stopped the run: disk full, read-only file, database locked, a constraint",
-    5: "interrupted (SIGTERM, Ctrl-C): what was done is committed; run the same command again",
-    6: "an unexpected error (an exception in the crawler): recorded as an `exception` failure; please report it",
-}
-FINISHED_EXIT_CODE, RUN_FAILED_EXIT_CODE, USAGE_EXIT_CODE, BUSY_EXIT_CODE = 0, 1, 2, 3
-STORAGE_FAILED_EXIT_CODE, INTERRUPTED_EXIT_CODE, CRASHED_EXIT_CODE = 4, 5, 6
+# The crawl's names for the codes of the one table (core.exit_codes), which every command shares.
+FINISHED_EXIT_CODE, RUN_FAILED_EXIT_CODE, USAGE_EXIT_CODE, BUSY_EXIT_CODE = (
+    ExitCode.FINISHED,
+    ExitCode.RUN_FAILED,
+    ExitCode.USAGE,
+    ExitCode.BUSY,
+)
+STORAGE_FAILED_EXIT_CODE, INTERRUPTED_EXIT_CODE, CRASHED_EXIT_CODE = (
+    ExitCode.STORAGE_FAILED,
+    ExitCode.INTERRUPTED,
+    ExitCode.CRASHED,
+)
 
 
 class RunRefused(Exception):
@@ -94,7 +90,7 @@ class CrawlRun:
     # committed even while the crawl waits on the network (another job may be waiting to write).
     COMMIT_CHECK_INTERVAL = 0.5
 
-    def __init__(self, crawler, mode: str, start_url: str) -> None:
+    def __init__(self, crawler, mode: Mode | str, start_url: str) -> None:
         settings = crawler.settings
         self.crawler = crawler
         self.mode = mode
@@ -140,7 +136,9 @@ class CrawlRun:
     # --- finding the run -------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, crawler, *, mode: str, start_url: str, recheck_limit: int | None, create: bool = True) -> CrawlRun:
+    def open(
+        cls, crawler, *, mode: Mode | str, start_url: str, recheck_limit: int | None, create: bool = True
+    ) -> CrawlRun:
         """Lock and open the archive and read what it holds, before the first request; with `create`,
         a missing archive is created.
 
@@ -246,7 +244,7 @@ class CrawlRun:
         """Stored digests to re-check in this run: all in recheck mode; in a refresh every page that
         has validators (a 304 costs no download) and, of pages served without validators, only the
         one checked longest ago, and only when that was `DIGEST_RECHECK_MIN_AGE` ago or more."""
-        if self.mode == "recheck":
+        if isinstance(self.mode, Mode) and self.mode.rechecks_every_stored_digest:
             return list(self.state.recheck)
         conditional = [t for t in self.state.recheck if t.conditional]
         oldest_allowed = (datetime.now(timezone.utc) - self.recheck_min_age).isoformat()

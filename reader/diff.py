@@ -13,7 +13,7 @@ import re
 
 from markupsafe import Markup
 
-from crawler.parsing.sanitise import sanitise_html
+from core.sanitise import sanitise_html
 
 # An HTML tag, or a run of text without white space or tags.
 _PIECE = re.compile(r"<[^>]+>|[^<\s]+")

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timezone
+from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import lxml.html
 from datasette.utils import tilde_encode
-from lxml import etree
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
-from crawler.urls import canonical_link
+from core.urls import canonical_link
 
 # What the reader says of each state (a tooltip and a short mark after a link that is not ok).
 STATE_LABELS = {
@@ -61,23 +60,22 @@ def mark_links(html: str, base_url: str, states: dict[str, dict], database: str,
     absolute (datasette.urls.path)."""
     if not states or "<a" not in html:
         return Markup(html)
-    try:
-        root = lxml.html.fragment_fromstring(html, create_parent="div")
-    except (etree.ParserError, ValueError):
-        return Markup(html)
-    for anchor in list(root.iter("a")):
-        url = canonical_link(anchor.get("href"), base_url)
+
+    def marked(attributes: dict[str, str | None]) -> tuple[dict[str, str | None], Markup | None]:
+        """The anchor's attributes with its state, and the mark to put after it (None: no mark)."""
+        url = canonical_link(attributes.get("href"), base_url)
         state = states.get(url or "")
         if state is None:
-            continue
+            return attributes, None
         status = "dead" if state["dead_since"] else state["status"]
-        anchor.set("class", f"{anchor.get('class', '')} link-{status}".strip())
-        anchor.set(
-            "title",
-            STATE_LABELS.get(status, status) + (f" ({state['checked_at'][:10]})" if state["checked_at"] else ""),
-        )
+        checked = f" ({state['checked_at'][:10]})" if state["checked_at"] else ""
+        attributes = {
+            **attributes,
+            "class": f"{attributes.get('class') or ''} link-{status}".strip(),
+            "title": STATE_LABELS.get(status, status) + checked,
+        }
         if status in ("ok", "unchecked", "blocked", "disallowed", "refused"):
-            continue
+            return attributes, None
         offers = []
         replay = replay_address(database, state)
         if replay:
@@ -85,26 +83,61 @@ def mark_links(html: str, base_url: str, states: dict[str, dict], database: str,
         archived = web_address(state["archived_copy"])
         if archived:
             offers.append(("archived copy", archived, "link-archived"))
-        mark = etree.Element("span", {"class": "link-state"})
-        mark.text = f" [{status}"
-        previous = None
-        for label, href, kind in offers:
-            offer = etree.SubElement(mark, "a", {"class": kind, "href": href, "rel": "noopener noreferrer nofollow"})
-            offer.text = label
-            if previous is None:
-                mark.text += ": "
-            else:
-                previous.tail = " · "
-            previous = offer
-        if previous is None:
-            mark.text += "]"
-        else:
-            previous.tail = "]"
-        mark.tail = anchor.tail
-        anchor.tail = None
-        anchor.addnext(mark)
-    inner = (root.text or "") + "".join(etree.tostring(child, encoding="unicode", method="html") for child in root)
-    return Markup(inner)
+        links = Markup(" · ").join(
+            Markup('<a class="{}" href="{}" rel="noopener noreferrer nofollow">{}</a>').format(kind, href, label)
+            for label, href, kind in offers
+        )
+        return attributes, Markup('<span class="link-state"> [{}{}{}]</span>').format(
+            status, ": " if offers else "", links
+        )
+
+    return _AnchorRewriter(marked).rewrite(html)
+
+
+class _AnchorRewriter(HTMLParser):
+    """The (sanitised) HTML again, token by token, every value escaped anew, with each anchor's attributes
+    and the mark after it from `mark`. Python's own parser: the reader loads no HTML library (lxml belongs
+    to the crawl's parsers), and sanitised entry HTML needs no error recovery."""
+
+    def __init__(self, mark) -> None:
+        super().__init__(convert_charrefs=True)
+        self.mark = mark
+        self.out: list[str] = []
+        self.pending: list[Markup | None] = []  # the marks of the anchors open now
+
+    def rewrite(self, html: str) -> Markup:
+        self.feed(html)
+        self.close()
+        self.out.extend(mark for mark in reversed(self.pending) if mark)  # anchors never closed
+        return Markup("".join(self.out))
+
+    def _tag(self, tag: str, attrs, close: str) -> str:
+        attributes = dict(attrs)
+        if tag == "a":
+            attributes, mark = self.mark(attributes)
+            if not close:
+                self.pending.append(mark)
+        rendered = "".join(
+            f" {escape(name)}" if value is None else f' {escape(name)}="{escape(value)}"'
+            for name, value in attributes.items()
+        )
+        return f"<{escape(tag)}{rendered}{close}>"
+
+    def handle_starttag(self, tag, attrs) -> None:
+        self.out.append(self._tag(tag, attrs, ""))
+
+    def handle_startendtag(self, tag, attrs) -> None:
+        self.out.append(self._tag(tag, attrs, " /"))
+
+    def handle_endtag(self, tag) -> None:
+        self.out.append(f"</{escape(tag)}>")
+        if tag == "a" and self.pending:
+            mark = self.pending.pop()
+            if mark:
+                self.out.append(mark)
+
+    def handle_data(self, data) -> None:
+        self.out.append(str(escape(data)))
 
 
 def read_capture(database_path: str, warc: str, offset: int) -> tuple[str, bytes] | None:

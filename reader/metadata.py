@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from markupsafe import Markup
 
-from crawler.failure_kinds import FAILURE_KINDS
+from core.failure_kinds import FAILURE_KINDS
 from storage.report import CANNED_QUERIES
 
 SOURCE = "Iran Interlink Weekly Digest, as published on nejatngo.org and iran-interlink.org"

@@ -29,8 +29,8 @@ from datasette.utils.asgi import Base400, NotFound, Response
 from markupsafe import Markup, escape
 from sqlite_utils import Database
 
-from crawler.parsing.numbers import MAX_POST_ID, ascii_number
-from crawler.parsing.sanitise import sanitise_html
+from core.numbers import MAX_POST_ID, ascii_number
+from core.sanitise import sanitise_html
 from storage import reader as sql
 from storage.links import CAPTURE_OF_LINK
 from storage.report import number_ranges, series_report

@@ -30,14 +30,11 @@ import scrapy
 from scrapy.exceptions import IgnoreRequest
 
 import storage
-from crawler.arguments import unknown_argument
-from crawler.config import BadSetting, apply_project_defaults, check_settings
-from crawler.failures import describe_failure
-from crawler.indexes import PER_PAGE, RestPlan
-from crawler.items import DigestNotModified, FetchedPage, IndexConfirmed, Listing, PageFailure, PostsGone
-from crawler.parsing import ParseError, parse_digest, parse_listing
-from crawler.parsing.decoding import charset_of
-from crawler.parsing.wordpress import (
+from core.items import DigestNotModified, FetchedPage, IndexConfirmed, Listing, PageFailure, PostsGone
+from core.modes import Mode
+from core.parsing import ParseError, parse_digest, parse_listing
+from core.parsing.decoding import charset_of
+from core.parsing.wordpress import (
     Discovery,
     RestPostsPage,
     parse_discovery,
@@ -47,13 +44,16 @@ from crawler.parsing.wordpress import (
     post_url_by_id,
     rest_url,
 )
+from core.rest_plan import PER_PAGE, RestPlan
+from core.urls import clean_post_url, domain_of, is_http_url, on_site_of, post_key, same_site, site_of
+from crawler.arguments import unknown_argument
+from crawler.config import BadSetting, apply_project_defaults, check_settings
+from crawler.failures import describe_failure
 from crawler.run import USAGE_EXIT_CODE, CrawlRun, RunRefused
-from crawler.urls import clean_post_url, domain_of, is_http_url, on_site_of, post_key, same_site, site_of
 
-MODES = ("refresh", "backfill", "recheck")
 INDEXES = ("auto", "html")
 # The spider's arguments (`-a NAME=VALUE`) and what each takes; any other is refused.
-ARGUMENTS = {"start_url": "URL", "mode": "|".join(MODES), "index": "|".join(INDEXES)}
+ARGUMENTS = {"start_url": "URL", "mode": "|".join(mode.value for mode in Mode), "index": "|".join(INDEXES)}
 
 
 def _usage_error(message: str, code: int = USAGE_EXIT_CODE) -> NoReturn:
@@ -101,19 +101,18 @@ class DigestsSpider(scrapy.Spider):
         if unknown is not None:
             _usage_error(unknown)
         super().__init__(**kwargs)
-        if mode not in MODES:
-            _usage_error(f"unknown mode {mode!r}: use -a mode=refresh, backfill or recheck")
+        try:
+            self.mode = Mode.named(mode)
+        except ValueError as error:
+            _usage_error(str(error))
         if index not in INDEXES:
             _usage_error(f"unknown index {index!r}: use -a index=auto (feed and REST API first) or html")
         if start_url is not None and not is_http_url(start_url):
             _usage_error(f"start_url must be an http(s) URL, got {start_url!r}")
-        self.mode = mode
         self.index = index
         self.start_url: str = start_url or ""  # set from DIGEST_ARCHIVES when not given
         self.plan: RestPlan | None = None  # set when the REST API is the index of this run
         self.start_listing: Listing | None = None  # the start page read as a listing, for a fall back to HTML
-        self.sampled: list = []  # posts whose pages check the REST content (backfill)
-        self.held_back: list = []  # posts waiting for the sample's verdict (backfill)
         # Scrapy checks each generator callback for a `return` with a value (inspect.getsource and
         # ast.parse), remembering the answer by the callback object; `self.parse_post` is a new bound
         # method at every request, so the check ran again for about one post in five. One bound method per
@@ -142,13 +141,7 @@ class DigestsSpider(scrapy.Spider):
         _ask_for_a_contact(crawler.settings, spider.start_url)
         # Offsite links are stored as links, never followed: only the archive's own site is crawled.
         spider.allowed_domains = [domain_of(spider.start_url)]
-        recheck_limit = (
-            None
-            if spider.mode == "recheck"
-            else 0
-            if spider.mode == "backfill"
-            else crawler.settings.getint("DIGEST_RECHECK_LATEST")
-        )
+        recheck_limit = spider.mode.recheck_limit(crawler.settings.getint("DIGEST_RECHECK_LATEST"))
         try:
             # The run locks and opens the archive now, so that a busy archive or a bad path stops the
             # crawl before any request, and reads what it holds once.
@@ -170,18 +163,23 @@ class DigestsSpider(scrapy.Spider):
 
     def _first_requests(self):
         self.logger.info(
-            "%s of %s: %d post URLs stored", self.mode.capitalize(), self.start_url, self.run.stored_post_count()
+            "%s of %s: %d post URLs stored", self.mode.value.capitalize(), self.start_url, self.run.stored_post_count()
         )
         known = self.run.known_index()
-        if self.index == "auto" and known is not None and known.rest_usable and self.mode != "backfill":
+        if (
+            self.index == "auto"
+            and known is not None
+            and known.rest_usable
+            and not self.mode.may_build_from_rest_content
+        ):
             self.plan = self._plan(known)
             self.run.use_index("rest")
-            if self.mode == "refresh" and known.feed_url and (known.feed_etag or known.feed_last_modified):
+            if self.mode.asks_the_feed_first and known.feed_url and (known.feed_etag or known.feed_last_modified):
                 yield self._feed_request(known, conditional=True)
             else:
                 yield self._index_request(1)
             return
-        if self.mode == "recheck":
+        if self.mode.rechecks_every_stored_digest:
             self.run.use_index(
                 "html",
                 "recheck of every stored page"
@@ -277,7 +275,7 @@ class DigestsSpider(scrapy.Spider):
         )
         self.run.rest_abandoned(reason)
         yield from self._html_path_start()
-        if self.mode == "recheck":
+        if self.mode.rechecks_every_stored_digest:
             return  # a recheck through the HTML path re-checks every stored page and reads no listing
         if self.start_listing is not None:
             yield from self._follow_listing(self.start_url, self.start_listing)
@@ -421,7 +419,7 @@ class DigestsSpider(scrapy.Spider):
         self.logger.info(
             "REST index of %s: %d digests listed, %d new or changed", self.start_url, len(plan.digests()), len(to_fetch)
         )
-        if self.mode == "recheck" and plan.read_to_its_end():
+        if self.mode.rechecks_every_stored_digest and plan.read_to_its_end():
             # Only an index read to its end says which stored posts it no longer lists; the site is
             # asked about those, a page of ids at a time, before any is marked gone.
             missing = plan.missing()
@@ -434,17 +432,12 @@ class DigestsSpider(scrapy.Spider):
                     cb_kwargs={"asked": asked},
                     dont_filter=True,
                 )
-        held_back = []
-        if self.mode == "backfill":
-            self.sampled = plan.sample(to_fetch)
-            if self.sampled:
-                sampled_ids = {post.post_id for post in self.sampled}
-                held_back = [post for post in to_fetch if post.post_id not in sampled_ids]
-                to_fetch = self.sampled
+        # A backfill fetches a sample of pages first; the rest waits for the sample's verdict.
+        to_fetch, held_back = plan.fetch_first(to_fetch)
         # The ledger takes the posts to fetch first (the sample before what waits for its verdict), then
         # each post held back, which ends built from the REST API or fetched; DIGEST_MAX_POSTS may stop it.
         requests = [request for post in to_fetch for request in self._request_post(post)]
-        self.held_back = [post for post in held_back if self.run.post_requested(post_key(post.link), post.link)]
+        plan.hold_back([post for post in held_back if self.run.post_requested(post_key(post.link), post.link)])
         yield from requests
 
     def _request_post(self, post, *, held_back: bool = False):
@@ -467,19 +460,17 @@ class DigestsSpider(scrapy.Spider):
 
     def _sample_answered(self, post_id: int | None, digest):
         """A sampled page was read (or failed): once all are, the REST content is trusted or not."""
-        if self.plan is None or post_id is None or post_id not in {post.post_id for post in self.sampled}:
+        verdict = None if self.plan is None else self.plan.sample_answered(post_id, digest)
+        if verdict is None:
             return
-        self.plan.check_sample(post_id, digest)
-        if not self.plan.sample_done(self.sampled):
-            return
-        trusted, why = self.plan.rest_content_trusted()
         self.logger.info(
-            "%s: %s", "Building the other digests from the REST API" if trusted else "Fetching every page", why
+            "%s: %s",
+            "Building the other digests from the REST API" if verdict.trusted else "Fetching every page",
+            verdict.why,
         )
-        self.run.note(why)
-        held_back, self.held_back, self.sampled = self.held_back, [], []
-        for post in held_back:
-            if trusted:
+        self.run.note(verdict.why)
+        for post in verdict.held_back:
+            if verdict.trusted:
                 yield from self._digest_from_rest(post)
             else:
                 yield from self._request_post(post, held_back=True)
@@ -546,14 +537,14 @@ class DigestsSpider(scrapy.Spider):
         for post_url, key in zip(listing.post_urls, listed_keys, strict=True):
             # A post repeated at the top of the next page, or listed as AMP and plain, is fetched once.
             # In a refresh, a post that failed for good (404, unparseable) is not fetched again.
-            if self.run.is_stored(key) or (self.mode == "refresh" and self.run.is_settled(key)):
+            if self.run.is_stored(key) or (self.mode.skips_settled_failures and self.run.is_settled(key)):
                 continue
             if self.run.post_requested(key, post_url):
                 yield self._post_request(post_url)
 
         if listing.next_url is None:
             return
-        if self.mode == "refresh" and (False not in done or done[done.index(False) :].count(True)):
+        if self.mode.stops_at_what_is_stored and (False not in done or done[done.index(False) :].count(True)):
             # Listings are newest first: a page with nothing new, or a stored post after the new
             # ones (a sticky post may stand above them), is the stored frontier: older pages are stored.
             self.logger.info("Refresh: %s reaches what is stored; not following older pages", url)

@@ -1,5 +1,5 @@
 """The `links` spider: checks every distinct link of the archive that is due, politely, and looks dead
-ones up in a web archive. It only decides what to fetch; `crawler.linkcheck` classifies, the run stores.
+ones up in a web archive. It only decides what to fetch; `core.link_status` classifies, the run stores.
 
     scrapy crawl links                                 # the links of archive.db that are due
     scrapy crawl links -s DATABASE=x.db -s DOWNLOAD_DELAY=2
@@ -14,7 +14,7 @@ captured). `http_proxy`/`https_proxy`/`no_proxy` are honoured by Scrapy's HttpPr
 Budgets per run (links per host, capture bytes, seconds) are the run's (crawler/linkrun.py).
 
 A link reaches only public addresses, the archive's own origins and `DIGEST_LINK_ALLOW_NETWORKS`
-(`crawler.netguard`; `PublicAddressesOnly` and its resolver): anything else is recorded as `refused`.
+(`core.netguard`; `PublicAddressesOnly` and its resolver): anything else is recorded as `refused`.
 """
 
 from __future__ import annotations
@@ -30,18 +30,18 @@ from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler, Tunnel
 from scrapy.exceptions import StopDownload
 from scrapy.utils.misc import load_object
 
+from core.items import ArchivedCopyLookup, LinkChecked, LinkPage
+from core.link_status import LinkState, is_capturable, status_of_answer, status_of_failure
+from core.netguard import parse_networks, reach_for
+from core.parsing import ParseError
+from core.parsing.cdx import cdx_query, closest_not_after, parse_cdx_answer, replay_url
+from core.parsing.decoding import charset_of
+from core.parsing.linked_page import parse_linked_page
 from crawler.arguments import unknown_argument
 from crawler.config import BadSetting, apply_project_defaults, check_settings
 from crawler.failures import describe_failure
-from crawler.items import ArchivedCopyLookup, LinkChecked, LinkPage
-from crawler.linkcheck import LinkState, is_capturable, status_of_answer, status_of_failure
 from crawler.linkrun import CUT, LinkRun
 from crawler.middlewares import BODY_OVER_CAP, AddressRefused
-from crawler.netguard import parse_networks, reach_for
-from crawler.parsing import ParseError
-from crawler.parsing.cdx import cdx_query, closest_not_after, parse_cdx_answer, replay_url
-from crawler.parsing.decoding import charset_of
-from crawler.parsing.linked_page import parse_linked_page
 from crawler.run import USAGE_EXIT_CODE, RunRefused
 
 # Every status but redirects reaches the callback (redirects are followed by Scrapy's middleware).

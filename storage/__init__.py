@@ -1,8 +1,22 @@
 """The archive in SQLite: schema, writes and reads. Every SQL statement of the project lives here."""
 
 from .archives import ArchiveIndex, load_archive_index, save_archive_index
+from .batch import WriteBatch
+from .digests import (
+    CHANGED,
+    NEW,
+    SHRUNK,
+    UNCHANGED,
+    confirm_unchanged,
+    mark_gone,
+    remember_urls,
+    remember_urls_of,
+    save_digest,
+    shrunk_failure,
+)
 from .editions import EditionsUpdate, rebuild_editions, update_editions
 from .lock import ArchiveBusy, ArchiveLock
+from .pages import mark_not_modified, save_page
 from .queries import (
     CrawlState,
     RecheckTarget,
@@ -21,6 +35,8 @@ from .queries import (
     stored_pages,
     stored_pages_of,
 )
+from .rows import utc_now
+from .runs import close_abandoned_runs, finish_run, record_failure, start_run
 from .schema import (
     ARCHIVE_TABLES,
     SCHEMA_VERSION,
@@ -29,28 +45,6 @@ from .schema import (
     ensure_schema,
     open_database,
     open_for_reading,
-)
-from .writes import (
-    CHANGED,
-    NEW,
-    RUN_COUNTS,
-    SHRUNK,
-    UNCHANGED,
-    RunCounts,
-    WriteBatch,
-    close_abandoned_runs,
-    confirm_unchanged,
-    finish_run,
-    mark_gone,
-    mark_not_modified,
-    record_failure,
-    remember_urls,
-    remember_urls_of,
-    save_digest,
-    save_page,
-    shrunk_failure,
-    start_run,
-    utc_now,
 )
 
 __all__ = [
@@ -68,7 +62,6 @@ __all__ = [
     "rebuild_editions",
     "update_editions",
     "edition_counts",
-    "RunCounts",
     "WriteBatch",
     "shrunk_failure",
     "CrawlState",
@@ -88,7 +81,6 @@ __all__ = [
     "CHANGED",
     "SHRUNK",
     "NEW",
-    "RUN_COUNTS",
     "SCHEMA_VERSION",
     "UNCHANGED",
     "ArchiveError",

@@ -2,33 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 from sqlite_utils import Database
 
-from .writes import utc_now
+from core.snapshot import ArchiveIndex
 
-
-@dataclass(frozen=True)
-class ArchiveIndex:
-    """Where an archive's cheapest indexes are, and how far the last crawl read them."""
-
-    start_url: str
-    site: str
-    rest_root: str | None = None  # the REST API root (None: the site offers none, or it is blocked)
-    posts_filter: str | None = None  # `categories=2`, `tags=5`, `author=1`: this archive's posts
-    modified_after: bool = False  # /wp/v2/posts takes modified_after (WordPress 5.7+)
-    feed_url: str | None = None
-    feed_etag: str | None = None
-    feed_last_modified: str | None = None
-    synced_to: str | None = None  # the newest post modification (GMT) the REST index showed
-    index_used: str | None = None  # "rest" or "html": what the last crawl used
-    note: str | None = None  # why the REST API was not used, if it was not
-    discovered_at: str | None = None
-
-    @property
-    def rest_usable(self) -> bool:
-        return bool(self.rest_root and self.posts_filter and self.index_used == "rest")
+from .rows import utc_now
 
 
 def load_archive_index(db: Database, start_url: str) -> ArchiveIndex | None:

@@ -3,7 +3,7 @@
 `update_editions` matches the digests that are new or changed since they were last matched (a crawl
 calls it after its final commit); `rebuild_editions` matches every digest again (`digest-archive
 match --all`). Every edition has a slug, its lasting address (`slug_base`): the same whatever order the
-archives were crawled or matched in, unlike its row id. The rule itself (`crawler.editions`) is pure;
+archives were crawled or matched in, unlike its row id. The rule itself (`core.editions`) is pure;
 this module only reads and writes rows.
 """
 
@@ -15,9 +15,9 @@ from datetime import date
 
 from sqlite_utils import Database
 
-from crawler.editions import EditionFields, Member, Post, edition_fields, match
+from core.editions import EditionFields, Member, Post, edition_fields, match
 
-from .writes import inserted_id, utc_now
+from .rows import inserted_id, utc_now
 
 
 @dataclass

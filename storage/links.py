@@ -1,7 +1,7 @@
 """Link health: one row per distinct link (`link_targets`), one per check (`link_checks`), and the reads
 the `links` spider, the `links` command and the reader need.
 
-A distinct link is a distinct `links.url`: those are stored through `crawler.urls.canonical_link`
+A distinct link is a distinct `links.url`: those are stored through `core.urls.canonical_link`
 (trackers and fragments dropped), so one article linked from ten digests is one target and one check.
 """
 
@@ -14,73 +14,9 @@ from urllib.parse import urlsplit
 
 from sqlite_utils import Database
 
-from crawler.linkcheck import LinkState
+from core.link_status import LinkState
 
-LINK_TABLES = ("link_targets", "link_checks")
-# The view Datasette shows with facets by status, host and year (reader/metadata.py).
-LINK_HEALTH_VIEW = "link_health"
-
-
-def create_link_tables(db: Database) -> None:
-    """Schema 6: the link tables and their view. Additive and self-contained (a migration of its own)."""
-    if not db.table("link_targets").exists():
-        db.table("link_targets").create(
-            {
-                "id": int,
-                "url": str,  # as in links.url (canonical)
-                "host": str,
-                "first_seen": str,
-                "status": str,  # of the last check (crawler.linkcheck.LINK_STATUSES)
-                "http_status": int,
-                "final_url": str,  # after redirects, when it differs from url
-                "message": str,
-                "checked_at": str,
-                "failures": int,  # failing checks in a row
-                "failing_since": str,
-                "last_ok_at": str,
-                "dead_since": str,  # null unless dead (crawler.linkcheck.DeadRule)
-                "capture_warc": str,  # WARC file (relative to the captures folder) of the newest capture
-                "capture_offset": int,  # byte offset of its response record
-                "capture_digest": str,  # WARC-Payload-Digest of the captured payload
-                "captured_at": str,
-                "archived_copy": str,  # replay URL of a copy in a web archive (CDX lookup)
-                "lookup_at": str,  # when the CDX API was last asked
-                "lookup_note": str,  # what it answered, when no copy
-            },
-            pk="id",
-            not_null={"url", "host", "first_seen", "status"},
-            defaults={"status": "unchecked", "failures": 0},
-        )
-    if not db.table("link_checks").exists():
-        db.table("link_checks").create(
-            {
-                "id": int,
-                "target_id": int,
-                "crawl_run_id": int,
-                "checked_at": str,
-                "status": str,
-                "http_status": int,
-                "final_url": str,
-                "message": str,
-                "capture": str,  # response, revisit, or null
-            },
-            pk="id",
-            foreign_keys=[("target_id", "link_targets", "id"), ("crawl_run_id", "crawl_runs", "id")],
-            not_null={"target_id", "checked_at", "status"},
-        )
-    db.table("link_targets").create_index(["url"], unique=True, if_not_exists=True)
-    db.table("link_targets").create_index(["host"], if_not_exists=True)
-    db.table("link_targets").create_index(["status"], if_not_exists=True)
-    db.table("link_checks").create_index(["target_id"], if_not_exists=True)
-    db.table("links").create_index(["url"], if_not_exists=True)
-    db.execute(
-        f"""CREATE VIEW IF NOT EXISTS {LINK_HEALTH_VIEW} AS
-        SELECT t.id, t.url, t.host, t.status, t.dead_since IS NOT NULL AS dead, t.http_status, t.final_url,
-               t.checked_at, t.dead_since, t.last_ok_at, t.archived_copy, t.capture_warc,
-               (SELECT count(DISTINCT l.digest_id) FROM links l WHERE l.url = t.url) AS digests,
-               (SELECT min(d.year) FROM links l JOIN digests d ON d.id = l.digest_id WHERE l.url = t.url) AS year
-        FROM link_targets t"""
-    )
+from .schema import LINK_HEALTH_VIEW  # the link tables and their view are declared there
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,15 @@ from dataclasses import dataclass, field
 
 from sqlite_utils import Database
 
-from crawler.items import Entry, Link
-from crawler.urls import post_key
+from core.items import Entry, Link
+from core.snapshot import StoredPost
+from core.urls import post_key
 
 from .report import runs_and_failures
 
 
 def known_post_keys(db: Database) -> set[str]:
-    """Keys (see `crawler.urls.post_key`) of every URL a stored digest was reached at."""
+    """Keys (see `core.urls.post_key`) of every URL a stored digest was reached at."""
     return {row[0] for row in db.execute("SELECT url_key FROM digest_urls")}
 
 
@@ -72,15 +73,6 @@ def recheck_targets(db: Database, site: str, limit: int | None) -> list[RecheckT
         sql += " LIMIT ?"
         params.append(limit)
     return [RecheckTarget(*row) for row in db.execute(sql, params)]
-
-
-@dataclass(frozen=True)
-class StoredPost:
-    """What the archive knows of a WordPress post of the site being crawled."""
-
-    modified: str | None  # the site's last modification (GMT), when its REST API said
-    last_seen: str  # when the crawler last saw the content (UTC)
-    gone: bool
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ SELECT previous.slug AS previous_slug, (SELECT title FROM editions WHERE slug = 
        next.slug AS next_slug, (SELECT title FROM editions WHERE slug = next.slug) AS next_title
 FROM previous, next
 """
-# The posts of an edition in the order its fields are taken from (crawler.editions.member_order).
+# The posts of an edition in the order its fields are taken from (core.editions.member_order).
 EDITION_SOURCES = """
 SELECT id, site, title, url, published, number, issue_date FROM digests WHERE edition_id = :id
 ORDER BY coalesce(published, '9999'), site, url

@@ -1,4 +1,6 @@
-"""The archive's schema: every table, index, full-text index and the schema version.
+"""The archive's schema, declared as data: every table with its columns, keys, indexes and full-text
+index, the views, and the migrations by version. `ensure_schema` builds or migrates an archive from
+these declarations with sqlite-utils.
 
 Names are part of the interface (`../shared/design.md`); Datasette, exports and scripts read them.
 """
@@ -6,48 +8,391 @@ Names are part of the interface (`../shared/design.md`); Datasette, exports and 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Generator
+from collections.abc import Callable, Generator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import get_type_hints
 
 from sqlite_utils import Database
+from sqlite_utils.db import COLUMN_TYPE_MAPPING
 
-from .links import create_link_tables
+from core.ledger import RunCounts
+
+from .editions import refresh_all_editions
 from .reader import DIGEST_DAY, EDITION_DAY
 
-# 1: digests, digest_urls, entries, links, digest_revisions, crawl_runs, failures (first release)
-# 2: pages (every fetched post page, compressed, with its HTTP validators), digests.year,
-#    failures.http_status, crawl_runs.rechecked / not_modified / failure_kinds
-# 3: archives (per start URL: the site's REST API, archive object, feed and its validators, the
-#    last sync), digests.modified / gone, pages.source, crawl_runs.index_used / index_note;
-#    editions (one digest across sites), digests.edition_id / edition_checked
-# 4: editions.slug (the edition's lasting address: its number, else its issue date; unique),
-#    editions.conflicts_between_sites / conflicts_within_post
-# 5: the full-text triggers on update fire only when an indexed column changes (matching sets
-#    digests.edition_id without re-indexing titles); indexes for the reader's orders (editions by day
-#    and slug, a site's digests by day and id)
-# 6: link health (storage/links.py): link_targets (one row per distinct link, its state), link_checks
-#    (one row per check), the link_health view; an index on links.url
-# 7: indexes for the reader's pages at 10,000 posts: editions by first publication (the editions table's
-#    order), digests by day, id and number (the out-of-order check's window reads only the index), digests
-#    by number and edition (the reused-numbers check)
-SCHEMA_VERSION = 7
+
+@dataclass(frozen=True)
+class Index:
+    """An index on a table's columns. A named one is made by that name and its columns are SQL
+    expressions; the others get sqlite-utils' names (`idx_<table>_<columns>`), which tests and older
+    archives know them by."""
+
+    columns: tuple[str, ...]
+    unique: bool = False
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: Mapping[str, type]  # in order; a column added later goes last in an older archive
+    pk: str
+    not_null: frozenset[str] = frozenset()
+    foreign_keys: tuple[tuple[str, str, str], ...] = ()  # (column, other table, other column)
+    defaults: Mapping[str, object] = field(default_factory=dict)
+    indexes: tuple[Index, ...] = ()
+    full_text: tuple[str, ...] = ()  # columns of a full-text index (FTS5, porter stemming), kept by triggers
+
+
+@dataclass(frozen=True)
+class View:
+    name: str
+    select: str
+
+
+@dataclass(frozen=True)
+class Migration:
+    """What a schema version brought. Its tables, columns and indexes come from the declarations (made when
+    missing); `fill` brings the rows of an older archive up to date (derived columns, new tables' rows)."""
+
+    version: int
+    brought: str
+    fill: Callable[[Database], object] | None = None
+
+
+# One column per count a crawl run keeps (storage.runs.finish_run writes them all): declared once, in
+# core.ledger.RunCounts.
+_RUN_COUNT_TYPES = get_type_hints(RunCounts)
+RUN_COUNT_COLUMNS: dict[str, type] = {f.name: _RUN_COUNT_TYPES[f.name] for f in fields(RunCounts)}
+
+# The view Datasette shows with facets by status, host and year (reader/metadata.py); storage/links.py reads it.
+LINK_HEALTH_VIEW = "link_health"
+
+# Every table, in the order they are made (a table comes after those its foreign keys name).
+TABLES: tuple[Table, ...] = (
+    Table(
+        "crawl_runs",
+        {
+            "id": int,
+            "mode": str,
+            "start_url": str,
+            "started": str,
+            "finished": str,
+            "status": str,
+            **RUN_COUNT_COLUMNS,
+            "failure_kinds": str,
+            "message": str,
+            "index_used": str,
+            "index_note": str,
+        },
+        pk="id",
+        not_null=frozenset({"mode", "start_url", "started", "status"}),
+    ),
+    # One digest as an editorial unit: its posts on each site (digests.edition_id), with the number,
+    # issue date and headline from the best source, and where the sources disagree.
+    Table(
+        "editions",
+        {
+            "id": int,
+            "title": str,
+            "number": int,
+            "issue_date": str,
+            "headline": str,
+            "first_published": str,
+            "year": int,
+            "sites": str,
+            "posts": int,
+            "conflicts": str,
+            "first_seen": str,
+            "updated": str,
+            "slug": str,
+            "conflicts_between_sites": str,
+            "conflicts_within_post": str,
+        },
+        pk="id",
+        not_null=frozenset({"first_seen", "updated"}),
+        indexes=(
+            Index(("number",)),
+            Index(("year",)),
+            Index(("slug",), unique=True),
+            Index(("first_published",)),
+            # The reader's order (storage/reader.py): editions by their day, then slug (previous/next, the
+            # Atom feed).
+            Index((EDITION_DAY, "slug"), name="editions_day_slug"),
+        ),
+    ),
+    Table(
+        "digests",
+        {
+            "id": int,
+            "post_id": int,
+            "site": str,
+            "url": str,
+            "url_key": str,
+            "number": int,
+            "title": str,
+            "headline": str,
+            "issue_date": str,
+            "published": str,
+            "year": int,
+            "dateline": str,
+            "text": str,
+            "entry_count": int,
+            "link_count": int,
+            "content_hash": str,
+            "first_seen": str,
+            "last_seen": str,
+            "last_changed": str,
+            "modified": str,
+            "gone": str,
+            "edition_id": int,
+            "edition_checked": str,
+        },
+        pk="id",
+        not_null=frozenset({"site", "url", "url_key", "title", "content_hash", "first_seen", "last_seen"}),
+        foreign_keys=(("edition_id", "editions", "id"),),
+        indexes=(
+            Index(("url",), unique=True),
+            Index(("url_key",), unique=True),
+            Index(("site", "post_id")),
+            Index(("number",)),
+            Index(("published",)),
+            Index(("year",)),
+            Index(("site", "modified")),
+            Index(("edition_id",)),
+            # The out-of-order check's window reads only the index; the reused-numbers check.
+            Index(("published", "id", "number")),
+            Index(("number", "edition_id")),
+            # The reader's order: a site's digests by their day, then id (the reading view's previous/next).
+            Index(("site", DIGEST_DAY, "id"), name="digests_site_day_id"),
+        ),
+        full_text=("title", "headline"),
+    ),
+    # Every URL a digest has been reached at (listing link, AMP form, canonical), so that a crawl
+    # knows a post as stored whichever form a listing names it by.
+    Table(
+        "digest_urls",
+        {"url_key": str, "digest_id": int, "url": str, "first_seen": str},
+        pk="url_key",
+        not_null=frozenset({"digest_id", "url", "first_seen"}),
+        foreign_keys=(("digest_id", "digests", "id"),),
+        indexes=(Index(("digest_id",)),),
+    ),
+    Table(
+        "entries",
+        {"id": int, "digest_id": int, "position": int, "section": str, "text": str, "html": str},
+        pk="id",
+        not_null=frozenset({"digest_id", "position", "text", "html"}),
+        foreign_keys=(("digest_id", "digests", "id"),),
+        indexes=(Index(("digest_id", "position"), unique=True), Index(("section",))),
+        full_text=("text",),
+    ),
+    Table(
+        "links",
+        {"id": int, "entry_id": int, "digest_id": int, "position": int, "url": str, "text": str, "domain": str},
+        pk="id",
+        not_null=frozenset({"entry_id", "digest_id", "position", "url", "domain"}),
+        foreign_keys=(("entry_id", "entries", "id"), ("digest_id", "digests", "id")),
+        indexes=(
+            Index(("entry_id", "position"), unique=True),
+            Index(("digest_id",)),
+            Index(("domain",)),
+            Index(("url",)),  # link health: a target's citing digests
+        ),
+    ),
+    Table(
+        "digest_revisions",
+        {"id": int, "digest_id": int, "replaced_at": str, "content_hash": str, "title": str, "text": str},
+        pk="id",
+        not_null=frozenset({"digest_id", "replaced_at", "content_hash"}),
+        foreign_keys=(("digest_id", "digests", "id"),),
+        indexes=(Index(("digest_id",)),),
+    ),
+    Table(
+        "failures",
+        {
+            "id": int,
+            "crawl_run_id": int,
+            "url": str,
+            "url_key": str,
+            "kind": str,
+            "http_status": int,
+            "message": str,
+            "at": str,
+        },
+        pk="id",
+        not_null=frozenset({"url", "kind", "message", "at"}),
+        foreign_keys=(("crawl_run_id", "crawl_runs", "id"),),
+        indexes=(Index(("crawl_run_id",)), Index(("url_key",))),
+    ),
+    # The last fetched copy of every post page (zlib-compressed), so that a parser fix can be applied
+    # to the whole archive without the network, and so that re-checks can be conditional.
+    Table(
+        "pages",
+        {
+            "url_key": str,
+            "url": str,
+            "fetched_at": str,
+            "checked_at": str,
+            "http_status": int,
+            "content_type": str,
+            "etag": str,
+            "last_modified": str,
+            "size": int,
+            "body": bytes,
+            "source": str,
+        },
+        pk="url_key",
+        not_null=frozenset({"url", "fetched_at", "body"}),
+    ),
+    # What a crawl learnt of an archive's own indexes (one row per start URL): where the REST API is and
+    # which object the archive is, its feed and the feed's validators, how far the REST index was read.
+    Table(
+        "archives",
+        {
+            "start_url": str,
+            "site": str,
+            "rest_root": str,
+            "posts_filter": str,
+            "modified_after": int,
+            "feed_url": str,
+            "feed_etag": str,
+            "feed_last_modified": str,
+            "synced_to": str,
+            "index_used": str,
+            "note": str,
+            "discovered_at": str,
+            "checked_at": str,
+        },
+        pk="start_url",
+        not_null=frozenset({"site", "checked_at"}),
+    ),
+    # Link health (storage/links.py): one row per distinct link (`links.url`, canonical) with its state.
+    Table(
+        "link_targets",
+        {
+            "id": int,
+            "url": str,  # as in links.url (canonical)
+            "host": str,
+            "first_seen": str,
+            "status": str,  # of the last check (core.link_status.LINK_STATUSES)
+            "http_status": int,
+            "final_url": str,  # after redirects, when it differs from url
+            "message": str,
+            "checked_at": str,
+            "failures": int,  # failing checks in a row
+            "failing_since": str,
+            "last_ok_at": str,
+            "dead_since": str,  # null unless dead (core.link_status.DeadRule)
+            "capture_warc": str,  # WARC file (relative to the captures folder) of the newest capture
+            "capture_offset": int,  # byte offset of its response record
+            "capture_digest": str,  # WARC-Payload-Digest of the captured payload
+            "captured_at": str,
+            "archived_copy": str,  # replay URL of a copy in a web archive (CDX lookup)
+            "lookup_at": str,  # when the CDX API was last asked
+            "lookup_note": str,  # what it answered, when no copy
+        },
+        pk="id",
+        not_null=frozenset({"url", "host", "first_seen", "status"}),
+        defaults={"status": "unchecked", "failures": 0},
+        indexes=(Index(("url",), unique=True), Index(("host",)), Index(("status",))),
+    ),
+    # One row per check of a link: its history.
+    Table(
+        "link_checks",
+        {
+            "id": int,
+            "target_id": int,
+            "crawl_run_id": int,
+            "checked_at": str,
+            "status": str,
+            "http_status": int,
+            "final_url": str,
+            "message": str,
+            "capture": str,  # response, revisit, or null
+        },
+        pk="id",
+        not_null=frozenset({"target_id", "checked_at", "status"}),
+        foreign_keys=(("target_id", "link_targets", "id"), ("crawl_run_id", "crawl_runs", "id")),
+        indexes=(Index(("target_id",)),),
+    ),
+)
+
+VIEWS: tuple[View, ...] = (
+    View(
+        LINK_HEALTH_VIEW,
+        """SELECT t.id, t.url, t.host, t.status, t.dead_since IS NOT NULL AS dead, t.http_status, t.final_url,
+               t.checked_at, t.dead_since, t.last_ok_at, t.archived_copy, t.capture_warc,
+               (SELECT count(DISTINCT l.digest_id) FROM links l WHERE l.url = t.url) AS digests,
+               (SELECT min(d.year) FROM links l JOIN digests d ON d.id = l.digest_id WHERE l.url = t.url) AS year
+        FROM link_targets t""",
+    ),
+)
+
+
+def _years_of_digests(db: Database) -> None:
+    db.execute(
+        "UPDATE digests SET year = CAST(substr(coalesce(published, issue_date), 1, 4) AS INTEGER) "
+        "WHERE coalesce(published, issue_date) IS NOT NULL"
+    )
+
+
+def _pages_were_html(db: Database) -> None:
+    db.execute("UPDATE pages SET source = 'html' WHERE source IS NULL")
+
+
+def _slugs_of_editions(db: Database) -> None:
+    # Editions matched by an older version get their slugs and classed conflicts (their `updated` is left
+    # alone: nothing a reader sees has changed).
+    refresh_all_editions(db)
+
+
+# Applied in order to an archive of an older version, inside one transaction (`ensure_schema`).
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "digests, digest_urls, entries, links, digest_revisions, crawl_runs, failures (first release)"),
+    Migration(
+        2,
+        "pages (every fetched post page, compressed, with its HTTP validators), digests.year, "
+        "failures.http_status, crawl_runs.rechecked / not_modified / failure_kinds",
+        _years_of_digests,
+    ),
+    Migration(
+        3,
+        "archives (per start URL: the site's REST API, archive object, feed and its validators, the last sync), "
+        "digests.modified / gone, pages.source, crawl_runs.index_used / index_note; editions (one digest across "
+        "sites), digests.edition_id / edition_checked",
+        _pages_were_html,
+    ),
+    Migration(
+        4,
+        "editions.slug (the edition's lasting address: its number, else its issue date; unique), "
+        "editions.conflicts_between_sites / conflicts_within_post",
+        _slugs_of_editions,
+    ),
+    Migration(
+        5,
+        "the full-text triggers on update fire only when an indexed column changes (matching sets "
+        "digests.edition_id without re-indexing titles); indexes for the reader's orders (editions by day and "
+        "slug, a site's digests by day and id)",
+    ),
+    Migration(
+        6,
+        "link health: link_targets (one row per distinct link, its state), link_checks (one row per check), "
+        "the link_health view; an index on links.url",
+    ),
+    Migration(
+        7,
+        "indexes for the reader's pages at 10,000 posts: editions by first publication (the editions table's "
+        "order), digests by day, id and number (the out-of-order check's window reads only the index), digests "
+        "by number and edition (the reused-numbers check)",
+    ),
+)
+SCHEMA_VERSION = MIGRATIONS[-1].version
 
 # The tables a database must have to be this project's archive.
-ARCHIVE_TABLES = (
-    "digests",
-    "digest_urls",
-    "entries",
-    "links",
-    "digest_revisions",
-    "crawl_runs",
-    "failures",
-    "pages",
-    "archives",
-    "editions",
-    "link_targets",
-    "link_checks",
-)
+ARCHIVE_TABLES = tuple(table.name for table in TABLES)
 # Present in every version: what makes a database this project's, whatever its age.
 _FIRST_TABLES = ("digests", "entries", "links", "crawl_runs", "failures")
 
@@ -179,8 +524,9 @@ def schema_version(db: Database) -> int:
 def ensure_schema(db: Database) -> None:
     """Create or migrate the schema to SCHEMA_VERSION; existing rows are kept.
 
-    Migrations are additive: missing tables are created, missing columns added, and derived columns
-    filled in, all in one transaction, so an interrupted migration leaves the old schema intact.
+    Migrations are additive: missing tables, columns, indexes and views are made from the declarations,
+    then each later version's fill brings the rows up to date, all in one transaction, so an interrupted
+    migration leaves the old schema intact. The version is written last, after the full-text indexes.
     """
     version = schema_version(db)
     if version > SCHEMA_VERSION:
@@ -188,305 +534,89 @@ def ensure_schema(db: Database) -> None:
     if version == SCHEMA_VERSION and set(ARCHIVE_TABLES) <= set(db.table_names()):
         return
     with db.atomic():
-        _create_tables(db)
-        if 0 < version < 3:
-            db.execute("UPDATE pages SET source = 'html' WHERE source IS NULL")
-        if 0 < version < 4:
-            # Editions matched by an older version get their slugs and classed conflicts (their
-            # `updated` is left alone: nothing a reader sees has changed).
-            from .editions import refresh_all_editions
-
-            refresh_all_editions(db)
-        if version == 1:
-            db.execute(
-                "UPDATE digests SET year = CAST(substr(coalesce(published, issue_date), 1, 4) AS INTEGER) "
-                "WHERE coalesce(published, issue_date) IS NOT NULL"
-            )
-    # FTS creation manages its own transaction.
-    if not db.table("entries").detect_fts():
-        db.table("entries").enable_fts(["text"], create_triggers=True, tokenize="porter")
-    if not db.table("digests").detect_fts():
-        db.table("digests").enable_fts(["title", "headline"], create_triggers=True, tokenize="porter")
-    if version < 5:
-        with db.atomic():
-            _narrow_update_triggers(db)
+        for table in TABLES:
+            _ensure_table(db, table)
+        for view in VIEWS:
+            db.create_view(view.name, view.select, ignore=True)
+        # A new archive has no rows to bring up to date.
+        for migration in MIGRATIONS:
+            if 0 < version < migration.version and migration.fill is not None:
+                migration.fill(db)
+    # sqlite-utils makes a full-text index with executescript, which commits: a transaction of its own.
+    for table in TABLES:
+        if table.full_text:
+            _ensure_full_text(db, table)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
-# The full-text indexes' update triggers, as sqlite-utils names them, fired only when what they index
-# changes: UPDATE OF names the columns, WHEN compares the values (a digest re-saved with the same title
-# keeps its index entry). Their names stay (the tests and older tools look for `digests_au`).
-_UPDATE_TRIGGERS = {
-    "digests": ("title", "headline"),
-    "entries": ("text",),
-}
-
-
-def _narrow_update_triggers(db: Database) -> None:
-    for table, columns in _UPDATE_TRIGGERS.items():
-        names = ", ".join(f"[{column}]" for column in columns)
-        old_values = ", ".join(f"old.[{column}]" for column in columns)
-        new_values = ", ".join(f"new.[{column}]" for column in columns)
-        changed = " OR ".join(f"old.[{column}] IS NOT new.[{column}]" for column in columns)
-        db.execute(f"DROP TRIGGER IF EXISTS [{table}_au]")
-        db.execute(
-            f"CREATE TRIGGER [{table}_au] AFTER UPDATE OF {names} ON [{table}] WHEN {changed} BEGIN\n"
-            f"  INSERT INTO [{table}_fts] ([{table}_fts], rowid, {names}) VALUES('delete', old.rowid, {old_values});\n"
-            f"  INSERT INTO [{table}_fts] (rowid, {names}) VALUES (new.rowid, {new_values});\n"
-            "END"
-        )
-
-
-def _table(db: Database, name: str, columns: dict, **options) -> None:
-    """Create a table, or add the columns an older schema lacks (with their foreign keys)."""
-    table = db.table(name)
-    if table.exists():
-        references = {column: (other, other_column) for column, other, other_column in options.get("foreign_keys", [])}
-        for column, kind in columns.items():
-            if column in table.columns_dict:
-                continue
-            if column in references:
-                # ALTER TABLE keeps the table (sqlite-utils' add_foreign_key rebuilds it, and the full-text
-                # index's triggers on it would be lost).
-                other, other_column = references[column]
-                db.execute(f"ALTER TABLE [{name}] ADD COLUMN [{column}] INTEGER REFERENCES [{other}]([{other_column}])")
-            else:
-                table.add_column(column, kind)
+def _ensure_table(db: Database, table: Table) -> None:
+    """Create a table, or add the columns an older schema lacks (with their foreign keys and defaults);
+    then its indexes."""
+    existing = db.table(table.name)
+    if existing.exists():
+        present = existing.columns_dict
+        for column, kind in table.columns.items():
+            if column not in present:
+                _add_column(db, table, column, kind)
     else:
-        table.create(columns, **options)
+        existing.create(
+            dict(table.columns),
+            pk=table.pk,
+            not_null=set(table.not_null),
+            foreign_keys=list(table.foreign_keys),
+            defaults=dict(table.defaults),
+        )
+    for index in table.indexes:
+        if index.name is None:
+            existing.create_index(list(index.columns), unique=index.unique, if_not_exists=True)
+        else:
+            unique = "UNIQUE " if index.unique else ""
+            db.execute(
+                f"CREATE {unique}INDEX IF NOT EXISTS [{index.name}] ON [{table.name}] ({', '.join(index.columns)})"
+            )
 
 
-def _create_tables(db: Database) -> None:
-    _table(
-        db,
-        "crawl_runs",
-        {
-            "id": int,
-            "mode": str,
-            "start_url": str,
-            "started": str,
-            "finished": str,
-            "status": str,
-            "listing_pages": int,
-            "posts_listed": int,
-            "posts_fetched": int,
-            "rechecked": int,
-            "not_modified": int,
-            "new": int,
-            "changed": int,
-            "unchanged": int,
-            "duplicates": int,
-            "failed": int,
-            "failure_kinds": str,
-            "message": str,
-            "index_used": str,
-            "index_note": str,
-            "index_pages": int,
-            "from_rest": int,
-            "gone": int,
-            "editions_new": int,
-            "editions_changed": int,
-        },
-        pk="id",
-        not_null={"mode", "start_url", "started", "status"},
+def _add_column(db: Database, table: Table, column: str, kind: type) -> None:
+    reference = next(((other, key) for name, other, key in table.foreign_keys if name == column), None)
+    if reference is None and column not in table.defaults:
+        db.table(table.name).add_column(column, kind)
+        return
+    # ALTER TABLE keeps the table (sqlite-utils' add_foreign_key rebuilds it, and the full-text index's
+    # triggers on it would be lost).
+    sql = f"ALTER TABLE [{table.name}] ADD COLUMN [{column}] {COLUMN_TYPE_MAPPING[kind]}"
+    if reference is not None:
+        sql += f" REFERENCES [{reference[0]}]([{reference[1]}])"
+    if column in table.defaults:
+        sql += f" DEFAULT {db.quote_default_value(table.defaults[column])}"  # type: ignore[arg-type]
+    db.execute(sql)
+
+
+def _ensure_full_text(db: Database, table: Table) -> None:
+    """The table's full-text index with sqlite-utils' triggers, the update trigger narrowed (schema 5)."""
+    if not db.table(table.name).detect_fts():
+        db.table(table.name).enable_fts(list(table.full_text), create_triggers=True, tokenize="porter")
+    trigger = _update_trigger(table)
+    stored = db.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", [f"{table.name}_au"]
+    ).fetchone()
+    if stored is None or stored[0] != trigger:
+        with db.atomic():
+            db.execute(f"DROP TRIGGER IF EXISTS [{table.name}_au]")
+            db.execute(trigger)
+
+
+def _update_trigger(table: Table) -> str:
+    """The full-text index's update trigger, as sqlite-utils names it, fired only when what it indexes
+    changes: UPDATE OF names the columns, WHEN compares the values (a digest re-saved with the same title
+    keeps its index entry). Its name stays (the tests and older tools look for `digests_au`)."""
+    name, columns = table.name, table.full_text
+    names = ", ".join(f"[{column}]" for column in columns)
+    old_values = ", ".join(f"old.[{column}]" for column in columns)
+    new_values = ", ".join(f"new.[{column}]" for column in columns)
+    changed = " OR ".join(f"old.[{column}] IS NOT new.[{column}]" for column in columns)
+    return (
+        f"CREATE TRIGGER [{name}_au] AFTER UPDATE OF {names} ON [{name}] WHEN {changed} BEGIN\n"
+        f"  INSERT INTO [{name}_fts] ([{name}_fts], rowid, {names}) VALUES('delete', old.rowid, {old_values});\n"
+        f"  INSERT INTO [{name}_fts] (rowid, {names}) VALUES (new.rowid, {new_values});\n"
+        "END"
     )
-    # One digest as an editorial unit: its posts on each site (digests.edition_id), with the number,
-    # issue date and headline from the best source, and where the sources disagree.
-    _table(
-        db,
-        "editions",
-        {
-            "id": int,
-            "title": str,
-            "number": int,
-            "issue_date": str,
-            "headline": str,
-            "first_published": str,
-            "year": int,
-            "sites": str,
-            "posts": int,
-            "conflicts": str,
-            "first_seen": str,
-            "updated": str,
-            "slug": str,
-            "conflicts_between_sites": str,
-            "conflicts_within_post": str,
-        },
-        pk="id",
-        not_null={"first_seen", "updated"},
-    )
-    _table(
-        db,
-        "digests",
-        {
-            "id": int,
-            "post_id": int,
-            "site": str,
-            "url": str,
-            "url_key": str,
-            "number": int,
-            "title": str,
-            "headline": str,
-            "issue_date": str,
-            "published": str,
-            "year": int,
-            "dateline": str,
-            "text": str,
-            "entry_count": int,
-            "link_count": int,
-            "content_hash": str,
-            "first_seen": str,
-            "last_seen": str,
-            "last_changed": str,
-            "modified": str,
-            "gone": str,
-            "edition_id": int,
-            "edition_checked": str,
-        },
-        pk="id",
-        not_null={"site", "url", "url_key", "title", "content_hash", "first_seen", "last_seen"},
-        foreign_keys=[("edition_id", "editions", "id")],
-    )
-    # Every URL a digest has been reached at (listing link, AMP form, canonical), so that a crawl
-    # knows a post as stored whichever form a listing names it by.
-    _table(
-        db,
-        "digest_urls",
-        {"url_key": str, "digest_id": int, "url": str, "first_seen": str},
-        pk="url_key",
-        not_null={"digest_id", "url", "first_seen"},
-        foreign_keys=[("digest_id", "digests", "id")],
-    )
-    _table(
-        db,
-        "entries",
-        {"id": int, "digest_id": int, "position": int, "section": str, "text": str, "html": str},
-        pk="id",
-        not_null={"digest_id", "position", "text", "html"},
-        foreign_keys=[("digest_id", "digests", "id")],
-    )
-    _table(
-        db,
-        "links",
-        {
-            "id": int,
-            "entry_id": int,
-            "digest_id": int,
-            "position": int,
-            "url": str,
-            "text": str,
-            "domain": str,
-        },
-        pk="id",
-        not_null={"entry_id", "digest_id", "position", "url", "domain"},
-        foreign_keys=[("entry_id", "entries", "id"), ("digest_id", "digests", "id")],
-    )
-    _table(
-        db,
-        "digest_revisions",
-        {
-            "id": int,
-            "digest_id": int,
-            "replaced_at": str,
-            "content_hash": str,
-            "title": str,
-            "text": str,
-        },
-        pk="id",
-        not_null={"digest_id", "replaced_at", "content_hash"},
-        foreign_keys=[("digest_id", "digests", "id")],
-    )
-    _table(
-        db,
-        "failures",
-        {
-            "id": int,
-            "crawl_run_id": int,
-            "url": str,
-            "url_key": str,
-            "kind": str,
-            "http_status": int,
-            "message": str,
-            "at": str,
-        },
-        pk="id",
-        not_null={"url", "kind", "message", "at"},
-        foreign_keys=[("crawl_run_id", "crawl_runs", "id")],
-    )
-    # The last fetched copy of every post page (zlib-compressed), so that a parser fix can be applied
-    # to the whole archive without the network, and so that re-checks can be conditional.
-    _table(
-        db,
-        "pages",
-        {
-            "url_key": str,
-            "url": str,
-            "fetched_at": str,
-            "checked_at": str,
-            "http_status": int,
-            "content_type": str,
-            "etag": str,
-            "last_modified": str,
-            "size": int,
-            "body": bytes,
-            "source": str,
-        },
-        pk="url_key",
-        not_null={"url", "fetched_at", "body"},
-    )
-    # What a crawl learnt of an archive's own indexes (one row per start URL): where the REST API is and
-    # which object the archive is, its feed and the feed's validators, how far the REST index was read.
-    _table(
-        db,
-        "archives",
-        {
-            "start_url": str,
-            "site": str,
-            "rest_root": str,
-            "posts_filter": str,
-            "modified_after": int,
-            "feed_url": str,
-            "feed_etag": str,
-            "feed_last_modified": str,
-            "synced_to": str,
-            "index_used": str,
-            "note": str,
-            "discovered_at": str,
-            "checked_at": str,
-        },
-        pk="start_url",
-        not_null={"site", "checked_at"},
-    )
-    indexes = [
-        ("digests", ["url"], True),
-        ("digests", ["url_key"], True),
-        ("digests", ["site", "post_id"], False),
-        ("digests", ["number"], False),
-        ("digests", ["published"], False),
-        ("digest_urls", ["digest_id"], False),
-        ("entries", ["digest_id", "position"], True),
-        ("entries", ["section"], False),
-        ("links", ["entry_id", "position"], True),
-        ("links", ["digest_id"], False),
-        ("links", ["domain"], False),
-        ("digest_revisions", ["digest_id"], False),
-        ("failures", ["crawl_run_id"], False),
-        ("failures", ["url_key"], False),
-        ("digests", ["year"], False),
-        ("digests", ["site", "modified"], False),
-        ("digests", ["edition_id"], False),
-        ("editions", ["number"], False),
-        ("editions", ["year"], False),
-        ("editions", ["slug"], True),
-        ("editions", ["first_published"], False),
-        ("digests", ["published", "id", "number"], False),
-        ("digests", ["number", "edition_id"], False),
-    ]
-    for table, columns, unique in indexes:
-        db.table(table).create_index(columns, unique=unique, if_not_exists=True)
-    # The reader's orders (storage/reader.py): editions by their day, then slug (previous/next, the Atom
-    # feed); a site's digests by their day, then id (the reading view's previous/next).
-    db.execute(f"CREATE INDEX IF NOT EXISTS editions_day_slug ON editions ({EDITION_DAY}, slug)")
-    db.execute(f"CREATE INDEX IF NOT EXISTS digests_site_day_id ON digests (site, {DIGEST_DAY}, id)")
-    # Schema 6, self-contained: the link tables (storage/links.py).
-    create_link_tables(db)

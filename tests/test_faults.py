@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from crawler.urls import post_key
+from core.urls import post_key
 from fixtures.faults import FAULTS, FaultServer, clean_site, fault_posts
 from fixtures.server import FixtureServer
 from fixtures.site import CATEGORY_PATH, archive_posts, build_site

@@ -41,8 +41,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from crawler.cli import main
-from crawler.urls import site_of
+from cli.main import main
+from core.urls import site_of
 from fixtures.hostile import AUTO, LISTING_PER_PAGE, POSTS_ROUTE, HostileServer, Hostility
 from fixtures.site import CATEGORY_PATH, FixturePost
 from tests.conftest import REPO, crawl_command, datasette_client

@@ -15,8 +15,8 @@ from scrapy import signals
 from scrapy.utils.test import get_crawler
 
 import spiders.digests
-from crawler import __version__
-from crawler.cli import main
+from cli.main import main
+from core import __version__
 from crawler.config import user_agent
 from spiders.digests import DigestsSpider
 
@@ -27,7 +27,7 @@ PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
 def test_the_version_is_written_once_and_read_everywhere():
     assert re.fullmatch(r"\d+\.\d+\.\d+", __version__)
     assert "version" not in PYPROJECT["project"] and "version" in PYPROJECT["project"]["dynamic"]
-    assert PYPROJECT["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "crawler.__version__"}
+    assert PYPROJECT["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "core.__version__"}
     assert version("digest-archive") == __version__  # what the installed package (and an egg) says
     result = CliRunner().invoke(main, ["--version"])
     assert result.exit_code == 0 and __version__ in result.output

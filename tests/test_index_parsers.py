@@ -1,4 +1,4 @@
-"""The index parsers (crawler/parsing/wordpress.py) and the feed callback on SAVED answers of WordPress 6.1.
+"""The index parsers (core/parsing/wordpress.py) and the feed callback on SAVED answers of WordPress 6.1.
 
 Every case of fixtures/responses is loaded by one loader (`fixtures.responses.load`). Real cases come from
 the test bed (`python -m fixtures.wordpress.save_responses`); `bad_*` cases are made from them by hand
@@ -24,8 +24,8 @@ from scrapy import Request
 from scrapy.http import Response
 
 import storage
-from crawler.parsing import ParseError, parse_digest
-from crawler.parsing.wordpress import (
+from core.parsing import ParseError, parse_digest
+from core.parsing.wordpress import (
     RestPost,
     parse_discovery,
     parse_rest_post,

@@ -6,10 +6,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from crawler.linkcheck import LINK_STATUSES, DeadRule, LinkState, next_state, status_of_answer, status_of_failure
-from crawler.parsing import ParseError
-from crawler.parsing.cdx import CdxCapture, cdx_query, closest_not_after, parse_cdx_answer, replay_url
-from crawler.parsing.linked_page import parse_linked_page
+from core.link_status import LINK_STATUSES, DeadRule, LinkState, next_state, status_of_answer, status_of_failure
+from core.parsing import ParseError
+from core.parsing.cdx import CdxCapture, cdx_query, closest_not_after, parse_cdx_answer, replay_url
+from core.parsing.linked_page import parse_linked_page
 
 URL = "https://news.example/2019/09/article"
 

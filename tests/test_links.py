@@ -246,7 +246,7 @@ def test_links_command_json_and_summary_and_the_wacz_export(linked_archive, tmp_
 
     from click.testing import CliRunner
 
-    from crawler.cli import main
+    from cli.main import main
 
     with StandInWeb(HOSTS) as web:
         assert_clean_run(run_links(linked_archive, web, "-s", "DIGEST_LINK_DEAD_DAYS=0"))
@@ -274,7 +274,7 @@ def test_links_command_json_and_summary_and_the_wacz_export(linked_archive, tmp_
     from wacz.main import main as wacz_main
 
     assert wacz_main(["validate", "-f", str(wacz)]) == 0
-    assert runner.invoke(main, ["export", str(linked_archive), "--wacz", str(wacz)]).exit_code == 1  # not overwritten
+    assert runner.invoke(main, ["export", str(linked_archive), "--wacz", str(wacz)]).exit_code == 2  # not overwritten
 
 
 def test_the_reader_marks_each_link_and_offers_a_dead_links_copies(linked_archive):

@@ -1,4 +1,4 @@
-"""The link check never reaches a private network: the rules (crawler/netguard.py) and the real
+"""The link check never reaches a private network: the rules (core/netguard.py) and the real
 `scrapy crawl links` against a private service on 127.0.0.1 that must receive no request at all."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler.netguard import Origin, Reach, ip_literal, not_public, origin_of, parse_networks, reach_for
-from crawler.urls import canonical_link
+from core.netguard import Origin, Reach, ip_literal, not_public, origin_of, parse_networks, reach_for
+from core.urls import canonical_link
 from fixtures.linked import archive_linking
 from fixtures.private import RecordingServer, meta_refresh, redirect
 from fixtures.web import Host, StandInWeb

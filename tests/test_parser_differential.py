@@ -1,7 +1,7 @@
 """The digest parser checked against a second, independent reader: BeautifulSoup on Python's `html.parser`.
 
 lxml (libxml2) and `html.parser` are HTML parsers written apart; the reader below is written from
-WordPress's conventions, not from the project's parser (it uses none of `crawler.parsing`'s helpers). For
+WordPress's conventions, not from the project's parser (it uses none of `core.parsing`'s helpers). For
 every saved page and for generated pages it finds the post's content, every `++` entry in it and every
 link, and the test asserts that `parse_digest` kept each of them: an entry's text (white space
 normalised), and each link in the form the archive stores it (made here with w3lib's canonicalisation).
@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from w3lib.url import canonicalize_url, url_query_cleaner
 
-from crawler.parsing import parse_digest
+from core.parsing import parse_digest
 from fixtures import hostile
 from fixtures.cases import PAGE_CASES, case_url
 from fixtures.content import ENTRY_POOL

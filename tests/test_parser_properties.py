@@ -7,8 +7,8 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crawler.items import Digest, Listing
-from crawler.parsing import ParseError, parse_digest, parse_listing
+from core.items import Digest, Listing
+from core.parsing import ParseError, parse_digest, parse_listing
 from fixtures.cases import LISTING_CASES, PAGE_CASES, case_url
 
 PAGES = [((case / "page.html").read_bytes(), case_url(case)) for case in PAGE_CASES]
@@ -111,7 +111,7 @@ _NEAR_UNFIT = st.sampled_from(
 def test_the_page_test_for_unfit_characters_agrees_with_fit_text(text):
     """What the HTML parser is given is the text with every character `fit_text` removes removed, whether the
     page came as text or as its UTF-8 bytes (the fast test only decides whether `fit_text` must run)."""
-    from crawler.parsing.text import fit_text, fit_utf8, fit_utf8_bytes
+    from core.text import fit_text, fit_utf8, fit_utf8_bytes
 
     expected = fit_text(text).encode("utf-8")  # lone surrogates are among what it removes
     assert fit_utf8(text) == expected

@@ -2,8 +2,8 @@
 
 import pytest
 
-from crawler.parsing import ParseError, parse_digest, parse_listing
-from crawler.parsing.decoding import decode_html
+from core.parsing import ParseError, parse_digest, parse_listing
+from core.parsing.decoding import decode_html
 
 URL = "https://www.nejatngo.org/en/posts/7303"
 

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import storage
-from crawler.cli import main
+from cli.main import main
 from reader.diff import _words_diff, edition_entries
 from storage.export import copy_database
 from storage.search import fts_query
@@ -347,7 +347,7 @@ def test_a_reworded_entry_keeps_its_links():
 
 
 def test_every_edition_field_comes_from_one_post_by_one_rule(archive):
-    from crawler.editions import Member, edition_fields
+    from core.editions import Member, edition_fields
 
     undated = [
         Member("b.org", 7, None, None, None, None, "Digest \u2013 7", "https://b.org/7"),
@@ -439,7 +439,7 @@ def test_export_refuses_to_overwrite_unless_told_to(archive, tmp_path):
     out = tmp_path / "export"
     assert CliRunner().invoke(main, ["export", str(archive), "--format", "csv", "--output", str(out)]).exit_code == 0
     again = CliRunner().invoke(main, ["export", str(archive), "--format", "csv", "--output", str(out)])
-    assert again.exit_code == 1 and "not overwriting" in again.output
+    assert again.exit_code == 2 and "not overwriting" in again.output
     forced = CliRunner().invoke(main, ["export", str(archive), "--format", "csv", "--output", str(out), "--force"])
     assert forced.exit_code == 0
 
@@ -449,12 +449,12 @@ def test_a_forced_sqlite_export_never_replaces_the_archive_itself_or_a_folder(ar
     onto_itself = CliRunner().invoke(
         main, ["export", str(archive), "--format", "sqlite", "--output", str(archive), "--force"]
     )
-    assert onto_itself.exit_code == 1 and "the archive itself" in onto_itself.output, onto_itself.output
+    assert onto_itself.exit_code == 2 and "the archive itself" in onto_itself.output, onto_itself.output
     assert archive.read_bytes() == before
     folder = tmp_path / "a-folder"
     folder.mkdir()
     onto_folder = CliRunner().invoke(main, ["export", str(archive), "--format", "sqlite", "--output", str(folder)])
-    assert onto_folder.exit_code == 1 and "a folder" in onto_folder.output, onto_folder.output
+    assert onto_folder.exit_code == 2 and "a folder" in onto_folder.output, onto_folder.output
     copy = tmp_path / "copy.db"
     for _ in range(2):  # the second replaces the first, as --force says
         done = CliRunner().invoke(

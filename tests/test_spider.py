@@ -15,8 +15,8 @@ from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
 import storage
-from crawler.items import PageFailure
-from crawler.parsing import parse_digest
+from core.items import PageFailure
+from core.parsing import parse_digest
 from fixtures.site import CATEGORY_PATH, ORIGIN, TAG_PATH, build_site
 from spiders.digests import DigestsSpider
 

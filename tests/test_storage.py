@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 import storage
-from crawler.items import Digest, Entry, Link, PageFailure
+from core.items import Digest, Entry, Link, PageFailure
+from core.ledger import RUN_COUNTS, RunCounts
+
+DATA = Path(__file__).parent / "data"
 
 
 def make_digest(number=200, text="First entry.", url="https://www.nejatngo.org/en/posts/7303", post_id=7303):
@@ -212,7 +217,7 @@ def test_a_batch_commits_every_max_items_writes(db):
 def test_runs_and_failures_are_recorded(db):
     run_id = storage.start_run(db, "backfill", "http://127.0.0.1/en/topic/x")
     storage.record_failure(db, run_id, PageFailure("http://127.0.0.1/en/posts/9", "http_status", "HTTP 404"))
-    storage.finish_run(db, run_id, "finished", storage.RunCounts(new=3, failed=1, listing_pages=2))
+    storage.finish_run(db, run_id, "finished", RunCounts(new=3, failed=1, listing_pages=2))
     assert db.execute("SELECT status, new, failed, listing_pages, changed FROM crawl_runs").fetchone() == (
         "finished",
         3,
@@ -236,6 +241,60 @@ def test_schema_is_versioned_and_reopening_keeps_rows(tmp_path):
     assert storage.schema.schema_version(again) == storage.SCHEMA_VERSION
     assert again.execute("SELECT count(*) FROM digests").fetchone()[0] == 1
     assert again.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_crawl_runs_has_one_integer_column_per_run_count_and_finish_run_fills_each(db):
+    run_id = storage.start_run(db, "refresh", "http://127.0.0.1/en/topic/x")
+    counts = RunCounts(**{name: number for number, name in enumerate(RUN_COUNTS, start=1)})
+    storage.finish_run(db, run_id, "finished", counts)
+    columns = db["crawl_runs"].columns_dict
+    assert {name: columns.get(name) for name in RUN_COUNTS} == dict.fromkeys(RUN_COUNTS, int)
+    row = db.execute(f"SELECT {', '.join(RUN_COUNTS)} FROM crawl_runs WHERE id = ?", [run_id]).fetchone()
+    assert row == tuple(range(1, len(RUN_COUNTS) + 1))
+
+
+def _schema_of(path):
+    """Each table's columns (type, not null, default, key) and foreign keys, each index's columns, each
+    trigger, each view: what a query can tell of a schema (column order and the statements' spelling aside)."""
+    connection = sqlite3.connect(path)
+    schema = {"version": connection.execute("PRAGMA user_version").fetchone()[0]}
+    for kind, name, table, sql in connection.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"):
+        if kind == "table":
+            columns = connection.execute(f"PRAGMA table_info([{name}])").fetchall()
+            references = connection.execute(f"PRAGMA foreign_key_list([{name}])").fetchall()
+            schema[name] = ({(c[1], c[2], c[3], c[4], c[5]) for c in columns}, {(r[2], r[3], r[4]) for r in references})
+        elif kind == "index":
+            info = connection.execute(f"PRAGMA index_xinfo([{name}])").fetchall()
+            schema[name] = (table, [row[2] for row in info if row[5]])
+        else:
+            schema[name] = (table, sql if kind == "trigger" else None)
+    connection.close()
+    return schema
+
+
+def test_an_archive_of_schema_1_is_migrated_to_the_schema_of_a_new_archive(tmp_path):
+    storage.open_database(tmp_path / "new.db").close()
+    shutil.copy(DATA / "archive_schema_v1.db", tmp_path / "old.db")
+    storage.open_database(tmp_path / "old.db", create=False).close()
+    new, old = _schema_of(tmp_path / "new.db"), _schema_of(tmp_path / "old.db")
+    assert set(storage.ARCHIVE_TABLES) | {"link_health", "digests_fts", "entries_au"} <= set(new)
+    assert old == new
+
+
+def test_a_migration_that_fails_leaves_the_archive_at_its_older_schema(tmp_path):
+    path = tmp_path / "old.db"
+    shutil.copy(DATA / "archive_schema_v1.db", path)
+    # Schema 2's fill sets every digest's year: this archive refuses it half-way through the migration.
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            "CREATE TRIGGER refuse_years BEFORE UPDATE OF year ON digests BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    connection.close()
+    before = _schema_of(path)
+    with pytest.raises(storage.ArchiveError, match="refused"):
+        storage.open_database(path, create=False)
+    assert _schema_of(path) == before
+    assert before["version"] == 1 and "pages" not in before and "link_targets" not in before
 
 
 def test_the_full_text_index_follows_titles_and_entries_and_nothing_else(db):

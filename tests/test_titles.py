@@ -2,7 +2,7 @@
 
 import pytest
 
-from crawler.parsing.text import match_dateline, parse_date, parse_title
+from core.text import match_dateline, parse_date, parse_title
 
 NUMBERED = [
     ("Iran Interlink Weekly Digest \u2013 217", 217),

@@ -2,7 +2,7 @@
 
 import pytest
 
-from crawler.urls import canonical_link, clean_post_url, on_site_of, post_key
+from core.urls import canonical_link, clean_post_url, on_site_of, post_key
 
 POST = "nejatngo.org/en/posts/7291"
 

@@ -2,7 +2,7 @@
 project knows when no `-a start_url=` is given.
 
 Scrapy's `crawl` exits 0 whatever happened inside the run. Here the exit code is the run's
-(`crawler.run.EXIT_CODES`): 0 finished, 1 the run failed because of the site, 2 a bad argument or
+(`core.exit_codes`): 0 finished, 1 the run failed because of the site, 2 a bad argument or
 DATABASE, 3 another job of the same kind holds the archive (a crawl, or a link check), 4 a storage
 error, 5 interrupted, 6 an unexpected error.
 With several archives (`DIGEST_ARCHIVES`: nejatngo.org and iran-interlink.org) they are crawled one

@@ -3,7 +3,7 @@ nobody foresaw (`-s SPIDER_MODULES=spiders,tests.crashing`; tests/test_exception
 
 from __future__ import annotations
 
-from crawler.items import Digest
+from core.items import Digest
 from spiders.digests import DigestsSpider
 
 

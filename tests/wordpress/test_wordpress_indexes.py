@@ -13,7 +13,7 @@ import sqlite3
 import pytest
 from click.testing import CliRunner
 
-from crawler.cli import main
+from cli.main import main
 from fixtures.site import next_digest
 from fixtures.wordpress.content import DIGEST_CATEGORY, as_wordpress_post, digest_posts
 

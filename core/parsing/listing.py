@@ -11,11 +11,11 @@ from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from ..items import Listing
+from ..numbers import count_of
+from ..text import mentions_series, only_digests
 from ..urls import is_http_url, join_url, post_key, same_site, site_of
 from .decoding import decode_html
 from .html import HEADING_TAGS, lx_in_chrome, lx_text, make_tree
-from .numbers import count_of
-from .text import mentions_series, only_digests
 
 # Paths that are archives, feeds or WordPress machinery, never a post.
 _NOT_A_POST_PATH = re.compile(

@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
-from crawler.items import Digest
-from crawler.parsing import ParseError
-from crawler.parsing.text import only_digests
-from crawler.parsing.wordpress import RestPost, RestPostsPage, parse_rest_post, rest_digest_differences, rest_url
-from storage import ArchiveIndex, StoredPost
+from core.items import Digest
+from core.modes import Mode
+from core.parsing import ParseError
+from core.parsing.wordpress import RestPost, RestPostsPage, parse_rest_post, rest_digest_differences, rest_url
+from core.snapshot import ArchiveIndex, StoredPost
+from core.text import only_digests
 
 PER_PAGE = 100
 INDEX_FIELDS = "id,link,modified_gmt,title"
@@ -83,9 +84,18 @@ class IndexFindings:
         return index
 
 
+@dataclass(frozen=True)
+class SampleVerdict:
+    """Whether the REST content gave the sampled pages' digests, and the posts that waited to know."""
+
+    trusted: bool
+    why: str
+    held_back: list[RestPost]
+
+
 @dataclass
 class RestPlan:
-    mode: str  # refresh, backfill or recheck
+    mode: Mode
     index: ArchiveIndex
     stored: dict[int, StoredPost]
     sample_size: int = 3
@@ -101,18 +111,20 @@ class RestPlan:
     posts_filter: str = field(init=False)
     sample_digests: dict[int, Digest] = field(default_factory=dict)  # post id → digest from its REST item
     sample_answers: dict[int, list[str] | None] = field(default_factory=dict)  # differences; None: no page
+    sampled: list[RestPost] = field(default_factory=list)  # posts whose pages check the REST content
+    held_back: list[RestPost] = field(default_factory=list)  # posts waiting for the sample's verdict
 
     # --- the index -------------------------------------------------------------------------------
 
     @property
     def with_content(self) -> bool:
         """A backfill lists the posts with their content, so digests may be built without their pages."""
-        return self.mode == "backfill"
+        return self.mode.may_build_from_rest_content
 
     def _since(self) -> datetime | None:
         """Posts modified before this are known to the archive (a refresh; with an overlap margin)."""
         synced = _utc(self.index.synced_to)
-        return synced - self.overlap if self.mode == "refresh" and synced else None
+        return synced - self.overlap if self.mode.stops_at_what_is_stored and synced else None
 
     def __post_init__(self) -> None:
         if not self.index.rest_root or not self.index.posts_filter or "=" not in self.index.posts_filter:
@@ -234,6 +246,33 @@ class RestPlan:
             except ParseError:
                 self.sample_answers[post.post_id] = ["content"]
         return [candidates[position] for position in chosen]
+
+    def fetch_first(self, to_fetch: list[RestPost]) -> tuple[list[RestPost], list[RestPost]]:
+        """(posts to fetch now, posts to hold back until the sample's verdict). Only a run that may build
+        digests from the REST content samples; with no sample, every post is fetched now."""
+        if not self.with_content:
+            return to_fetch, []
+        self.sampled = self.sample(to_fetch)
+        if not self.sampled:
+            return to_fetch, []
+        sampled_ids = {post.post_id for post in self.sampled}
+        return self.sampled, [post for post in to_fetch if post.post_id not in sampled_ids]
+
+    def hold_back(self, posts: list[RestPost]) -> None:
+        """The posts that wait for the sample's verdict (those the run's ledger took)."""
+        self.held_back = list(posts)
+
+    def sample_answered(self, post_id: int | None, from_page: Digest | None) -> SampleVerdict | None:
+        """A page was read (`None`: it could not be). Once every sampled page is, the verdict, with the
+        posts held back for it (handed over once); None while it is not a sampled post or not yet known."""
+        if post_id is None or post_id not in {post.post_id for post in self.sampled}:
+            return None
+        self.check_sample(post_id, from_page)
+        if not self.sample_done(self.sampled):
+            return None
+        trusted, why = self.rest_content_trusted()
+        held_back, self.held_back, self.sampled = self.held_back, [], []
+        return SampleVerdict(trusted, why, held_back)
 
     def check_sample(self, post_id: int, from_page: Digest | None) -> None:
         """A sampled post's page was read (`None`: it could not be)."""

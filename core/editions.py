@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
 
-from crawler.parsing.text import parse_date
+from core.text import parse_date
 
 # The margin behind the threshold, measured on the two-publisher fixture archive (tests/test_editions.py):
 # the closest wrong pair within the window is at 0.011, the farthest right pair (a twin with an entry

@@ -25,8 +25,8 @@ from pathlib import Path
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from crawler import __version__
-from crawler.items import LinkPage
+from core import __version__
+from core.items import LinkPage
 
 _DROPPED_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
 _WARC_NAME = re.compile(r"links-(\d{5})\.warc\.gz$")

@@ -16,6 +16,20 @@ from urllib.parse import parse_qsl, urlsplit
 from lxml import etree
 
 from ..items import Digest, Entry, Link
+from ..numbers import post_id_in_text
+from ..sanitise import sanitise_html
+from ..text import (
+    DATE_IN_WORDS,
+    Dateline,
+    fit_optional,
+    fit_text,
+    is_series_name,
+    match_dateline,
+    mentions_series,
+    parse_date,
+    parse_title,
+    squash,
+)
 from ..urls import (
     canonical_link,
     clean_post_url,
@@ -42,20 +56,6 @@ from .html import (
     make_tree,
     text_of,
     written_href,
-)
-from .numbers import post_id_in_text
-from .sanitise import sanitise_html
-from .text import (
-    DATE_IN_WORDS,
-    Dateline,
-    fit_optional,
-    fit_text,
-    is_series_name,
-    match_dateline,
-    mentions_series,
-    parse_date,
-    parse_title,
-    squash,
 )
 
 # --- entry text cues ------------------------------------------------------------------------------

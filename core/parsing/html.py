@@ -13,8 +13,8 @@ from functools import lru_cache
 import lxml.html
 from lxml import etree
 
+from ..text import fit_utf8, fit_utf8_bytes, squash
 from .errors import ParseError
-from .text import fit_utf8, fit_utf8_bytes, squash
 
 # Elements that are never content, whatever the theme.
 _CHROME_TAGS = {

@@ -23,13 +23,13 @@ from html import escape
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..items import Digest
+from ..numbers import count_of, post_id_in_json, post_id_in_text
+from ..text import fit_text
 from ..urls import is_http_url, join_url, same_site
 from .decoding import decode_html
 from .digest import parse_digest
 from .errors import ParseError
 from .html import make_tree
-from .numbers import count_of, post_id_in_json, post_id_in_text
-from .text import fit_text
 
 REST_REL = "https://api.w.org/"
 # The queried object's route, as WordPress prints it: /wp/v2/categories/2, /wp/v2/tags/5, /wp/v2/users/1.

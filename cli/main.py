@@ -4,8 +4,9 @@ Every command takes the archive as its first argument, as sqlite-utils and Datas
 (`digest-archive summary demo.db`; `--db PATH` works too). Read-only commands (summary, report,
 export, serve) open it read-only: no migration, no change of journal mode.
 
-Exit codes: 0 success, 1 a user error (bad option value), 2 misuse or a missing / foreign database,
-3 another crawl holds the archive (a link check does not: it has a lock of its own).
+Exit codes: the one table of every command (core.exit_codes, docs/operating.md): 0 done, 2 a bad argument or
+option value, a file it will not overwrite, or a missing / foreign database, 3 another job of the same kind
+holds the archive (a link check does not: it has a lock of its own).
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from typing import NoReturn
 import click
 
 import storage
-from crawler import __version__
+from core import __version__
+from core.exit_codes import ExitCode
 from storage.export import EXPORTED_TABLES, FORMATS, copy_database, export_tables
 from storage.report import failure_line, number_ranges, plural, series_report
 
-EXIT_USER_ERROR, EXIT_NO_ARCHIVE, EXIT_BUSY = 1, 2, 3
+EXIT_USER_ERROR = EXIT_NO_ARCHIVE = ExitCode.USAGE
+EXIT_BUSY = ExitCode.BUSY
 DEFAULT_ARCHIVE = "archive.db"
 
 
@@ -159,7 +162,7 @@ def reparse(archive: str | None, db_option: str | None, as_json: bool, allow_shr
 
     Example: digest-archive reparse archive.db
     """
-    from crawler.reparse import reparse_archive
+    from cli.reparse import reparse_archive
 
     with _locked_archive(_archive_path(archive, db_option)) as db:
         report = reparse_archive(db, allow_shrink=allow_shrink)
@@ -329,7 +332,7 @@ def export(
 
 
 def _export_wacz(database: str, output: Path, force: bool) -> None:
-    from crawler.captures import captures_folder
+    from storage.captures import captures_folder
     from storage.wacz import NothingToPackage, export_wacz
 
     if output.exists() and not force:

@@ -1,7 +1,7 @@
 """Re-parse every stored page with the current parser: no network, changes recorded like edits.
 
 Digests it changes are matched into editions again, as a crawl's are. The decisions are the crawl's own:
-`problems_with` (the validate pipeline) says what is unfit to
+`core.validation.problems_with` (the validate pipeline's rule) says what is unfit to
 store, and storage's shrink guard keeps a digest whose new parse lost most of its entries.
 """
 
@@ -15,11 +15,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import storage
-from crawler.items import Digest, Entry
-from crawler.parsing import ParseError, parse_digest
-from crawler.parsing.decoding import charset_of
-from crawler.parsing.wordpress import parse_rest_post
-from crawler.pipelines import problems_with
+from core.items import Digest, Entry
+from core.parsing import ParseError, parse_digest
+from core.parsing.decoding import charset_of
+from core.parsing.wordpress import parse_rest_post
+from core.validation import problems_with
 
 
 @dataclass

@@ -10,9 +10,31 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
-from storage import RunCounts
+
+@dataclass
+class RunCounts:
+    """The counts a crawl run keeps, one `crawl_runs` column each."""
+
+    listing_pages: int = 0
+    posts_listed: int = 0
+    posts_fetched: int = 0
+    rechecked: int = 0
+    not_modified: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    index_pages: int = 0  # pages of the REST index read
+    from_rest: int = 0  # digests built from the REST API's content, their pages not downloaded
+    gone: int = 0  # stored posts found gone from the site
+    editions_new: int = 0  # editions created when the run's digests were matched
+    editions_changed: int = 0  # editions whose posts or fields changed
+
+
+RUN_COUNTS = tuple(f.name for f in fields(RunCounts))
 
 
 @dataclass(frozen=True)

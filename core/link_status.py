@@ -7,7 +7,7 @@ A single failing check says little (a host down for an hour, a deploy, a rate li
 `dead` only after `DeadRule.failures` failing checks in a row spanning at least `DeadRule.days`.
 `blocked` and `disallowed` say nothing about the page (it may be there, we may not look): they
 neither count as failures nor end a run of them. `unchecked` likewise. `refused` (the link, or a
-redirect of it, points into a private network: `crawler.netguard`) says nothing either, and a link
+redirect of it, points into a private network: `core.netguard`) says nothing either, and a link
 refused is not dead whatever earlier checks said: it is never looked up in a web archive.
 """
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-# One status per check (the README's "Links" section explains each).
+# One status per check (docs/links.md explains each).
 LINK_STATUSES = {
     "ok": "the page answered 2xx (after redirects; the final URL is kept)",
     "soft-404": "redirected to the host's home page, or a 2xx page whose title or heading says not found",

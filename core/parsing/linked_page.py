@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import lxml.html
 from lxml import etree
 
+from ..text import fit_text, squash
 from .decoding import decode_html
-from .text import fit_text, squash
 
 # Enough of a page for its <title> and first <h1> (a soft-404 page says so at the top).
 _HEAD_BYTES = 256 * 1024
