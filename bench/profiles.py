@@ -137,7 +137,7 @@ CRAWL_PARTS = (
     ("parsing post pages (parse_digest)", "core/parsing/digest.py", "parse_digest"),
     ("parsing listing pages", "core/parsing/listing.py", "parse_listing"),
     ("matching editions at the close", "storage/editions.py", "update_editions"),
-    ("the spider's callbacks, all of them", "spiders/digests.py", "parse_post"),
+    ("the spider's callbacks, all of them", "spiders/digest_paths/posts.py", "parse_post"),
 )
 
 

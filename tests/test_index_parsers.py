@@ -396,7 +396,7 @@ def test_every_post_read_from_any_answer_is_sane(case):
         assert_sane_post(post, page.url)
 
 
-# --- the feed: 200 with validators, 304, no validators (spiders/digests.py feed_read) ----------------
+# --- the feed: 200 with validators, 304, no validators (spiders/digest_paths/feed.py feed_read) ----------------
 
 
 def feed_response(case: str) -> Response:
@@ -455,7 +455,7 @@ def test_the_conditional_request_sends_the_validators_that_got_the_saved_304(tmp
         feed_last_modified=saved.header("last-modified"),
     )
     with make_spider(tmp_path / "archive.db", start_url=CATEGORY_URL) as spider:
-        request = spider._feed_request(index, conditional=True)  # no public way to build it alone
+        request = spider.feed.request(index, conditional=True)
     assert request.url == not_modified.url
     assert {
         name: request.headers.get(name).decode() for name in not_modified.request_headers

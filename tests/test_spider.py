@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import pytest
 from scrapy import Request, signals
 from scrapy.http import HtmlResponse
+from scrapy.utils.request import request_from_dict
 from scrapy.utils.test import get_crawler
 
 import storage
@@ -160,3 +161,35 @@ def test_bad_arguments_stop_the_spider_with_one_line_and_exit_2(tmp_path, capsys
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 1 and errors[0].startswith("digests: error:") and message in errors[0]
     assert not (tmp_path / "a.db").exists()
+
+
+def test_every_request_of_every_path_survives_the_round_trip_through_jobdir(tmp_path):
+    """JOBDIR keeps a request with its callback's name and finds the callback again on the spider by that
+    name: each path's callbacks are found, as the very bound method the path's requests carry (one per
+    callback, which also keeps Scrapy's check of generator callbacks from running again)."""
+    rest_root = ORIGIN + "/wp-json/"
+    index = storage.ArchiveIndex(CATEGORY, "www.nejatngo.org", rest_root, "categories=2", feed_url=CATEGORY + "/feed")
+    with make_spider(tmp_path / "a.db") as spider:
+        spider.rest.begin(index)
+        requests = [
+            spider.posts.request(ORIGIN + "/en/posts/1"),
+            spider.html.listing_request(CATEGORY),
+            spider.feed.request(index, conditional=True),
+            spider.rest.index_request(1),
+            spider.rest.routes_request(rest_root),
+        ]
+        assert requests[0].callback is spider.posts.request(ORIGIN + "/en/posts/2").callback
+        kept = set()
+        for request in requests:
+            saved = request.to_dict(spider=spider)
+            restored = request_from_dict(saved, spider=spider)
+            assert (restored.callback, restored.errback) == (request.callback, request.errback)
+            assert restored.callback is request.callback and restored.errback is request.errback
+            kept |= {saved["callback"], saved["errback"]}
+        assert kept >= {"parse_post", "post_failed", "parse_listing_page", "listing_failed", "feed_read"}
+        for path in (spider.feed, spider.rest, spider.html, spider.posts):
+            for name in path.CALLBACKS:
+                callback = getattr(path, name)
+                saved = Request(CATEGORY, callback=callback).to_dict(spider=spider)
+                assert saved["callback"] == name
+                assert request_from_dict(saved, spider=spider).callback is callback

@@ -4,17 +4,21 @@ nobody foresaw (`-s SPIDER_MODULES=spiders,tests.crashing`; tests/test_exception
 from __future__ import annotations
 
 from core.items import Digest
+from spiders.digest_paths import PostPath
 from spiders.digests import DigestsSpider
+
+
+class BuggyPostPath(PostPath):
+    def parse_post(self, response, listed_url: str):
+        yield from super().parse_post(response, listed_url)
+        raise ZeroDivisionError("a bug in a callback")
 
 
 class CallbackBug(DigestsSpider):
     """The post callback raises once the first digest page has been read."""
 
     name = "digests_callback_bug"
-
-    def parse_post(self, response, listed_url: str):
-        yield from super().parse_post(response, listed_url)
-        raise ZeroDivisionError("a bug in a callback")
+    post_path = BuggyPostPath
 
 
 class StartBug(DigestsSpider):
