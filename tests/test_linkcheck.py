@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from core.link_status import LINK_STATUSES, DeadRule, LinkState, next_state, status_of_answer, status_of_failure
+from core.link_status import STATUSES, DeadRule, LinkState, next_state, status_of_answer, status_of_failure
 from core.parsing import ParseError
 from core.parsing.cdx import CdxCapture, cdx_query, closest_not_after, parse_cdx_answer, replay_url
 from core.parsing.linked_page import parse_linked_page
@@ -36,7 +36,7 @@ URL = "https://news.example/2019/09/article"
 )
 def test_status_of_answer(status, final_url, title, expected):
     assert status_of_answer(status, URL, final_url, title=title) == expected
-    assert expected in LINK_STATUSES
+    assert expected in STATUSES
 
 
 def test_a_home_page_link_redirected_home_is_fine():
