@@ -146,7 +146,7 @@ STATUSES: dict[str, LinkStatus] = {
 # Not a check's status: a link's state once failing checks met the `DeadRule` (`dead_since` is set).
 DEAD = LinkStatus(
     "dead",
-    "not a check's status: failing checks in a row, far enough apart (`DeadRule`); `dead_since` is set",
+    "failing checks in a row, far enough apart (`DeadRule`): `dead_since` is set",
     "dead: the page is gone",
     None,
     Look.STRUCK,
