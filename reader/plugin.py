@@ -1,18 +1,11 @@
 """Datasette hooks of the reader: pages, cell links, metadata for any archive file, the header's search box.
-Its pages (the table `ROUTES`, at the end, declares each once; reader/routes.py derives the router's
-regexes and every address from it):
 
-- `/-/edition/<database>/<slug>`: an edition, the reader's unit: the digest once, where it was published,
-  what its sources disagree on, a marked diff where its posts differ, the previous and next edition by
-  issue date. Its address lasts (`digest-213`, `digest-213-2`, `2019-09-20`); an old address by row id
-  (`/-/edition/<database>/37`) redirects to it.
-- `/-/search/<database>?q=…` (and `.json`): search in editions: one hit per edition entry, ranked, with a
-  highlighted snippet and a link to the entry on its edition page; filters for year, section and site.
-- `/-/digest/<database>/<id>`: one post as its site published it, naming the site and its edition.
-- `/-/report/<database>`: the series report (`digest-archive report`) as a page.
-- `/-/editions/<database>.atom`: an Atom feed of editions, newest first, a page at a time.
-- `/-/capture/<database>/<id>`: our WARC capture of a linked page (reader/links.py); the reading view
-  and the edition page mark each link with its state and offer a dead link's capture or archived copy.
+Its pages (edition, search and its JSON, reading view, report, Atom feed, captures) are declared once, in
+the table `ROUTES` at the end: each with its path, its view and what a reader does there. reader/routes.py
+derives the router's patterns and every address the reader makes from it; docs/reading.md lists them
+from it (`make docs`). An edition's address lasts (`digest-213`, `digest-213-2`, `2019-09-20`); an old
+address by row id redirects to it. Captures are reader/links.py's: each link of an entry is marked with
+its state (core.link_status) and a dead link offers our capture or its archived copy.
 """
 
 from __future__ import annotations
