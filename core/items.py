@@ -167,7 +167,7 @@ class LinkChecked:
 
     target_id: int
     url: str
-    status: str  # core.link_status.LINK_STATUSES
+    status: str  # core.link_status.STATUSES
     http_status: int | None = None
     final_url: str | None = None  # set when redirects led elsewhere
     message: str | None = None

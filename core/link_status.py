@@ -16,26 +16,162 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import Enum
 from urllib.parse import urlsplit
 
-# One status per check (docs/links.md explains each).
-LINK_STATUSES = {
-    "ok": "the page answered 2xx (after redirects; the final URL is kept)",
-    "soft-404": "redirected to the host's home page, or a 2xx page whose title or heading says not found",
-    "gone": "404 or 410",
-    "blocked": "401, 403, 429 or 451: the host refuses us; says nothing about the page",
-    "server-error": "5xx after Scrapy's retries",
-    "timeout": "no complete answer within DOWNLOAD_TIMEOUT",
-    "unreachable": "DNS, connection refused, TLS, or a proxy that could not reach the host",
-    "redirect-loop": "more redirects than REDIRECT_MAX_TIMES",
-    "disallowed": "robots.txt forbids it: recorded, never fetched",
-    "refused": "it, or a redirect of it, points to a private or loopback address: recorded, never fetched",
-    "unchecked": "not checked yet, or the check could not say (another status code, a body over the cap)",
+
+class Effect(Enum):
+    """What a check with a status does to the link's run of failing checks (`next_state`)."""
+
+    GOOD = "ends a run of failures; a dead link lives again"
+    FAILING = "counts towards dead"
+    NEUTRAL = "neither counts nor ends a run of failures; a dead link stays dead"
+    REFUSED = "ends a run of failures; never dead, never looked up in a web archive"
+
+
+class Look(Enum):
+    """How the reader draws a link in this state (its CSS is the reader's: reader/links.py)."""
+
+    PLAIN = "unmarked"
+    WARNING = "marked, offering our capture or the archived copy"
+    STRUCK = "struck through, offering our capture or the archived copy"
+
+
+@dataclass(frozen=True)
+class LinkStatus:
+    """One status a check records (or, for `DEAD`, the state of a link), defined once: the crawl records
+    it, storage keeps its name, the reader draws it, the docs' table lists it (tools/docgen.py)."""
+
+    name: str
+    meaning: str  # what the check found
+    label: str  # what the reader says of a link in this state (its tooltip)
+    effect: Effect | None  # None: not a check's status (DEAD)
+    look: Look
+
+    @property
+    def failing(self) -> bool:
+        """Counts towards the link being dead (only these statuses can make a link dead)."""
+        return self.effect is Effect.FAILING
+
+    @property
+    def marked(self) -> bool:
+        """The reader puts a mark after the link, offering our capture or the archived copy."""
+        return self.look is not Look.PLAIN
+
+
+# One status per check, in the order the docs list them.
+STATUSES: dict[str, LinkStatus] = {
+    status.name: status
+    for status in (
+        LinkStatus(
+            "ok",
+            "2xx (after redirects; `final_url` when it moved)",
+            "checked: the page is there",
+            Effect.GOOD,
+            Look.PLAIN,
+        ),
+        LinkStatus(
+            "soft-404",
+            "redirected to the host's home page, or a 2xx page whose title or first heading says not found",
+            "the site answers, but not with the article",
+            Effect.FAILING,
+            Look.STRUCK,
+        ),
+        LinkStatus(
+            "gone",
+            "404 or 410",
+            "the site says the page is gone (one check: not yet dead)",
+            Effect.FAILING,
+            Look.STRUCK,
+        ),
+        LinkStatus(
+            "blocked",
+            "401, 403, 429 or 451: the host refuses us; says nothing about the page",
+            "the site refused our check",
+            Effect.NEUTRAL,
+            Look.PLAIN,
+        ),
+        LinkStatus(
+            "server-error",
+            "5xx after Scrapy's retries",
+            "the site failed (one check: not yet dead)",
+            Effect.FAILING,
+            Look.WARNING,
+        ),
+        LinkStatus(
+            "timeout",
+            "no complete answer within `DOWNLOAD_TIMEOUT`, or a proxy that says (RFC 9209 `Proxy-Status`) it timed out",
+            "no answer in time (one check: not yet dead)",
+            Effect.FAILING,
+            Look.WARNING,
+        ),
+        LinkStatus(
+            "unreachable",
+            "DNS, connection refused, TLS, a connection that broke every time, or a proxy that says "
+            "(RFC 9209 `Proxy-Status`) it could not reach the host",
+            "the host could not be reached (one check: not yet dead)",
+            Effect.FAILING,
+            Look.WARNING,
+        ),
+        LinkStatus(
+            "redirect-loop",
+            "more redirects than `REDIRECT_MAX_TIMES`, or a redirect with no usable `Location`",
+            "the site redirects in circles",
+            Effect.FAILING,
+            Look.WARNING,
+        ),
+        LinkStatus(
+            "disallowed",
+            "robots.txt forbids it: recorded, never fetched",
+            "robots.txt forbids checking it",
+            Effect.NEUTRAL,
+            Look.PLAIN,
+        ),
+        LinkStatus(
+            "refused",
+            "it, or a redirect of it, points into a private or loopback network: recorded, never fetched",
+            "not checked: it points into a private network",
+            Effect.REFUSED,
+            Look.PLAIN,
+        ),
+        LinkStatus(
+            "unchecked",
+            "not checked yet, or the check could not say (another status code, a body over the cap)",
+            "not checked yet",
+            Effect.NEUTRAL,
+            Look.PLAIN,
+        ),
+    )
 }
-# Statuses that count towards a link being dead.
-FAILING = frozenset({"soft-404", "gone", "server-error", "timeout", "unreachable", "redirect-loop"})
-# Statuses that say nothing about the page: they leave the run of failures as it is.
-NEUTRAL = frozenset({"blocked", "disallowed", "unchecked"})
+# Not a check's status: a link's state once failing checks met the `DeadRule` (`dead_since` is set).
+DEAD = LinkStatus(
+    "dead",
+    "failing checks in a row, far enough apart (`DeadRule`): `dead_since` is set",
+    "dead: the page is gone",
+    None,
+    Look.STRUCK,
+)
+# The names the code writes (storage's SQL takes them as parameters).
+OK, UNCHECKED, REFUSED = (STATUSES[name].name for name in ("ok", "unchecked", "refused"))
+# The failing statuses, in the docs' order (the settings' help names them).
+FAILING = tuple(name for name, status in STATUSES.items() if status.failing)
+
+
+def status_named(name: str) -> LinkStatus:
+    """The declared status of this name: a check whose status is not declared is a bug, not a new status."""
+    try:
+        return STATUSES[name]
+    except KeyError:
+        raise ValueError(f"undeclared link status {name!r} (core.link_status.STATUSES)") from None
+
+
+def shown_state(status: str, dead: bool) -> LinkStatus:
+    """What the reader shows of a link: DEAD when the rule was met, else its last check's status. A name
+    the archive holds but the code no longer declares (an archive of another version) is shown plainly."""
+    if dead:
+        return DEAD
+    return STATUSES.get(status) or LinkStatus(status, "", status, None, Look.PLAIN)
+
 
 # A 2xx page that is really a "not found" page: its title or first heading says so.
 _NOT_FOUND = re.compile(
@@ -57,7 +193,7 @@ class DeadRule:
 class LinkState:
     """What the archive knows of one link between checks (the `link_targets` row, in short)."""
 
-    status: str = "unchecked"
+    status: str = UNCHECKED
     failures: int = 0  # failing checks in a row, up to the last
     failing_since: str | None = None  # ISO time of the first of them
     last_ok_at: str | None = None
@@ -127,13 +263,14 @@ def status_of_failure(kind: str, message: str = "") -> str:
 
 
 def next_state(state: LinkState, status: str, checked_at: datetime, rule: DeadRule) -> LinkState:
-    """The link's state after one more check."""
+    """The link's state after one more check (its status must be declared: ValueError else)."""
     at = checked_at.isoformat()
-    if status == "ok":
+    effect = status_named(status).effect
+    if effect is Effect.GOOD:
         return LinkState(status=status, last_ok_at=at)
-    if status == "refused":  # never fetched, so never failing nor dead: nothing to look up a copy of
+    if effect is Effect.REFUSED:  # never fetched, so never failing nor dead: nothing to look up a copy of
         return LinkState(status=status, last_ok_at=state.last_ok_at)
-    if status in NEUTRAL:
+    if effect is Effect.NEUTRAL:
         return replace(state, status=status)
     failures = state.failures + 1  # a good check ends a run of failures; a neutral one leaves it open
     failing_since = state.failing_since if failures > 1 and state.failing_since else at

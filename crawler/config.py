@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from scrapy.settings import SETTINGS_PRIORITIES
 
 from core import __version__
+from core.link_status import FAILING
 from core.netguard import parse_networks
 from core.urls import is_http_url
 
@@ -319,8 +320,7 @@ PROJECT_SETTINGS = (
     ProjectSetting(
         "DIGEST_LINK_DEAD_AFTER",
         2,
-        "Failing checks in a row (gone, soft-404, server-error, timeout, unreachable, redirect-loop) that make a "
-        "link dead…",
+        f"Failing checks in a row ({', '.join(FAILING)}) that make a link dead…",
         takes=WholeNumber(1, 1000),
     ),
     ProjectSetting(

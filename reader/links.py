@@ -11,39 +11,39 @@ scripts, no cookies of ours) and loads nothing.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from datasette.utils import tilde_encode
 from markupsafe import Markup, escape
 
+from core.link_status import DEAD, STATUSES, Look, shown_state
 from core.urls import canonical_link
 
-# What the reader says of each state (a tooltip and a short mark after a link that is not ok).
-STATE_LABELS = {
-    "ok": "checked: the page is there",
-    "dead": "dead: the page is gone",
-    "soft-404": "the site answers, but not with the article",
-    "gone": "the site says the page is gone (one check: not yet dead)",
-    "blocked": "the site refused our check",
-    "server-error": "the site failed (one check: not yet dead)",
-    "timeout": "no answer in time (one check: not yet dead)",
-    "unreachable": "the host could not be reached (one check: not yet dead)",
-    "redirect-loop": "the site redirects in circles",
-    "disallowed": "robots.txt forbids checking it",
-    "refused": "not checked: it points into a private network",
-    "unchecked": "not checked yet",
+# How the reader draws each look of a link's state (core.link_status says which look a state has).
+_LOOK_STYLES = {
+    Look.STRUCK: "text-decoration: line-through; color: #8a3b3b;",
+    Look.WARNING: "color: #8a6d3b;",
 }
 
 
-def capture_path(database: str, target_id: int) -> str:
-    return f"/-/capture/{tilde_encode(database)}/{target_id}"
+def link_css() -> Markup:
+    """The style of every marked link state, from the one definition of the states (the edition page and
+    the reading view put it in their <style>): `a.link-<state>` per look, and the mark after a link."""
+    states = [*STATUSES.values(), DEAD]
+    rules = [
+        ", ".join(f"a.link-{state.name}" for state in states if state.look is look) + f" {{ {style} }}"
+        for look, style in _LOOK_STYLES.items()
+    ]
+    rules.append(".link-state { font-size: 0.85em; color: #666; white-space: nowrap; }")
+    return Markup("\n".join(rules))
 
 
-def replay_address(database: str, state: dict) -> str | None:
-    """Where a reader sees our capture: pywb when it runs, else the capture route of the reader."""
+def replay_address(state: dict, capture_url: Callable[[int], str]) -> str | None:
+    """Where a reader sees our capture: pywb when it runs, else the reader's capture page (`capture_url` of
+    the target's id)."""
     if not state.get("capture_warc"):
         return None
     pywb = os.environ.get("DIGEST_PYWB", "").rstrip("/")
@@ -51,13 +51,13 @@ def replay_address(database: str, state: dict) -> str | None:
     if pywb and state.get("captured_at") and original:
         when = datetime.fromisoformat(state["captured_at"]).astimezone(timezone.utc).strftime("%Y%m%d%H%M%S")
         return f"{pywb}/{when}/{original}"
-    return capture_path(database, state["id"])
+    return capture_url(state["id"])
 
 
-def mark_links(html: str, base_url: str, states: dict[str, dict], database: str, path_of) -> Markup:
+def mark_links(html: str, base_url: str, states: dict[str, dict], capture_url: Callable[[int], str]) -> Markup:
     """The entry's (sanitised) HTML with each link classed by its state; a dead or failing link is
-    followed by a short mark offering our capture or the archived copy. `path_of` makes a reader path
-    absolute (datasette.urls.path)."""
+    followed by a short mark offering our capture or the archived copy. `capture_url` is the address of
+    the reader's capture page of a target id (its route, under Datasette's base_url)."""
     if not states or "<a" not in html:
         return Markup(html)
 
@@ -67,19 +67,19 @@ def mark_links(html: str, base_url: str, states: dict[str, dict], database: str,
         state = states.get(url or "")
         if state is None:
             return attributes, None
-        status = "dead" if state["dead_since"] else state["status"]
+        shown = shown_state(state["status"], state["dead_since"] is not None)
         checked = f" ({state['checked_at'][:10]})" if state["checked_at"] else ""
         attributes = {
             **attributes,
-            "class": f"{attributes.get('class') or ''} link-{status}".strip(),
-            "title": STATE_LABELS.get(status, status) + checked,
+            "class": f"{attributes.get('class') or ''} link-{shown.name}".strip(),
+            "title": shown.label + checked,
         }
-        if status in ("ok", "unchecked", "blocked", "disallowed", "refused"):
+        if not shown.marked:
             return attributes, None
         offers = []
-        replay = replay_address(database, state)
+        replay = replay_address(state, capture_url)
         if replay:
-            offers.append(("our copy", replay if "://" in replay else path_of(replay), "link-capture"))
+            offers.append(("our copy", replay, "link-capture"))
         archived = web_address(state["archived_copy"])
         if archived:
             offers.append(("archived copy", archived, "link-archived"))
@@ -88,7 +88,7 @@ def mark_links(html: str, base_url: str, states: dict[str, dict], database: str,
             for label, href, kind in offers
         )
         return attributes, Markup('<span class="link-state"> [{}{}{}]</span>').format(
-            status, ": " if offers else "", links
+            shown.name, ": " if offers else "", links
         )
 
     return _AnchorRewriter(marked).rewrite(html)

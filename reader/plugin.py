@@ -1,16 +1,11 @@
 """Datasette hooks of the reader: pages, cell links, metadata for any archive file, the header's search box.
 
-- `/-/edition/<database>/<slug>`: an edition, the reader's unit: the digest once, where it was published,
-  what its sources disagree on, a marked diff where its posts differ, the previous and next edition by
-  issue date. Its address lasts (`digest-213`, `digest-213-2`, `2019-09-20`); an old address by row id
-  (`/-/edition/<database>/37`) redirects to it.
-- `/-/search/<database>?q=…` (and `.json`): search in editions: one hit per edition entry, ranked, with a
-  highlighted snippet and a link to the entry on its edition page; filters for year, section and site.
-- `/-/digest/<database>/<id>`: one post as its site published it, naming the site and its edition.
-- `/-/report/<database>`: the series report (`digest-archive report`) as a page.
-- `/-/editions/<database>.atom`: an Atom feed of editions, newest first, a page at a time.
-- `/-/capture/<database>/<id>`: our WARC capture of a linked page (reader/links.py); the reading view
-  and the edition page mark each link with its state and offer a dead link's capture or archived copy.
+Its pages (edition, search and its JSON, reading view, report, Atom feed, captures) are declared once, in
+the table `ROUTES` at the end: each with its path, its view and what a reader does there. reader/routes.py
+derives the router's patterns and every address the reader makes from it; docs/reading.md lists them
+from it (`make docs`). An edition's address lasts (`digest-213`, `digest-213-2`, `2019-09-20`); an old
+address by row id redirects to it. Captures are reader/links.py's: each link of an entry is marked with
+its state (core.link_status) and a dead link offers our capture or its archived copy.
 """
 
 from __future__ import annotations
@@ -18,7 +13,6 @@ from __future__ import annotations
 import math
 import re
 import sqlite3
-import xml.etree.ElementTree as ElementTree
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote, urlencode
@@ -38,32 +32,11 @@ from storage.search import MARK_END, MARK_START, SORTS, filter_choices, search_e
 
 from . import access
 from .diff import edition_entries
-from .links import link_states, mark_links, read_capture, web_address
+from .links import link_css, link_states, mark_links, read_capture, web_address
 from .metadata import archive_queries, database_metadata, instance_metadata
+from .routes import Route, Routes
 
 SEARCH_PAGE_SIZE = 20
-
-
-# Addresses: a database's name and a slug are tilde-encoded as Datasette encodes names in its own paths, so
-# that any name (a space, a quote, a slash) makes one path segment, and the views decode them the same way.
-def digest_path(database: str, digest_id: int) -> str:
-    return f"/-/digest/{tilde_encode(database)}/{digest_id}"
-
-
-def edition_path(database: str, slug: str) -> str:
-    return f"/-/edition/{tilde_encode(database)}/{tilde_encode(slug)}"
-
-
-def search_path(database: str) -> str:
-    return f"/-/search/{tilde_encode(database)}"
-
-
-def report_path(database: str) -> str:
-    return f"/-/report/{tilde_encode(database)}"
-
-
-def feed_path(database: str) -> str:
-    return f"/-/editions/{tilde_encode(database)}.atom"
 
 
 async def _database_with(datasette, request, tables: tuple[str, ...]):
@@ -142,6 +115,10 @@ async def digest_view(datasette, request):
     digest["original_url"] = web_address(digest["url"])
     sections: list[dict] = []
     states = await _link_states(datasette, request, database, db, [digest_id])
+
+    def capture_url(target_id: int) -> str:
+        return ROUTES.url(datasette, "capture", database=database, id=target_id)
+
     for entry in await _all(db, sql.ENTRIES_OF_DIGEST, {"id": digest_id}):
         if not sections or sections[-1]["name"] != entry["section"]:
             sections.append({"name": entry["section"], "entries": []})
@@ -150,17 +127,23 @@ async def digest_view(datasette, request):
             {
                 "id": entry["id"],
                 "position": entry["position"],
-                "html": mark_links(sanitise_html(entry["html"]), digest["url"], states, database, datasette.urls.path),
+                "html": mark_links(sanitise_html(entry["html"]), digest["url"], states, capture_url),
             }
         )
     neighbours = await _one(db, sql.DIGEST_NEIGHBOURS, {"id": digest_id})
+
+    def digest_url(other: int | None) -> str | None:
+        return ROUTES.url(datasette, "digest", database=database, id=other) if other else None
+
+    slug = digest["edition_slug"]
     context = {
         "database": database,
         "digest": digest,
         "sections": sections,
-        "edition_path": edition_path(database, digest["edition_slug"]) if digest["edition_slug"] else None,
-        "previous_path": digest_path(database, neighbours["previous_id"]) if neighbours["previous_id"] else None,
-        "next_path": digest_path(database, neighbours["next_id"]) if neighbours["next_id"] else None,
+        "edition_url": ROUTES.url(datasette, "edition", database=database, slug=slug) if slug else None,
+        "previous_url": digest_url(neighbours["previous_id"]),
+        "next_url": digest_url(neighbours["next_id"]),
+        "link_css": link_css(),
     }
     return Response.html(await datasette.render_template("digest.html", context, request=request))
 
@@ -172,34 +155,44 @@ async def edition_view(datasette, request):
         found = await _first(db, sql.EDITION_SLUG_BY_ID, {"id": _row_id(slug)})
         if found is None or not found["slug"]:
             raise NotFound(f"no edition {slug}")
-        return Response.redirect(datasette.urls.path(edition_path(database, found["slug"])), status=301)
+        return Response.redirect(ROUTES.url(datasette, "edition", database=database, slug=found["slug"]), status=301)
     edition = await _first(db, sql.EDITION_BY_SLUG, {"slug": slug})
     if edition is None:
         raise NotFound(f"no edition {slug}")
     sources = await _all(db, sql.EDITION_SOURCES, {"id": edition["id"]})
     entries_of = []
     for source in sources:
-        source["view_path"] = digest_path(database, source["id"])
+        source["view_url"] = ROUTES.url(datasette, "digest", database=database, id=source["id"])
         source["original_url"] = web_address(source["url"])
         entries_of.append(await _all(db, sql.ENTRIES_OF_DIGEST, {"id": source["id"]}))
     entries = edition_entries(entries_of)
     states = await _link_states(datasette, request, database, db, [source["id"] for source in sources])
+
+    def capture_url(target_id: int) -> str:
+        return ROUTES.url(datasette, "capture", database=database, id=target_id)
+
     for entry in entries:
-        entry["html"] = mark_links(str(entry["html"]), sources[0]["url"], states, database, datasette.urls.path)
+        entry["html"] = mark_links(str(entry["html"]), sources[0]["url"], states, capture_url)
     neighbours = await _one(db, sql.EDITION_NEIGHBOURS, {"day": edition["day"], "slug": slug})
+
+    def neighbour(which: str) -> dict | None:
+        other = neighbours[f"{which}_slug"]
+        if not other:
+            return None
+        return {
+            "url": ROUTES.url(datasette, "edition", database=database, slug=other),
+            "title": neighbours[f"{which}_title"],
+        }
+
     context = {
         "database": database,
         "edition": edition,
         "sources": sources,
         "entries": entries,
         "differs": any(entry["change"] != "same" for entry in entries),
-        "previous": {"path": edition_path(database, neighbours["previous_slug"]), "title": neighbours["previous_title"]}
-        if neighbours["previous_slug"]
-        else None,
-        "next": {"path": edition_path(database, neighbours["next_slug"]), "title": neighbours["next_title"]}
-        if neighbours["next_slug"]
-        else None,
-        "search_path": search_path(database),
+        "previous": neighbour("previous"),
+        "next": neighbour("next"),
+        "link_css": link_css(),
     }
     return Response.html(await datasette.render_template("edition.html", context, request=request))
 
@@ -237,7 +230,7 @@ async def search_view(datasette, request):
     result, choices = await db.execute_fn(run)
     hits = [
         {
-            "edition_url": datasette.urls.path(edition_path(database, hit.slug)) + hit.anchor(),
+            "edition_url": ROUTES.url(datasette, "edition", database=database, slug=hit.slug) + hit.anchor(),
             "title": hit.title,
             "number": hit.number,
             "issue_date": hit.issue_date,
@@ -279,7 +272,9 @@ async def search_view(datasette, request):
         "pages": pages,
         "previous_page": page_url(asked["page"] - 1) if asked["page"] > 1 else None,
         "next_page": page_url(asked["page"] + 1) if asked["page"] < pages else None,
-        "json_url": datasette.urls.path(search_path(database) + ".json") + "?" + urlencode({"q": asked["text"]}),
+        "json_url": ROUTES.url(datasette, "search", format="json", database=database)
+        + "?"
+        + urlencode({"q": asked["text"]}),
     }
     return Response.html(await datasette.render_template("search.html", context, request=request))
 
@@ -289,7 +284,7 @@ async def report_view(datasette, request):
     report = await db.execute_fn(lambda conn: series_report(Database(conn)))
     for key in ("single_site_editions", "edition_conflicts"):
         for row in report[key]:
-            row["path"] = edition_path(database, row["slug"])
+            row["url"] = ROUTES.url(datasette, "edition", database=database, slug=row["slug"])
     context = {"database": database, "report": report, "missing": number_ranges(report["missing_numbers"])}
     return Response.html(await datasette.render_template("report.html", context, request=request))
 
@@ -307,41 +302,31 @@ def _atom_time(value: str | None) -> str:
 
 # Characters XML 1.0 cannot carry at all, not even as a reference: left out of the feed.
 _NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-ATOM = "http://www.w3.org/2005/Atom"
 
 
-def _atom(parent, tag: str, text: str | None = None, **attributes: str):
-    """An Atom element under `parent`: ElementTree escapes its text and attributes."""
-    element = ElementTree.SubElement(parent, tag, attributes)
-    if text is not None:
-        element.text = _NOT_XML.sub("", text)
-    return element
+def _xml_text(value: object) -> str:
+    """A value as text the feed's XML can carry (the template escapes it)."""
+    return _NOT_XML.sub("", str(value))
 
 
 async def editions_feed(datasette, request):
     """Atom (RFC 4287, paged as RFC 5005 says): editions newest first, each with its first publication as
     `published` and its last change as `updated`, linking to its edition page; `?page=N` pages back.
-    Built with an XML builder (ElementTree), which escapes every value."""
+    The template (templates/editions_feed.xml) lays out the XML; Datasette's Jinja escapes every value."""
     database, db = await _database_with(datasette, request, access.FEED_TABLES)
     page_arg = request.args.get("page") or "1"
     page = max(1, ascii_number(page_arg, MAX_PAGE) or 1)
     size = sql.FEED_PAGE_SIZE
     rows = await _all(db, sql.EDITIONS_FOR_FEED, {"limit": size, "offset": (page - 1) * size})
     total = (await _one(db, sql.EDITION_COUNT))["n"]
-    feed_id = datasette.absolute_url(request, datasette.urls.path(feed_path(database)))
-    feed = ElementTree.Element("feed", xmlns=ATOM)  # Atom's namespace as the default: every element is Atom's
-    _atom(feed, "id", feed_id)
-    _atom(feed, "title", f"Editions of the digest: {database}")
-    _atom(feed, "updated", max((_atom_time(row["updated"]) for row in rows), default="1970-01-01T00:00:00Z"))
-    _atom(_atom(feed, "author"), "name", "digest-archive")
-    _atom(feed, "link", rel="self", href=feed_id + (f"?page={page}" if page > 1 else ""))
-    _atom(feed, "link", rel="first", href=feed_id)
+    feed_id = datasette.absolute_url(request, ROUTES.url(datasette, "feed", database=database))
+    links = [("self", feed_id + (f"?page={page}" if page > 1 else "")), ("first", feed_id)]
     if page * size < total:
-        _atom(feed, "link", rel="next", href=f"{feed_id}?page={page + 1}")
+        links.append(("next", f"{feed_id}?page={page + 1}"))
     if page > 1:
-        _atom(feed, "link", rel="previous", href=f"{feed_id}?page={page - 1}")
+        links.append(("previous", f"{feed_id}?page={page - 1}"))
+    entries = []
     for row in rows:
-        link = datasette.absolute_url(request, datasette.urls.path(edition_path(database, row["slug"])))
         summary = " · ".join(
             part
             for part in (
@@ -353,17 +338,24 @@ async def editions_feed(datasette, request):
             )
             if part
         )
-        entry = _atom(feed, "entry")
-        _atom(entry, "id", link)
-        _atom(entry, "title", row["title"] or "")
-        _atom(entry, "published", _atom_time(row["first_published"] or row["issue_date"] or row["first_seen"]))
-        _atom(entry, "updated", _atom_time(row["updated"]))
-        _atom(entry, "link", rel="alternate", type="text/html", href=link)
-        _atom(entry, "summary", summary)
-    xml = ElementTree.tostring(feed, encoding="unicode")
-    return Response(
-        '<?xml version="1.0" encoding="utf-8"?>\n' + xml, content_type="application/atom+xml; charset=utf-8"
-    )
+        entry = {
+            "id": datasette.absolute_url(
+                request, ROUTES.url(datasette, "edition", database=database, slug=row["slug"])
+            ),
+            "title": row["title"] or "",
+            "published": _atom_time(row["first_published"] or row["issue_date"] or row["first_seen"]),
+            "updated": _atom_time(row["updated"]),
+            "summary": summary,
+        }
+        entries.append({key: _xml_text(value) for key, value in entry.items()})
+    feed = {
+        "id": _xml_text(feed_id),
+        "title": _xml_text(f"Editions of the digest: {database}"),
+        "updated": max((entry["updated"] for entry in entries), default="1970-01-01T00:00:00Z"),
+        "links": [(rel, _xml_text(href)) for rel, href in links],
+    }
+    xml = await datasette.render_template("editions_feed.xml", {"feed": feed, "entries": entries}, request=request)
+    return Response(xml, content_type="application/atom+xml; charset=utf-8")
 
 
 # A captured page is someone else's page, scripts and all, served from our origin: the policy makes it a
@@ -408,17 +400,58 @@ async def capture_view(datasette, request):
     return Response(body, content_type=capture_content_type(content_type), headers=headers)
 
 
-# Every address a reader may type: a malformed id or slug reaches its view and is a 404 there.
+# The reader's pages, each declared once: its name (what the code asks an address of), its path, its view,
+# and what a reader does there (docs/reading.md). Every address a reader may type: a malformed id or slug
+# reaches its view and is a 404 there.
+ROUTES = Routes(
+    Route(
+        "search",
+        "/-/search/{database}",
+        search_view,
+        "searches every entry, title and headline (`?q=…`; see [Search](#search)); `.json` for scripts",
+        formats=("json",),
+    ),
+    Route(
+        "edition",
+        "/-/edition/{database}/{slug}",
+        edition_view,
+        "reads an edition (`digest-209`, `2021-11-26`): number, issue date, where it was published, what its "
+        "sources disagree on, its entries once; where its posts differ, a legend and the difference marked "
+        "(struck through in red: only on the first site; highlighted in green: only on the second), links "
+        "kept; previous and next edition by issue date. An old address by row id redirects to it",
+    ),
+    Route(
+        "digest",
+        "/-/digest/{database}/{id}",
+        digest_view,
+        "reads one post as its site published it, naming the site and linking its edition; previous and next "
+        "post on the same site",
+    ),
+    Route(
+        "report",
+        "/-/report/{database}",
+        report_view,
+        "the series report (`digest-archive report`): editions on one site only, conflicts, missing and reused "
+        "numbers, the last run of each listing, pages not stored",
+    ),
+    Route(
+        "feed",
+        "/-/editions/{database}.atom",
+        editions_feed,
+        "the Atom feed of editions, newest first (see [The feed](#the-feed))",
+    ),
+    Route(
+        "capture",
+        "/-/capture/{database}/{id}",
+        capture_view,
+        "a linked page as our link check captured it ([links.md](links.md#captures-and-replay))",
+    ),
+)
+
+
 @hookimpl
 def register_routes():
-    return [
-        (r"^/-/digest/(?P<database>[^/]+)/(?P<id>[^/]+)$", digest_view),
-        (r"^/-/edition/(?P<database>[^/]+)/(?P<slug>[^/]+)$", edition_view),
-        (r"^/-/search/(?P<database>[^/.]+)(\.(?P<format>json))?$", search_view),
-        (r"^/-/report/(?P<database>[^/]+)$", report_view),
-        (r"^/-/editions/(?P<database>[^/]+)\.atom$", editions_feed),
-        (r"^/-/capture/(?P<database>[^/]+)/(?P<id>[^/]+)$", capture_view),
-    ]
+    return ROUTES.for_datasette()
 
 
 @hookimpl
@@ -432,21 +465,22 @@ def render_cell(row, value, column, table, database, datasette):
     keys = row.keys()
     if column == "title" and "id" in keys:
         if table == "digests":
-            path = digest_path(database, row["id"])
-        elif "slug" in keys and row["slug"]:
-            path = edition_path(database, row["slug"])
+            url = ROUTES.url(datasette, "digest", database=database, id=row["id"])
         else:
-            path = edition_path(database, str(row["id"]))
-        return Markup('<a class="{}" href="{}">{}</a>').format(f"{table[:-1]}-view", datasette.urls.path(path), value)
+            slug = row["slug"] if "slug" in keys and row["slug"] else row["id"]
+            url = ROUTES.url(datasette, "edition", database=database, slug=slug)
+        return Markup('<a class="{}" href="{}">{}</a>').format(f"{table[:-1]}-view", url, value)
     if column == "edition_id" and table == "digests":
         # Datasette expands a foreign key into a dict ({"value": 37, "label": "its title"}) on table pages.
         raw, label = (value.get("value"), value.get("label")) if isinstance(value, dict) else (value, None)
         if raw is None:
             return None
-        path = datasette.urls.path(edition_path(database, str(raw)))
-        return Markup('<a class="edition-link" href="{}">edition {}</a>').format(path, label or raw)
+        url = ROUTES.url(datasette, "edition", database=database, slug=raw)
+        return Markup('<a class="edition-link" href="{}">edition {}</a>').format(url, label or raw)
     if column == "slug" and table == "editions":
-        return Markup('<a href="{}">{}</a>').format(datasette.urls.path(edition_path(database, str(value))), value)
+        return Markup('<a href="{}">{}</a>').format(
+            ROUTES.url(datasette, "edition", database=database, slug=value), value
+        )
     return None
 
 
@@ -506,9 +540,9 @@ def get_metadata(datasette, key, database, table):
 
 def _reader_paths(datasette, name: str) -> dict[str, str]:
     return {
-        "search": datasette.urls.path(search_path(name)),
-        "report": datasette.urls.path(report_path(name)),
-        "feed": datasette.urls.path(feed_path(name)),
+        "search": ROUTES.url(datasette, "search", database=name),
+        "report": ROUTES.url(datasette, "report", database=name),
+        "feed": ROUTES.url(datasette, "feed", database=name),
         "editions": datasette.urls.table(name, "editions"),
     }
 
@@ -535,7 +569,7 @@ def extra_template_vars(request, datasette, database):
                 target = name
                 break
         return {
-            "reader_search_path": datasette.urls.path(search_path(target)) if target else None,
+            "reader_search_path": ROUTES.url(datasette, "search", database=target) if target else None,
             "reader_query": (request.args.get("q") or "") if request is not None and target else "",
         }
 

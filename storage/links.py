@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from sqlite_utils import Database
 
-from core.link_status import LinkState
+from core.link_status import DEAD, UNCHECKED, LinkState
 
 from .schema import LINK_HEALTH_VIEW  # the link tables and their view are declared there
 
@@ -38,8 +38,8 @@ def sync_link_targets(db: Database, now: str) -> int:
     before = db.execute("SELECT count(*) FROM link_targets").fetchone()[0]
     db.execute(
         "INSERT OR IGNORE INTO link_targets (url, host, first_seen, status, failures) "
-        "SELECT url, coalesce(min(domain), ''), ?, 'unchecked', 0 FROM links WHERE url IS NOT NULL GROUP BY url",
-        [now],
+        "SELECT url, coalesce(min(domain), ''), ?, ?, 0 FROM links WHERE url IS NOT NULL GROUP BY url",
+        [now, UNCHECKED],
     )
     return db.execute("SELECT count(*) FROM link_targets").fetchone()[0] - before
 
@@ -153,7 +153,7 @@ def link_rows(db: Database) -> Iterator[dict]:
     for url, status, dead, http_status, final_url, checked_at, dead_since, warc, offset, copy, digests in rows:
         yield {
             "url": url,
-            "status": "dead" if dead else status,
+            "status": DEAD.name if dead else status,
             "http_status": http_status,
             "final_url": final_url,
             "checked_at": checked_at,
@@ -168,8 +168,9 @@ def link_summary(db: Database, *, top_hosts: int = 10) -> dict:
     """Links by status, the dead share per year of the digests that cite them, the hosts with most dead links."""
     by_status = dict(
         db.execute(
-            f"SELECT CASE WHEN dead THEN 'dead' ELSE status END AS s, count(*) FROM {LINK_HEALTH_VIEW} "
-            "WHERE digests > 0 GROUP BY s ORDER BY count(*) DESC, s"
+            f"SELECT CASE WHEN dead THEN ? ELSE status END AS s, count(*) FROM {LINK_HEALTH_VIEW} "
+            "WHERE digests > 0 GROUP BY s ORDER BY count(*) DESC, s",
+            [DEAD.name],
         ).fetchall()
     )
     by_year = [

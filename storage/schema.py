@@ -18,6 +18,7 @@ from sqlite_utils import Database
 from sqlite_utils.db import COLUMN_TYPE_MAPPING
 
 from core.ledger import RunCounts
+from core.link_status import UNCHECKED
 
 from .editions import refresh_all_editions
 from .reader import DIGEST_DAY, EDITION_DAY
@@ -277,7 +278,7 @@ TABLES: tuple[Table, ...] = (
             "url": str,  # as in links.url (canonical)
             "host": str,
             "first_seen": str,
-            "status": str,  # of the last check (core.link_status.LINK_STATUSES)
+            "status": str,  # of the last check (core.link_status.STATUSES)
             "http_status": int,
             "final_url": str,  # after redirects, when it differs from url
             "message": str,
@@ -296,7 +297,7 @@ TABLES: tuple[Table, ...] = (
         },
         pk="id",
         not_null=frozenset({"url", "host", "first_seen", "status"}),
-        defaults={"status": "unchecked", "failures": 0},
+        defaults={"status": UNCHECKED, "failures": 0},
         indexes=(Index(("url",), unique=True), Index(("host",)), Index(("status",))),
     ),
     # One row per check of a link: its history.

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import ast
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
-from core.link_status import LINK_STATUSES, DeadRule, LinkState, next_state, status_of_answer, status_of_failure
+from core.failure_kinds import FAILURE_KINDS
+from core.link_status import (
+    DEAD,
+    STATUSES,
+    DeadRule,
+    Effect,
+    LinkState,
+    Look,
+    next_state,
+    shown_state,
+    status_of_answer,
+    status_of_failure,
+)
 from core.parsing import ParseError
 from core.parsing.cdx import CdxCapture, cdx_query, closest_not_after, parse_cdx_answer, replay_url
 from core.parsing.linked_page import parse_linked_page
@@ -36,7 +50,7 @@ URL = "https://news.example/2019/09/article"
 )
 def test_status_of_answer(status, final_url, title, expected):
     assert status_of_answer(status, URL, final_url, title=title) == expected
-    assert expected in LINK_STATUSES
+    assert expected in STATUSES
 
 
 def test_a_home_page_link_redirected_home_is_fine():
@@ -97,6 +111,86 @@ def test_blocked_and_disallowed_neither_count_nor_end_a_run_of_failures():
     state = next_state(state, "gone", T0 + timedelta(days=8), RULE)
     assert state.dead and state.failures == 2
     assert not next_state(LinkState(), "blocked", T0, RULE).dead
+
+
+# --- the statuses, defined once ---------------------------------------------------------------------
+
+
+def test_every_status_the_rules_can_give_is_declared():
+    """Every answer (each status code, redirected home or not, a not-found title, a proxy's error) and every
+    failure kind gives a declared status; and no status is declared that nothing gives."""
+    given = set()
+    proxy_errors = (
+        None,
+        "squid; error=dns_error",
+        "squid; error=connection_timeout",
+        "squid; error=http_protocol_error",
+    )
+    for code in range(100, 600):
+        for final_url in (URL, "https://news.example/"):
+            for title in (None, "Page not found"):
+                for proxy_status in proxy_errors:
+                    given.add(status_of_answer(code, URL, final_url, title=title, proxy_status=proxy_status))
+    for kind in [*FAILURE_KINDS, "tls", "tunnel", "refused", "something new"]:
+        given.add(status_of_failure(kind, "a message"))
+    assert given <= set(STATUSES)
+    assert given == set(STATUSES)  # each declared status is one a check can record
+
+
+def test_every_status_literal_the_rules_return_is_declared():
+    """The rules written as code: every string a function of core/link_status.py returns is a status
+    (what `status_of_answer` or `status_of_failure` could give on a path the test above missed)."""
+    source = Path(__file__).resolve().parent.parent / "core" / "link_status.py"
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    returned = set()
+    for function in ("status_of_answer", "status_of_failure"):
+        node = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == function)
+        for ret in ast.walk(node):
+            if isinstance(ret, ast.Return) and ret.value is not None:
+                returned |= {
+                    c.value for c in ast.walk(ret.value) if isinstance(c, ast.Constant) and isinstance(c.value, str)
+                }
+    assert returned and returned <= set(STATUSES)
+
+
+def test_a_check_with_an_undeclared_status_is_refused():
+    with pytest.raises(ValueError, match="undeclared link status"):
+        next_state(LinkState(), "gone-ish", T0, RULE)
+
+
+def test_what_each_status_does_to_a_run_of_failures_is_its_declared_effect():
+    failing = next_state(LinkState(), "gone", T0, RULE)
+    dead = next_state(failing, "gone", T0 + timedelta(days=8), RULE)
+    assert dead.dead
+    for status in STATUSES.values():
+        after = next_state(dead, status.name, T0 + timedelta(days=9), RULE)
+        if status.effect is Effect.FAILING:
+            assert (after.failures, after.dead) == (3, True), status.name
+        elif status.effect is Effect.NEUTRAL:
+            assert (after.failures, after.dead) == (2, True), status.name
+        else:  # GOOD and REFUSED end the run and the death
+            assert (after.failures, after.dead) == (0, False), status.name
+        assert status.failing == (status.effect is Effect.FAILING)
+
+
+def test_the_reader_shows_dead_over_the_last_status_and_an_unknown_status_plainly():
+    assert shown_state("blocked", dead=True) is DEAD
+    assert shown_state("gone", dead=False) is STATUSES["gone"]
+    assert shown_state("from-a-newer-version", dead=False).look is Look.PLAIN
+    assert all(status.marked == status.failing for status in STATUSES.values())
+
+
+def test_the_docs_table_lists_every_status_and_the_reader_styles_every_marked_one():
+    from reader.links import link_css
+    from tools.docgen import link_statuses
+
+    table = link_statuses()
+    links_md = (Path(__file__).resolve().parent.parent / "docs" / "links.md").read_text(encoding="utf-8")
+    css = str(link_css())
+    for status in [*STATUSES.values(), DEAD]:
+        assert f"| `{status.name}` | {status.meaning.replace('|', chr(92) + '|')} |" in table, status.name
+        assert f"| `{status.name}` |" in links_md, status.name
+        assert (f"a.link-{status.name}" in css) == status.marked, status.name
 
 
 def test_linked_page_title_and_heading():

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+from core.link_status import STATUSES
 from fixtures.linked import archive_linking
 from fixtures.web import Host, StandInWeb
 
@@ -98,6 +99,9 @@ def test_every_distinct_link_checked_once_and_classified(linked_archive):
             for row in rows(linked_archive, "SELECT * FROM link_targets")
         }
         assert checked == EXPECTED
+        # Every status the crawl recorded is one core.link_status declares.
+        recorded = {row["status"] for row in rows(linked_archive, "SELECT status FROM link_checks")}
+        assert recorded <= set(STATUSES) and len(recorded) >= 8
         # One GET per distinct link (never HEAD), none to a path robots.txt forbids.
         assert web.pages_requested("live.test").count("/a") == 1
         assert "/private/x" not in web.pages_requested("robots.test")
@@ -123,11 +127,7 @@ def test_a_check_is_not_repeated_within_its_period_and_dead_takes_two_failures(l
         )
         lookups = [path for path in web.pages_requested("web.archive.test")]
     dead = {r["url"] for r in rows(linked_archive, "SELECT url FROM link_targets WHERE dead_since IS NOT NULL")}
-    assert dead == {
-        url
-        for url, (status, _) in EXPECTED.items()
-        if status in ("gone", "soft-404", "server-error", "timeout", "redirect-loop", "unreachable")
-    }
+    assert dead == {url for url, (status, _) in EXPECTED.items() if STATUSES[status].failing}
     # The copy closest to, and not after, the digest's date (2019-09-20): the 2018 capture.
     copy = rows(linked_archive, "SELECT archived_copy FROM link_targets WHERE url = 'http://gone.test/a'")
     assert copy == [{"archived_copy": "http://web.archive.test/web/20180101000000/http://gone.test/a"}]

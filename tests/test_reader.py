@@ -4,6 +4,7 @@ the layering (no Scrapy behind a page)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sqlite3
 import subprocess
@@ -12,6 +13,7 @@ from urllib.parse import quote
 
 import pytest
 from click.testing import CliRunner
+from datasette.utils import tilde_encode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -470,6 +472,29 @@ def test_the_feed_pages_back(datasette, archive):
     assert ('rel="next"' in first) == (total > 50)
     second = datasette("/-/editions/archive.atom?page=2").text
     assert 'rel="previous"' in second
+
+
+def test_the_feed_template_escapes_every_value_and_drops_what_xml_cannot_carry(archive):
+    """The feed is a Jinja template (reader/templates/editions_feed.xml) rendered by Datasette's environment,
+    which autoescapes every template, .xml ones too: markup in a title stays text, a quote cannot end an
+    attribute, and characters XML 1.0 cannot carry (NUL, other controls, U+FFFE) are left out."""
+    from datasette.app import Datasette
+    from lxml import etree
+
+    hostile = "A & B </title><script>x</script> \"quoted\" 'single' \x00\x0b\ufffe end"
+    slug = 'x"><entry>&amp;'
+    with sqlite3.connect(archive) as connection:
+        newest = connection.execute("SELECT id FROM editions ORDER BY updated DESC, id DESC LIMIT 1").fetchone()[0]
+        connection.execute("UPDATE editions SET title = ?, slug = ? WHERE id = ?", [hostile, slug, newest])
+    response = asyncio.run(Datasette([str(archive)]).client.get("/-/editions/archive.atom"))
+    assert response.status_code == 200 and response.headers["content-type"].startswith("application/atom+xml")
+    root = etree.fromstring(response.content, etree.XMLParser(recover=False, resolve_entities=False))
+    atom = "{http://www.w3.org/2005/Atom}"
+    titles = [entry.findtext(f"{atom}title") for entry in root.iter(f"{atom}entry")]
+    assert "A & B </title><script>x</script> \"quoted\" 'single'  end" in titles
+    hrefs = [link.get("href") for link in root.iter(f"{atom}link") if link.get("rel") == "alternate"]
+    assert any(href.endswith("/-/edition/archive/" + tilde_encode(slug)) for href in hrefs)
+    assert len(root.findall(f"{atom}entry")) == min(50, rows(archive, "SELECT count(*) AS n FROM editions")[0]["n"])
 
 
 # --- 7. layering -----------------------------------------------------------------------------------

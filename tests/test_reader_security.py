@@ -24,7 +24,7 @@ from lxml import etree, html
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from reader.plugin import CAPTURE_HEADERS, capture_content_type
+from reader.plugin import CAPTURE_HEADERS, ROUTES, capture_content_type
 from storage.export import copy_database
 
 from .conftest import rows, start_datasette
@@ -85,19 +85,25 @@ def client(databases: list[Path], metadata: dict | None = None):
 
 
 def reader_pages(database: Path, name: str, digest_id: int, target: int) -> list[str]:
-    db = tilde_encode(name)
+    """A path of every page in the reader's route table (reader.plugin.ROUTES), a new route included: it
+    needs its values here, or this fails."""
     slug = rows(
         database, "SELECT e.slug FROM editions e JOIN digests d ON d.edition_id = e.id WHERE d.id = ?", [digest_id]
-    )
-    return [
-        f"/-/search/{db}?q=MEK",
-        f"/-/search/{db}.json?q=MEK",
-        f"/-/edition/{db}/{tilde_encode(slug[0]['slug'])}",
-        f"/-/digest/{db}/{digest_id}",
-        f"/-/report/{db}",
-        f"/-/editions/{db}.atom",
-        f"/-/capture/{db}/{target}",
-    ]
+    )[0]["slug"]
+    values = {
+        "search": {"database": name},
+        "edition": {"database": name, "slug": slug},
+        "digest": {"database": name, "id": digest_id},
+        "report": {"database": name},
+        "feed": {"database": name},
+        "capture": {"database": name, "id": target},
+    }
+    assert set(values) == {route.name for route in ROUTES}, "a route without a page in the tests"
+    pages = []
+    for route in ROUTES:
+        pages.append(route.path(**values[route.name]) + ("?q=MEK" if route.name == "search" else ""))
+        pages += [route.path(format=form, **values[route.name]) + "?q=MEK" for form in route.formats]
+    return sorted(pages, key=lambda path: path.startswith("/-/capture/"))  # the capture last
 
 
 # --- permissions ---------------------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 Each function returns Markdown for one `[[[cog ... ]]]` block of a file in docs/: the command line's
 help from click's own list of commands, the settings from their one declaration, the schema of a
-freshly created archive, the failure kinds and the exit codes. Nothing here is hand-maintained, so a
-new command, setting, table, column, failure kind or exit code reaches the docs by `make docs`.
+freshly created archive, the failure kinds, the exit codes, the link statuses and the reader's pages.
+Nothing here is hand-maintained, so a new command, setting, table, column, failure kind, exit code,
+link status or reader route reaches the docs by `make docs`.
 """
 
 from __future__ import annotations
@@ -135,6 +136,30 @@ def exit_codes() -> str:
 
     lines = ["| code | meaning |", "|---|---|"]
     lines += [f"| {int(code)} | {_cell(meaning)} |" for code, meaning in MEANINGS.items()]
+    return "\n".join(lines) + "\n"
+
+
+def link_statuses() -> str:
+    """Every status a link check records, and the state `dead` (core/link_status.py): what it means, what it
+    does to the link's run of failing checks, and how the reader shows a link in it."""
+    from core.link_status import DEAD, STATUSES
+
+    lines = ["| status | meaning | towards dead | in the reader |", "|---|---|---|---|"]
+    for status in [*STATUSES.values(), DEAD]:
+        effect = status.effect.value if status.effect else "(a state of the link, not a check's status)"
+        shown = f"{status.look.value}: “{status.label}”"
+        lines.append(f"| `{status.name}` | {_cell(status.meaning)} | {_cell(effect)} | {_cell(shown)} |")
+    return "\n".join(lines) + "\n"
+
+
+def reader_pages() -> str:
+    """The reader's pages, from its one table of routes (reader.plugin.ROUTES)."""
+    from reader.plugin import ROUTES
+
+    lines = ["| page | what a reader does there |", "|---|---|"]
+    for route in ROUTES:
+        shown = ", ".join(f"`{route.shown}{f'.{form}' if form else ''}`" for form in ("", *route.formats))
+        lines.append(f"| {shown} | {_cell(route.what)} |")
     return "\n".join(lines) + "\n"
 
 
