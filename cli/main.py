@@ -355,8 +355,9 @@ def links(archive: str | None, db_option: str | None, as_json: bool) -> None:
 
     Without --json: links by status, the dead share per year of the digests
     that cite them, and the hosts with the most dead links. With --json: one
-    object per distinct link (url, status, http_status, final_url, checked_at,
-    dead_since, capture, archived_copy, digests).
+    object per distinct link (url, status of the last check, dead, http_status,
+    final_url, checked_at, dead_since, capture, archived_copy, digests: how
+    many cite it, cited_by: their id, url, number and published date).
 
     Example: digest-archive links archive.db --json
     """

@@ -288,11 +288,22 @@ def test_links_command_json_and_summary_and_the_wacz_export(checked_archive, tmp
     lines = [json.loads(line) for line in result.output.splitlines()]
     assert len(lines) == len(EXPECTED)
     assert set(lines[0]) == {
-        "url", "status", "http_status", "final_url", "checked_at", "dead_since", "capture", "archived_copy", "digests"
+        "url", "status", "dead", "http_status", "final_url", "checked_at", "dead_since", "capture", "archived_copy",
+        "digests", "cited_by",
     }  # fmt: skip
     by_url = {line["url"]: line for line in lines}
     assert by_url["http://live.test/a"]["digests"] == 2 and by_url["http://live.test/a"]["capture"]["warc"]
-    assert by_url["http://gone.test/a"]["status"] == "dead"
+    # The last check's own status beside the dead flag: a researcher tells gone from soft-404 from a server error.
+    statuses = {url: (line["status"], line["dead"]) for url, line in by_url.items()}
+    assert statuses == {
+        url: (status, status in ("gone", "soft-404", "server-error", "timeout", "redirect-loop", "unreachable"))
+        for url, (status, _) in EXPECTED.items()
+    }
+    # The citing digests by id, URL, number and date, oldest first.
+    digests = {d["number"]: d for d in rows(linked_archive, "SELECT id, url, number, published FROM digests")}
+    assert by_url["http://live.test/a"]["cited_by"] == [digests[1], digests[2]]
+    assert by_url["http://gone.test/a"]["cited_by"] == [digests[1]]
+    assert digests[1]["url"] == "https://digest.test/en/posts/1" and digests[1]["published"] == "2019-09-20"
     assert by_url["http://gone.test/a"]["archived_copy"].startswith("http://web.archive.test/web/2018")
     assert by_url["http://blocked.test/x"]["status"] == "blocked"
     summary = runner.invoke(main, ["links", str(linked_archive)])
