@@ -102,9 +102,7 @@ def checked_template(tmp_path_factory) -> Path:
     _link_every_expected_url(database)
     with StandInWeb(HOSTS) as web:
         assert_clean_run(run_links(database, web, "-s", "DIGEST_LINK_DEAD_DAYS=0"))
-        assert_clean_run(
-            run_links(database, web, "-s", "DIGEST_LINK_DEAD_DAYS=0", "-s", "DIGEST_LINK_RECHECK_DAYS=0")
-        )
+        assert_clean_run(run_links(database, web, "-s", "DIGEST_LINK_DEAD_DAYS=0", "-s", "DIGEST_LINK_RECHECK_DAYS=0"))
     return database
 
 
