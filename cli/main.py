@@ -23,7 +23,7 @@ import click
 import storage
 from core import __version__
 from core.exit_codes import ExitCode
-from storage.export import EXPORTED_TABLES, FORMATS, copy_database, export_tables
+from storage.export import EXPORTED_TABLES, FORMATS, OutputRefused, check_output, copy_database, export_tables
 from storage.report import failure_line, number_ranges, plural, series_report
 
 EXIT_USER_ERROR = EXIT_NO_ARCHIVE = ExitCode.USAGE
@@ -266,7 +266,24 @@ def match_command(archive: str | None, db_option: str | None, everything: bool) 
     )
 
 
-@main.command()
+@main.command(
+    help=f"""Export the archive: one file per table, a consistent copy of the database,
+    or (--wacz) the captures of linked pages as a WACZ.
+
+    Tables: {", ".join(EXPORTED_TABLES)}.
+    The sqlite copy is made with SQLite's backup API, so it is consistent even
+    while a crawl is writing. The WACZ opens in ReplayWeb.page and pywb.
+
+    An existing output is never overwritten unless --force is given, and then
+    only the files an export writes: the table files in the output folder
+    (other files there are left alone), a sqlite output that is itself a copy
+    of a digest archive, or a WACZ.
+
+    Example: digest-archive export archive.db --format csv --output export/
+
+    Example: digest-archive export archive.db --wacz links.wacz
+    """
+)
 @archive_argument("The archive to export (default archive.db).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), help="Output format.")
 @click.option(
@@ -284,18 +301,6 @@ def match_command(archive: str | None, db_option: str | None, everything: bool) 
 def export(
     archive: str | None, db_option: str | None, fmt: str | None, output: str | None, wacz_file: str | None, force: bool
 ) -> None:
-    """Export the archive: one file per table, a consistent copy of the database,
-    or (--wacz) the captures of linked pages as a WACZ.
-
-    Tables: editions, digests, entries, links, digest_revisions, crawl_runs, failures.
-    The sqlite copy is made with SQLite's backup API, so it is consistent even
-    while a crawl is writing. The WACZ opens in ReplayWeb.page and pywb.
-
-    An existing output is never overwritten unless --force is given.
-
-    Example: digest-archive export archive.db --format csv --output export/
-    Example: digest-archive export archive.db --wacz links.wacz
-    """
     database = _archive_path(archive, db_option)
     if wacz_file is not None:
         _export_wacz(database, Path(wacz_file), force)
@@ -303,28 +308,18 @@ def export(
     if fmt is None or output is None:
         _fail("give --format and --output (or --wacz FILE)", EXIT_NO_ARCHIVE)
     db = _open_archive(database)
-    if fmt != "sqlite" and not force:
-        existing = [
-            str(Path(output) / f"{table}.{fmt}")
-            for table in EXPORTED_TABLES
-            if (Path(output) / f"{table}.{fmt}").exists()
-        ]
-        if existing:
-            db.close()
-            _fail(
-                f"{output} holds an earlier export ({existing[0]}…); not overwriting it (--force replaces it)",
-                EXIT_USER_ERROR,
-            )
     try:
+        check_output(fmt, output, replace=force, source=database)
         if fmt == "sqlite":
             db.close()
-            try:
-                copy_database(database, output, replace=force)
-            except (FileExistsError, sqlite3.Error, OSError) as error:
-                _fail(error, EXIT_USER_ERROR)
+            copy_database(database, output, replace=force)
             click.echo(f"Copied {database} to {output}")
             return
-        counts = export_tables(db, fmt, output)
+        counts = export_tables(db, fmt, output, replace=force)
+    except OutputRefused as refused:
+        _fail(f"{refused} (--force replaces it)" if refused.earlier_export else refused, EXIT_USER_ERROR)
+    except (sqlite3.Error, OSError) as error:
+        _fail(error, EXIT_USER_ERROR)
     finally:
         db.close()
     for table in EXPORTED_TABLES:
@@ -335,11 +330,12 @@ def _export_wacz(database: str, output: Path, force: bool) -> None:
     from storage.captures import captures_folder
     from storage.wacz import NothingToPackage, export_wacz
 
-    if output.exists() and not force:
-        _fail(f"{output} exists; not overwriting it (--force replaces it)", EXIT_USER_ERROR)
     db = _open_archive(database)
     try:
+        check_output("wacz", output, replace=force, source=database)
         pages = export_wacz(db, captures_folder(database), output, title=f"Links of {Path(database).name}")
+    except OutputRefused as refused:
+        _fail(f"{refused} (--force replaces it)" if refused.earlier_export else refused, EXIT_USER_ERROR)
     except NothingToPackage as error:
         _fail(error, EXIT_USER_ERROR)
     finally:
@@ -355,8 +351,9 @@ def links(archive: str | None, db_option: str | None, as_json: bool) -> None:
 
     Without --json: links by status, the dead share per year of the digests
     that cite them, and the hosts with the most dead links. With --json: one
-    object per distinct link (url, status, http_status, final_url, checked_at,
-    dead_since, capture, archived_copy, digests).
+    object per distinct link (url, status of the last check, dead, http_status,
+    final_url, checked_at, dead_since, capture, archived_copy, digests: how
+    many cite it, cited_by: their id, url, number and published date).
 
     Example: digest-archive links archive.db --json
     """

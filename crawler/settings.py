@@ -49,6 +49,11 @@ DOWNLOADER_MIDDLEWARES = {
 EXTENSIONS = {
     "crawler.progress.CrawlProgress": 500,
 }
+# What every spider's crawl needs, whatever the spider's own EXTENSIONS: Scrapy's robots.txt download
+# errors at INFO, without a traceback (crawler/logfilters.py).
+ADDONS = {
+    "crawler.logfilters.EveryCrawl": 0,
+}
 
 ITEM_PIPELINES = {
     "crawler.pipelines.ValidateDigest": 100,

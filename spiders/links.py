@@ -19,7 +19,6 @@ A link reaches only public addresses, the archive's own origins and `DIGEST_LINK
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import NoReturn
 from urllib.request import getproxies
@@ -46,18 +45,6 @@ from crawler.run import USAGE_EXIT_CODE, RunRefused
 
 # Every status but redirects reaches the callback (redirects are followed by Scrapy's middleware).
 _ANSWERED_STATUSES = [*range(100, 300), *range(304, 305), *range(400, 600)]
-
-
-class _UnreachableRobotsTxtIsRoutine(logging.Filter):
-    """Scrapy logs an ERROR, with a traceback, when a host's robots.txt cannot be downloaded at all
-    (DNS, refused, TLS). For a link check that is routine: the link is then fetched, fails the same
-    way and is recorded as `unreachable`. ERROR stays for what needs a person's attention."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno == logging.ERROR and str(record.msg).startswith("Error downloading"):
-            record.levelno, record.levelname = logging.INFO, "INFO"
-            record.exc_info, record.exc_text = None, None
-        return True
 
 
 def _require_twisted_http(settings) -> None:
@@ -163,9 +150,6 @@ class LinksSpider(scrapy.Spider):
         )
         spider.max_bytes = spider.run.budgets.max_bytes
         crawler.signals.connect(spider._bytes_received, signal=signals.bytes_received)
-        robots_logger = logging.getLogger("scrapy.downloadermiddlewares.robotstxt")
-        if not any(isinstance(f, _UnreachableRobotsTxtIsRoutine) for f in robots_logger.filters):
-            robots_logger.addFilter(_UnreachableRobotsTxtIsRoutine())
         return spider
 
     async def start(self):

@@ -7,6 +7,7 @@ A distinct link is a distinct `links.url`: those are stored through `core.urls.c
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -143,17 +144,23 @@ def record_lookup(db: Database, target_id: int, *, copy_url: str | None, note: s
 
 
 def link_rows(db: Database) -> Iterator[dict]:
-    """One dict per distinct cited link, for `digest-archive links --json`."""
+    """One dict per distinct cited link, for `digest-archive links --json`: the last check's own status
+    (`gone`, `soft-404`, `server-error`, `refused`, …) beside `dead` (core.link_status.DeadRule), and the
+    digests that cite it, oldest first."""
     rows = db.execute(
         f"""SELECT h.url, h.status, h.dead, h.http_status, h.final_url, h.checked_at, h.dead_since, t.capture_warc,
-                   t.capture_offset, h.archived_copy, h.digests
+                   t.capture_offset, h.archived_copy, h.digests,
+                   (SELECT json_group_array(json_object('id', d.id, 'url', d.url, 'number', d.number,
+                                                        'published', d.published))
+                    FROM digests d WHERE d.id IN (SELECT l.digest_id FROM links l WHERE l.url = h.url)) AS cited_by
             FROM {LINK_HEALTH_VIEW} h JOIN link_targets t ON t.id = h.id
             WHERE h.digests > 0 ORDER BY h.url"""
     )
-    for url, status, dead, http_status, final_url, checked_at, dead_since, warc, offset, copy, digests in rows:
+    for url, status, dead, http_status, final_url, checked_at, dead_since, warc, offset, copy, digests, cited in rows:
         yield {
             "url": url,
-            "status": DEAD.name if dead else status,
+            "status": status,
+            "dead": bool(dead),
             "http_status": http_status,
             "final_url": final_url,
             "checked_at": checked_at,
@@ -161,6 +168,8 @@ def link_rows(db: Database) -> Iterator[dict]:
             "capture": {"warc": warc, "offset": offset} if warc else None,
             "archived_copy": copy,
             "digests": digests,
+            # json_group_array keeps no order of its own: the oldest citing digest first, as a reader cites it.
+            "cited_by": sorted(json.loads(cited), key=lambda d: (d["published"] or "", d["id"])),
         }
 
 

@@ -321,13 +321,18 @@ TABLES: tuple[Table, ...] = (
     ),
 )
 
+# A view's computed column has no type affinity in SQLite unless the expression is a CAST: Datasette's
+# filters send their values as text (`?dead=1`), and text '1' never equals the number 1 in a column
+# without affinity, so a facet counted rows its own filter then showed none of. Every computed column is
+# CAST to the type of its values (columns read straight from a table keep that table's types).
 VIEWS: tuple[View, ...] = (
     View(
         LINK_HEALTH_VIEW,
-        """SELECT t.id, t.url, t.host, t.status, t.dead_since IS NOT NULL AS dead, t.http_status, t.final_url,
-               t.checked_at, t.dead_since, t.last_ok_at, t.archived_copy, t.capture_warc,
-               (SELECT count(DISTINCT l.digest_id) FROM links l WHERE l.url = t.url) AS digests,
-               (SELECT min(d.year) FROM links l JOIN digests d ON d.id = l.digest_id WHERE l.url = t.url) AS year
+        """SELECT t.id, t.url, t.host, t.status, CAST(t.dead_since IS NOT NULL AS INTEGER) AS dead, t.http_status,
+               t.final_url, t.checked_at, t.dead_since, t.last_ok_at, t.archived_copy, t.capture_warc,
+               CAST((SELECT count(DISTINCT l.digest_id) FROM links l WHERE l.url = t.url) AS INTEGER) AS digests,
+               CAST((SELECT min(d.year) FROM links l JOIN digests d ON d.id = l.digest_id WHERE l.url = t.url)
+                    AS INTEGER) AS year
         FROM link_targets t""",
     ),
 )
@@ -388,6 +393,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "indexes for the reader's pages at 10,000 posts: editions by first publication (the editions table's "
         "order), digests by day, id and number (the out-of-order check's window reads only the index), digests "
         "by number and edition (the reused-numbers check)",
+    ),
+    Migration(
+        8,
+        "the link_health view's computed columns (dead, digests, year) typed INTEGER, so that Datasette's "
+        "filters find the rows its facets count",
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
@@ -537,8 +547,8 @@ def ensure_schema(db: Database) -> None:
     with db.atomic():
         for table in TABLES:
             _ensure_table(db, table)
-        for view in VIEWS:
-            db.create_view(view.name, view.select, ignore=True)
+        for view in VIEWS:  # replaced when its declaration changed (a view holds no rows)
+            db.create_view(view.name, view.select, replace=True)
         # A new archive has no rows to bring up to date.
         for migration in MIGRATIONS:
             if 0 < version < migration.version and migration.fill is not None:

@@ -15,13 +15,18 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from .export import new_partial
+
 
 class NothingToPackage(Exception):
     """The archive has no captures (no `links` run yet, or capture turned off)."""
 
 
 def export_wacz(db: Database, captures: Path, output: Path, *, title: str) -> int:
-    """Write the WACZ; returns how many pages it lists. Raises NothingToPackage without WARC files."""
+    """Write the WACZ; returns how many pages it lists. Raises NothingToPackage without WARC files.
+
+    Written beside `output` and moved onto it when whole (the caller has checked that `output` is new or
+    an earlier WACZ: storage.export.check_output)."""
     warcs = sorted(str(path) for path in captures.glob("links-*.warc.gz")) if captures.is_dir() else []
     if not warcs:
         raise NothingToPackage(f"no captures in {captures}: run `scrapy crawl links` first")
@@ -38,9 +43,15 @@ def export_wacz(db: Database, captures: Path, output: Path, *, title: str) -> in
                 when = datetime.fromisoformat(captured_at).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
                 page = {"url": final_url or url, "ts": when, "title": f"{url} ({status})"}
                 handle.write(json.dumps(page, ensure_ascii=False) + "\n")
-        arguments = ["create", "-o", str(output), "-p", str(pages), "--title", title, *warcs]
-        with redirect_stdout(StringIO()):  # the wacz package prints its progress
-            code = wacz_main(arguments)
-    if code:
-        raise RuntimeError(f"wacz create failed (exit {code})")
+        partial = new_partial(output, ".partial.wacz")  # the wacz package wants its file to end in .wacz
+        try:
+            arguments = ["create", "-o", str(partial), "-p", str(pages), "--title", title, *warcs]
+            with redirect_stdout(StringIO()):  # the wacz package prints its progress
+                code = wacz_main(arguments)
+            if code:
+                raise RuntimeError(f"wacz create failed (exit {code})")
+            partial.replace(output)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
     return len(rows)

@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 import subprocess
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -324,3 +325,116 @@ def test_reparse_of_an_archive_a_crawl_holds_exits_3(archive):
     with storage.ArchiveLock(archive):
         result = CliRunner().invoke(main, ["reparse", str(archive)])
     assert result.exit_code == 3 and "in use by another crawl" in result.output
+
+
+# --- export: the link tables, and never a file the export would not write ----------------------------
+
+
+def _checked_links_archive(database: Path) -> None:
+    """An archive whose links have been checked (through storage, as the links run writes them): a live
+    link and a dead one, each with its history."""
+    from core.link_status import LinkState
+    from fixtures.linked import archive_linking
+    from storage import links as link_store
+
+    archive_linking(database, [("2020-01-03", ["http://live.test/a", "http://gone.test/a"])])
+    checked_at = "2024-05-01T10:00:00+00:00"
+    states = {
+        "http://live.test/a": (LinkState(status="ok", last_ok_at=checked_at), 200),
+        "http://gone.test/a": (
+            LinkState(status="gone", failures=2, failing_since="2024-04-01T10:00:00+00:00", dead_since=checked_at),
+            404,
+        ),
+    }
+    db = storage.open_database(database)
+    with db.atomic():
+        link_store.sync_link_targets(db, checked_at)
+        for target in link_store.due_links(db, datetime(2024, 5, 1), every_days=7, dead_every_days=30):
+            state, http_status = states[target.url]
+            link_store.record_link_check(
+                db, None, target.id, state, checked_at=checked_at, http_status=http_status, final_url=None, message=None
+            )
+    db.close()
+
+
+def test_every_table_is_exported_or_kept_out_on_purpose():
+    declared = {table.name for table in storage.schema.TABLES}
+    exported, kept_out = set(storage.export.EXPORTED_TABLES), set(storage.export.NOT_EXPORTED_AS_FILES)
+    assert exported | kept_out == declared and not exported & kept_out
+    assert {"link_targets", "link_checks"} <= exported
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "ndjson", "sqlite"])
+def test_export_includes_the_link_tables_in_every_format(tmp_path, fmt):
+    database = tmp_path / "archive.db"
+    _checked_links_archive(database)
+    out = tmp_path / ("copy.db" if fmt == "sqlite" else "export")
+    result = invoke("export", str(database), "--format", fmt, "--output", str(out))
+    assert result.exit_code == 0, result.output
+    link_tables = [table for table in storage.export.EXPORTED_TABLES if table.startswith("link_")]
+    assert {"link_targets", "link_checks"} <= set(link_tables)
+    for table in link_tables:
+        stored = rows(database, f"SELECT * FROM [{table}] ORDER BY rowid")
+        assert len(stored) == 2, table
+        if fmt == "sqlite":
+            assert rows(out, f"SELECT * FROM [{table}] ORDER BY rowid") == stored
+            continue
+        path = out / f"{table}.{fmt}"
+        if fmt == "csv":
+            with open(path, encoding="utf-8", newline="") as handle:
+                exported = list(csv.DictReader(handle))
+            assert [row["url" if table == "link_targets" else "status"] for row in exported] == [
+                row["url" if table == "link_targets" else "status"] for row in stored
+            ]
+        elif fmt == "json":
+            assert json.loads(path.read_text(encoding="utf-8")) == stored
+        else:
+            assert [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] == stored
+        assert f"{path}: 2 rows" in result.output
+
+
+def test_force_replaces_only_the_files_an_export_writes(archive, tmp_path):
+    """A researcher's `--output exp/notes.txt --force` overwrote their notes: --force replaces an earlier
+    export's files and nothing else, and a refusal that --force would lift says so."""
+    out = tmp_path / "exp"
+    out.mkdir()
+    notes = out / "notes.txt"
+    notes.write_text("my notes", encoding="utf-8")
+    # A table export beside other files: only its own files are written, and replaced only with --force.
+    assert invoke("export", str(archive), "--format", "csv", "--output", str(out)).exit_code == 0
+    (out / "digests.csv").write_text("stale", encoding="utf-8")
+    again = invoke("export", str(archive), "--format", "csv", "--output", str(out))
+    assert again.exit_code == 2 and "--force" in again.output
+    assert (out / "digests.csv").read_text(encoding="utf-8") == "stale"
+    forced = invoke("export", str(archive), "--format", "csv", "--output", str(out), "--force")
+    assert forced.exit_code == 0, forced.output
+    assert (out / "digests.csv").read_text(encoding="utf-8").startswith("id,post_id,")
+    expected = {f"{table}.csv" for table in storage.export.EXPORTED_TABLES} | {"notes.txt"}
+    assert {path.name for path in out.iterdir()} == expected  # nothing else written, no partial file left
+    # A file that is not an export, named as the sqlite copy (or the WACZ), is never replaced.
+    for command in (["--format", "sqlite", "--output", str(notes)], ["--wacz", str(notes)]):
+        for force in ([], ["--force"]):
+            refused = invoke("export", str(archive), *command, *force)
+            assert refused.exit_code == 2, refused.output
+            assert "not overwriting it" in refused.output and "--force" not in refused.output
+    # …nor a file as the folder of a table export, nor through a symbolic link in the folder.
+    refused = invoke("export", str(archive), "--format", "json", "--output", str(notes), "--force")
+    assert refused.exit_code == 2 and "not a folder" in refused.output
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me", encoding="utf-8")
+    (out / "links.csv").unlink()
+    (out / "links.csv").symlink_to(precious)
+    refused = invoke("export", str(archive), "--format", "csv", "--output", str(out), "--force")
+    assert refused.exit_code == 2 and "symbolic link" in refused.output
+    assert notes.read_text(encoding="utf-8") == "my notes" and precious.read_text(encoding="utf-8") == "keep me"
+    # An earlier sqlite copy: refused without --force (the refusal names it), replaced with it.
+    copy = tmp_path / "copy.db"
+    assert invoke("export", str(archive), "--format", "sqlite", "--output", str(copy)).exit_code == 0
+    with sqlite3.connect(copy) as connection:
+        connection.execute("UPDATE digests SET title = 'edited in the copy'")
+    refused = invoke("export", str(archive), "--format", "sqlite", "--output", str(copy))
+    assert refused.exit_code == 2 and "--force" in refused.output
+    assert rows(copy, "SELECT DISTINCT title FROM digests") == [{"title": "edited in the copy"}]
+    assert invoke("export", str(archive), "--format", "sqlite", "--output", str(copy), "--force").exit_code == 0
+    assert snapshot(copy) == snapshot(archive)
+    assert sorted(path.name for path in tmp_path.iterdir() if "partial" in path.name) == []

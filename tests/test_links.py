@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -81,12 +82,40 @@ def run_links(database: Path, web: StandInWeb, *args: str, timeout: float = 120)
 @pytest.fixture()
 def linked_archive(tmp_path) -> Path:
     database = tmp_path / "archive.db"
+    _link_every_expected_url(database)
+    return database
+
+
+def _link_every_expected_url(database: Path) -> None:
     urls = [url for url in EXPECTED if url != "http://live.test/b"]
     # The same article twice, once with a tracker: one distinct link, one check.
     archive_linking(
         database,
         [("2019-09-20", [*urls[:10], "http://live.test/b?utm_source=digest"]), ("2020-01-03", [*urls[10:], urls[0]])],
     )
+
+
+@pytest.fixture(scope="module")
+def checked_template(tmp_path_factory) -> Path:
+    """`linked_archive` checked twice with dead after 0 days: dead links, captures and archived copies, as a
+    researcher's archive has them (do not change it: `checked_archive` is a test's own copy)."""
+    database = tmp_path_factory.mktemp("checked") / "archive.db"
+    _link_every_expected_url(database)
+    with StandInWeb(HOSTS) as web:
+        assert_clean_run(run_links(database, web, "-s", "DIGEST_LINK_DEAD_DAYS=0"))
+        assert_clean_run(run_links(database, web, "-s", "DIGEST_LINK_DEAD_DAYS=0", "-s", "DIGEST_LINK_RECHECK_DAYS=0"))
+    return database
+
+
+@pytest.fixture()
+def checked_archive(checked_template, tmp_path) -> Path:
+    """A test's own copy of the checked archive, with its captures folder."""
+    from storage.captures import captures_folder
+    from storage.export import copy_database
+
+    database = tmp_path / "archive.db"
+    copy_database(checked_template, database)
+    shutil.copytree(captures_folder(checked_template), captures_folder(database))
     return database
 
 
@@ -243,29 +272,36 @@ def test_schema_6_migrates_an_archive_of_schema_4(tmp_path):
     db.close()
 
 
-def test_links_command_json_and_summary_and_the_wacz_export(linked_archive, tmp_path):
+def test_links_command_json_and_summary_and_the_wacz_export(checked_archive, tmp_path):
     import json
 
     from click.testing import CliRunner
 
     from cli.main import main
 
-    with StandInWeb(HOSTS) as web:
-        assert_clean_run(run_links(linked_archive, web, "-s", "DIGEST_LINK_DEAD_DAYS=0"))
-        assert_clean_run(
-            run_links(linked_archive, web, "-s", "DIGEST_LINK_DEAD_DAYS=0", "-s", "DIGEST_LINK_RECHECK_DAYS=0")
-        )
+    linked_archive = checked_archive
     runner = CliRunner()
     result = runner.invoke(main, ["links", str(linked_archive), "--json"])
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.output.splitlines()]
     assert len(lines) == len(EXPECTED)
     assert set(lines[0]) == {
-        "url", "status", "http_status", "final_url", "checked_at", "dead_since", "capture", "archived_copy", "digests"
+        "url", "status", "dead", "http_status", "final_url", "checked_at", "dead_since", "capture", "archived_copy",
+        "digests", "cited_by",
     }  # fmt: skip
     by_url = {line["url"]: line for line in lines}
     assert by_url["http://live.test/a"]["digests"] == 2 and by_url["http://live.test/a"]["capture"]["warc"]
-    assert by_url["http://gone.test/a"]["status"] == "dead"
+    # The last check's own status beside the dead flag: a researcher tells gone from soft-404 from a server error.
+    statuses = {url: (line["status"], line["dead"]) for url, line in by_url.items()}
+    assert statuses == {
+        url: (status, status in ("gone", "soft-404", "server-error", "timeout", "redirect-loop", "unreachable"))
+        for url, (status, _) in EXPECTED.items()
+    }
+    # The citing digests by id, URL, number and date, oldest first.
+    digests = {d["number"]: d for d in rows(linked_archive, "SELECT id, url, number, published FROM digests")}
+    assert by_url["http://live.test/a"]["cited_by"] == [digests[1], digests[2]]
+    assert by_url["http://gone.test/a"]["cited_by"] == [digests[1]]
+    assert digests[1]["url"] == "https://digest.test/en/posts/1" and digests[1]["published"] == "2019-09-20"
     assert by_url["http://gone.test/a"]["archived_copy"].startswith("http://web.archive.test/web/2018")
     assert by_url["http://blocked.test/x"]["status"] == "blocked"
     summary = runner.invoke(main, ["links", str(linked_archive)])
@@ -279,14 +315,10 @@ def test_links_command_json_and_summary_and_the_wacz_export(linked_archive, tmp_
     assert runner.invoke(main, ["export", str(linked_archive), "--wacz", str(wacz)]).exit_code == 2  # not overwritten
 
 
-def test_the_reader_marks_each_link_and_offers_a_dead_links_copies(linked_archive):
+def test_the_reader_marks_each_link_and_offers_a_dead_links_copies(checked_archive):
     from .conftest import datasette_client
 
-    with StandInWeb(HOSTS) as web:
-        assert_clean_run(run_links(linked_archive, web, "-s", "DIGEST_LINK_DEAD_DAYS=0"))
-        assert_clean_run(
-            run_links(linked_archive, web, "-s", "DIGEST_LINK_DEAD_DAYS=0", "-s", "DIGEST_LINK_RECHECK_DAYS=0")
-        )
+    linked_archive = checked_archive
     # A dead link that we captured while it lived: its copy is ours.
     with sqlite3.connect(linked_archive) as connection:
         connection.execute(
@@ -311,6 +343,54 @@ def test_the_reader_marks_each_link_and_offers_a_dead_links_copies(linked_archiv
     assert 'class="link-dead"' in edition and 'class="link-archived"' in edition
     facets = get("/archive/link_health.json?_facet=status&_facet=host&_facet=year").json()
     assert {f["value"] for f in facets["facet_results"]["status"]["results"]} >= {"ok", "gone"}
+
+
+def test_every_facet_of_link_health_counts_the_rows_its_filter_shows(checked_archive):
+    """A researcher's complaint: the facets "dead" and "year" counted rows their own filters then showed
+    none of (a view's computed columns had no type, and Datasette's filters send text)."""
+    from urllib.parse import urlsplit
+
+    from .conftest import datasette_client
+
+    get = datasette_client(checked_archive)
+    columns = get("/archive/link_health.json?_size=0").json()["columns"]
+    assert {"status", "dead", "host", "year", "digests"} <= set(columns)
+    checked_values = 0
+    for column in columns:
+        facets = get(f"/archive/link_health.json?_facet={column}&_facet_size=max&_size=0").json()
+        facet = facets["facet_results"][column]
+        assert not facet["truncated"], column
+        for value in facet["results"]:
+            toggle = urlsplit(value["toggle_url"])
+            shown = get(f"{toggle.path}?{toggle.query}&_size=0").json()["filtered_table_rows_count"]
+            assert shown == value["count"], (column, value["value"], value["count"], shown)
+            checked_values += 1
+    # The columns of the complaint, with what this archive holds: dead links, and digests of two years.
+    dead = get("/archive/link_health.json?_facet=dead&_facet=year&_size=0").json()["facet_results"]
+    assert {v["value"] for v in dead["dead"]["results"]} == {0, 1}
+    assert {v["value"] for v in dead["year"]["results"]} == {2019, 2020}
+    assert checked_values > 2 * len(EXPECTED)
+
+
+def test_schema_8_types_link_healths_columns_in_an_archive_of_schema_7(tmp_path):
+    database = tmp_path / "old.db"
+    archive_linking(database, [("2020-01-01", ["http://live.test/a"])])
+    with sqlite3.connect(database) as connection:  # the view as schema 7 made it: untyped computed columns
+        connection.execute("DROP VIEW link_health")
+        connection.execute(
+            "CREATE VIEW link_health AS SELECT t.id, t.url, t.dead_since IS NOT NULL AS dead, "
+            "(SELECT count(*) FROM links l WHERE l.url = t.url) AS digests FROM link_targets t"
+        )
+        connection.execute("INSERT INTO link_targets (url, host, first_seen) VALUES ('http://live.test/a', 'x', 'y')")
+        connection.execute("PRAGMA user_version = 7")
+    assert rows(database, "SELECT count(*) AS n FROM link_health WHERE digests = ?", ["1"]) == [{"n": 0}]
+    import storage
+
+    storage.open_database(database).close()
+    assert rows(database, "SELECT count(*) AS n FROM link_health WHERE digests = ? AND dead = ?", ["1", "0"]) == [
+        {"n": 1}
+    ]
+    assert rows(database, "SELECT count(*) AS n FROM link_health WHERE year = ?", ["2020"]) == [{"n": 1}]
 
 
 def test_a_host_that_refuses_connections_is_unreachable_and_no_error_is_logged(tmp_path):
