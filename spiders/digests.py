@@ -49,7 +49,8 @@ from core.urls import clean_post_url, domain_of, is_http_url, on_site_of, post_k
 from crawler.arguments import unknown_argument
 from crawler.config import BadSetting, apply_project_defaults, check_settings
 from crawler.failures import describe_failure
-from crawler.run import USAGE_EXIT_CODE, CrawlRun, RunRefused
+from crawler.harvest import HarvestRun as CrawlRun  # the harvest is the spider's run
+from crawler.run import USAGE_EXIT_CODE, RunRefused
 
 INDEXES = ("auto", "html")
 # The spider's arguments (`-a NAME=VALUE`) and what each takes; any other is refused.

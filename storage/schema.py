@@ -349,6 +349,11 @@ def _slugs_of_editions(db: Database) -> None:
     refresh_all_editions(db)
 
 
+def _link_checks_counted_as_checks(db: Database) -> None:
+    # Link checks of older versions counted their checks as posts fetched.
+    db.execute("UPDATE crawl_runs SET links_checked = posts_fetched, posts_fetched = 0 WHERE mode = 'links'")
+
+
 # Applied in order to an archive of an older version, inside one transaction (`ensure_schema`).
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "digests, digest_urls, entries, links, digest_revisions, crawl_runs, failures (first release)"),
@@ -387,6 +392,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "indexes for the reader's pages at 10,000 posts: editions by first publication (the editions table's "
         "order), digests by day, id and number (the out-of-order check's window reads only the index), digests "
         "by number and edition (the reused-numbers check)",
+    ),
+    Migration(
+        8,
+        "crawl_runs.links_checked: a link check's checks, no longer counted as posts_fetched",
+        _link_checks_counted_as_checks,
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
