@@ -335,7 +335,7 @@ class RunOwner:
                 )
             except sqlite3.Error as storage_error:
                 self._storage_failed_at_close(storage_error)
-        if first and self.crawler.engine is not None and self.crawler.crawling:
+        if first and self.crawler.crawling and self.crawler.engine is not None:
             deferred_from_coro(self.crawler.engine.close_spider_async(reason="exception"))
 
     def _spider_error(self, failure: Failure, response, spider) -> None:
