@@ -40,7 +40,8 @@ from core.rest_plan import IndexFindings
 from core.urls import post_key, same_site, site_of
 from crawler.run import RunOwner, Write, kind_of
 
-logger = logging.getLogger(__name__)
+# The run's own lines under the name they always had (`[crawler.run]`), whichever part of the run writes them.
+logger = logging.getLogger("crawler.run")
 
 
 class HarvestRun:
