@@ -32,6 +32,7 @@ class RunCounts:
     gone: int = 0  # stored posts found gone from the site
     editions_new: int = 0  # editions created when the run's digests were matched
     editions_changed: int = 0  # editions whose posts or fields changed
+    links_checked: int = 0  # links a link check recorded a check of (a harvest's counts stay 0 there)
 
 
 RUN_COUNTS = tuple(f.name for f in fields(RunCounts))

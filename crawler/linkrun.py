@@ -1,11 +1,12 @@
-"""The run of `scrapy crawl links`: the same owner as a digests crawl (lock, write batch, failures,
-verdict, exit codes), reading and writing link health instead of digests.
+"""The link check: the kind of run of `scrapy crawl links`. The same owner as a digests crawl
+(crawler/run.py `RunOwner`: lock, write batch, failures, the verdict's frame, exit codes) runs it; the
+link check reads and writes link health instead of digests, and counts its checks (`links_checked`).
 
-    spider (from_crawler) ──► LinkRun.open(crawler)        lock, sync link_targets, the links due
+    spider (from_crawler) ──► LinkCheck.open(crawler)      lock, sync link_targets, the links due
     spider callbacks       ──► run.judge(id, status)       the link's state after this check (pure rule)
                            ──► run.lookup_due(id, state)   whether to ask the CDX API for a copy
-    pipelines              ──► run.store(item)             check row, state, WARC capture, copy found
-    spider_closed          ──► run.close(reason)           CDXJ index of the captures, verdict, lock
+    pipelines              ──► owner.store(item)           check row, state, WARC capture, copy found
+    spider_closed          ──► owner.close(reason)         CDXJ index of the captures, verdict, lock
 
 Budgets (README "Budgets and coexisting jobs"): at most `DIGEST_LINK_MAX_PER_HOST` links of a host
 per run, `DIGEST_LINK_MAX_CAPTURE_BYTES` of captures and `DIGEST_LINK_MAX_SECONDS` of wall-clock
@@ -19,20 +20,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from scrapy import Request
 from scrapy.utils.defer import deferred_from_coro
 from sqlite_utils import Database
-from twisted.internet.task import LoopingCall
 
 import storage
 from core.items import ArchivedCopyLookup, LinkChecked, LinkPage, PageFailure
 from core.link_status import DeadRule, LinkState, is_capturable, next_state, within_host_cap
-from crawler.run import USAGE_EXIT_CODE, CrawlRun, RunRefused
+from crawler.run import USAGE_EXIT_CODE, RunOwner, RunRefused, Write
 from storage import links as link_store
 from storage.captures import CaptureStore, captures_folder, payload_digest
 
@@ -102,15 +102,17 @@ class InFlight:
         return len(tasks)
 
 
-class LinkRun(CrawlRun):
-    """One check of the archive's links."""
+class LinkCheck:
+    """One check of the archive's links: a `RunKind` (crawler/run.py), and what the links spider asks of
+    its run."""
 
-    lock_job = "links"
+    mode = "links"  # crawl_runs.mode
+    start_url = ""  # a link check has none: its failures without a URL of their own name none
+    lock_job = "links"  # its own lock: a refresh runs beside it
+    lost_on_storage_error: tuple[type, ...] = ()  # a check lost stays due: the next run checks it again
     WATCH_INTERVAL = 0.25  # seconds between looks at the clock and at a stop asked for (SIGTERM)
 
-    def __init__(self, crawler, mode: str, start_url: str) -> None:
-        super().__init__(crawler, mode, start_url)
-        settings = crawler.settings
+    def __init__(self, settings) -> None:
         self.budgets = LinkBudgets.from_settings(settings)
         self.in_flight = InFlight()
         self.stopping = False  # a budget or a stop: no new request is let through
@@ -118,14 +120,13 @@ class LinkRun(CrawlRun):
         self.over_host_cap = 0  # links due but left for the next run (DIGEST_LINK_MAX_PER_HOST)
         self.capture_deferred: set[int] = set()  # checks not recorded: their capture would pass the budget
         self.capture_spent = 0  # bytes of pages captured (response records) in this run
-        self._watch: LoopingCall | None = None
         self.now = datetime.now(timezone.utc).replace(microsecond=0)
         self.every_days = settings.getfloat("DIGEST_LINK_RECHECK_DAYS")
         self.dead_every_days = settings.getfloat("DIGEST_LINK_DEAD_RECHECK_DAYS")
         self.rule = DeadRule(settings.getint("DIGEST_LINK_DEAD_AFTER"), settings.getfloat("DIGEST_LINK_DEAD_DAYS"))
         self.capture_enabled = settings.getbool("DIGEST_LINK_CAPTURE")
         self.captures = CaptureStore(
-            captures_folder(self.database), int(settings.getfloat("DIGEST_LINK_WARC_MAX_MB") * 1024 * 1024)
+            captures_folder(settings.get("DATABASE")), int(settings.getfloat("DIGEST_LINK_WARC_MAX_MB") * 1024 * 1024)
         )
         self.due: dict[int, link_store.DueLink] = {}
         self.digest_origins: list[str] = []  # scheme://host:port of every stored digest (the link check may reach them)
@@ -135,15 +136,31 @@ class LinkRun(CrawlRun):
         self.captured: Counter[str] = Counter()  # response, revisit
         self.copies_found = 0
         self.lookups = 0
+        self._owner: RunOwner | None = None
+        # The items of the links spider, and their writes (in the owner's batch).
+        self.writes: Mapping[type, Write] = {
+            LinkChecked: self._write_check,
+            ArchivedCopyLookup: self._write_lookup,
+            PageFailure: self._write_failure,
+        }
 
     @classmethod
-    def open_for_links(cls, crawler) -> LinkRun:
-        # Never creates an archive: a link check of a missing one is a mistyped DATABASE (exit 2).
-        run = cls.open(crawler, mode="links", start_url="", recheck_limit=None, create=False)
-        assert isinstance(run, LinkRun)
-        return run
+    def open(cls, crawler) -> LinkCheck:
+        """The link check of the archive DATABASE, locked and read (RunOwner.open: raises RunRefused).
+        Never creates an archive: a link check of a missing one is a mistyped DATABASE (exit 2)."""
+        check = cls(crawler.settings)
+        check._owner = owner = RunOwner.open(crawler, check, create=False)
+        owner.repeat(cls.WATCH_INTERVAL, check._look)
+        return check
 
-    def _read_archive(self, db: Database, recheck_limit: int | None) -> None:
+    @property
+    def owner(self) -> RunOwner:
+        if self._owner is None:
+            raise RuntimeError("the link check has no run yet")
+        return self._owner
+
+    def read_archive(self, db: Database) -> None:
+        """The snapshot: the link targets brought up to date with the digests, and the links due now."""
         with db.atomic():
             self.new_targets = link_store.sync_link_targets(db, self.now.isoformat())
         due = link_store.due_links(db, self.now, every_days=self.every_days, dead_every_days=self.dead_every_days)
@@ -180,8 +197,9 @@ class LinkRun(CrawlRun):
             return None
         return link.cited_on or ""
 
-    def is_on_site(self, url: str) -> bool:
-        return True  # a link check goes wherever the links point (robots.txt and politeness still apply)
+    def crashed(self, error: BaseException, url: str | None, doing: str) -> None:
+        """An exception the spider caught where Scrapy would not report it: the run's (see RunOwner.crashed)."""
+        self.owner.crashed(error, url, doing)
 
     def admit(self, request: Request) -> bool:
         """A request reaches the downloader (crawler.middlewares.CutOnStop): kept in flight so that a stop
@@ -194,21 +212,12 @@ class LinkRun(CrawlRun):
 
     # --- budgets and stops ----------------------------------------------------------------------
 
-    def _spider_opened(self, spider) -> None:
-        super()._spider_opened(spider)
-        self._watch = LoopingCall(self._look)
-        self._watch.start(self.WATCH_INTERVAL, now=False)
-
-    def _spider_closed(self, spider, reason: str) -> None:
-        if self._watch is not None and self._watch.running:
-            self._watch.stop()
-        super()._spider_closed(spider, reason)
-
     def _look(self) -> None:
-        if not self.crawler.crawling:
+        crawler = self.owner.crawler
+        if not crawler.crawling:
             # SIGTERM or Ctrl-C: Scrapy's graceful stop waits for every request in flight; cut them.
             self._cut("the crawl is stopping")
-        elif time.monotonic() - self.tally.started >= self.budgets.seconds:
+        elif self.owner.elapsed() >= self.budgets.seconds:
             self.end_early(f"DIGEST_LINK_MAX_SECONDS ({self.budgets.seconds:g}) reached")
 
     def end_early(self, why: str) -> None:
@@ -217,8 +226,9 @@ class LinkRun(CrawlRun):
             return
         self.early_end = why
         logger.info("%s: ending the link check; what is not checked stays due for the next run", why)
-        engine = self.crawler.engine
-        if engine is not None and self.crawler.crawling:
+        crawler = self.owner.crawler
+        engine = crawler.engine
+        if engine is not None and crawler.crawling:
             deferred_from_coro(engine.close_spider_async(reason=BUDGET_SPENT))
         self._cut(why)
 
@@ -230,30 +240,24 @@ class LinkRun(CrawlRun):
         if cut:
             logger.info("%s: %d requests in flight cut (their links stay due)", why, cut)
 
-    # --- writes ---------------------------------------------------------------------------------
+    # --- writes (the table in __init__), each through the owner's batch ------------------------
 
-    def _off_site(self, item) -> PageFailure | None:
-        return None
-
-    def _write(self, item):
-        if isinstance(item, LinkChecked):
-            self._write_check(item)
-        elif isinstance(item, ArchivedCopyLookup):
-            at = storage.utc_now()
-            self.batch.write(
-                lambda db: link_store.record_lookup(db, item.target_id, copy_url=item.copy_url, note=item.note, at=at)
-            )
-            self.lookups += 1
-            if item.copy_url:
-                self.copies_found += 1
-                logger.info("Archived copy of %s: %s", item.url, item.copy_url)
-        elif isinstance(item, PageFailure):
-            self._record_failure(item)
-        else:
-            raise TypeError(f"not an item of the links spider: {type(item).__name__}")
+    def _write_failure(self, item: PageFailure) -> object:
+        self.owner.record_failure(item)
         return item
 
-    def _write_check(self, item: LinkChecked) -> None:
+    def _write_lookup(self, item: ArchivedCopyLookup) -> object:
+        at = storage.utc_now()
+        self.owner.batch.write(
+            lambda db: link_store.record_lookup(db, item.target_id, copy_url=item.copy_url, note=item.note, at=at)
+        )
+        self.lookups += 1
+        if item.copy_url:
+            self.copies_found += 1
+            logger.info("Archived copy of %s: %s", item.url, item.copy_url)
+        return item
+
+    def _write_check(self, item: LinkChecked) -> object:
         if item.target_id not in self.judged:  # an item made without asking the run first
             self.judge(item.target_id, item.status)
         state, at = self.judged.pop(item.target_id)
@@ -264,7 +268,7 @@ class LinkRun(CrawlRun):
             # Not recorded: the link stays due, and the next run checks and captures it.
             self.capture_deferred.add(item.target_id)
             self.end_early(f"DIGEST_LINK_MAX_CAPTURE_BYTES ({self.budgets.capture_bytes}) reached")
-            return
+            return item
         if page is not None:
             written = self.captures.write(
                 page,
@@ -276,7 +280,7 @@ class LinkRun(CrawlRun):
             self.captured[written.kind] += 1
             if written.kind == "response":
                 self.capture_spent += len(page.body)
-        run_id = self.run_id
+        run_id = self.owner.run_id
 
         # Rows only (the WARC record is written above, once): the batch may run this again.
         def rows(db: Database) -> None:
@@ -296,9 +300,10 @@ class LinkRun(CrawlRun):
                 capture=written.kind if written is not None else None,
             )
 
-        self.batch.write(rows)
+        self.owner.batch.write(rows)
         self.statuses["dead" if state.dead else state.status] += 1
-        self.tally.counts.posts_fetched += 1  # the run's row counts requests answered as "fetched"
+        self.owner.tally.counts.links_checked += 1
+        return item
 
     def _page_to_capture(self, item: LinkChecked, state: LinkState) -> LinkPage | None:
         if not self.capture_enabled or item.page is None or state.status != "ok":
@@ -313,28 +318,24 @@ class LinkRun(CrawlRun):
             return False
         return self.capture_spent + len(page.body) > self.budgets.capture_bytes
 
-    # --- the run's end --------------------------------------------------------------------------
+    # --- the run's end (RunKind) ----------------------------------------------------------------
 
-    def _after_writes(self) -> None:
+    def before_last_commit(self, reason: str) -> None:
+        return None  # the verdict counts what was checked against what was due
+
+    def after_writes(self) -> None:
         """The captures' CDXJ index, written again over every WARC file (pywb and ReplayWeb.page read it)."""
         if self.captured:
             index = self.captures.index()
             logger.info("Captures indexed: %s", index)
 
-    def _save_findings(self) -> None:
-        return None
-
-    def _account_for_unsettled_posts(self) -> None:
-        return None  # the verdict counts what was checked against what was due (in _verdict)
-
-    def _verdict(self, reason: str) -> tuple[str, str | None]:
-        if reason == BUDGET_SPENT and self.exception is None and self.storage_error is None:
+    def verdict(self, reason: str) -> tuple[str, str | None] | None:
+        """Every link taken got its check (or was left due by a budget)."""
+        if reason == BUDGET_SPENT:
             left = len(self.due) - len(self._checked_ids()) + self.over_host_cap
             return "finished", f"{self.early_end}: {left} links left due for the next run"
-        return super()._verdict(reason)
-
-    def _finished_verdict(self) -> tuple[str, str | None]:
-        """Every link taken got its check (or was left due by the capture budget)."""
+        if reason != "finished":
+            return None
         checked = self._checked_ids()
         unanswered = [
             link.url for link in self.due.values() if link.id not in checked and link.id not in self.capture_deferred
@@ -353,16 +354,19 @@ class LinkRun(CrawlRun):
 
     def _checked_ids(self) -> set[int]:
         """The links this run recorded a check of: one query, at the run's end."""
-        rows = self.db.execute("SELECT target_id FROM link_checks WHERE crawl_run_id = ?", [self.run_id]).fetchall()
-        return {row[0] for row in rows}
+        return link_store.checked_target_ids(self.owner.db, self.owner.run_id)
 
-    def _log_summary(self) -> None:
+    def finish(self, db: Database, run_id: int, status: str) -> None:
+        return None  # what a check learns is in link_targets and link_checks, written with each check
+
+    def summary(self) -> None:
+        run = self.owner
         logger.info(
             "Link check run %s %s in %.1fs: %d links due (%d new), %s; %d captured, %d unchanged (revisit); "
             "%d web-archive lookups, %d copies found%s",
-            self.run_id,
-            self.status,
-            time.monotonic() - self.tally.started,
+            run.run_id,
+            run.status,
+            run.elapsed(),
             len(self.due),
             self.new_targets,
             ", ".join(f"{n} {status}" for status, n in self.statuses.most_common()) or "none checked",
@@ -370,10 +374,10 @@ class LinkRun(CrawlRun):
             self.captured["revisit"],
             self.lookups,
             self.copies_found,
-            f": {self.message}" if self.message else "",
+            f": {run.message}" if run.message else "",
         )
-        if self.status == "failed" and self.exception is None and self.storage_error is None:
-            logger.error("Link check run %s failed: %s", self.run_id, self.message)
+        if run.status == "failed" and run.exception is None and run.storage_error is None:
+            logger.error("Link check run %s failed: %s", run.run_id, run.message)
 
 
 def _warc_date(iso: str | None) -> str | None:

@@ -1,7 +1,7 @@
 """Scrapy's log lines for errors, with the run in charge of them.
 
 An exception in a callback or a pipeline reaches the run through Scrapy's `spider_error` and
-`item_error` signals (crawler/run.py `CrawlRun.crashed`), which records it, logs one ERROR line and
+`item_error` signals (crawler/run.py `RunOwner.crashed`), which records it, logs one ERROR line and
 stops the crawl. Scrapy's own line for it, with the traceback, is kept at DEBUG, and never prints
 the item (a digest is thousands of characters).
 """

@@ -31,9 +31,10 @@ from twisted.internet.error import DNSLookupError
 from core.netguard import Reach, origin_of
 from core.numbers import MAX_COUNT, ascii_number
 from core.urls import site_of
-from crawler.linkrun import LinkRun
+from crawler.harvest import harvest_of
+from crawler.linkrun import LinkCheck
 from crawler.resolver import GuardedResolver
-from crawler.run import CrawlRun
+from crawler.run import kind_of
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +54,10 @@ class StayOnSite:
         return cls(crawler)
 
     def process_request(self, request):
-        run = CrawlRun.of(self.crawler)
-        if not run.is_on_site(request.url):
+        harvest = harvest_of(self.crawler)
+        if not harvest.is_on_site(request.url):
             request.meta["offsite"] = True
-            raise IgnoreRequest(f"not fetched: {request.url} is not on {run.site_name()}")
+            raise IgnoreRequest(f"not fetched: {request.url} is not on {harvest.site_name()}")
         return None
 
 
@@ -82,7 +83,7 @@ class SkipStoredPosts:
             or request.meta.get("retry_times")
         ):
             return None
-        if CrawlRun.of(self.crawler).is_stored(key) or key in self.downloaded:
+        if harvest_of(self.crawler).is_stored(key) or key in self.downloaded:
             request.meta["skipped_as_stored"] = True
             logger.debug("Not downloading %s: already stored or downloaded in this run", request.url)
             raise IgnoreRequest(f"already stored: {request.url}")
@@ -300,8 +301,7 @@ class CutOnStop:
         return cls(crawler)
 
     def process_request(self, request):
-        run = CrawlRun.of(self.crawler)
-        if isinstance(run, LinkRun) and not run.admit(request):
+        if not kind_of(self.crawler, LinkCheck).admit(request):
             raise IgnoreRequest(f"not fetched: the link check is stopping ({request.url} stays due)")
         return None
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from core.items import Digest, DuplicateDigest, PageFailure
 from core.urls import post_key
 from core.validation import problems_with
-from crawler.run import CrawlRun
+from crawler.run import run_of
 
 
 class ValidateDigest:
@@ -58,4 +58,4 @@ class StoreInArchive:
         return cls(crawler)
 
     def process_item(self, item):
-        return CrawlRun.of(self.crawler).store(item)
+        return run_of(self.crawler).store(item)

@@ -15,7 +15,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from twisted.internet import task
 
-from crawler.run import CrawlRun, Progress
+from crawler.run import Progress, run_of
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class CrawlProgress:
             sys.stderr.flush()
 
     def line(self) -> str:
-        return progress_line(CrawlRun.of(self.crawler).progress())
+        return progress_line(run_of(self.crawler).progress())
 
     def report(self):
         line = self.line()

@@ -1,25 +1,31 @@
-"""One crawl run, from the lock to the exit code: the one object every part of a crawl asks.
+"""The owner of every run, from the lock to the exit code; each kind of run plugs into it.
 
-    spider (from_crawler) ──► CrawlRun.open(crawler, mode, start_url)   lock, open, snapshot
-    spider, middlewares   ──► run.is_stored(key), run.listing_read(...), run.post_requested(...)
-    pipelines             ──► run.store(item)                            the write batch
-    progress              ──► run.progress()
-    spider_error, item_error ─► run.crashed(...)  an exception anywhere: a failure row, the crawl stops
-    spider_closed         ──► run.close(reason)   verdict, final commit, crawl_runs row, then the lock
-    crawl command         ──► run.exit_code
+    kind.open(crawler, ...)   ──► RunOwner.open(crawler, kind)    lock, open, the kind's snapshot
+    pipelines                 ──► run.store(item)                 the kind's write for the item's type,
+                                                                  in the owner's write batch
+    spider_error, item_error  ──► run.crashed(...)   an exception anywhere: a failure row, the crawl stops
+    spider_closed             ──► run.close(reason)  the kind's last writes, final commit, verdict, the
+                                                     crawl_runs row, then the lock
+    crawl command             ──► exit_code_of(crawler)
 
-Its parts: `RunTally` (core/ledger.py) counts and keeps the ledger of posts the verdict is drawn
-from; `IndexFindings` (core/rest_plan.py) is what the run learnt of the site's indexes.
+The owner (`RunOwner`) keeps what every kind of run shares: the archive and its lock, the space reserve,
+the write batch and its idle-commit timer, Scrapy's signals, exceptions turned into failures, storage
+errors, the frame of the verdict (an exception, a storage error or an interrupt decide it before the
+kind is asked), the run's row and the exit code. A kind of run (`RunKind`) supplies the rest: what it
+reads before the first request, how each of its items is written, its verdict and its summary. The
+kinds: the digest harvest (crawler/harvest.py `HarvestRun`) and the link check (crawler/linkrun.py
+`LinkCheck`).
 
-Why an object the spider opens and not a Scrapy extension: extensions are built after the spider,
-and the spider must know what the archive holds (and a bad DATABASE or a busy archive must stop the
-crawl with one line) before its first request. The run registers itself on the crawler; the other
-components find it with `CrawlRun.of(crawler)`.
+Finding the run: `run_of(crawler)` is the one way, for the middlewares, pipelines and extensions that
+Scrapy builds with only the crawler in hand (`kind_of(crawler, HarvestRun)` when they need the kind);
+the spiders keep the kind they opened as `self.run`. Why an object the spider opens and not a Scrapy
+extension: extensions are built after the spider, and the spider must know what the archive holds
+(and a bad DATABASE or a busy archive must stop the crawl with one line) before its first request.
 
 A storage error (disk full, read-only file, locked past the timeout, a constraint or trigger) stops
 the run: no new work is taken, what was written before it is committed when the disk allows, the
-digest it hit is recorded as a failure, the run is marked `failed` with the error, and the crawl
-exits with STORAGE_FAILED_EXIT_CODE.
+item it hit is recorded as a failure when its kind says so, the run is marked `failed` with the error,
+and the crawl exits with STORAGE_FAILED_EXIT_CODE.
 """
 
 from __future__ import annotations
@@ -28,8 +34,9 @@ import logging
 import shutil
 import sqlite3
 import time
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 from scrapy import signals
 from scrapy.exceptions import DropItem
@@ -40,23 +47,13 @@ from twisted.python.failure import Failure
 
 import storage
 from core.exit_codes import ExitCode
-from core.health import RunHealth
-from core.items import (
-    Digest,
-    DigestNotModified,
-    DuplicateDigest,
-    FetchedPage,
-    IndexConfirmed,
-    PageFailure,
-    PostsGone,
-)
+from core.items import PageFailure
 from core.ledger import Progress, RunTally
-from core.modes import Mode
-from core.rest_plan import IndexFindings
 from core.text import fit_text
-from core.urls import post_key, same_site, site_of
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["Progress", "RunKind", "RunOwner", "RunRefused", "exit_code_of", "kind_of", "run_of"]
 
 # The crawl's names for the codes of the one table (core.exit_codes), which every command shares.
 FINISHED_EXIT_CODE, RUN_FAILED_EXIT_CODE, USAGE_EXIT_CODE, BUSY_EXIT_CODE = (
@@ -71,6 +68,10 @@ STORAGE_FAILED_EXIT_CODE, INTERRUPTED_EXIT_CODE, CRASHED_EXIT_CODE = (
     ExitCode.CRASHED,
 )
 
+# What a kind's write of one item is: it writes through the owner's batch and returns the item passed
+# on to Scrapy (the item itself, or what it became: a digest of another site becomes its failure).
+Write = Callable[[Any], object]
+
 
 class RunRefused(Exception):
     """The run cannot start: a busy archive or an unusable DATABASE. Carries the exit code."""
@@ -80,32 +81,119 @@ class RunRefused(Exception):
         self.exit_code = exit_code
 
 
-class CrawlRun:
-    """The run of one crawler: its archive, lock, snapshot, write batch and verdict."""
+class RunKind(Protocol):
+    """What a kind of run supplies to its `RunOwner`; the owner needs nothing else of it.
 
-    # Which lock the run takes (storage.ArchiveLock): None, the archive's own; a link check takes its
-    # own, so that it never keeps a scheduled refresh out.
-    lock_job: str | None = None
+    A kind is a plain class. Its own `open` classmethod builds it and hands it to
+    `RunOwner.open(crawler, kind)`, which locks the archive and calls `read_archive`; the kind keeps the
+    owner it gets back when it needs the batch (`owner.batch.write`), `owner.record_failure`, the
+    counts (`owner.tally.counts`, one `crawl_runs` column each) or `owner.repeat` (a timer that runs
+    while the crawl does). The spider keeps the kind as `self.run` and asks it what it needs.
+    A third kind (recovery from web archives) supplies the same members.
+    """
+
+    @property
+    def mode(self) -> str:
+        """`crawl_runs.mode` of the run (the harvest's Mode, `links`)."""
+        ...
+
+    @property
+    def start_url(self) -> str:
+        """`crawl_runs.start_url`; a failure with no URL of its own is recorded against it ("": none)."""
+        ...
+
+    @property
+    def lock_job(self) -> str | None:
+        """Which lock the run takes (storage.ArchiveLock's job): None, the archive's own; "links", the link
+        check's own (a link check never keeps a scheduled refresh out)."""
+        ...
+
+    @property
+    def writes(self) -> Mapping[type, Write]:
+        """Item type → its write. An item of a type not here fails the run (`exception`)."""
+        ...
+
+    @property
+    def lost_on_storage_error(self) -> tuple[type, ...]:
+        """The item types whose loss to a storage error is recorded as a `storage` failure of their URL
+        (what the next run must fetch again)."""
+        ...
+
+    def read_archive(self, db: Database) -> None:
+        """The snapshot: what the run reads of the archive before its first request (the archive is locked
+        and open; an sqlite3.Error or storage.ArchiveError refuses the run)."""
+        ...
+
+    def before_last_commit(self, reason: str) -> None:
+        """The crawl closed with `reason` and no storage error: the kind's last writes, into the batch
+        (e.g. the posts that came to nothing, as failures)."""
+        ...
+
+    def after_writes(self) -> None:
+        """Everything is committed and nothing went wrong: work over what the run wrote, before the
+        verdict (the digests join their editions; the captures' index is written)."""
+        ...
+
+    def verdict(self, reason: str) -> tuple[str, str | None] | None:
+        """(`finished` or `failed`, message) of a run that closed for `reason` (`finished`, or a reason
+        of the kind's own, such as a spent budget) without an exception, a storage error or an
+        interrupt; None for a reason the kind does not know (the run fails with it)."""
+        ...
+
+    def finish(self, db: Database, run_id: int, status: str) -> None:
+        """In the transaction that writes the run's row: what a run that ended `status` keeps for the
+        next one, and the kind's own columns of its row."""
+        ...
+
+    def summary(self) -> None:
+        """The run's last log lines (the owner's `status` and `message` are set)."""
+        ...
+
+
+K = TypeVar("K")
+
+# The one attribute the run is kept in on Scrapy's crawler; read only through run_of and exit_code_of.
+_RUN_ATTRIBUTE = "_digest_archive_run"
+
+
+def run_of(crawler) -> RunOwner:
+    """The run of this crawler, opened by its spider when the spider was built. The one way the parts
+    Scrapy builds with only the crawler in hand (middlewares, pipelines, extensions) find the run."""
+    run = getattr(crawler, _RUN_ATTRIBUTE, None)
+    if run is None:
+        raise RuntimeError("no crawl run: the spider opens it when it is built")
+    return run
+
+
+def kind_of(crawler, kind: type[K]) -> K:
+    """The kind of this crawler's run, which must be a `kind` (a middleware of one kind of run only)."""
+    found = run_of(crawler).kind
+    if not isinstance(found, kind):
+        raise RuntimeError(f"this crawl's run is a {type(found).__name__}, not a {kind.__name__}")
+    return found
+
+
+def exit_code_of(crawler) -> int | None:
+    """The exit code of this crawler's run; None when no run was opened (the spider was never built)."""
+    run = getattr(crawler, _RUN_ATTRIBUTE, None)
+    return run.exit_code if run is not None else None
+
+
+class RunOwner:
+    """The run of one crawler: its archive, lock, write batch, signals, verdict and exit code; what
+    differs between kinds of run is the kind's (`RunKind`)."""
+
     # Seconds between looks at the write batch: writes held longer than the batch's `max_seconds` are
     # committed even while the crawl waits on the network (another job may be waiting to write).
     COMMIT_CHECK_INTERVAL = 0.5
 
-    def __init__(self, crawler, mode: Mode | str, start_url: str) -> None:
+    def __init__(self, crawler, kind: RunKind) -> None:
         settings = crawler.settings
         self.crawler = crawler
-        self.mode = mode
-        self.start_url = start_url
-        self.site = site_of(start_url)
+        self.kind = kind
         self.database = settings.get("DATABASE")
         self.batch_size = settings.getint("DIGEST_WRITE_BATCH")
-        self.max_listing_pages = settings.getint("DIGEST_MAX_LISTING_PAGES")
-        self.max_posts = settings.getint("DIGEST_MAX_POSTS")
-        self.recheck_min_age = timedelta(hours=settings.getfloat("DIGEST_RECHECK_MIN_AGE"))
         self.tally = RunTally()
-        self.findings = IndexFindings()
-        self.health = RunHealth()
-        self.state = storage.CrawlState(set(), set(), [])
-        self.archive_index: storage.ArchiveIndex | None = None  # what the last crawl learnt of the indexes
         self.run_id: int | None = None
         self.status: str | None = None  # finished, failed or interrupted, once closed
         self.message: str | None = None  # why the run failed, if it did
@@ -117,7 +205,7 @@ class CrawlRun:
         self._reserve: _SpaceReserve | None = None
         self._db: Database | None = None
         self._batch: storage.WriteBatch | None = None
-        self._committer: LoopingCall | None = None
+        self._timers: list[tuple[float, LoopingCall]] = []
 
     @property
     def db(self) -> Database:
@@ -133,24 +221,26 @@ class CrawlRun:
             raise RuntimeError("the run has not started writing")
         return self._batch
 
-    # --- finding the run -------------------------------------------------------------------------
+    @property
+    def start_url(self) -> str:
+        return self.kind.start_url
+
+    # --- opening ----------------------------------------------------------------------------------
 
     @classmethod
-    def open(
-        cls, crawler, *, mode: Mode | str, start_url: str, recheck_limit: int | None, create: bool = True
-    ) -> CrawlRun:
-        """Lock and open the archive and read what it holds, before the first request; with `create`,
-        a missing archive is created.
+    def open(cls, crawler, kind: RunKind, *, create: bool = True) -> RunOwner:
+        """Lock and open the archive and let the kind read what it needs, before the first request; with
+        `create`, a missing archive is created.
 
         Raises RunRefused (busy archive, unusable DATABASE): the caller stops with one line. A refused
         DATABASE is left as it was, with nothing new beside it (no lock file, no reserve, no database).
         """
-        run = cls(crawler, mode, start_url)
+        run = cls(crawler, kind)
         try:
             # What the path alone tells (missing, a folder, not SQLite) is refused before the lock file.
             storage.check_archive_path(run.database, must_exist=not create)
             new_archive = not Path(run.database).exists()
-            run._lock = storage.ArchiveLock(run.database, cls.lock_job).acquire()
+            run._lock = storage.ArchiveLock(run.database, kind.lock_job).acquire()
             run._reserve = _SpaceReserve(run._lock.path.with_suffix(".reserve"))
         except storage.ArchiveBusy as error:
             raise RunRefused(str(error), BUSY_EXIT_CODE) from None
@@ -158,8 +248,8 @@ class CrawlRun:
             raise RunRefused(str(error), USAGE_EXIT_CODE) from None
         try:
             run._db = db = storage.open_database(run.database, create=create)
-            run._read_archive(db, recheck_limit)
-            abandoned = storage.close_abandoned_runs(db, link_check=cls.lock_job == "links")
+            kind.read_archive(db)
+            abandoned = storage.close_abandoned_runs(db, link_check=kind.lock_job == "links")
         except (storage.ArchiveError, sqlite3.Error) as error:
             run._release(refused=True)
             if new_archive:  # made by this run a moment ago, and known to no one else
@@ -173,14 +263,8 @@ class CrawlRun:
         crawler.signals.connect(run._item_error, signal=signals.item_error)
         # Connected after the spider's own `closed`: the run closes last, after every pipeline.
         crawler.signals.connect(run._spider_closed, signal=signals.spider_closed)
-        crawler.digest_run = run
+        setattr(crawler, _RUN_ATTRIBUTE, run)
         return run
-
-    def _read_archive(self, db: Database, recheck_limit: int | None) -> None:
-        """What the run needs to know of the archive before its first request (the posts stored, the
-        indexes learnt); another kind of run reads what it needs instead."""
-        self.state = storage.crawl_state(db, self.site, recheck_limit)
-        self.archive_index = storage.load_archive_index(db, self.start_url)
 
     @staticmethod
     def _discard_job_queue(jobdir: str | None) -> None:
@@ -199,161 +283,12 @@ class CrawlRun:
                     path,
                 )
 
-    @staticmethod
-    def of(crawler) -> CrawlRun:
-        """The run of this crawler (opened by the spider when it was built)."""
-        run = getattr(crawler, "digest_run", None)
-        if run is None:
-            raise RuntimeError("no crawl run: the digests spider opens it when it is built")
-        return run
+    def repeat(self, interval: float, call: Callable[[], object]) -> None:
+        """Call `call` every `interval` seconds from the run's start (its row and batch exist) until the
+        crawl closes, before the run's last writes."""
+        self._timers.append((interval, LoopingCall(call)))
 
-    @staticmethod
-    def exit_code_of(crawler) -> int | None:
-        """The exit code of this crawler's run; None when no run was opened (the spider was never built)."""
-        run = getattr(crawler, "digest_run", None)
-        return run.exit_code if run is not None else None
-
-    # --- what the archive held when the run began -------------------------------------------------
-
-    def is_on_site(self, url: str) -> bool:
-        """Whether a URL is on this run's archive's site (the one site it may fetch from or write)."""
-        return same_site(url, self.start_url)
-
-    def site_name(self) -> str:
-        return self.site
-
-    def stored_post_count(self) -> int:
-        return len(self.state.known_keys)
-
-    def stored_posts(self) -> dict[int, storage.StoredPost]:
-        """Post id → what the archive holds of it, this site only."""
-        return self.state.posts
-
-    def known_index(self) -> storage.ArchiveIndex | None:
-        """What the last crawls learnt of this archive's indexes (None: never crawled)."""
-        return self.archive_index
-
-    def is_stored(self, key: str) -> bool:
-        return key in self.state.known_keys
-
-    def is_settled(self, key: str) -> bool:
-        """A post not stored whose last failure will not mend by itself (404, unparseable)."""
-        return key in self.state.settled_keys
-
-    def rechecks(self) -> list[storage.RecheckTarget]:
-        """Stored digests to re-check in this run: all in recheck mode; in a refresh every page that
-        has validators (a 304 costs no download) and, of pages served without validators, only the
-        one checked longest ago, and only when that was `DIGEST_RECHECK_MIN_AGE` ago or more."""
-        if isinstance(self.mode, Mode) and self.mode.rechecks_every_stored_digest:
-            return list(self.state.recheck)
-        conditional = [t for t in self.state.recheck if t.conditional]
-        oldest_allowed = (datetime.now(timezone.utc) - self.recheck_min_age).isoformat()
-        unconditional = sorted(
-            (t for t in self.state.recheck if not t.conditional and (t.checked_at or "") <= oldest_allowed),
-            key=lambda t: t.checked_at or "",
-        )
-        return conditional + unconditional[:1]
-
-    # --- what the spider saw ----------------------------------------------------------------------
-
-    def listing_read(self, url: str, post_keys: list[str], last_page: int | None) -> list[str]:
-        """A listing page was read; returns the keys it names that are new to this run."""
-        if not post_keys:
-            self.health.empty_listings.append(url)
-        return self.tally.listing_page(post_key(url), post_keys, last_page)
-
-    def listing_unreadable(self, url: str) -> None:
-        self.tally.unreadable_listing(post_key(url))
-
-    def refuse_next_listing(self, next_url: str) -> str | None:
-        """Why the listing's next page is not read (another site, read already), or None; past
-        DIGEST_MAX_LISTING_PAGES the run fails, and that is the reason given."""
-        if not same_site(next_url, self.start_url):
-            return f"{next_url} is on another site"
-        if post_key(next_url) in self.tally.listing_urls:
-            return f"{next_url} was read already in this run (the pages link in a circle)"
-        if self.tally.counts.listing_pages >= self.max_listing_pages:
-            self.fail(
-                f"the listing goes on past DIGEST_MAX_LISTING_PAGES ({self.max_listing_pages} pages); "
-                "raise the setting if the archive is really that long"
-            )
-            return f"DIGEST_MAX_LISTING_PAGES ({self.max_listing_pages}) reached"
-        return None
-
-    def post_requested(self, key: str, url: str) -> bool:
-        """Note a post this run sets out to handle; False when it has already, or when the run has
-        reached DIGEST_MAX_POSTS (which fails it: a site can name any number of posts on one page)."""
-        if key in self.tally.ledger.expected:
-            return False
-        if len(self.tally.ledger.expected) >= self.max_posts:
-            if self.message is None:
-                logger.warning("Not fetching more than DIGEST_MAX_POSTS (%d) posts in one run", self.max_posts)
-            self.fail(
-                f"the site names more than DIGEST_MAX_POSTS ({self.max_posts}) posts; raise the setting if the "
-                "archive is really that long"
-            )
-            return False
-        return self.tally.ledger.expect(key, url)
-
-    def post_answered(self, key: str | None, *, recheck: bool = False, status: int | None = None) -> None:
-        self.tally.answered(key, recheck=recheck, status=status)
-
-    # --- the archive's own indexes ---------------------------------------------------------------
-
-    def discovered(self, rest_root: str, posts_filter: str, feed_url: str | None) -> storage.ArchiveIndex:
-        """The start page advertised these indexes; returns the record to read them with."""
-        known = self.archive_index or storage.ArchiveIndex(self.start_url, self.site)
-        if (known.rest_root, known.posts_filter, known.feed_url) != (rest_root, posts_filter, feed_url):
-            # Re-discovered: what was kept of the old indexes (validators, sync point) no longer holds.
-            known = storage.ArchiveIndex(
-                self.start_url, self.site, rest_root, posts_filter, feed_url=feed_url, discovered_at=storage.utc_now()
-            )
-        self.findings.rest_root, self.findings.posts_filter, self.findings.feed_url = rest_root, posts_filter, feed_url
-        self.findings.discovered_at = known.discovered_at or storage.utc_now()
-        self.archive_index = known
-        return known
-
-    def use_index(self, kind: str, note: str | None = None) -> None:
-        self.findings.index_used = kind
-        if note:
-            self.note(note)
-
-    def note(self, text: str) -> None:
-        """A line about the indexes for the run's row (`crawl_runs.index_note`) and its last log lines."""
-        if text not in self.findings.notes:
-            self.findings.notes.append(text)
-
-    def rest_abandoned(self, reason: str) -> None:
-        """The REST API stopped working in this run: the HTML listing instead, and the next crawl
-        discovers the REST API again from the start page."""
-        self.use_index("html", reason)
-        self.findings.fallback_reason = reason
-
-    def rest_supports_modified_after(self, supported: bool) -> None:
-        self.findings.modified_after = supported
-
-    def feed_validators(self, etag: str | None, last_modified: str | None) -> None:
-        self.findings.feed_validators = (etag, last_modified)
-
-    def feed_unchanged(self) -> None:
-        self.note("the feed answered 304: nothing changed on the site since the last run")
-
-    def index_incomplete(self, why: str) -> None:
-        """The REST index was not read to its end: neither the feed's validators nor a sync point are
-        kept, so the next run reads it in full again."""
-        self.note(why)
-        self.findings.index_incomplete = True
-
-    def index_read(self, posts: int) -> None:
-        self.tally.index_page(posts)
-
-    def synced(self, newest_modified: str | None) -> None:
-        """The REST index was read to its end: the next refresh asks only for what changed since."""
-        if newest_modified:
-            self.findings.synced_to = newest_modified
-
-    def built_from_rest(self) -> None:
-        self.tally.counts.from_rest += 1
+    # --- what a kind asks of the run --------------------------------------------------------------
 
     def fail(self, message: str) -> None:
         """The run failed as a whole (its archive index could not be read): it goes on, then fails."""
@@ -361,6 +296,18 @@ class CrawlRun:
 
     def progress(self) -> Progress:
         return self.tally.progress()
+
+    def record_failure(self, failure: PageFailure) -> None:
+        """A failure row, in the batch (a failure is an item like a digest, committed with them)."""
+        now, run_id = storage.utc_now(), self.run_id
+        self.batch.write(lambda db: storage.record_failure(db, run_id, failure, now))
+        self.tally.failure(failure.kind)
+        if failure.kind != "exception":  # crashed() has logged it already
+            logger.warning("Failed %s [%s]: %s", failure.url, failure.kind, failure.message)
+
+    def elapsed(self) -> float:
+        """Seconds since the run started."""
+        return time.monotonic() - self.tally.started
 
     # --- exceptions anywhere ----------------------------------------------------------------------
 
@@ -383,12 +330,12 @@ class CrawlRun:
         logger.debug("Traceback of the unexpected error", exc_info=error)
         if self._batch is not None and self.storage_error is None:
             try:
-                self._record_failure(
+                self.record_failure(
                     PageFailure(url=url or self.start_url, kind="exception", message=f"{doing}: {description}")
                 )
             except sqlite3.Error as storage_error:
                 self._storage_failed_at_close(storage_error)
-        if first and self.crawler.engine is not None and self.crawler.crawling:
+        if first and self.crawler.crawling and self.crawler.engine is not None:
             deferred_from_coro(self.crawler.engine.close_spider_async(reason="exception"))
 
     def _spider_error(self, failure: Failure, response, spider) -> None:
@@ -402,93 +349,27 @@ class CrawlRun:
     # --- writes -----------------------------------------------------------------------------------
 
     def store(self, item) -> object:
-        """Write one item in the current batch. A storage error stops the run (see the module doc)."""
+        """Write one item in the current batch, with the kind's write for its type. A storage error stops
+        the run (see the module doc)."""
         if self.storage_error is not None or self._batch is None:
             # Pages already on their way when the run stopped: counted and logged once at the end.
             self.not_stored += 1
             raise DropItem(
                 f"not stored: the run stopped ({self.storage_error or self.exception or 'not open'})", log_level="DEBUG"
             )
-        refusal = self._off_site(item)
-        if refusal is not None:
-            item = refusal
+        write = self._write_of(item)
         try:
-            outcome = self._write(item)
+            return write(item)
         except sqlite3.Error as error:
             self._storage_failed(error, item)  # logged there, in one line without the item
             raise DropItem(f"not stored: {error}", log_level="DEBUG") from None
-        self.tally.ledger.settle(_post_keys_of(item))
-        return outcome
 
-    def _off_site(self, item) -> PageFailure | None:
-        """A digest of another site than this run's is never written (whatever a page or the REST API
-        claims, a site writes only its own rows): it becomes a failure of the URL it came from."""
-        if isinstance(item, Digest) and item.site != self.site:
-            return PageFailure(
-                url=item.source_urls[0] if item.source_urls else self.start_url,
-                kind="offsite",
-                message=f"{item.url}: a digest of {item.site}, not of {self.site}: not stored",
-            )
-        url = getattr(item, "url", None)
-        if (
-            isinstance(item, (FetchedPage, PageFailure, DigestNotModified))
-            and url
-            and not same_site(url, self.start_url)
-        ):
-            return PageFailure(url=self.start_url, kind="offsite", message=f"{url}: not on {self.site}: not stored")
-        return None
-
-    def _write(self, item):
-        # Each storage call goes through the batch, and its clock is read once, here: the batch may run a
-        # write again (when a later one fails) and it must write the same rows.
-        now = storage.utc_now()
-        if isinstance(item, Digest):
-            outcome = self.batch.write(lambda db: storage.save_digest(db, item, now))
-            if outcome == storage.SHRUNK:
-                self._record_failure(storage.shrunk_failure(item))
-                return item
-            self.tally.stored(outcome)
-            logger.info(
-                "%s digest %s: %s (%d entries)",
-                outcome.capitalize(),
-                item.number if item.number is not None else "-",
-                item.url,
-                len(item.entries),
-            )
-        elif isinstance(item, PageFailure):
-            self._record_failure(item)
-        elif isinstance(item, FetchedPage):
-            self.batch.write(lambda db: storage.save_page(db, item, now))
-        elif isinstance(item, DigestNotModified):
-            self.batch.write(lambda db: storage.mark_not_modified(db, item.url, now))
-            self.tally.stored(storage.UNCHANGED)
-        elif isinstance(item, IndexConfirmed):
-            self.batch.write(lambda db: storage.confirm_unchanged(db, self.site, item.modified_by_post, now))
-            self.tally.counts.unchanged += len(item.modified_by_post)
-        elif isinstance(item, PostsGone):
-            self.tally.counts.gone += self.batch.write(
-                lambda db: storage.mark_gone(db, self.site, list(item.post_ids), now)
-            )
-            logger.warning(
-                "Gone from the site (kept in the archive, marked gone): posts %s", ", ".join(map(str, item.post_ids))
-            )
-        elif isinstance(item, DuplicateDigest):
-            urls = [url for url in item.source_urls if same_site(url, self.start_url)]
-            self.batch.write(lambda db: storage.remember_urls_of(db, item.url, urls, now))
-            self.tally.counts.duplicates += 1
-            logger.info("Duplicate of %s: %s", item.url, ", ".join(item.source_urls))
-        else:
-            raise TypeError(f"not an item of this project: {type(item).__name__}")
-        return item
-
-    def _record_failure(self, failure: PageFailure) -> None:
-        """A failure row, in the batch (a failure is an item like a digest, committed with them)."""
-        now, run_id = storage.utc_now(), self.run_id
-        self.batch.write(lambda db: storage.record_failure(db, run_id, failure, now))
-        self.health.record_failure(failure)
-        self.tally.failure(failure.kind)
-        if failure.kind != "exception":  # crashed() has logged it already
-            logger.warning("Failed %s [%s]: %s", failure.url, failure.kind, failure.message)
+    def _write_of(self, item) -> Write:
+        writes = self.kind.writes
+        for cls in type(item).__mro__:
+            if cls in writes:
+                return writes[cls]
+        raise TypeError(f"not an item of this run ({type(self.kind).__name__}): {type(item).__name__}")
 
     def _storage_failed(self, error: sqlite3.Error, item) -> None:
         """Keep what was written before the error, record it, and stop taking new work."""
@@ -498,9 +379,9 @@ class CrawlRun:
         logger.error("Storage error while %s: %s; stopping the run", what, self.storage_error)
         self._free_reserve()
         self._end_batch()
-        if isinstance(item, (Digest, FetchedPage)):
+        if isinstance(item, self.kind.lost_on_storage_error):
             try:
-                self._record_failure(PageFailure(url=url, kind="storage", message=f"{url}: {self.storage_error}"))
+                self.record_failure(PageFailure(url=url, kind="storage", message=f"{url}: {self.storage_error}"))
                 self.batch.commit()
             except sqlite3.Error:
                 self._abandon_batch()
@@ -531,16 +412,17 @@ class CrawlRun:
     def _spider_opened(self, spider) -> None:
         self.tally.started = time.monotonic()
         try:
-            self.run_id = storage.start_run(self.db, self.mode, self.start_url)
+            self.run_id = storage.start_run(self.db, self.kind.mode, self.start_url)
         except sqlite3.Error as error:
             self.storage_error = f"{type(error).__name__}: {error}"
             logger.error("Could not start crawl run in %s: %s", self.database, self.storage_error)
             deferred_from_coro(self.crawler.engine.close_spider_async(reason="storage_error"))
             return
         self._batch = storage.WriteBatch(self.db, max_items=self.batch_size)
-        self._committer = LoopingCall(self._commit_held_writes)
-        self._committer.start(self.COMMIT_CHECK_INTERVAL, now=False)
-        logger.info("Archive %s: crawl run %d started (%s mode)", self.database, self.run_id, self.mode)
+        self.repeat(self.COMMIT_CHECK_INTERVAL, self._commit_held_writes)
+        for interval, timer in self._timers:
+            timer.start(interval, now=False)
+        logger.info("Archive %s: crawl run %d started (%s mode)", self.database, self.run_id, self.kind.mode)
 
     def _commit_held_writes(self) -> None:
         if self._batch is None or self.storage_error is not None:
@@ -551,8 +433,9 @@ class CrawlRun:
             self._storage_failed(error, None)
 
     def _spider_closed(self, spider, reason: str) -> None:
-        if self._committer is not None and self._committer.running:
-            self._committer.stop()
+        for _, timer in self._timers:
+            if timer.running:
+                timer.stop()
         try:
             self.close(reason)
         except Exception as error:  # the verdict must stand whatever broke
@@ -570,8 +453,7 @@ class CrawlRun:
         if self._db is None or self.run_id is None:
             return
         try:
-            if self.db.conn.in_transaction:
-                self.db.execute("ROLLBACK")
+            storage.rollback_open_transaction(self.db)
             with self.db.atomic():
                 failure = PageFailure(url=self.start_url, kind="exception", message=self.message)
                 storage.record_failure(self.db, self.run_id, failure)
@@ -588,7 +470,7 @@ class CrawlRun:
             logger.error("Could not record the end of crawl run %s: %s", self.run_id, storage_error)
 
     def close(self, reason: str) -> None:
-        """Decide the verdict, commit last, write the run's row; the lock is released after this."""
+        """The kind's last writes, commit last, the verdict, the run's row; the lock is released after this."""
         if self._db is None:
             return
         if self._batch is None:  # closed before it opened (a start-up error)
@@ -596,28 +478,28 @@ class CrawlRun:
             return
         if self.storage_error is None:
             try:
-                if reason == "finished" and self.exception is None:
-                    self._account_for_unsettled_posts()
+                self.kind.before_last_commit(reason)
                 self.batch.commit()
             except sqlite3.Error as error:
                 self._storage_failed_at_close(error)
         if self.storage_error is None and self.exception is None:
-            self._after_writes()
+            try:
+                self.kind.after_writes()
+            except sqlite3.Error as error:
+                self._storage_failed_at_close(error)
         self.status, self.message = self._verdict(reason)
         try:
             with self.db.atomic():
-                if self.status == "finished":
-                    self._save_findings()
+                run_id = self._run_id()
                 storage.finish_run(
                     self.db,
-                    self._run_id(),
+                    run_id,
                     self.status,
                     self.tally.counts,
                     self.message,
                     failure_kinds=dict(self.tally.failure_kinds),
-                    index_used=self.findings.index_used,
-                    index_note="; ".join(self.findings.notes) or None,
                 )
+                self.kind.finish(self.db, run_id, self.status)
             self.row_written = True
         except sqlite3.Error as error:
             self._storage_failed_at_close(error)
@@ -629,47 +511,20 @@ class CrawlRun:
                 self.status,
                 self.message,
             )
-        self._log_summary()
+        self.kind.summary()
 
-    def _after_writes(self) -> None:
-        """Once every item is committed, before the verdict: the digests join their editions."""
-        self._match_editions()
-
-    def _save_findings(self) -> None:
-        """What a finished run learnt that the next one starts from: the archive's indexes."""
-        self._save_archive_index()
-
-    def _save_archive_index(self) -> None:
-        """What this run learnt of the archive's indexes. The feed's validators and the REST sync point
-        only when every post the run set out to handle is stored or failed for good: otherwise the next
-        refresh would take "nothing changed" for an answer and never retry what this run left."""
-        if not self.findings.learnt_anything:
-            return
-        complete = storage.failures_that_may_mend(self.db, self.run_id) == 0
-        if not complete and (self.findings.feed_validators or self.findings.synced_to):
-            logger.info(
-                "Not keeping the feed's validators or the REST sync point: some posts of this run "
-                "failed and the next run must read the indexes in full to retry them"
-            )
-        base = self.archive_index or storage.ArchiveIndex(self.start_url, self.site)
-        storage.save_archive_index(self.db, self.findings.applied_to(base, complete=complete))
-
-    def _match_editions(self) -> None:
-        """The digests this run stored or changed join their editions (their twins on other sites)."""
-        try:
-            update = storage.update_editions(self.db)
-        except sqlite3.Error as error:
-            self._storage_failed_at_close(error)
-            return
-        self.tally.counts.editions_new, self.tally.counts.editions_changed = update.new, update.changed
-        if update.matched:
-            logger.info(
-                "Editions: %d digests matched, %d joined a twin on another site; %d editions new, %d changed",
-                update.matched,
-                update.pairs,
-                update.new,
-                update.changed,
-            )
+    def _verdict(self, reason: str) -> tuple[str, str | None]:
+        """What decides every kind's verdict first; then the kind's own."""
+        if self.exception is not None:
+            return "failed", f"unexpected error: {self.exception}"
+        if self.storage_error is not None:
+            return "failed", f"storage error: {self.storage_error}"
+        if reason == "shutdown":
+            return "interrupted", "interrupted (SIGTERM or Ctrl-C); run the same command again to resume"
+        verdict = self.kind.verdict(reason)
+        if verdict is None:
+            return "failed", self.message or reason
+        return verdict
 
     def _run_id(self) -> int:
         if self.run_id is None:
@@ -687,76 +542,6 @@ class CrawlRun:
         self.storage_error = self.storage_error or f"{type(error).__name__}: {error}"
         logger.error("Storage error at the end of the run: %s", self.storage_error)
         self._abandon_batch()
-
-    def _account_for_unsettled_posts(self) -> None:
-        """Every post the run set out to handle ends stored, unchanged or failed: one that came to
-        nothing (a request Scrapy dropped, an answer no callback turned into an item) is a failure."""
-        for _, url in self.tally.ledger.unsettled():
-            self._record_failure(
-                PageFailure(
-                    url=url,
-                    kind="dropped",
-                    message="requested, but neither a digest, a "
-                    "304 nor a failure came of it (dropped by Scrapy or a filter)",
-                )
-            )
-
-    def _verdict(self, reason: str) -> tuple[str, str | None]:
-        if self.exception is not None:
-            return "failed", f"unexpected error: {self.exception}"
-        if self.storage_error is not None:
-            return "failed", f"storage error: {self.storage_error}"
-        if reason == "shutdown":
-            return "interrupted", "interrupted (SIGTERM or Ctrl-C); run the same command again to resume"
-        if reason != "finished":
-            return "failed", self.message or reason
-        return self._finished_verdict()
-
-    def _finished_verdict(self) -> tuple[str, str | None]:
-        """The verdict of a run that ran to its end: is its harvest believable (layout drift)?"""
-        kinds = self.tally.failure_kinds
-        self.health.posts_read = self.tally.counts.posts_fetched - kinds["empty"] - kinds["not_html"]
-        message = self.message or self.health.problem()
-        return ("failed" if message else "finished"), message
-
-    def _log_summary(self) -> None:
-        c = self.tally.counts
-        logger.info(
-            "Crawl run %s %s in %.1fs: %d new, %d changed, %d unchanged, %d duplicates, %d failed "
-            "(index: %s; %d listing pages, %d REST index pages, %d posts listed, %d downloaded, %d built from the "
-            "REST API, %d re-checked of which %d not modified, %d gone)%s",
-            self.run_id,
-            self.status,
-            time.monotonic() - self.tally.started,
-            c.new,
-            c.changed,
-            c.unchanged,
-            c.duplicates,
-            c.failed,
-            self.findings.index_used or "-",
-            c.listing_pages,
-            c.index_pages,
-            c.posts_listed,
-            c.posts_fetched,
-            c.from_rest,
-            c.rechecked,
-            c.not_modified,
-            c.gone,
-            f": {self.message}" if self.message else "",
-        )
-        if self.findings.notes:
-            logger.info("Index: %s", "; ".join(self.findings.notes))
-        if self.tally.failure_kinds:
-            logger.warning(
-                "Failures by kind: %s", ", ".join(f"{n} {kind}" for kind, n in sorted(self.tally.failure_kinds.items()))
-            )
-        if self.not_stored:
-            logger.warning(
-                "%d items that arrived after the run stopped were not stored; the next crawl fetches them again",
-                self.not_stored,
-            )
-        if self.status == "failed" and self.exception is None and self.storage_error is None:
-            logger.error("Crawl run %s failed: %s", self.run_id, self.message)
 
     def _release(self, *, refused: bool = False) -> None:
         """Close the archive, then let go of the lock (refused: and of a lock file this run made)."""
@@ -814,14 +599,3 @@ class _SpaceReserve:
 def _describe(error: BaseException) -> str:
     """`Type: message` of an exception, fit for a log line and a failures row."""
     return fit_text(f"{type(error).__name__}: {error}")[:500]
-
-
-def _post_keys_of(item) -> list[str]:
-    """The posts an item brings to an end in the run's ledger."""
-    if isinstance(item, Digest):
-        return [post_key(url) for url in (item.url, *item.source_urls)]
-    if isinstance(item, DuplicateDigest):
-        return [post_key(url) for url in (item.url, *item.source_urls)]
-    if isinstance(item, (PageFailure, DigestNotModified)):
-        return [post_key(item.url)]
-    return []

@@ -36,7 +36,8 @@ from core.parsing.wordpress import Discovery, parse_discovery
 from core.urls import domain_of, is_http_url, same_site
 from crawler.arguments import unknown_argument
 from crawler.config import BadSetting, apply_project_defaults, check_settings
-from crawler.run import USAGE_EXIT_CODE, CrawlRun, RunRefused
+from crawler.harvest import HarvestRun
+from crawler.run import USAGE_EXIT_CODE, RunRefused
 from spiders.digest_paths import Crawl, FeedPath, HtmlPath, PostPath, RestPath
 from spiders.digest_paths.crawl import header
 
@@ -80,7 +81,7 @@ class DigestsSpider(scrapy.Spider):
     the REST path's failure over to the HTML path; each path's callbacks are in spiders/digest_paths/."""
 
     name = "digests"
-    run: CrawlRun  # opened in from_crawler, before any request
+    run: HarvestRun  # opened in from_crawler, before any request
     allowed_domains: list[str]
     # The paths, built in from_crawler once the run is open.
     feed: FeedPath
@@ -132,7 +133,7 @@ class DigestsSpider(scrapy.Spider):
         try:
             # The run locks and opens the archive now, so that a busy archive or a bad path stops the
             # crawl before any request, and reads what it holds once.
-            spider.run = CrawlRun.open(
+            spider.run = HarvestRun.open(
                 crawler, mode=spider.mode, start_url=spider.start_url, recheck_limit=recheck_limit
             )
         except RunRefused as refused:

@@ -39,7 +39,7 @@ from core.parsing.linked_page import parse_linked_page
 from crawler.arguments import unknown_argument
 from crawler.config import BadSetting, apply_project_defaults, check_settings
 from crawler.failures import describe_failure
-from crawler.linkrun import CUT, LinkRun
+from crawler.linkrun import CUT, LinkCheck
 from crawler.middlewares import BODY_OVER_CAP, AddressRefused
 from crawler.run import USAGE_EXIT_CODE, RunRefused
 
@@ -69,7 +69,7 @@ def _usage_error(message: str, code: int) -> NoReturn:
 class LinksSpider(scrapy.Spider):
     name = "links"
     crawls_each_archive = False  # one run over the archive file, whatever DIGEST_ARCHIVES lists
-    run: LinkRun
+    run: LinkCheck
     max_bytes: int  # DIGEST_LINK_MAX_BYTES
     cdx_api: str  # DIGEST_LINK_CDX_API ("" : no lookups)
     replay_prefix: str  # DIGEST_LINK_REPLAY_PREFIX
@@ -133,7 +133,7 @@ class LinksSpider(scrapy.Spider):
             _usage_error(f"DIGEST_LINK_ALLOW_NETWORKS: {error}", 2)
         _require_twisted_http(crawler.settings)
         try:
-            spider.run = LinkRun.open_for_links(crawler)
+            spider.run = LinkCheck.open(crawler)
         except RunRefused as refused:
             _usage_error(str(refused), refused.exit_code)
         # The origins the operator chose: the archives named, the sites of stored digests, the CDX API.

@@ -36,7 +36,14 @@ from .queries import (
     stored_pages_of,
 )
 from .rows import utc_now
-from .runs import close_abandoned_runs, finish_run, record_failure, start_run
+from .runs import (
+    close_abandoned_runs,
+    finish_run,
+    note_run_index,
+    record_failure,
+    rollback_open_transaction,
+    start_run,
+)
 from .schema import (
     ARCHIVE_TABLES,
     SCHEMA_VERSION,
@@ -88,6 +95,8 @@ __all__ = [
     "ensure_schema",
     "failures_that_may_mend",
     "finish_run",
+    "note_run_index",
+    "rollback_open_transaction",
     "known_post_keys",
     "open_database",
     "check_archive_path",

@@ -126,6 +126,12 @@ def record_link_check(
     )
 
 
+def checked_target_ids(db: Database, crawl_run_id: int | None) -> set[int]:
+    """The links a run recorded a check of."""
+    rows = db.execute("SELECT target_id FROM link_checks WHERE crawl_run_id = ?", [crawl_run_id]).fetchall()
+    return {row[0] for row in rows}
+
+
 def record_capture(db: Database, target_id: int, *, warc: str, offset: int, digest: str, at: str) -> None:
     db.execute(
         "UPDATE link_targets SET capture_warc = ?, capture_offset = ?, capture_digest = ?, captured_at = ? "

@@ -54,6 +54,21 @@ def start_run(db: Database, mode: str, start_url: str, now: str | None = None) -
         )
 
 
+def rollback_open_transaction(db: Database) -> None:
+    """Roll back whatever transaction the connection has open (a run closing after an unexpected error
+    writes its row on a clean slate)."""
+    if db.conn.in_transaction:
+        db.execute("ROLLBACK")
+
+
+def note_run_index(db: Database, crawl_run_id: int, index_used: str | None, index_note: str | None) -> None:
+    """Which index a harvest used (`rest` or `html`) and what it found of the listing's indexes."""
+    with db.atomic():
+        db.execute(
+            "UPDATE crawl_runs SET index_used = ?, index_note = ? WHERE id = ?", [index_used, index_note, crawl_run_id]
+        )
+
+
 def finish_run(
     db: Database,
     crawl_run_id: int,

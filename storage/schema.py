@@ -355,6 +355,11 @@ def _slugs_of_editions(db: Database) -> None:
     refresh_all_editions(db)
 
 
+def _link_checks_counted_as_checks(db: Database) -> None:
+    # Link checks of older versions counted their checks as posts fetched.
+    db.execute("UPDATE crawl_runs SET links_checked = posts_fetched, posts_fetched = 0 WHERE mode = 'links'")
+
+
 # Applied in order to an archive of an older version, inside one transaction (`ensure_schema`).
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "digests, digest_urls, entries, links, digest_revisions, crawl_runs, failures (first release)"),
@@ -398,6 +403,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         8,
         "the link_health view's computed columns (dead, digests, year) typed INTEGER, so that Datasette's "
         "filters find the rows its facets count",
+    ),
+    Migration(
+        9,
+        "crawl_runs.links_checked: a link check's checks, no longer counted as posts_fetched",
+        _link_checks_counted_as_checks,
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version

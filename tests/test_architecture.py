@@ -3,7 +3,9 @@ reads the archive loads."""
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 import subprocess
 import sys
 
@@ -31,3 +33,21 @@ def test_the_lower_packages_load_no_crawl_machinery(package):
 def test_the_parsers_are_where_lxml_comes_in():
     assert "lxml" in modules_loaded_by("import core.parsing")
     assert "lxml" not in modules_loaded_by("import core.items, core.urls, core.text, core.sanitise, core.editions")
+
+
+# How SQL is written in this project (upper-case keywords); prose that starts with "Replace" or "Commit" is not.
+SQL_STATEMENT = re.compile(
+    r"^\s*(SELECT|INSERT INTO|UPDATE \w+ SET|DELETE FROM|REPLACE INTO|CREATE|DROP|ALTER TABLE|PRAGMA|BEGIN|COMMIT|"
+    r"ROLLBACK|SAVEPOINT|WITH \w+ AS)\b"
+)
+
+
+@pytest.mark.parametrize("package", ["crawler", "spiders", "cli"])
+def test_storage_owns_every_sql_statement(package):
+    """No string in the packages above storage reads as an SQL statement."""
+    found = []
+    for path in sorted((REPO / package).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL_STATEMENT.match(node.value):
+                found.append(f"{path.relative_to(REPO)}:{node.lineno}: {node.value[:60]!r}")
+    assert not found, "\n".join(found)

@@ -139,8 +139,9 @@ def test_every_distinct_link_checked_once_and_classified(linked_archive):
     assert redirected == [{"final_url": "http://chain.test/start/hop/hop/hop"}]
     history = rows(linked_archive, "SELECT count(*) AS n, count(DISTINCT target_id) AS links FROM link_checks")
     assert history == [{"n": len(EXPECTED), "links": len(EXPECTED)}]
-    run = rows(linked_archive, "SELECT mode, status FROM crawl_runs")
-    assert run == [{"mode": "links", "status": "finished"}]
+    run = rows(linked_archive, "SELECT mode, status, links_checked, posts_fetched FROM crawl_runs")
+    # A link check counts its checks as checks, not as posts fetched.
+    assert run == [{"mode": "links", "status": "finished", "links_checked": len(EXPECTED), "posts_fetched": 0}]
 
 
 def test_a_check_is_not_repeated_within_its_period_and_dead_takes_two_failures(linked_archive):
@@ -270,6 +271,29 @@ def test_schema_6_migrates_an_archive_of_schema_4(tmp_path):
     assert {"link_targets", "link_checks"} <= set(db.table_names())
     assert "link_health" in db.view_names()
     db.close()
+
+
+def test_schema_9_moves_the_checks_of_older_link_checks_out_of_posts_fetched(tmp_path):
+    database = tmp_path / "old.db"
+    archive_linking(database, [("2020-01-01", ["http://live.test/a"])])
+    connection = sqlite3.connect(database)
+    connection.execute("ALTER TABLE crawl_runs DROP COLUMN links_checked")
+    connection.executemany(
+        "INSERT INTO crawl_runs (mode, start_url, started, status, posts_fetched) VALUES (?, ?, '2024-01-01', "
+        "'finished', ?)",
+        [("links", "", 7), ("refresh", "http://127.0.0.1/en/topic/digest", 3)],
+    )
+    connection.execute("PRAGMA user_version = 8")
+    connection.commit()
+    connection.close()
+    import storage
+
+    storage.open_database(database).close()
+    runs = rows(database, "SELECT mode, posts_fetched, links_checked FROM crawl_runs ORDER BY id")
+    assert runs[-2:] == [
+        {"mode": "links", "posts_fetched": 0, "links_checked": 7},
+        {"mode": "refresh", "posts_fetched": 3, "links_checked": None},
+    ]
 
 
 def test_links_command_json_and_summary_and_the_wacz_export(checked_archive, tmp_path):

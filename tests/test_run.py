@@ -15,7 +15,7 @@ from scrapy import signals
 from scrapy.utils.test import get_crawler
 
 import storage
-from crawler.run import INTERRUPTED_EXIT_CODE, STORAGE_FAILED_EXIT_CODE, CrawlRun
+from crawler.run import INTERRUPTED_EXIT_CODE, STORAGE_FAILED_EXIT_CODE, run_of
 from fixtures.site import CATEGORY_PATH
 from spiders.digests import DigestsSpider
 
@@ -175,7 +175,7 @@ def test_the_lock_is_released_only_after_the_final_commit(tmp_path, monkeypatch)
     )
     spider = DigestsSpider.from_crawler(crawler, start_url="https://www.nejatngo.org/en/topic/digest", mode="backfill")
     crawler.signals.send_catch_log(signals.spider_opened, spider=spider)
-    run = CrawlRun.of(crawler)
+    run = run_of(crawler)
     for number in (201, 202, 203):
         run.store(make_digest(number, url=f"https://www.nejatngo.org/en/posts/{number}", post_id=number))
     assert stored_count(database) == 0, "written before the end of the batch: the test proves nothing"

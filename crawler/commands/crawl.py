@@ -21,7 +21,13 @@ from scrapy.exceptions import UsageError
 from scrapy.utils.defer import deferred_from_coro
 from twisted.internet.defer import inlineCallbacks
 
-from crawler.run import CRASHED_EXIT_CODE, INTERRUPTED_EXIT_CODE, RUN_FAILED_EXIT_CODE, USAGE_EXIT_CODE, CrawlRun
+from crawler.run import (
+    CRASHED_EXIT_CODE,
+    INTERRUPTED_EXIT_CODE,
+    RUN_FAILED_EXIT_CODE,
+    USAGE_EXIT_CODE,
+    exit_code_of,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +67,7 @@ class Command(ScrapyCrawlCommand):
                     arguments = dict(opts.spargs, **({"start_url": start_url} if start_url else {}))
                     # A Deferred (CrawlerProcess) or an asyncio task (AsyncCrawlerProcess): wait for either.
                     yield deferred_from_coro(process.crawl(crawler, **arguments))
-                    if CrawlRun.exit_code_of(crawler) == INTERRUPTED_EXIT_CODE:
+                    if exit_code_of(crawler) == INTERRUPTED_EXIT_CODE:
                         break  # stopped by SIGTERM or Ctrl-C: not on to the next archive
             except Exception as error:  # becomes the exit code, in one line
                 unexpected.append(error)
@@ -73,7 +79,7 @@ class Command(ScrapyCrawlCommand):
 
         one_after_another()
         process.start(stop_after_crawl=False)
-        codes = [CrawlRun.exit_code_of(crawler) for crawler in crawlers]
+        codes = [exit_code_of(crawler) for crawler in crawlers]
         if unexpected:
             codes.append(CRASHED_EXIT_CODE)
         if None in codes or process.bootstrap_failed:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from core.modes import Mode
-from crawler.run import CrawlRun
+from crawler.harvest import HarvestRun
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class Crawl:
 
     start_url: str
     mode: Mode
-    run: CrawlRun
+    run: HarvestRun
     logger: logging.LoggerAdapter[Any]
 
 
