@@ -159,9 +159,10 @@ def backfilled_template(session_server, tmp_path_factory) -> Backfill:
     """One backfill of the fixture archive per session (do not change its database: copy it)."""
     database = tmp_path_factory.mktemp("template") / "archive.db"
     session_server.clear_requests()
-    # Progress lines every 0.2 s: the log shows them (tests/test_progress.py reads it).
+    # Progress lines every 0.05 s: the log shows a few even of a backfill over in a quarter of a second
+    # (tests/test_progress.py reads it).
     result = run_crawl(
-        session_server.url(CATEGORY_PATH), database, "-a", "mode=backfill", "-s", "DIGEST_PROGRESS_INTERVAL=0.2"
+        session_server.url(CATEGORY_PATH), database, "-a", "mode=backfill", "-s", "DIGEST_PROGRESS_INTERVAL=0.05"
     )
     assert_clean_run(result)
     backfill = Backfill(database, list(session_server.requests), result.stderr)
