@@ -15,10 +15,6 @@ from fixtures.site import CATEGORY_PATH, archive_posts, build_site
 
 from .conftest import assert_clean_run, rows, run_crawl
 
-# One worker runs this file's tests (`make test`, --dist loadgroup): they all read the one crawl of
-# `faulty_crawl`, which another worker would crawl again.
-pytestmark = pytest.mark.xdist_group("faulty_crawl")
-
 # Short timeout and one retry keep the hanging post quick; everything else is the default.
 FAULT_SETTINGS = ["-a", "mode=backfill", "-s", "DOWNLOAD_TIMEOUT=2", "-s", "RETRY_TIMES=1"]
 
