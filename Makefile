@@ -41,8 +41,10 @@ docs: setup
 	$(BIN)/cog -r -I . $(DOCS)
 
 ## test: the code's checks, then the whole suite (parsers on saved pages, storage, crawls against the fixture server)
+# Three workers on two cores: about half of a crawl test's time is spent waiting (timeouts, slowed
+# servers), which a third worker fills. Each test goes to the next free worker (tests/conftest.py).
 test: setup lint
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 3 --dist loadscope --durations=10
 
 ## test-e2e: a real browser (Debian's chromium, installed by scripts/install-browser.sh) and a real scrapyd
 test-e2e: setup

@@ -26,6 +26,29 @@ from storage.export import copy_database
 
 REPO = Path(__file__).resolve().parent.parent
 
+# Files whose tests all read one module-scoped crawl: `make test` keeps each on one worker, which
+# crawls it once (another worker would crawl it again).
+ONE_WORKER_FILES = ("tests/test_faults.py",)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadscope` (`make test`): each test is sent on its own to the next free worker, but for the
+    files of ONE_WORKER_FILES, sent whole. A file's tests are not held on one worker (`--dist loadfile`
+    left one worker crawling test_hostile.py's 36 times while the other had finished), and a worker that
+    waits on a subprocess's timeout does not hold back the tests behind it. (`xdist_group` markers, which
+    would say this in the test files, are not read by pytest-xdist 3.8 under pytest 9.)"""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class OneTestOrOneFile(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return path if path in ONE_WORKER_FILES else nodeid
+
+    return OneTestOrOneFile(config, log)
+
+
 # Politeness off: the fixture server is ours and on loopback.
 FAST = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0", "-s", "LOG_LEVEL=INFO"]
 
@@ -159,9 +182,10 @@ def backfilled_template(session_server, tmp_path_factory) -> Backfill:
     """One backfill of the fixture archive per session (do not change its database: copy it)."""
     database = tmp_path_factory.mktemp("template") / "archive.db"
     session_server.clear_requests()
-    # Progress lines every 0.2 s: the log shows them (tests/test_progress.py reads it).
+    # Progress lines every 0.05 s: the log shows a few even of a backfill over in a quarter of a second
+    # (tests/test_progress.py reads it).
     result = run_crawl(
-        session_server.url(CATEGORY_PATH), database, "-a", "mode=backfill", "-s", "DIGEST_PROGRESS_INTERVAL=0.2"
+        session_server.url(CATEGORY_PATH), database, "-a", "mode=backfill", "-s", "DIGEST_PROGRESS_INTERVAL=0.05"
     )
     assert_clean_run(result)
     backfill = Backfill(database, list(session_server.requests), result.stderr)
