@@ -28,13 +28,13 @@ REPO = Path(__file__).resolve().parent.parent
 
 # Files whose tests all read one module-scoped crawl: `make test` keeps each on one worker, which
 # crawls it once (another worker would crawl it again).
-ONE_WORKER_FILES = ("tests/test_faults.py",)
+ONE_WORKER_FILES = ("tests/test_digests_spider_faults.py",)
 
 
 def pytest_xdist_make_scheduler(config, log):
     """`--dist loadscope` (`make test`): each test is sent on its own to the next free worker, but for the
     files of ONE_WORKER_FILES, sent whole. A file's tests are not held on one worker (`--dist loadfile`
-    left one worker crawling test_hostile.py's 36 times while the other had finished), and a worker that
+    left one worker crawling the hostile-site file's 36 times while the other had finished), and a worker that
     waits on a subprocess's timeout does not hold back the tests behind it. (`xdist_group` markers, which
     would say this in the test files, are not read by pytest-xdist 3.8 under pytest 9.)"""
     if config.getvalue("dist") != "loadscope":
@@ -183,7 +183,7 @@ def backfilled_template(session_server, tmp_path_factory) -> Backfill:
     database = tmp_path_factory.mktemp("template") / "archive.db"
     session_server.clear_requests()
     # Progress lines every 0.05 s: the log shows a few even of a backfill over in a quarter of a second
-    # (tests/test_progress.py reads it).
+    # (tests/test_crawler_progress.py reads it).
     result = run_crawl(
         session_server.url(CATEGORY_PATH), database, "-a", "mode=backfill", "-s", "DIGEST_PROGRESS_INTERVAL=0.05"
     )

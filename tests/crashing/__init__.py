@@ -1,5 +1,5 @@
 """Spiders and a pipeline with a bug put in on purpose, to test what a run does with an exception
-nobody foresaw (`-s SPIDER_MODULES=spiders,tests.crashing`; tests/test_exceptions.py)."""
+nobody foresaw (`-s SPIDER_MODULES=spiders,tests.crashing`; tests/test_run_crashes.py)."""
 
 from __future__ import annotations
 

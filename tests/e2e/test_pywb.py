@@ -17,7 +17,7 @@ from fixtures.linked import archive_linking
 from fixtures.web import Host, StandInWeb, answer
 
 from ..conftest import REPO, assert_clean_run, rows
-from ..test_links import FAST_LINKS
+from ..test_links_spider import FAST_LINKS
 
 pytestmark = pytest.mark.e2e
 

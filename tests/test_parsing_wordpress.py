@@ -39,7 +39,7 @@ from fixtures.responses import ROOT as RESPONSES
 from fixtures.responses import SAVED_ORIGIN, case_names, load
 from fixtures.wordpress.content import digest_posts
 
-from .test_spider import make_spider
+from .test_digests_spider_navigation import make_spider
 
 PAGES = RESPONSES.parent / "pages"
 CATEGORY_URL = SAVED_ORIGIN + "/category/iran-interlink-weekly-digest/"

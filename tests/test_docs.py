@@ -122,7 +122,7 @@ def _readme_commands() -> list[list[str]]:
 
 def test_the_readme_commands_run(backfilled_archive, tmp_path, monkeypatch):
     """Each `digest-archive` line of the README and the reading guide runs as shown, on a real archive
-    (serve aside: it does not return; --wacz needs link captures, tested in test_links.py)."""
+    (serve aside: it does not return; --wacz needs link captures, tested in test_links_spider.py)."""
     commands = _readme_commands()
     assert any(args[:1] == ["export"] for args in commands) and any(args[:1] == ["report"] for args in commands)
     for n, args in enumerate(commands):

@@ -20,7 +20,7 @@ from fixtures.linked import archive_linking
 from fixtures.web import Host, StandInWeb
 
 from .conftest import REPO, assert_clean_run, rows
-from .test_links import FAST_LINKS, run_links
+from .test_links_spider import FAST_LINKS, run_links
 
 
 def checks_by_url(database: Path) -> dict[str, dict]:

@@ -16,7 +16,7 @@ from fixtures.site import CATEGORY_PATH
 from fixtures.web import FIXTURE_CDX_API, FIXTURE_REPLAY_PREFIX, Host, StandInWeb, fixture_archive_web
 
 from .conftest import REPO, assert_clean_run, crawl_command, rows, stored_count
-from .test_links import FAST_LINKS
+from .test_links_spider import FAST_LINKS
 
 HELD_HOST = "www.middleeasteye.net"  # a host of the fixture archive's links, made to answer only when told
 

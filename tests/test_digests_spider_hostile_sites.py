@@ -831,8 +831,9 @@ def victim():
 
 def test_any_hostile_site_keeps_the_invariants(victim, tmp_path_factory):
     @settings(
-        # Repeatable in `make test` (the same examples on every run, as tests/test_parser_properties.py);
-        # a longer, random search: HOSTILE_EXAMPLES=100 .venv/bin/pytest tests/test_hostile.py -k any_hostile
+        # Repeatable in `make test` (the same examples on every run, as tests/test_parsing_properties.py);
+        # a longer, random search:
+        # HOSTILE_EXAMPLES=100 .venv/bin/pytest tests/test_digests_spider_hostile_sites.py -k any_hostile
         max_examples=int(os.environ.get("HOSTILE_EXAMPLES", "9")),
         derandomize="HOSTILE_EXAMPLES" not in os.environ,
         deadline=None,

@@ -144,7 +144,8 @@ def test_refresh_after_backfill_downloads_only_the_first_listing_page(backfilled
 
 
 def test_a_bad_argument_fails_with_one_line_before_any_request(tmp_path, site_server):
-    # Every bad argument is checked in-process (test_spider.py); this is the real command's exit code.
+    # Every bad argument is checked in-process (test_digests_spider_navigation.py); this is the real
+    # command's exit code.
     args, message = ["-a", "mode=everything"], "unknown mode 'everything'"
     result = run_crawl(site_server.url(CATEGORY_PATH), tmp_path / "a.db", *args)
     assert result.returncode == 2

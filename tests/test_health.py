@@ -10,7 +10,7 @@ import pytest
 from fixtures.site import CATEGORY_PATH, build_site
 
 from .conftest import assert_clean_run, rows, run_crawl
-from .test_refresh import with_new_digest
+from .test_digests_spider_refresh import with_new_digest
 
 
 def with_more_new_digests(posts, count):

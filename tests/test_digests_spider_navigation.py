@@ -2,7 +2,7 @@
 
 The spider is built with Scrapy's own `get_crawler`, with a real archive under `tmp_path`; pages come
 from the fixture site (`build_site`), at the real site's addresses, and no request leaves the process.
-Whole crawls over HTTP are in test_crawl.py and test_refresh.py.
+Whole crawls over HTTP are in test_digests_spider.py and test_digests_spider_refresh.py.
 """
 
 from __future__ import annotations

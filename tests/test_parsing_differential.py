@@ -390,7 +390,7 @@ def _post(draw) -> FixturePost:
     )
 
 
-# Repeatable and quick in the suite; `HYPOTHESIS_PROFILE=explore` searches far wider (as in test_parser_properties).
+# Repeatable and quick in the suite; `HYPOTHESIS_PROFILE=explore` searches far wider (as in test_parsing_properties).
 EXPLORE = os.environ.get("HYPOTHESIS_PROFILE") == "explore"
 
 
