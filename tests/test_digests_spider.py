@@ -238,3 +238,17 @@ def test_an_iran_interlink_author_archive_is_crawled_end_to_end(tmp_path):
         server.clear_requests()
         assert_clean_run(run_crawl(server.url(AUTHOR_ARCHIVE), database))
         assert server.full_downloads() == [AUTHOR_ARCHIVE]
+
+
+def test_the_crawl_ends_with_its_verdict_in_one_line(backfilled_template):
+    lines = [line for line in backfilled_template.log.splitlines() if line.strip()]
+    assert "Verdict of scrapy crawl digests: exit 0, done" in lines[-1], lines[-3:]
+    assert sum("Verdict of scrapy crawl" in line for line in lines) == 1
+
+
+def test_a_failed_crawl_says_so_in_its_last_line(tmp_path, site_server):
+    # A listing the fixture site does not have (404): the run fails because of the site.
+    result = run_crawl(site_server.url("/en/topic/no-such-listing"), tmp_path / "a.db", "-s", "RETRY_TIMES=0")
+    assert result.returncode == 1
+    last = [line for line in result.stderr.splitlines() if line.strip()][-1]
+    assert "Verdict of scrapy crawl digests: exit 1, the run failed because of the site" in last, last

@@ -21,6 +21,7 @@ from scrapy.exceptions import UsageError
 from scrapy.utils.defer import deferred_from_coro
 from twisted.internet.defer import inlineCallbacks
 
+from core.exit_codes import MEANINGS, ExitCode
 from crawler.run import (
     CRASHED_EXIT_CODE,
     INTERRUPTED_EXIT_CODE,
@@ -87,6 +88,16 @@ class Command(ScrapyCrawlCommand):
             codes.append(RUN_FAILED_EXIT_CODE)
         # No run at all (nothing to crawl) is not a success either.
         self.exitcode = max((code for code in codes if code is not None), default=RUN_FAILED_EXIT_CODE)
+        # The verdict, last and in one line, where cron mail and a terminal show it (each run's own summary
+        # came before Scrapy's stats).
+        logger.info("Verdict of scrapy crawl %s: exit %d, %s", spider_name, self.exitcode, _meaning(self.exitcode))
+
+
+def _meaning(code: int) -> str:
+    try:
+        return MEANINGS[ExitCode(code)]
+    except ValueError:
+        return "an exit code outside the table"
 
 
 def _reactor() -> Any:
