@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 import sqlite3
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -25,10 +25,19 @@ from sqlite_utils import Database
 
 from core.numbers import MAX_POST_ID, ascii_number
 from core.sanitise import sanitise_html
+from core.urls import domain_of
 from storage import reader as sql
 from storage.links import CAPTURE_OF_LINK
 from storage.report import number_ranges, series_report
-from storage.search import MARK_END, MARK_START, SORTS, filter_choices, search_editions
+from storage.search import (
+    MARK_END,
+    MARK_START,
+    SORTS,
+    filter_choices,
+    only_left_out,
+    search_editions,
+    suggest_searches,
+)
 
 from . import access
 from .diff import edition_entries
@@ -197,6 +206,44 @@ async def edition_view(datasette, request):
     return Response.html(await datasette.render_template("edition.html", context, request=request))
 
 
+# An ISO date as a date field sends it (`2021-11-26`); anything else is no bound.
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# The search's filters as the address names them, with their names in storage.search.
+SEARCH_FILTERS = {
+    "year": "year",
+    "section": "section",
+    "site": "site",
+    "from": "date_from",
+    "to": "date_to",
+    "domain": "domain",
+}
+# How many of the most cited domains the form suggests.
+DOMAIN_SUGGESTIONS = 200
+
+
+def _iso_date(text: str | None) -> str | None:
+    """A real calendar date in ISO form, else None (the filter is left off, and the page says what ran)."""
+    text = (text or "").strip()
+    if not _ISO_DATE.fullmatch(text):
+        return None
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        return None
+
+
+def _domain(text: str | None) -> str | None:
+    """A cited domain as `links.domain` has it: lower case, no `www.`, no port; a whole address is taken
+    for its domain."""
+    text = (text or "").strip().lower()
+    if not text:
+        return None
+    try:
+        return domain_of(text if "://" in text else f"http://{text}") or None
+    except ValueError:  # not an address at all (`[`): no domain has it
+        return text
+
+
 def _search_arguments(request) -> dict:
     args = request.args
     year = args.get("year") or None
@@ -206,31 +253,60 @@ def _search_arguments(request) -> dict:
         "year": ascii_number(year, 9999),
         "section": args.get("section") or None,
         "site": args.get("site") or None,
+        "from": _iso_date(args.get("from")),
+        "to": _iso_date(args.get("to")),
+        "domain": _domain(args.get("domain")),
         "sort": args.get("sort") if args.get("sort") in SORTS else "relevance",
         "page": max(1, ascii_number(page, MAX_PAGE) or 1),
     }
 
 
+def _search_address(asked: dict, *, page: int = 1, text: str | None = None, filters: bool = True) -> str:
+    """The query string of a search: what was asked, on `page`, maybe with other words or no filters."""
+    values = {"q": asked["text"] if text is None else text}
+    if filters:
+        values.update((name, asked[name]) for name in SEARCH_FILTERS)
+    values["sort"] = asked["sort"] if asked["sort"] != "relevance" else None
+    values["page"] = page if page > 1 else None
+    return "?" + urlencode({name: value for name, value in values.items() if value})
+
+
 async def search_view(datasette, request):
     database, db = await _database_with(datasette, request, access.SEARCH_TABLES)
     asked = _search_arguments(request)
+    may_read_links = await access.can_read(datasette, request.actor, database, access.LINK_TABLES)
+    if asked["domain"] and not may_read_links:  # the filter reads the links table: refused as Datasette would
+        await access.ensure_can_read(datasette, request.actor, database, access.LINK_TABLES)
+    filters = {SEARCH_FILTERS[name]: asked[name] for name in SEARCH_FILTERS}
 
     def run(conn: sqlite3.Connection):
-        return search_editions(
+        result = search_editions(
             conn,
             asked["text"],
-            year=asked["year"],
-            section=asked["section"],
-            site=asked["site"],
+            **filters,
             sort=asked["sort"],
             limit=SEARCH_PAGE_SIZE,
             offset=(asked["page"] - 1) * SEARCH_PAGE_SIZE,
-        ), filter_choices(conn)
+        )
+        # Only a search that found nothing at all (not a page past the end) looks for something better.
+        hints = suggest_searches(conn, asked["text"], **filters) if result.query and not result.total else []
+        return result, hints, filter_choices(conn, domains=DOMAIN_SUGGESTIONS if may_read_links else 0)
 
-    result, choices = await db.execute_fn(run)
+    result, suggestions, choices = await db.execute_fn(run)
+    json = request.url_vars.get("format") == "json"
+    page_path = ROUTES.url(datasette, "search", format="json" if json else None, database=database)
+
+    def address(query_string: str) -> str:
+        """The JSON's addresses are absolute (from the request's own scheme and host, under base_url)."""
+        return datasette.absolute_url(request, page_path + query_string) if json else query_string
+
+    def edition_url(hit) -> str:
+        path = ROUTES.url(datasette, "edition", database=database, slug=hit.slug) + hit.anchor()
+        return datasette.absolute_url(request, path) if json else path
+
     hits = [
         {
-            "edition_url": ROUTES.url(datasette, "edition", database=database, slug=hit.slug) + hit.anchor(),
+            "edition_url": edition_url(hit),
             "title": hit.title,
             "number": hit.number,
             "issue_date": hit.issue_date,
@@ -241,40 +317,56 @@ async def search_view(datasette, request):
         }
         for hit in result.hits
     ]
-    if request.url_vars.get("format") == "json":
+    pages = max(1, math.ceil(result.total / SEARCH_PAGE_SIZE))
+    page = asked["page"]
+    next_page = address(_search_address(asked, page=page + 1)) if page < pages else None
+    previous_page = address(_search_address(asked, page=min(page, pages + 1) - 1)) if page > 1 else None
+    hints = [
+        {
+            "text": suggestion.text,
+            "total": suggestion.total,
+            "why": suggestion.why,
+            "without_filters": suggestion.without_filters,
+            "url": address(_search_address(asked, text=suggestion.text, filters=not suggestion.without_filters)),
+        }
+        for suggestion in suggestions
+    ]
+    applied = {name: asked[name] for name in SEARCH_FILTERS if asked[name]}
+    if json:
         for hit in hits:
             hit["snippet"] = str(hit["snippet"])  # the same escaped HTML the page shows
-        return Response.json({"total": result.total, "hits": hits, "query": result.query})
-    pages = max(1, math.ceil(result.total / SEARCH_PAGE_SIZE))
-
-    def page_url(page: int) -> str:
-        kept = {
-            key: value
-            for key, value in (
-                ("q", asked["text"]),
-                ("year", asked["year"]),
-                ("section", asked["section"]),
-                ("site", asked["site"]),
-                ("sort", asked["sort"]),
-            )
-            if value
+        answer = {
+            "total": result.total,
+            "hits": hits,
+            "query": result.query,
+            "filters": applied,
+            "sort": asked["sort"],
+            "page": page,
+            "page_size": SEARCH_PAGE_SIZE,
+            "next": next_page,
+            "previous": previous_page,
         }
-        return "?" + urlencode({**kept, "page": page})
-
+        if result.query is None or not result.total:
+            answer["hints"] = hints
+            answer["only_left_out"] = only_left_out(asked["text"])
+        return Response.json(answer)
     context = {
         "database": database,
         "asked": asked,
         "total": result.total,
+        "query": result.query,
+        "applied": applied,
+        "hints": hints,
+        "only_left_out": only_left_out(asked["text"]),
         "hits": hits,
         "choices": choices,
         "sorts": SORTS,
-        "page": asked["page"],
+        "page": page,
+        "page_size": SEARCH_PAGE_SIZE,
         "pages": pages,
-        "previous_page": page_url(asked["page"] - 1) if asked["page"] > 1 else None,
-        "next_page": page_url(asked["page"] + 1) if asked["page"] < pages else None,
-        "json_url": ROUTES.url(datasette, "search", format="json", database=database)
-        + "?"
-        + urlencode({"q": asked["text"]}),
+        "previous_page": previous_page,
+        "next_page": next_page,
+        "json_url": ROUTES.url(datasette, "search", format="json", database=database) + _search_address(asked),
     }
     return Response.html(await datasette.render_template("search.html", context, request=request))
 

@@ -384,7 +384,7 @@ def test_no_stored_value_can_inject_markup_into_any_page(small_archive, tmp_path
     assert hits
     for hit in hits:
         assert_nothing_injected(f"<div>{hit['snippet']}</div>", "search.json")
-        assert hit["edition_url"].startswith(f"/-/edition/{db}/")
+        assert hit["edition_url"].startswith(f"http://localhost/-/edition/{db}/")
     feed = get(f"/-/editions/{db}.atom").content
     root = etree.fromstring(feed, etree.XMLParser(recover=False, resolve_entities=False))
     titles = {r["title"] for r in rows(database, "SELECT title FROM editions")}
