@@ -310,6 +310,7 @@ async def search_view(datasette, request):
             "title": hit.title,
             "number": hit.number,
             "issue_date": hit.issue_date,
+            "day": hit.day,
             "sites": hit.sites,
             "snippet": highlighted(hit.snippet),
             "section": hit.section,

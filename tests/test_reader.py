@@ -168,6 +168,19 @@ def test_search_filters_by_year_section_and_site(datasette, archive):
         "Tir*",
         "Tirana;",
         "💥",
+        "camp -",
+        "-*",
+        "**",
+        '-"',
+        '"camp"*',
+        "Alban**",
+        "-(iraq)",
+        '"*"',
+        'NEAR("camp" "Ashraf", 2)',
+        "camp NEAR iraq",
+        "-camp -iraq",
+        "camp OR -iraq",
+        "(camp) -(iraq*)",
     ],
 )
 def test_whatever_a_reader_types_answers_never_a_400(datasette, query):
@@ -193,6 +206,123 @@ def test_a_hit_links_to_its_entry_on_its_edition_page(datasette):
     address = urlsplit(hit["edition_url"])
     assert (address.scheme, address.netloc) == ("http", "localhost")  # absolute, from the request's own host
     assert f'id="{address.fragment}"' in datasette(address.path).text
+
+
+def marked(hit: dict) -> list[str]:
+    """The words a hit's snippet highlights, lower case."""
+    return [word.lower() for word in re.findall(r"<mark>(.*?)</mark>", hit["snippet"])]
+
+
+def every_hit(datasette, query: str, **filters) -> tuple[dict, list[dict]]:
+    """The first JSON page of a search, and every hit of every page, by following `next` to the end."""
+    first = page = search(datasette, query, **filters)
+    hits = list(page["hits"])
+    while page["next"]:
+        address = urlsplit(page["next"])
+        assert (address.scheme, address.netloc) == ("http", "localhost")  # absolute
+        page = datasette(f"{address.path}?{address.query}").json()
+        assert 0 < len(page["hits"]) <= page["page_size"]
+        hits += page["hits"]
+    return first, hits
+
+
+def entry_of(archive, hit: dict) -> dict | None:
+    """The entry a hit links (None: a title or headline hit)."""
+    fragment = urlsplit(hit["edition_url"]).fragment
+    if not fragment:
+        return None
+    return rows(archive, "SELECT id, text FROM entries WHERE id = ?", [int(fragment.removeprefix("entry-"))])[0]
+
+
+def test_a_star_ends_a_word_that_longer_words_begin_with(datasette):
+    assert search(datasette, "Alban")["total"] == 0  # no word of the archive is "Alban" itself
+    found, hits = every_hit(datasette, "Alban*")
+    assert found["total"] == len(hits) > 0
+    words = {word for hit in hits for word in marked(hit)}
+    assert {"albania", "albanian"} <= words and all(word.startswith("alban") for word in words)
+    assert found["query"] == '"Alban"*'
+
+
+def test_a_dash_leaves_a_word_out_and_it_is_never_highlighted(datasette, archive):
+    camp = search(datasette, "camp")["total"]
+    both = search(datasette, "camp iraq")["total"]
+    found, hits = every_hit(datasette, "camp -iraq")
+    assert 0 < found["total"] < camp and both > 0
+    assert found["total"] + both == camp  # each hit for camp either names Iraq or not
+    assert all("iraq" not in marked(hit) and "camp" in " ".join(marked(hit)) for hit in hits)
+    texts = [entry["text"] for entry in (entry_of(archive, hit) for hit in hits) if entry]
+    assert texts and not any(re.search(r"\biraq\b", text, re.IGNORECASE) for text in texts)
+    # a left-out phrase, and several left out, the same way
+    assert search(datasette, 'camp -"camp Ashraf"')["total"] < camp
+    assert search(datasette, "camp -iraq -ashraf")["total"] <= found["total"]
+
+
+def test_a_search_that_finds_nothing_says_what_ran_and_what_would_find_something(datasette):
+    nothing = search(datasette, "Alban")
+    assert nothing["hits"] == [] and nothing["next"] is None
+    hint = nothing["hints"][0]
+    assert hint["text"] == "Alban*" and hint["total"] == search(datasette, "Alban*")["total"]
+    address = urlsplit(hint["url"])
+    assert datasette(f"{address.path}?{address.query}").json()["total"] == hint["total"]
+    page = datasette("/-/search/archive?q=Alban").text
+    assert 'class="searched">Searched for <code>&#34;Alban&#34;</code>' in page
+    assert f'<a href="?q=Alban%2A">Alban*</a>: {hint["total"]} hits' in page
+    # a filter that leaves nothing: the same search without it
+    filtered = search(datasette, "Albania", **{"from": "2999-01-01"})
+    assert filtered["total"] == 0 and filtered["filters"] == {"from": "2999-01-01"}
+    unfiltered = next(hint for hint in filtered["hints"] if hint["without_filters"])
+    assert unfiltered["total"] == search(datasette, "Albania")["total"] and "from=" not in unfiltered["url"]
+    # words only to leave out: nothing to search for, and the page says so
+    assert search(datasette, "-iraq")["only_left_out"] is True
+    assert "Only words to leave out" in datasette("/-/search/archive?q=-iraq").text
+
+
+def test_a_date_range_keeps_the_editions_of_those_days(datasette, archive):
+    days = sorted(
+        row["day"]
+        for row in rows(archive, "SELECT coalesce(issue_date, substr(first_published, 1, 10)) AS day FROM editions")
+    )
+    middle = days[len(days) // 2]
+    everything = every_hit(datasette, "MEK")[1]
+    since = every_hit(datasette, "MEK", **{"from": middle})[1]
+    until = every_hit(datasette, "MEK", to=middle)[1]
+    assert since and until and all(hit["day"] >= middle for hit in since) and all(hit["day"] <= middle for hit in until)
+    on_the_day = [hit for hit in everything if hit["day"] == middle]
+    assert len(since) + len(until) == len(everything) + len(on_the_day)  # both bounds are included
+    one_day = search(datasette, "MEK", **{"from": middle, "to": middle})
+    assert one_day["total"] == len(on_the_day) and one_day["filters"] == {"from": middle, "to": middle}
+    # not a date: no bound (and the answer says which filters ran)
+    assert search(datasette, "MEK", **{"from": "2021-02-30", "to": "yesterday"})["filters"] == {}
+    form = datasette(f"/-/search/archive?q=MEK&from={middle}").text
+    assert f'name="from" value="{middle}"' in form
+
+
+def test_the_domain_filter_keeps_the_entries_that_cite_it(datasette, archive):
+    domain = rows(archive, "SELECT domain FROM links WHERE domain LIKE '%.%' GROUP BY domain ORDER BY count(*) DESC")[
+        0
+    ]["domain"]
+    citing = {row["entry_id"] for row in rows(archive, "SELECT entry_id FROM links WHERE domain = ?", [domain])}
+    found, hits = every_hit(datasette, "the", domain=domain)
+    assert found["total"] > 0 and found["filters"] == {"domain": domain}
+    assert all(entry_of(archive, hit)["id"] in citing for hit in hits)  # an entry hit each, citing the domain
+    # as a reader may type it: with www., in capitals, as a whole address
+    for typed in (f"www.{domain}", domain.upper(), f"https://www.{domain}/some/page"):
+        assert search(datasette, "the", domain=typed)["total"] == found["total"], typed
+    assert search(datasette, "the", domain="no-such-domain.example")["total"] == 0
+    form = datasette(f"/-/search/archive?q=the&domain={domain}").text
+    assert f'name="domain" value="{domain}"' in form and f'<option value="{domain}">' in form
+
+
+def test_the_json_pages_through_every_hit_once(datasette):
+    first, hits = every_hit(datasette, "MEK", sort="newest")
+    assert first["page_size"] == 20 and first["total"] > 2 * first["page_size"]
+    addresses = [hit["edition_url"] for hit in hits]
+    assert len(addresses) == len(set(addresses)) == first["total"]
+    assert [hit["day"] or "" for hit in hits] == sorted((hit["day"] or "" for hit in hits), reverse=True)
+    assert "sort=newest" in first["next"] and "page=2" in first["next"]
+    last_page = -(-first["total"] // first["page_size"])
+    past_the_end = search(datasette, "MEK", page=last_page + 1)
+    assert past_the_end["hits"] == [] and past_the_end["next"] is None and "hints" not in past_the_end
 
 
 def _fts_table() -> sqlite3.Connection:
@@ -247,6 +377,10 @@ def test_the_query_keeps_words_phrases_and_operators():
     assert fts_query("NOT MEK AND") == '"MEK"'
     assert fts_query('a "b c') == '"a" "b" "c"'
     assert fts_query("( ) -- ") is None and fts_query("") is None
+    assert fts_query("Alban* -iraq") == '("Alban"*) NOT "iraq"'
+    assert fts_query('camp OR tent -"camp Ashraf" --x') == '("camp" OR "tent") NOT "camp Ashraf" NOT "x"'
+    assert fts_query("-iraq") is None and fts_query("* - -*") is None
+    assert fts_query("al-monitor Tir*ana") == '"al-monitor" "Tir*ana"'  # a dash or star inside is only text
 
 
 # --- 3. navigation ---------------------------------------------------------------------------------

@@ -51,7 +51,9 @@ def local_addresses(page_url: str, response, *, reader_links_only: bool = False)
         found = [link.get("href") for link in root.iter(f"{atom}link")]
         found += [element.text for element in root.iter(f"{atom}id")]
     elif "json" in response.headers["content-type"]:
-        found = [hit["edition_url"] for hit in response.json()["hits"]]
+        answer = response.json()
+        found = [hit["edition_url"] for hit in answer["hits"]]
+        found += [answer[key] for key in ("next", "previous") if answer.get(key)]  # absolute, under the prefix
     elif "html" in response.headers["content-type"]:
         page = html.fromstring(response.text)
         if reader_links_only:
