@@ -14,6 +14,8 @@ from datasette.utils.asgi import Forbidden
 DIGEST_TABLES = ("digests", "entries", "editions")
 EDITION_TABLES = ("editions", "digests", "entries")
 SEARCH_TABLES = ("editions", "digests", "entries")
+# The search's filter by cited domain, and the domains it suggests.
+DOMAIN_FILTER_TABLES = ("links",)
 REPORT_TABLES = ("editions", "digests", "crawl_runs", "failures", "digest_urls")
 FEED_TABLES = ("editions",)
 # Link health beside an entry's links, and our captures of linked pages.

@@ -274,9 +274,9 @@ def _search_address(asked: dict, *, page: int = 1, text: str | None = None, filt
 async def search_view(datasette, request):
     database, db = await _database_with(datasette, request, access.SEARCH_TABLES)
     asked = _search_arguments(request)
-    may_read_links = await access.can_read(datasette, request.actor, database, access.LINK_TABLES)
+    may_read_links = await access.can_read(datasette, request.actor, database, access.DOMAIN_FILTER_TABLES)
     if asked["domain"] and not may_read_links:  # the filter reads the links table: refused as Datasette would
-        await access.ensure_can_read(datasette, request.actor, database, access.LINK_TABLES)
+        await access.ensure_can_read(datasette, request.actor, database, access.DOMAIN_FILTER_TABLES)
     filters = {SEARCH_FILTERS[name]: asked[name] for name in SEARCH_FILTERS}
 
     def run(conn: sqlite3.Connection):

@@ -146,6 +146,18 @@ def test_a_private_table_keeps_its_page_and_its_data_from_the_reader(archive):
         assert private_editions(path, actor=ACTOR).status_code == 200, path
 
 
+def test_the_domain_filter_is_refused_whom_the_links_table_is_refused(archive):
+    """The links table private: the search answers, suggests no domain, and refuses the domain filter."""
+    domain = rows(archive, "SELECT domain FROM links LIMIT 1")[0]["domain"]
+    get = client([archive], {"databases": {"archive": {"tables": {"links": {"allow": ACTOR}}}}})
+    anonymous = get("/-/search/archive?q=MEK")
+    assert anonymous.status_code == 200 and "<datalist" not in anonymous.text
+    assert get(f"/-/search/archive.json?q=MEK&domain={domain}").status_code == 403
+    allowed = get("/-/search/archive?q=MEK", actor=ACTOR)
+    assert allowed.status_code == 200 and f'<option value="{domain}">' in allowed.text
+    assert get(f"/-/search/archive.json?q=MEK&domain={domain}", actor=ACTOR).status_code == 200
+
+
 def test_a_private_archive_is_never_named_on_the_pages_of_another(archive, tmp_path):
     secret = tmp_path / "secretarchive.db"
     copy_database(archive, secret)
