@@ -251,4 +251,6 @@ def test_a_redirect_to_another_host_waits_for_that_hosts_turn(tmp_path):
         arrivals = sorted(arrival for _, arrival in web.requests_to("b.test"))
         assert sorted(path for path, _ in web.requests_to("b.test")) == ["/r", "/robots.txt", "/x1", "/x2"]
     gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:], strict=False)]
-    assert min(gaps) >= delay - 0.05, gaps
+    # Without its own slot the redirect arrived about 15 ms beside b.test's own request; with it, a delay
+    # apart, less the arrival jitter of a loaded machine (0.49 s seen for 0.6 s).
+    assert min(gaps) >= delay * 0.6, gaps
