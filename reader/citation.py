@@ -92,8 +92,8 @@ class Citation:
         """APA 7 for a web page with no named author: title, date, site, URL; then the archived copy."""
         title = self.title.strip().rstrip(".") or "Untitled"
         where = f" {self.original_url}" if self.original_url else ""
-        archived = f" Archived on {_long_date(self.archived_on)}" if self.archived_on else " Archived"
-        return f"{title}. ({_apa_date(self.published)}). {self.publisher}.{where}{archived} at {self.permalink}"
+        archived = f"archived on {_long_date(self.archived_on)}, at" if self.archived_on else "archived at"
+        return f"{title}. ({_apa_date(self.published)}). {self.publisher}.{where} ({archived} {self.permalink})"
 
     @property
     def bibtex(self) -> str:
