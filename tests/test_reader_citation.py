@@ -9,12 +9,12 @@ import re
 import sqlite3
 from datetime import date
 
+import pytest
 from datasette.app import Datasette
 from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree, html
 
-import pytest
 from reader.citation import bibtex_url, bibtex_value, tag_uri
 from storage.export import copy_database
 

@@ -418,7 +418,8 @@ def test_no_stored_value_can_inject_markup_into_any_page(small_archive, tmp_path
         assert_nothing_injected(response.text, path)
         if path.startswith(("/-/edition/", "/-/digest/")) and response.status_code == 200:
             kind, key = path.split("/")[2], tilde_decode(path.rsplit("/", 1)[1])
-            query = "SELECT title FROM editions WHERE slug = ?" if kind == "edition" else "SELECT title FROM digests WHERE id = ?"
+            table, column = ("editions", "slug") if kind == "edition" else ("digests", "id")
+            query = f"SELECT title FROM {table} WHERE {column} = ?"
             assert_citation_intact(response.text, rows(database, query, [key])[0]["title"], path)
     hits = get(f"/-/search/{db}.json?q=MEK").json()["hits"]
     assert hits
