@@ -5,7 +5,8 @@ the table `ROUTES` at the end: each with its path, its view and what a reader do
 derives the router's patterns and every address the reader makes from it; docs/reading.md lists them
 from it (`make docs`). An edition's address lasts (`digest-213`, `digest-213-2`, `2019-09-20`); an old
 address by row id redirects to it. Captures are reader/links.py's: each link of an entry is marked with
-its state (core.link_status) and a dead link offers our capture or its archived copy.
+its state (core.link_status) and a dead link offers our capture or its archived copy. The edition page and the
+reading view are citable (reader/citation.py): entry permalinks, a citation block, canonical and Highwire tags.
 """
 
 from __future__ import annotations
@@ -353,12 +354,12 @@ async def editions_feed(datasette, request):
     size = sql.FEED_PAGE_SIZE
     rows = await _all(db, sql.EDITIONS_FOR_FEED, {"limit": size, "offset": (page - 1) * size})
     total = (await _one(db, sql.EDITION_COUNT))["n"]
-    feed_id = datasette.absolute_url(request, ROUTES.url(datasette, "feed", database=database))
-    links = [("self", feed_id + (f"?page={page}" if page > 1 else "")), ("first", feed_id)]
+    feed_url = datasette.absolute_url(request, ROUTES.url(datasette, "feed", database=database))
+    links = [("self", feed_url + (f"?page={page}" if page > 1 else "")), ("first", feed_url)]
     if page * size < total:
-        links.append(("next", f"{feed_id}?page={page + 1}"))
+        links.append(("next", f"{feed_url}?page={page + 1}"))
     if page > 1:
-        links.append(("previous", f"{feed_id}?page={page - 1}"))
+        links.append(("previous", f"{feed_url}?page={page - 1}"))
     entries = []
     for row in rows:
         summary = " · ".join(
