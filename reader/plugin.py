@@ -5,7 +5,8 @@ the table `ROUTES` at the end: each with its path, its view and what a reader do
 derives the router's patterns and every address the reader makes from it; docs/reading.md lists them
 from it (`make docs`). An edition's address lasts (`digest-213`, `digest-213-2`, `2019-09-20`); an old
 address by row id redirects to it. Captures are reader/links.py's: each link of an entry is marked with
-its state (core.link_status) and a dead link offers our capture or its archived copy.
+its state (core.link_status) and a dead link offers our capture or its archived copy. The edition page and the
+reading view are citable (reader/citation.py): entry permalinks, a citation block, canonical and Highwire tags.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from storage.search import (
 )
 
 from . import access
+from .citation import Citation, bibtex_key, day_of, tag_uri
 from .diff import edition_entries
 from .links import link_css, link_states, mark_links, read_capture, web_address
 from .metadata import archive_queries, database_metadata, instance_metadata
@@ -145,11 +147,27 @@ async def digest_view(datasette, request):
         return ROUTES.url(datasette, "digest", database=database, id=other) if other else None
 
     slug = digest["edition_slug"]
+    edition_url = ROUTES.url(datasette, "edition", database=database, slug=slug) if slug else None
+    # A post cites as itself, at its edition's lasting address (a post of no edition: its own address).
+    permalink = datasette.absolute_url(
+        request, edition_url or ROUTES.url(datasette, "digest", database=database, id=digest_id)
+    )
+    citation = Citation(
+        title=digest["title"] or "",
+        publisher=digest["site"],
+        published=day_of(digest["published"] or digest["issue_date"]),
+        original_url=digest["original_url"],
+        archived_on=day_of(digest["first_seen"]),
+        permalink=permalink,
+        key=bibtex_key(database, slug or f"post-{digest_id}"),
+    )
     context = {
         "database": database,
         "digest": digest,
         "sections": sections,
-        "edition_url": ROUTES.url(datasette, "edition", database=database, slug=slug) if slug else None,
+        "edition_url": edition_url,
+        "citation": citation,
+        "feed_url": ROUTES.url(datasette, "feed", database=database),
         "previous_url": digest_url(neighbours["previous_id"]),
         "next_url": digest_url(neighbours["next_id"]),
         "link_css": link_css(),
@@ -180,8 +198,12 @@ async def edition_view(datasette, request):
     def capture_url(target_id: int) -> str:
         return ROUTES.url(datasette, "capture", database=database, id=target_id)
 
-    for entry in entries:
+    # Each entry's permalink is its place in the edition (`#item-3`): the same on every serving, and across
+    # re-crawls while the posts stay as they are (row ids, the `#entry-<id>` anchors search links to, are
+    # renumbered whenever a changed post is written again).
+    for number, entry in enumerate(entries, start=1):
         entry["html"] = mark_links(str(entry["html"]), sources[0]["url"], states, capture_url)
+        entry["number"] = number
     neighbours = await _one(db, sql.EDITION_NEIGHBOURS, {"day": edition["day"], "slug": slug})
 
     def neighbour(which: str) -> dict | None:
@@ -193,9 +215,22 @@ async def edition_view(datasette, request):
             "title": neighbours[f"{which}_title"],
         }
 
+    permalink = datasette.absolute_url(request, ROUTES.url(datasette, "edition", database=database, slug=slug))
+    first = sources[0] if sources else {}
+    citation = Citation(
+        title=edition["title"] or "",
+        publisher=first.get("site") or edition["sites"] or "",  # the site its original URL is on
+        published=day_of(edition["first_published"] or edition["issue_date"]),
+        original_url=first.get("original_url"),
+        archived_on=day_of(edition["first_seen"]),
+        permalink=permalink,
+        key=bibtex_key(database, slug),
+    )
     context = {
         "database": database,
         "edition": edition,
+        "citation": citation,
+        "feed_url": ROUTES.url(datasette, "feed", database=database),
         "sources": sources,
         "entries": entries,
         "differs": any(entry["change"] != "same" for entry in entries),
@@ -412,12 +447,12 @@ async def editions_feed(datasette, request):
     size = sql.FEED_PAGE_SIZE
     rows = await _all(db, sql.EDITIONS_FOR_FEED, {"limit": size, "offset": (page - 1) * size})
     total = (await _one(db, sql.EDITION_COUNT))["n"]
-    feed_id = datasette.absolute_url(request, ROUTES.url(datasette, "feed", database=database))
-    links = [("self", feed_id + (f"?page={page}" if page > 1 else "")), ("first", feed_id)]
+    feed_url = datasette.absolute_url(request, ROUTES.url(datasette, "feed", database=database))
+    links = [("self", feed_url + (f"?page={page}" if page > 1 else "")), ("first", feed_url)]
     if page * size < total:
-        links.append(("next", f"{feed_id}?page={page + 1}"))
+        links.append(("next", f"{feed_url}?page={page + 1}"))
     if page > 1:
-        links.append(("previous", f"{feed_id}?page={page - 1}"))
+        links.append(("previous", f"{feed_url}?page={page - 1}"))
     entries = []
     for row in rows:
         summary = " · ".join(
@@ -431,10 +466,10 @@ async def editions_feed(datasette, request):
             )
             if part
         )
+        url = datasette.absolute_url(request, ROUTES.url(datasette, "edition", database=database, slug=row["slug"]))
         entry = {
-            "id": datasette.absolute_url(
-                request, ROUTES.url(datasette, "edition", database=database, slug=row["slug"])
-            ),
+            "id": tag_uri(database, "edition", row["slug"]),  # the same whichever host serves the feed
+            "url": url,
             "title": row["title"] or "",
             "published": _atom_time(row["first_published"] or row["issue_date"] or row["first_seen"]),
             "updated": _atom_time(row["updated"]),
@@ -442,7 +477,7 @@ async def editions_feed(datasette, request):
         }
         entries.append({key: _xml_text(value) for key, value in entry.items()})
     feed = {
-        "id": _xml_text(feed_id),
+        "id": _xml_text(tag_uri(database, "editions")),
         "title": _xml_text(f"Editions of the digest: {database}"),
         "updated": max((entry["updated"] for entry in entries), default="1970-01-01T00:00:00Z"),
         "links": [(rel, _xml_text(href)) for rel, href in links],

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from datasette.app import Datasette
-from datasette.utils import tilde_encode
+from datasette.utils import tilde_decode, tilde_encode
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from lxml import etree, html
@@ -277,6 +277,10 @@ HOSTILE = [
     "%22",
     " ",
     "é",
+    "}, note = {XSS",  # BibTeX: a title that would close its field and open another
+    "\\",
+    "{",
+    "\\url{XSS}",
 ]
 hostile_text = st.lists(st.sampled_from(HOSTILE) | st.text("ab<>\"'&;: ", max_size=3), min_size=1, max_size=5).map(
     "".join
@@ -285,9 +289,10 @@ hostile_url = st.tuples(
     st.sampled_from(["javascript:", " javascript:", "data:text/html,", "http://x.test/"]), hostile_text
 ).map("".join)
 # A file name: Datasette opens a file by an SQLite URI, so a name with `%`, `?` or `#` cannot be served at all
-# (nor one with a slash or a NUL, or a leading dot, which hides it); anything else may be.
+# (nor one with a slash or a NUL, or a leading dot, which hides it); anything else may be. The BibTeX
+# strings are for stored values: a name only reaches a BibTeX key, which takes letters and digits only.
 hostile_name = st.lists(
-    st.sampled_from([h for h in HOSTILE if not set(h) & set("/%?#")]) | st.text("ab", min_size=1, max_size=2),
+    st.sampled_from([h for h in HOSTILE if not set(h) & set("/%?#{}\\")]) | st.text("ab", min_size=1, max_size=2),
     min_size=1,
     max_size=4,
 ).map(lambda parts: "a" + "".join(parts))
@@ -350,6 +355,37 @@ def make_hostile(database: Path, text, url) -> None:
     connection.close()
 
 
+def bibtex_fields(record: str) -> list[tuple[str, str]]:
+    """The fields of one BibTeX record as a BibTeX reader splits them: a value runs to its closing brace,
+    a backslash escaping the character after it."""
+    head = re.match(r"@misc\{[\w:-]+,\n", record)
+    assert head, record
+    fields, at = [], head.end()
+    while (found := re.compile(r"\s*(\w+) = \{").match(record, at)) is not None:
+        depth, at = 1, found.end()
+        while depth:
+            character = record[at]
+            if character == "\\":
+                at += 1
+            elif character in "{}":
+                depth += 1 if character == "{" else -1
+            at += 1
+        fields.append((found[1], record[found.end() : at - 1]))
+        assert record[at] == ",", record
+        at += 1
+    assert record[at:].strip() == "}", record
+    return fields
+
+
+def assert_citation_intact(page: str, title: str, where: str) -> None:
+    """The Highwire tags carry the stored title as it is, and the BibTeX record keeps its fields."""
+    root = html.fromstring(page)
+    assert root.xpath('//head/meta[@name="citation_title"]/@content') == [title], where
+    names = [name for name, _ in bibtex_fields(root.xpath('string(//pre[@class="bibtex"])'))]
+    assert names[:3] == ["title", "publisher", "howpublished"] and names[-1] == "note", (where, names)
+    assert len(names) == len(set(names)), (where, names)
+
+
 def assert_nothing_injected(page: str, where: str) -> None:
     root = html.fromstring(page)
     for element in root.iter():
@@ -392,6 +428,11 @@ def test_no_stored_value_can_inject_markup_into_any_page(small_archive, tmp_path
         response = get(path)
         assert response.status_code in (200, 404), (path, response.status_code, response.text[:500])
         assert_nothing_injected(response.text, path)
+        if path.startswith(("/-/edition/", "/-/digest/")) and response.status_code == 200:
+            kind, key = path.split("/")[2], tilde_decode(path.rsplit("/", 1)[1])
+            table, column = ("editions", "slug") if kind == "edition" else ("digests", "id")
+            query = f"SELECT title FROM {table} WHERE {column} = ?"
+            assert_citation_intact(response.text, rows(database, query, [key])[0]["title"], path)
     hits = get(f"/-/search/{db}.json?q=MEK").json()["hits"]
     assert hits
     for hit in hits:
