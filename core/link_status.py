@@ -3,12 +3,18 @@
     answer or failure ──► status_of_answer / status_of_failure ──► one status per check
     the link's state + this check ──► next_state ──► failures in a row, first failing, last good, dead
 
+    a link's state after a check + its last lookup + a clock ──► lookup_due ──► ask a CDX API for a copy now?
+
 A single failing check says little (a host down for an hour, a deploy, a rate limit); a link is
 `dead` only after `DeadRule.failures` failing checks in a row spanning at least `DeadRule.days`.
 `blocked` and `disallowed` say nothing about the page (it may be there, we may not look): they
 neither count as failures nor end a run of them. `unchecked` likewise. `refused` (the link, or a
 redirect of it, points into a private network: `core.netguard`) says nothing either, and a link
 refused is not dead whatever earlier checks said: it is never looked up in a web archive.
+
+A copy in a web archive is looked up sooner than a link is called dead: at its first failing check (a
+first run over an old archive, where many links are long gone, finds their copies at once), then at most
+once per recheck period (`lookup_due`). Being dead still waits for the `DeadRule`'s confirmation.
 """
 
 from __future__ import annotations
@@ -286,6 +292,37 @@ def next_state(state: LinkState, status: str, checked_at: datetime, rule: DeadRu
         last_ok_at=state.last_ok_at,
         dead_since=dead_since,
     )
+
+
+def lookup_due(
+    state: LinkState,
+    *,
+    now: datetime,
+    last_lookup_at: str | None,
+    has_copy: bool,
+    has_capture: bool,
+    every_days: float,
+    dead_every_days: float,
+) -> bool:
+    """Whether to ask a web archive for a copy of a link in this state (after this run's check) now.
+
+    A link is looked up from its first failing check, not only once dead: one failure says little about
+    the link, but a lookup costs one polite request and finds the copy a reader needs while the link is
+    down. A dead link whose last check said nothing (`blocked`) is still looked up; a `refused` one never
+    (it is never failing nor dead). Not when we hold our own capture or a copy was found, and at most once
+    per recheck period, `every_days` (`dead_every_days` for a dead link), whatever the last lookup found.
+    """
+    if not (state.dead or status_named(state.status).failing):
+        return False
+    if has_copy or has_capture:
+        return False
+    if last_lookup_at is None:
+        return True
+    last = datetime.fromisoformat(last_lookup_at)
+    if last.tzinfo is None:  # storage writes UTC times; one without an offset is UTC too
+        last = last.replace(tzinfo=now.tzinfo)
+    period = timedelta(days=dead_every_days if state.dead else every_days)
+    return now - last >= period
 
 
 def _is_home_page(url: str) -> bool:

@@ -4,7 +4,7 @@ link check reads and writes link health instead of digests, and counts its check
 
     spider (from_crawler) ──► LinkCheck.open(crawler)      lock, sync link_targets, the links due
     spider callbacks       ──► run.judge(id, status)       the link's state after this check (pure rule)
-                           ──► run.lookup_due(id, state)   whether to ask the CDX API for a copy
+                           ──► run.lookup_due(id, state)   whether to ask the CDX API for a copy (pure rule)
     pipelines              ──► owner.store(item)           check row, state, WARC capture, copy found
     spider_closed          ──► owner.close(reason)         CDXJ index of the captures, verdict, lock
 
@@ -23,7 +23,7 @@ import logging
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from scrapy import Request
 from scrapy.utils.defer import deferred_from_coro
@@ -31,7 +31,7 @@ from sqlite_utils import Database
 
 import storage
 from core.items import ArchivedCopyLookup, LinkChecked, LinkPage, PageFailure
-from core.link_status import DeadRule, LinkState, is_capturable, next_state, within_host_cap
+from core.link_status import DeadRule, LinkState, is_capturable, lookup_due, next_state, within_host_cap
 from crawler.run import USAGE_EXIT_CODE, RunOwner, RunRefused, Write
 from storage import links as link_store
 from storage.captures import CaptureStore, captures_folder, payload_digest
@@ -188,14 +188,19 @@ class LinkCheck:
         return state
 
     def lookup_due(self, target_id: int, state: LinkState) -> str | None:
-        """For a dead link with no capture and no copy found, whose last lookup is older than its recheck
-        period: the date (ISO, maybe empty) the copy must not be later than. None: no lookup now."""
+        """Whether to ask the CDX API for a copy of this link now (`core.link_status.lookup_due`): the date
+        (ISO, maybe empty) the copy must not be later than; None: no lookup now."""
         link = self.due[target_id]
-        if not state.dead or link.capture_digest or link.has_copy:
-            return None
-        if link.lookup_at and link.lookup_at > (self.now - timedelta(days=self.every_days)).isoformat():
-            return None
-        return link.cited_on or ""
+        due = lookup_due(
+            state,
+            now=self.now,
+            last_lookup_at=link.lookup_at,
+            has_copy=link.has_copy,
+            has_capture=link.capture_digest is not None,
+            every_days=self.every_days,
+            dead_every_days=self.dead_every_days,
+        )
+        return (link.cited_on or "") if due else None
 
     def crashed(self, error: BaseException, url: str | None, doing: str) -> None:
         """An exception the spider caught where Scrapy would not report it: the run's (see RunOwner.crashed)."""

@@ -141,7 +141,7 @@ def record_capture(db: Database, target_id: int, *, warc: str, offset: int, dige
 
 
 def record_lookup(db: Database, target_id: int, *, copy_url: str | None, note: str | None, at: str) -> None:
-    """A CDX lookup for a dead link: the copy's replay URL, or why there is none (yet)."""
+    """A CDX lookup for a failing or dead link: the copy's replay URL, or why there is none (yet)."""
     db.execute(
         "UPDATE link_targets SET archived_copy = coalesce(?, archived_copy), lookup_at = ?, lookup_note = ? "
         "WHERE id = ?",

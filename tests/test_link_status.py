@@ -16,6 +16,7 @@ from core.link_status import (
     Effect,
     LinkState,
     Look,
+    lookup_due,
     next_state,
     shown_state,
     status_of_answer,
@@ -111,6 +112,51 @@ def test_blocked_and_disallowed_neither_count_nor_end_a_run_of_failures():
     state = next_state(state, "gone", T0 + timedelta(days=8), RULE)
     assert state.dead and state.failures == 2
     assert not next_state(LinkState(), "blocked", T0, RULE).dead
+
+
+def _lookup(state: LinkState, now: datetime, last: datetime | None = None, **known: bool) -> bool:
+    return lookup_due(
+        state,
+        now=now,
+        last_lookup_at=last.isoformat() if last else None,
+        has_copy=known.get("has_copy", False),
+        has_capture=known.get("has_capture", False),
+        every_days=30,
+        dead_every_days=90,
+    )
+
+
+@pytest.mark.parametrize("status", [name for name, status in STATUSES.items() if status.failing])
+def test_a_copy_is_looked_up_at_the_first_failing_check_before_the_link_is_dead(status):
+    state = next_state(LinkState(), status, T0, RULE)
+    assert not state.dead and _lookup(state, T0)
+    # Not again within the recheck period, whatever the lookup found; again once it has passed.
+    assert not _lookup(state, T0 + timedelta(days=29), last=T0)
+    assert _lookup(state, T0 + timedelta(days=30), last=T0)
+    # Never when a copy was found or we hold our own capture.
+    assert not _lookup(state, T0, has_copy=True) and not _lookup(state, T0, has_capture=True)
+
+
+def test_no_lookup_for_a_link_that_answers_says_nothing_or_is_refused():
+    for status in ("ok", "blocked", "disallowed", "unchecked", "refused"):
+        assert not _lookup(next_state(LinkState(), status, T0, RULE), T0), status
+    # A dead link refused on its next check (it now points into a private network) is never looked up.
+    dead = next_state(next_state(LinkState(), "gone", T0, RULE), "gone", T0 + timedelta(days=8), RULE)
+    assert dead.dead and not _lookup(next_state(dead, "refused", T0 + timedelta(days=9), RULE), T0)
+
+
+def test_a_dead_link_is_looked_up_once_per_dead_recheck_period_even_when_its_last_check_said_nothing():
+    dead = next_state(next_state(LinkState(), "gone", T0, RULE), "gone", T0 + timedelta(days=8), RULE)
+    assert not _lookup(dead, T0 + timedelta(days=8), last=T0)  # looked up at the first failure, 8 days ago
+    assert not _lookup(dead, T0 + timedelta(days=89), last=T0)  # the dead period (90), not the other (30)
+    assert _lookup(dead, T0 + timedelta(days=90), last=T0)
+    blocked = next_state(dead, "blocked", T0 + timedelta(days=100), RULE)
+    assert blocked.dead and _lookup(blocked, T0 + timedelta(days=100), last=T0)
+    # A lookup time stored without an offset is UTC.
+    assert not lookup_due(
+        dead, now=T0 + timedelta(days=1), last_lookup_at=T0.replace(tzinfo=None).isoformat(),
+        has_copy=False, has_capture=False, every_days=30, dead_every_days=90,
+    )  # fmt: skip
 
 
 # --- the statuses, defined once ---------------------------------------------------------------------
