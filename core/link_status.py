@@ -33,6 +33,7 @@ class Effect(Enum):
     FAILING = "counts towards dead"
     NEUTRAL = "neither counts nor ends a run of failures; a dead link stays dead"
     REFUSED = "ends a run of failures; never dead, never looked up in a web archive"
+    OWN = "not checked: a post on the archive's own sites; never failing, dead or looked up"
 
 
 class Look(Enum):
@@ -141,6 +142,13 @@ STATUSES: dict[str, LinkStatus] = {
             Look.PLAIN,
         ),
         LinkStatus(
+            "own",
+            "a post on a site of the archive's own digests (its origin is a stored digest's): not checked",
+            "a post of this archive's sites",
+            Effect.OWN,
+            Look.PLAIN,
+        ),
+        LinkStatus(
             "unchecked",
             "not checked yet, or the check could not say (another status code, a body over the cap)",
             "not checked yet",
@@ -158,7 +166,7 @@ DEAD = LinkStatus(
     Look.STRUCK,
 )
 # The names the code writes (storage's SQL takes them as parameters).
-OK, UNCHECKED, REFUSED = (STATUSES[name].name for name in ("ok", "unchecked", "refused"))
+OK, UNCHECKED, REFUSED, OWN = (STATUSES[name].name for name in ("ok", "unchecked", "refused", "own"))
 # The failing statuses, in the docs' order (the settings' help names them).
 FAILING = tuple(name for name, status in STATUSES.items() if status.failing)
 
@@ -276,6 +284,8 @@ def next_state(state: LinkState, status: str, checked_at: datetime, rule: DeadRu
         return LinkState(status=status, last_ok_at=at)
     if effect is Effect.REFUSED:  # never fetched, so never failing nor dead: nothing to look up a copy of
         return LinkState(status=status, last_ok_at=state.last_ok_at)
+    if effect is Effect.OWN:  # the archive's own posts: not a link elsewhere on the web that can rot
+        return LinkState(status=status)
     if effect is Effect.NEUTRAL:
         return replace(state, status=status)
     failures = state.failures + 1  # a good check ends a run of failures; a neutral one leaves it open
@@ -337,6 +347,15 @@ def is_capturable(content_type: str | None) -> bool:
     """Pages worth a WARC capture: HTML and PDF."""
     kind = (content_type or "").split(";", 1)[0].strip().lower()
     return kind in ("text/html", "application/xhtml+xml", "application/pdf")
+
+
+def is_own_post(url: str, digest_origins: list[str] | set[str]) -> bool:
+    """A link to a post on a site of the archive's own digests (a digest's "last week" link): its origin
+    (`scheme://host[:port]`, as `storage.links.digest_origins` gives them) is a stored digest's."""
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        return False
+    return f"{parts.scheme.lower()}://{parts.netloc.rsplit('@', 1)[-1].lower()}" in digest_origins
 
 
 def host_of(url: str) -> str:

@@ -131,6 +131,7 @@ class LinkCheck:
         self.due: dict[int, link_store.DueLink] = {}
         self.digest_origins: list[str] = []  # scheme://host:port of every stored digest (the link check may reach them)
         self.new_targets = 0
+        self.own_posts = 0  # targets newly found to be posts of the archive's own sites (status `own`)
         self.judged: dict[int, tuple[LinkState, str]] = {}  # target id → (state after this run's check, when)
         self.statuses: Counter[str] = Counter()
         self.captured: Counter[str] = Counter()  # response, revisit
@@ -161,8 +162,11 @@ class LinkCheck:
 
     def read_archive(self, db: Database) -> None:
         """The snapshot: the link targets brought up to date with the digests, and the links due now."""
+        self.digest_origins = link_store.digest_origins(db)
         with db.atomic():
             self.new_targets = link_store.sync_link_targets(db, self.now.isoformat())
+            # The archive's own posts are not links elsewhere on the web: classified, never checked.
+            self.own_posts = link_store.mark_own_posts(db, self.digest_origins, self.now.isoformat())
         due = link_store.due_links(db, self.now, every_days=self.every_days, dead_every_days=self.dead_every_days)
         taken = within_host_cap([link.url for link in due], self.budgets.per_host)
         self.due = {link.id: link for link, take in zip(due, taken, strict=True) if take}
@@ -173,7 +177,6 @@ class LinkCheck:
                 self.over_host_cap,
                 self.budgets.per_host,
             )
-        self.digest_origins = link_store.digest_origins(db)
 
     # --- what the spider asks -------------------------------------------------------------------
 
@@ -368,7 +371,7 @@ class LinkCheck:
         run = self.owner
         logger.info(
             "Link check run %s %s in %.1fs: %d links due (%d new), %s; %d captured, %d unchanged (revisit); "
-            "%d web-archive lookups, %d copies found%s",
+            "%d web-archive lookups, %d copies found; %d links found to be the archive's own posts (not checked)%s",
             run.run_id,
             run.status,
             run.elapsed(),
@@ -379,6 +382,7 @@ class LinkCheck:
             self.captured["revisit"],
             self.lookups,
             self.copies_found,
+            self.own_posts,
             f": {run.message}" if run.message else "",
         )
         if run.status == "failed" and run.exception is None and run.storage_error is None:

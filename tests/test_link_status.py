@@ -16,6 +16,7 @@ from core.link_status import (
     Effect,
     LinkState,
     Look,
+    is_own_post,
     lookup_due,
     next_state,
     shown_state,
@@ -159,6 +160,19 @@ def test_a_dead_link_is_looked_up_once_per_dead_recheck_period_even_when_its_las
     )  # fmt: skip
 
 
+def test_a_link_on_a_site_of_the_archives_own_digests_is_own_and_never_looked_up():
+    origins = {"https://digest.test", "http://blog.example:8080"}
+    assert is_own_post("https://digest.test/en/posts/1", origins)
+    assert is_own_post("https://DIGEST.test/2019/09/13/digest-12/", origins)
+    assert is_own_post("http://user@blog.example:8080/p/1", origins)
+    assert not is_own_post("http://digest.test/en/posts/1", origins)  # another origin (scheme)
+    assert not is_own_post("http://blog.example/p/1", origins)  # another origin (port)
+    assert not is_own_post("https://news.example/a", origins) and not is_own_post("mailto:x@digest.test", origins)
+    dead = next_state(next_state(LinkState(), "gone", T0, RULE), "gone", T0 + timedelta(days=8), RULE)
+    own = next_state(dead, "own", T0 + timedelta(days=9), RULE)
+    assert (own.dead, own.failures) == (False, 0) and not _lookup(own, T0 + timedelta(days=9))
+
+
 # --- the statuses, defined once ---------------------------------------------------------------------
 
 
@@ -180,7 +194,9 @@ def test_every_status_the_rules_can_give_is_declared():
     for kind in [*FAILURE_KINDS, "tls", "tunnel", "refused", "something new"]:
         given.add(status_of_failure(kind, "a message"))
     assert given <= set(STATUSES)
-    assert given == set(STATUSES)  # each declared status is one a check can record
+    # Each declared status is one a check can record, but `own`: the archive's own posts (`is_own_post`)
+    # are classified, never checked.
+    assert given | {"own"} == set(STATUSES)
 
 
 def test_every_status_literal_the_rules_return_is_declared():

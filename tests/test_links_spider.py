@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+import storage
 from core.link_status import STATUSES
 from fixtures.linked import archive_linking
 from fixtures.web import Host, StandInWeb
@@ -200,6 +201,41 @@ def test_a_link_gone_at_its_first_check_gets_its_copy_in_the_same_run_and_one_lo
         assert web.pages_requested("web.archive.test") == []
     dead = {r["url"] for r in rows(linked_archive, "SELECT url FROM link_targets WHERE dead_since IS NOT NULL")}
     assert dead == failing
+
+
+def test_a_digests_link_to_another_digest_of_the_archive_is_own_never_checked_dead_or_looked_up(tmp_path):
+    from storage import links as link_store
+
+    database = tmp_path / "archive.db"
+    last_week = "https://digest.test/en/posts/1"  # the site archive_linking publishes its digests on
+    archive_linking(
+        database, [("2019-09-13", ["http://gone.test/a"]), ("2019-09-20", [last_week, "http://gone.test/a"])]
+    )
+    with StandInWeb(HOSTS) as web:
+        for extra in ([], ["-s", "DIGEST_LINK_DEAD_DAYS=0", "-s", "DIGEST_LINK_RECHECK_DAYS=0"]):
+            assert_clean_run(run_links(database, web, *extra))
+        assert web.requests_to("digest.test") == []
+        assert len(web.pages_requested("web.archive.test")) == 1  # gone.test/a, at its first failing check
+    targets = {r["url"]: r for r in rows(database, "SELECT url, status, dead_since, lookup_at FROM link_targets")}
+    assert targets[last_week] == {"url": last_week, "status": "own", "dead_since": None, "lookup_at": None}
+    assert targets["http://gone.test/a"]["dead_since"] is not None
+    # An archive whose older link check had called it dead: it leaves the dead counts at the next run.
+    with sqlite3.connect(database) as db:
+        db.execute(
+            "UPDATE link_targets SET status = 'gone', dead_since = '2020-01-01T00:00:00+00:00' WHERE url = ?",
+            [last_week],
+        )
+    with StandInWeb(HOSTS) as web:
+        assert_clean_run(run_links(database, web))
+        assert web.requests_to("digest.test") == [] and web.pages_requested("web.archive.test") == []
+    db = storage.open_database(database)
+    try:
+        summary = link_store.link_summary(db)
+    finally:
+        db.close()
+    assert summary["by_status"] == {"dead": 1, "own": 1}
+    assert [h["host"] for h in summary["hosts_with_most_dead"]] == ["gone.test"]
+    assert rows(database, "SELECT url FROM link_health WHERE dead") == [{"url": "http://gone.test/a"}]
 
 
 def test_live_pages_captured_to_warc_once_and_revisited_when_unchanged(linked_archive):
