@@ -3,12 +3,18 @@
     answer or failure ──► status_of_answer / status_of_failure ──► one status per check
     the link's state + this check ──► next_state ──► failures in a row, first failing, last good, dead
 
+    a link's state after a check + its last lookup + a clock ──► lookup_due ──► ask a CDX API for a copy now?
+
 A single failing check says little (a host down for an hour, a deploy, a rate limit); a link is
 `dead` only after `DeadRule.failures` failing checks in a row spanning at least `DeadRule.days`.
 `blocked` and `disallowed` say nothing about the page (it may be there, we may not look): they
 neither count as failures nor end a run of them. `unchecked` likewise. `refused` (the link, or a
 redirect of it, points into a private network: `core.netguard`) says nothing either, and a link
 refused is not dead whatever earlier checks said: it is never looked up in a web archive.
+
+A copy in a web archive is looked up sooner than a link is called dead: at its first failing check (a
+first run over an old archive, where many links are long gone, finds their copies at once), then at most
+once per recheck period (`lookup_due`). Being dead still waits for the `DeadRule`'s confirmation.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ class Effect(Enum):
     FAILING = "counts towards dead"
     NEUTRAL = "neither counts nor ends a run of failures; a dead link stays dead"
     REFUSED = "ends a run of failures; never dead, never looked up in a web archive"
+    OWN = "not checked: a post on the archive's own sites; never failing, dead or looked up"
 
 
 class Look(Enum):
@@ -135,6 +142,13 @@ STATUSES: dict[str, LinkStatus] = {
             Look.PLAIN,
         ),
         LinkStatus(
+            "own",
+            "a post on a site of the archive's own digests (its origin is a stored digest's): not checked",
+            "a post of this archive's sites",
+            Effect.OWN,
+            Look.PLAIN,
+        ),
+        LinkStatus(
             "unchecked",
             "not checked yet, or the check could not say (another status code, a body over the cap)",
             "not checked yet",
@@ -152,7 +166,7 @@ DEAD = LinkStatus(
     Look.STRUCK,
 )
 # The names the code writes (storage's SQL takes them as parameters).
-OK, UNCHECKED, REFUSED = (STATUSES[name].name for name in ("ok", "unchecked", "refused"))
+OK, UNCHECKED, REFUSED, OWN = (STATUSES[name].name for name in ("ok", "unchecked", "refused", "own"))
 # The failing statuses, in the docs' order (the settings' help names them).
 FAILING = tuple(name for name, status in STATUSES.items() if status.failing)
 
@@ -270,6 +284,8 @@ def next_state(state: LinkState, status: str, checked_at: datetime, rule: DeadRu
         return LinkState(status=status, last_ok_at=at)
     if effect is Effect.REFUSED:  # never fetched, so never failing nor dead: nothing to look up a copy of
         return LinkState(status=status, last_ok_at=state.last_ok_at)
+    if effect is Effect.OWN:  # the archive's own posts: not a link elsewhere on the web that can rot
+        return LinkState(status=status)
     if effect is Effect.NEUTRAL:
         return replace(state, status=status)
     failures = state.failures + 1  # a good check ends a run of failures; a neutral one leaves it open
@@ -288,6 +304,37 @@ def next_state(state: LinkState, status: str, checked_at: datetime, rule: DeadRu
     )
 
 
+def lookup_due(
+    state: LinkState,
+    *,
+    now: datetime,
+    last_lookup_at: str | None,
+    has_copy: bool,
+    has_capture: bool,
+    every_days: float,
+    dead_every_days: float,
+) -> bool:
+    """Whether to ask a web archive for a copy of a link in this state (after this run's check) now.
+
+    A link is looked up from its first failing check, not only once dead: one failure says little about
+    the link, but a lookup costs one polite request and finds the copy a reader needs while the link is
+    down. A dead link whose last check said nothing (`blocked`) is still looked up; a `refused` one never
+    (it is never failing nor dead). Not when we hold our own capture or a copy was found, and at most once
+    per recheck period, `every_days` (`dead_every_days` for a dead link), whatever the last lookup found.
+    """
+    if not (state.dead or status_named(state.status).failing):
+        return False
+    if has_copy or has_capture:
+        return False
+    if last_lookup_at is None:
+        return True
+    last = datetime.fromisoformat(last_lookup_at)
+    if last.tzinfo is None:  # storage writes UTC times; one without an offset is UTC too
+        last = last.replace(tzinfo=now.tzinfo)
+    period = timedelta(days=dead_every_days if state.dead else every_days)
+    return now - last >= period
+
+
 def _is_home_page(url: str) -> bool:
     parts = urlsplit(url)
     return (
@@ -300,6 +347,15 @@ def is_capturable(content_type: str | None) -> bool:
     """Pages worth a WARC capture: HTML and PDF."""
     kind = (content_type or "").split(";", 1)[0].strip().lower()
     return kind in ("text/html", "application/xhtml+xml", "application/pdf")
+
+
+def is_own_post(url: str, digest_origins: list[str] | set[str]) -> bool:
+    """A link to a post on a site of the archive's own digests (a digest's "last week" link): its origin
+    (`scheme://host[:port]`, as `storage.links.digest_origins` gives them) is a stored digest's."""
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        return False
+    return f"{parts.scheme.lower()}://{parts.netloc.rsplit('@', 1)[-1].lower()}" in digest_origins
 
 
 def host_of(url: str) -> str:

@@ -372,7 +372,8 @@ PROJECT_SETTINGS = (
     ProjectSetting(
         "DIGEST_LINK_CDX_API",
         "https://web.archive.org/cdx/search/cdx",
-        "CDX API asked for a copy of a dead link (the Internet Archive's format: `output=json`, `to=`, `limit=-1`); "
+        "CDX API asked for a copy of a failing link, from its first failing check (the Internet Archive's format: "
+        "`output=json`, `to=`, `limit=-1`); "
         "empty: no lookups.",
         takes=HttpUrl(optional=True),
     ),

@@ -4,7 +4,7 @@ link check reads and writes link health instead of digests, and counts its check
 
     spider (from_crawler) ──► LinkCheck.open(crawler)      lock, sync link_targets, the links due
     spider callbacks       ──► run.judge(id, status)       the link's state after this check (pure rule)
-                           ──► run.lookup_due(id, state)   whether to ask the CDX API for a copy
+                           ──► run.lookup_due(id, state)   whether to ask the CDX API for a copy (pure rule)
     pipelines              ──► owner.store(item)           check row, state, WARC capture, copy found
     spider_closed          ──► owner.close(reason)         CDXJ index of the captures, verdict, lock
 
@@ -23,7 +23,7 @@ import logging
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from scrapy import Request
 from scrapy.utils.defer import deferred_from_coro
@@ -31,7 +31,7 @@ from sqlite_utils import Database
 
 import storage
 from core.items import ArchivedCopyLookup, LinkChecked, LinkPage, PageFailure
-from core.link_status import DeadRule, LinkState, is_capturable, next_state, within_host_cap
+from core.link_status import DeadRule, LinkState, is_capturable, lookup_due, next_state, within_host_cap
 from crawler.run import USAGE_EXIT_CODE, RunOwner, RunRefused, Write
 from storage import links as link_store
 from storage.captures import CaptureStore, captures_folder, payload_digest
@@ -131,6 +131,7 @@ class LinkCheck:
         self.due: dict[int, link_store.DueLink] = {}
         self.digest_origins: list[str] = []  # scheme://host:port of every stored digest (the link check may reach them)
         self.new_targets = 0
+        self.own_posts = 0  # targets newly found to be posts of the archive's own sites (status `own`)
         self.judged: dict[int, tuple[LinkState, str]] = {}  # target id → (state after this run's check, when)
         self.statuses: Counter[str] = Counter()
         self.captured: Counter[str] = Counter()  # response, revisit
@@ -161,8 +162,11 @@ class LinkCheck:
 
     def read_archive(self, db: Database) -> None:
         """The snapshot: the link targets brought up to date with the digests, and the links due now."""
+        self.digest_origins = link_store.digest_origins(db)
         with db.atomic():
             self.new_targets = link_store.sync_link_targets(db, self.now.isoformat())
+            # The archive's own posts are not links elsewhere on the web: classified, never checked.
+            self.own_posts = link_store.mark_own_posts(db, self.digest_origins, self.now.isoformat())
         due = link_store.due_links(db, self.now, every_days=self.every_days, dead_every_days=self.dead_every_days)
         taken = within_host_cap([link.url for link in due], self.budgets.per_host)
         self.due = {link.id: link for link, take in zip(due, taken, strict=True) if take}
@@ -173,7 +177,6 @@ class LinkCheck:
                 self.over_host_cap,
                 self.budgets.per_host,
             )
-        self.digest_origins = link_store.digest_origins(db)
 
     # --- what the spider asks -------------------------------------------------------------------
 
@@ -188,14 +191,19 @@ class LinkCheck:
         return state
 
     def lookup_due(self, target_id: int, state: LinkState) -> str | None:
-        """For a dead link with no capture and no copy found, whose last lookup is older than its recheck
-        period: the date (ISO, maybe empty) the copy must not be later than. None: no lookup now."""
+        """Whether to ask the CDX API for a copy of this link now (`core.link_status.lookup_due`): the date
+        (ISO, maybe empty) the copy must not be later than; None: no lookup now."""
         link = self.due[target_id]
-        if not state.dead or link.capture_digest or link.has_copy:
-            return None
-        if link.lookup_at and link.lookup_at > (self.now - timedelta(days=self.every_days)).isoformat():
-            return None
-        return link.cited_on or ""
+        due = lookup_due(
+            state,
+            now=self.now,
+            last_lookup_at=link.lookup_at,
+            has_copy=link.has_copy,
+            has_capture=link.capture_digest is not None,
+            every_days=self.every_days,
+            dead_every_days=self.dead_every_days,
+        )
+        return (link.cited_on or "") if due else None
 
     def crashed(self, error: BaseException, url: str | None, doing: str) -> None:
         """An exception the spider caught where Scrapy would not report it: the run's (see RunOwner.crashed)."""
@@ -363,7 +371,7 @@ class LinkCheck:
         run = self.owner
         logger.info(
             "Link check run %s %s in %.1fs: %d links due (%d new), %s; %d captured, %d unchanged (revisit); "
-            "%d web-archive lookups, %d copies found%s",
+            "%d web-archive lookups, %d copies found; %d links found to be the archive's own posts (not checked)%s",
             run.run_id,
             run.status,
             run.elapsed(),
@@ -374,6 +382,7 @@ class LinkCheck:
             self.captured["revisit"],
             self.lookups,
             self.copies_found,
+            self.own_posts,
             f": {run.message}" if run.message else "",
         )
         if run.status == "failed" and run.exception is None and run.storage_error is None:

@@ -1,5 +1,6 @@
-"""The `links` spider: checks every distinct link of the archive that is due, politely, and looks dead
-ones up in a web archive. It only decides what to fetch; `core.link_status` classifies, the run stores.
+"""The `links` spider: checks every distinct link of the archive that is due, politely, and looks failing
+ones up in a web archive (from their first failing check: `core.link_status.lookup_due`). It only decides
+what to fetch; `core.link_status` classifies and says when to look up, the run stores.
 
     scrapy crawl links                                 # the links of archive.db that are due
     scrapy crawl links -s DATABASE=x.db -s DOWNLOAD_DELAY=2
@@ -221,7 +222,7 @@ class LinksSpider(scrapy.Spider):
             message=message or (title if status == "soft-404" else None),
             page=capture,
         )
-        yield from self._lookup_if_dead(target_id, url, state)
+        yield from self._lookup_if_due(target_id, url, state)
 
     def failed(self, failure):
         request = failure.request
@@ -242,9 +243,9 @@ class LinksSpider(scrapy.Spider):
         status = status_of_failure(kind, message)
         state = self.run.judge(target_id, status)
         yield LinkChecked(target_id=target_id, url=url, status=status, final_url=None, message=message)
-        yield from self._lookup_if_dead(target_id, url, state)
+        yield from self._lookup_if_due(target_id, url, state)
 
-    def _lookup_if_dead(self, target_id: int, url: str, state: LinkState):
+    def _lookup_if_due(self, target_id: int, url: str, state: LinkState):
         not_after = self.run.lookup_due(target_id, state)
         if not_after is None or not self.cdx_api:
             return

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from sqlite_utils import Database
 
-from core.link_status import DEAD, UNCHECKED, LinkState
+from core.link_status import DEAD, OWN, UNCHECKED, LinkState, is_own_post
 
 from .schema import LINK_HEALTH_VIEW  # the link tables and their view are declared there
 
@@ -55,9 +55,24 @@ def digest_origins(db: Database) -> list[str]:
     return sorted(origins)
 
 
+def mark_own_posts(db: Database, origins: list[str], at: str) -> int:
+    """Targets on a site of the archive's own digests get status `own` (never checked, failing, dead or
+    looked up; a dead state from an older version is cleared); returns how many changed."""
+    own = set(origins)
+    rows = db.execute("SELECT id, url FROM link_targets WHERE status != ? OR dead_since IS NOT NULL", [OWN]).fetchall()
+    ids = [target_id for target_id, url in rows if is_own_post(url, own)]
+    for target_id in ids:
+        db.execute(
+            "UPDATE link_targets SET status = ?, http_status = NULL, final_url = NULL, message = NULL, checked_at = ?, "
+            "failures = 0, failing_since = NULL, dead_since = NULL WHERE id = ?",
+            [OWN, at, target_id],
+        )
+    return len(ids)
+
+
 def due_links(db: Database, now: datetime, *, every_days: float, dead_every_days: float) -> list[DueLink]:
     """The links to check now: never checked, or checked longer ago than their period (dead ones less often).
-    Only links some digest still cites; oldest check first."""
+    Only links some digest still cites, none of the archive's own posts (`own`); oldest check first."""
     fresh = (now - timedelta(days=every_days)).isoformat()
     dead_fresh = (now - timedelta(days=dead_every_days)).isoformat()
     rows = db.execute(
@@ -67,11 +82,12 @@ def due_links(db: Database, now: datetime, *, every_days: float, dead_every_days
                    WHERE l.url = t.url) AS cited_on
            FROM link_targets t
            WHERE EXISTS (SELECT 1 FROM links l WHERE l.url = t.url)
+             AND t.status != ?
              AND (t.checked_at IS NULL
                   OR (t.dead_since IS NULL AND t.checked_at <= ?)
                   OR (t.dead_since IS NOT NULL AND t.checked_at <= ?))
            ORDER BY t.checked_at IS NOT NULL, t.checked_at, t.id""",
-        [fresh, dead_fresh],
+        [OWN, fresh, dead_fresh],
     ).fetchall()
     return [
         DueLink(
@@ -141,7 +157,7 @@ def record_capture(db: Database, target_id: int, *, warc: str, offset: int, dige
 
 
 def record_lookup(db: Database, target_id: int, *, copy_url: str | None, note: str | None, at: str) -> None:
-    """A CDX lookup for a dead link: the copy's replay URL, or why there is none (yet)."""
+    """A CDX lookup for a failing or dead link: the copy's replay URL, or why there is none (yet)."""
     db.execute(
         "UPDATE link_targets SET archived_copy = coalesce(?, archived_copy), lookup_at = ?, lookup_note = ? "
         "WHERE id = ?",

@@ -16,6 +16,8 @@ from core.link_status import (
     Effect,
     LinkState,
     Look,
+    is_own_post,
+    lookup_due,
     next_state,
     shown_state,
     status_of_answer,
@@ -113,6 +115,64 @@ def test_blocked_and_disallowed_neither_count_nor_end_a_run_of_failures():
     assert not next_state(LinkState(), "blocked", T0, RULE).dead
 
 
+def _lookup(state: LinkState, now: datetime, last: datetime | None = None, **known: bool) -> bool:
+    return lookup_due(
+        state,
+        now=now,
+        last_lookup_at=last.isoformat() if last else None,
+        has_copy=known.get("has_copy", False),
+        has_capture=known.get("has_capture", False),
+        every_days=30,
+        dead_every_days=90,
+    )
+
+
+@pytest.mark.parametrize("status", [name for name, status in STATUSES.items() if status.failing])
+def test_a_copy_is_looked_up_at_the_first_failing_check_before_the_link_is_dead(status):
+    state = next_state(LinkState(), status, T0, RULE)
+    assert not state.dead and _lookup(state, T0)
+    # Not again within the recheck period, whatever the lookup found; again once it has passed.
+    assert not _lookup(state, T0 + timedelta(days=29), last=T0)
+    assert _lookup(state, T0 + timedelta(days=30), last=T0)
+    # Never when a copy was found or we hold our own capture.
+    assert not _lookup(state, T0, has_copy=True) and not _lookup(state, T0, has_capture=True)
+
+
+def test_no_lookup_for_a_link_that_answers_says_nothing_or_is_refused():
+    for status in ("ok", "blocked", "disallowed", "unchecked", "refused"):
+        assert not _lookup(next_state(LinkState(), status, T0, RULE), T0), status
+    # A dead link refused on its next check (it now points into a private network) is never looked up.
+    dead = next_state(next_state(LinkState(), "gone", T0, RULE), "gone", T0 + timedelta(days=8), RULE)
+    assert dead.dead and not _lookup(next_state(dead, "refused", T0 + timedelta(days=9), RULE), T0)
+
+
+def test_a_dead_link_is_looked_up_once_per_dead_recheck_period_even_when_its_last_check_said_nothing():
+    dead = next_state(next_state(LinkState(), "gone", T0, RULE), "gone", T0 + timedelta(days=8), RULE)
+    assert not _lookup(dead, T0 + timedelta(days=8), last=T0)  # looked up at the first failure, 8 days ago
+    assert not _lookup(dead, T0 + timedelta(days=89), last=T0)  # the dead period (90), not the other (30)
+    assert _lookup(dead, T0 + timedelta(days=90), last=T0)
+    blocked = next_state(dead, "blocked", T0 + timedelta(days=100), RULE)
+    assert blocked.dead and _lookup(blocked, T0 + timedelta(days=100), last=T0)
+    # A lookup time stored without an offset is UTC.
+    assert not lookup_due(
+        dead, now=T0 + timedelta(days=1), last_lookup_at=T0.replace(tzinfo=None).isoformat(),
+        has_copy=False, has_capture=False, every_days=30, dead_every_days=90,
+    )  # fmt: skip
+
+
+def test_a_link_on_a_site_of_the_archives_own_digests_is_own_and_never_looked_up():
+    origins = {"https://digest.test", "http://blog.example:8080"}
+    assert is_own_post("https://digest.test/en/posts/1", origins)
+    assert is_own_post("https://DIGEST.test/2019/09/13/digest-12/", origins)
+    assert is_own_post("http://user@blog.example:8080/p/1", origins)
+    assert not is_own_post("http://digest.test/en/posts/1", origins)  # another origin (scheme)
+    assert not is_own_post("http://blog.example/p/1", origins)  # another origin (port)
+    assert not is_own_post("https://news.example/a", origins) and not is_own_post("mailto:x@digest.test", origins)
+    dead = next_state(next_state(LinkState(), "gone", T0, RULE), "gone", T0 + timedelta(days=8), RULE)
+    own = next_state(dead, "own", T0 + timedelta(days=9), RULE)
+    assert (own.dead, own.failures) == (False, 0) and not _lookup(own, T0 + timedelta(days=9))
+
+
 # --- the statuses, defined once ---------------------------------------------------------------------
 
 
@@ -134,7 +194,9 @@ def test_every_status_the_rules_can_give_is_declared():
     for kind in [*FAILURE_KINDS, "tls", "tunnel", "refused", "something new"]:
         given.add(status_of_failure(kind, "a message"))
     assert given <= set(STATUSES)
-    assert given == set(STATUSES)  # each declared status is one a check can record
+    # Each declared status is one a check can record, but `own`: the archive's own posts (`is_own_post`)
+    # are classified, never checked.
+    assert given | {"own"} == set(STATUSES)
 
 
 def test_every_status_literal_the_rules_return_is_declared():

@@ -8,11 +8,13 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+import storage
 from core.link_status import STATUSES
 from fixtures.linked import archive_linking
 from fixtures.web import Host, StandInWeb
@@ -148,6 +150,7 @@ def test_a_check_is_not_repeated_within_its_period_and_dead_takes_two_failures(l
     with StandInWeb(HOSTS) as web:
         assert_clean_run(run_links(linked_archive, web, "-s", "DIGEST_LINK_DEAD_DAYS=0"))
         assert rows(linked_archive, "SELECT count(*) AS n FROM link_targets WHERE dead_since IS NOT NULL") == [{"n": 0}]
+        lookups = web.pages_requested("web.archive.test")  # at the first failing check (issue 27)
         web.clear()
         again = run_links(linked_archive, web, "-s", "DIGEST_LINK_DEAD_DAYS=0")
         assert_clean_run(again)
@@ -155,18 +158,84 @@ def test_a_check_is_not_repeated_within_its_period_and_dead_takes_two_failures(l
         assert_clean_run(
             run_links(linked_archive, web, "-s", "DIGEST_LINK_DEAD_DAYS=0", "-s", "DIGEST_LINK_RECHECK_DAYS=0")
         )
-        lookups = [path for path in web.pages_requested("web.archive.test")]
+        lookups += web.pages_requested("web.archive.test")
     dead = {r["url"] for r in rows(linked_archive, "SELECT url FROM link_targets WHERE dead_since IS NOT NULL")}
     assert dead == {url for url, (status, _) in EXPECTED.items() if STATUSES[status].failing}
     # The copy closest to, and not after, the digest's date (2019-09-20): the 2018 capture.
     copy = rows(linked_archive, "SELECT archived_copy FROM link_targets WHERE url = 'http://gone.test/a'")
     assert copy == [{"archived_copy": "http://web.archive.test/web/20180101000000/http://gone.test/a"}]
-    assert len(lookups) == len(dead)  # one lookup per dead link
+    assert len(lookups) == len(dead)  # one lookup per dead link, made before it was dead
     history = rows(
         linked_archive,
         "SELECT count(*) AS n FROM link_checks WHERE target_id = (SELECT id FROM link_targets WHERE url = 'http://gone.test/a')",
     )
     assert history == [{"n": 2}]
+
+
+def test_a_link_gone_at_its_first_check_gets_its_copy_in_the_same_run_and_one_lookup_per_period(linked_archive):
+    failing = {url for url, (status, _) in EXPECTED.items() if STATUSES[status].failing}
+    with StandInWeb(HOSTS) as web:
+        assert_clean_run(run_links(linked_archive, web))
+        first = web.pages_requested("web.archive.test")
+        # Every link failing at its first check is looked up at once, none is dead yet.
+        assert len(first) == len(failing)
+        targets = {r["url"]: r for r in rows(linked_archive, "SELECT * FROM link_targets")}
+        assert {url for url, r in targets.items() if r["lookup_at"]} == failing
+        assert targets["http://gone.test/a"]["archived_copy"] == (
+            "http://web.archive.test/web/20180101000000/http://gone.test/a"
+        )
+        assert targets["http://gone.test/a"]["dead_since"] is None and targets["http://gone.test/a"]["failures"] == 1
+        assert all(not r["dead_since"] for r in targets.values())
+        # The checks due again (their time a period back) but the lookups made today: checked, not looked up.
+        month_ago = (datetime.now(timezone.utc) - timedelta(days=31)).isoformat(timespec="seconds")
+        with sqlite3.connect(linked_archive) as db:
+            db.execute("UPDATE link_targets SET checked_at = ?", [month_ago])
+        web.clear()
+        assert_clean_run(run_links(linked_archive, web))
+        assert web.pages_requested("gone410.test") == ["/a"]
+        assert web.pages_requested("web.archive.test") == []
+        # Dead now (DIGEST_LINK_DEAD_DAYS=0): the dead recheck period applies, the lookups are recent.
+        assert_clean_run(
+            run_links(linked_archive, web, "-s", "DIGEST_LINK_DEAD_DAYS=0", "-s", "DIGEST_LINK_RECHECK_DAYS=0")
+        )
+        assert web.pages_requested("web.archive.test") == []
+    dead = {r["url"] for r in rows(linked_archive, "SELECT url FROM link_targets WHERE dead_since IS NOT NULL")}
+    assert dead == failing
+
+
+def test_a_digests_link_to_another_digest_of_the_archive_is_own_never_checked_dead_or_looked_up(tmp_path):
+    from storage import links as link_store
+
+    database = tmp_path / "archive.db"
+    last_week = "https://digest.test/en/posts/1"  # the site archive_linking publishes its digests on
+    archive_linking(
+        database, [("2019-09-13", ["http://gone.test/a"]), ("2019-09-20", [last_week, "http://gone.test/a"])]
+    )
+    with StandInWeb(HOSTS) as web:
+        for extra in ([], ["-s", "DIGEST_LINK_DEAD_DAYS=0", "-s", "DIGEST_LINK_RECHECK_DAYS=0"]):
+            assert_clean_run(run_links(database, web, *extra))
+        assert web.requests_to("digest.test") == []
+        assert len(web.pages_requested("web.archive.test")) == 1  # gone.test/a, at its first failing check
+    targets = {r["url"]: r for r in rows(database, "SELECT url, status, dead_since, lookup_at FROM link_targets")}
+    assert targets[last_week] == {"url": last_week, "status": "own", "dead_since": None, "lookup_at": None}
+    assert targets["http://gone.test/a"]["dead_since"] is not None
+    # An archive whose older link check had called it dead: it leaves the dead counts at the next run.
+    with sqlite3.connect(database) as db:
+        db.execute(
+            "UPDATE link_targets SET status = 'gone', dead_since = '2020-01-01T00:00:00+00:00' WHERE url = ?",
+            [last_week],
+        )
+    with StandInWeb(HOSTS) as web:
+        assert_clean_run(run_links(database, web))
+        assert web.requests_to("digest.test") == [] and web.pages_requested("web.archive.test") == []
+    db = storage.open_database(database)
+    try:
+        summary = link_store.link_summary(db)
+    finally:
+        db.close()
+    assert summary["by_status"] == {"dead": 1, "own": 1}
+    assert [h["host"] for h in summary["hosts_with_most_dead"]] == ["gone.test"]
+    assert rows(database, "SELECT url FROM link_health WHERE dead") == [{"url": "http://gone.test/a"}]
 
 
 def test_live_pages_captured_to_warc_once_and_revisited_when_unchanged(linked_archive):

@@ -153,7 +153,7 @@ def _links(database: Path, *args: str, env: dict[str, str] | None = None) -> sub
 
 
 def test_no_link_reaches_a_private_service_in_any_spelling_nor_through_a_redirect(tmp_path):
-    with RecordingServer() as private, RecordingServer() as cdx:
+    with RecordingServer() as private, RecordingServer() as cdx, RecordingServer() as home:
         port = private.port
         into_private = {
             "/moved-301": redirect(f"http://127.0.0.1:{port}/from-301", 301),
@@ -175,9 +175,13 @@ def test_no_link_reaches_a_private_service_in_any_spelling_nor_through_a_redirec
             ]
             own = [site.url(path) for path in into_private]
             database = tmp_path / "archive.db"
-            # The archive's own site is the one on 127.0.0.1 that it crawled: its origin is reached.
-            archive_linking(database, [("2020-01-01", [*spellings, *own, site.url("/about")])], site=site.url(""))
-            cdx_api = ["-s", f"DIGEST_LINK_CDX_API={cdx.url('/cdx/search/cdx')}", "-s", "DIGEST_LINK_DEAD_DAYS=0"]
+            # An archive the operator names (DIGEST_ARCHIVES) is on 127.0.0.1: its origin is reached. The
+            # digests are on another origin (`home`): links on the digests' own origin are `own`, never checked.
+            archive_linking(database, [("2020-01-01", [*spellings, *own, site.url("/about")])], site=home.url(""))
+            cdx_api = [
+                "-s", f"DIGEST_LINK_CDX_API={cdx.url('/cdx/search/cdx')}", "-s", "DIGEST_LINK_DEAD_DAYS=0",
+                "-s", f"DIGEST_ARCHIVES={site.url('')}",
+            ]  # fmt: skip
             first = _links(database, *cdx_api)
             assert_clean_run(first)
             again = _links(database, *cdx_api, "-s", "DIGEST_LINK_RECHECK_DAYS=0")
