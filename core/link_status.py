@@ -25,6 +25,8 @@ from datetime import datetime, timedelta
 from enum import Enum
 from urllib.parse import urlsplit
 
+from .netguard import origin_of
+
 
 class Effect(Enum):
     """What a check with a status does to the link's run of failing checks (`next_state`)."""
@@ -352,10 +354,8 @@ def is_capturable(content_type: str | None) -> bool:
 def is_own_post(url: str, digest_origins: list[str] | set[str]) -> bool:
     """A link to a post on a site of the archive's own digests (a digest's "last week" link): its origin
     (`scheme://host[:port]`, as `storage.links.digest_origins` gives them) is a stored digest's."""
-    parts = urlsplit(url)
-    if not parts.scheme or not parts.netloc:
-        return False
-    return f"{parts.scheme.lower()}://{parts.netloc.rsplit('@', 1)[-1].lower()}" in digest_origins
+    origin = origin_of(url)  # the link check's own reading of an origin (core.netguard): one rule
+    return origin is not None and origin in {origin_of(own) for own in digest_origins}
 
 
 def host_of(url: str) -> str:

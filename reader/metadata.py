@@ -97,9 +97,11 @@ def database_metadata(paths: dict[str, str]) -> dict:
                 "sort_desc": "id",
             },
             "failures": {
-                "description_html": "Pages that could not become a digest, and why. Kinds: "
-                + "; ".join(f"<code>{kind}</code> {meaning}" for kind, meaning in FAILURE_KINDS.items())
-                + ".",
+                "description_html": Markup("Pages that could not become a digest, and why. Kinds: {}.").format(
+                    Markup("; ").join(
+                        Markup("<code>{}</code> {}").format(kind, meaning) for kind, meaning in FAILURE_KINDS.items()
+                    )
+                ),
                 "facets": ["kind"],
                 "sort_desc": "id",
             },

@@ -61,12 +61,11 @@ def mark_own_posts(db: Database, origins: list[str], at: str) -> int:
     own = set(origins)
     rows = db.execute("SELECT id, url FROM link_targets WHERE status != ? OR dead_since IS NOT NULL", [OWN]).fetchall()
     ids = [target_id for target_id, url in rows if is_own_post(url, own)]
-    for target_id in ids:
-        db.execute(
-            "UPDATE link_targets SET status = ?, http_status = NULL, final_url = NULL, message = NULL, checked_at = ?, "
-            "failures = 0, failing_since = NULL, dead_since = NULL WHERE id = ?",
-            [OWN, at, target_id],
-        )
+    db.conn.executemany(
+        "UPDATE link_targets SET status = ?, http_status = NULL, final_url = NULL, message = NULL, checked_at = ?, "
+        "failures = 0, failing_since = NULL, dead_since = NULL WHERE id = ?",
+        [(OWN, at, target_id) for target_id in ids],
+    )
     return len(ids)
 
 

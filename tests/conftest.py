@@ -223,3 +223,11 @@ def both_sites(servers, tmp_path_factory):
     result = run_crawl(None, database, "-a", "mode=backfill", "-s", archives_setting(servers))
     assert_clean_run(result)
     return database
+
+
+@pytest.fixture()
+def archive(both_sites, tmp_path):
+    """A copy of the both-sites backfill for one test to read or change (the reader's and editions' tests)."""
+    database = tmp_path / "archive.db"
+    copy_database(both_sites, database)
+    return database

@@ -28,18 +28,10 @@ from fixtures.editions import (
     nejatngo_site,
 )
 from fixtures.site import CATEGORY_PATH, next_digest
-from storage.export import copy_database
 
 from .conftest import archives_setting, assert_clean_run, datasette_client, rows, run_crawl  # noqa: F401
 
 ATOM = "{http://www.w3.org/2005/Atom}"
-
-
-@pytest.fixture()
-def archive(both_sites, tmp_path):
-    database = tmp_path / "archive.db"
-    copy_database(both_sites, database)
-    return database
 
 
 def editions_by_posts(database, servers) -> dict[tuple, dict]:

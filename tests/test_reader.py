@@ -27,13 +27,6 @@ from .conftest import REPO, archives_setting, assert_clean_run, datasette_client
 
 
 @pytest.fixture()
-def archive(both_sites, tmp_path):
-    database = tmp_path / "archive.db"
-    copy_database(both_sites, database)
-    return database
-
-
-@pytest.fixture()
 def datasette(archive):
     return datasette_client(archive)
 

@@ -9,7 +9,6 @@ import re
 import sqlite3
 from datetime import date
 
-import pytest
 from datasette.app import Datasette
 from hypothesis import given
 from hypothesis import strategies as st
@@ -21,13 +20,6 @@ from storage.export import copy_database
 from .conftest import rows
 
 ATOM = "{http://www.w3.org/2005/Atom}"
-
-
-@pytest.fixture()
-def archive(both_sites, tmp_path):
-    database = tmp_path / "archive.db"
-    copy_database(both_sites, database)
-    return database
 
 
 def serve(database, *, base_url: str | None = None, host: str | None = None):

@@ -15,19 +15,11 @@ from lxml import etree, html
 
 from reader.plugin import ROUTES, register_routes
 from reader.routes import Route
-from storage.export import copy_database
 
 from .conftest import REPO, rows
 from .test_reader_security import add_link_health, reader_pages
 
 PREFIX = "/prefix/"
-
-
-@pytest.fixture()
-def archive(both_sites, tmp_path):
-    database = tmp_path / "archive.db"
-    copy_database(both_sites, database)
-    return database
 
 
 def prefixed_client(database: Path):

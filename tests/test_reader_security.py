@@ -66,13 +66,6 @@ def add_link_health(database: Path) -> tuple[int, int]:
     return digest_id, target
 
 
-@pytest.fixture()
-def archive(both_sites, tmp_path):
-    database = tmp_path / "archive.db"
-    copy_database(both_sites, database)
-    return database
-
-
 def client(databases: list[Path], metadata: dict | None = None):
     """Datasette's in-process client; `get(path, actor=...)` sends the actor in Datasette's signed cookie."""
     instance = Datasette([str(path) for path in databases], metadata=metadata or {})
