@@ -56,6 +56,7 @@ class LinkStatus:
     label: str  # what the reader says of a link in this state (its tooltip)
     effect: Effect | None  # None: not a check's status (DEAD)
     look: Look
+    reason: str = ""  # why a failing link fails, in words (the dead-links page, its CSV and JSON, the report)
 
     @property
     def failing(self) -> bool:
@@ -85,6 +86,7 @@ STATUSES: dict[str, LinkStatus] = {
             "the site answers, but not with the article",
             Effect.FAILING,
             Look.STRUCK,
+            "soft-404",
         ),
         LinkStatus(
             "gone",
@@ -92,6 +94,7 @@ STATUSES: dict[str, LinkStatus] = {
             "the site says the page is gone (one check: not yet dead)",
             Effect.FAILING,
             Look.STRUCK,
+            "gone",
         ),
         LinkStatus(
             "blocked",
@@ -106,6 +109,7 @@ STATUSES: dict[str, LinkStatus] = {
             "the site failed (one check: not yet dead)",
             Effect.FAILING,
             Look.WARNING,
+            "server error",
         ),
         LinkStatus(
             "timeout",
@@ -113,6 +117,7 @@ STATUSES: dict[str, LinkStatus] = {
             "no answer in time (one check: not yet dead)",
             Effect.FAILING,
             Look.WARNING,
+            "timed out",
         ),
         LinkStatus(
             "unreachable",
@@ -121,6 +126,7 @@ STATUSES: dict[str, LinkStatus] = {
             "the host could not be reached (one check: not yet dead)",
             Effect.FAILING,
             Look.WARNING,
+            "unreachable",
         ),
         LinkStatus(
             "redirect-loop",
@@ -128,6 +134,7 @@ STATUSES: dict[str, LinkStatus] = {
             "the site redirects in circles",
             Effect.FAILING,
             Look.WARNING,
+            "redirect loop",
         ),
         LinkStatus(
             "disallowed",
@@ -179,6 +186,13 @@ def status_named(name: str) -> LinkStatus:
         return STATUSES[name]
     except KeyError:
         raise ValueError(f"undeclared link status {name!r} (core.link_status.STATUSES)") from None
+
+
+def reason_of(status: str) -> str:
+    """Why a failing link fails, in words (`gone`, `server error`, `timed out`): its failing status's reason;
+    a status with no reason of its own (one this version does not declare) is named as it is."""
+    found = STATUSES.get(status)
+    return found.reason if found is not None and found.reason else status
 
 
 def shown_state(status: str, dead: bool) -> LinkStatus:

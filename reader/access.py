@@ -21,6 +21,8 @@ FEED_TABLES = ("editions",)
 # Link health beside an entry's links, and our captures of linked pages.
 LINK_TABLES = ("links", "link_targets")
 CAPTURE_TABLES = ("link_targets",)
+# The dead-links page: the links, their checks, and the digests and editions that cite them.
+DEAD_LINK_TABLES = ("link_targets", "link_checks", "links", "digests", "editions")
 
 
 def _checks(database: str, table: str) -> list:

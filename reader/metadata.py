@@ -35,6 +35,7 @@ def start_here_html(paths: dict[str, str]) -> Markup:
         "its title opens it, with the previous and next edition); "
         '<a href="{report}">the series report</a> (numbers missing, reused, out of order; '
         "where the sites disagree); "
+        '<a href="{links}">the dead links</a> (why each fails, who cites it, our capture and the web archive\'s copy); '
         '<a href="{feed}">the Atom feed</a> of new and changed editions.'
     ).format(**paths)
 
@@ -79,12 +80,13 @@ def database_metadata(paths: dict[str, str]) -> dict:
                 "facets": ["domain"],
             },
             "link_health": {
-                "description_html": (
+                "description_html": Markup(
                     "One row per distinct link, as the last <code>scrapy crawl links</code> found it: its status "
                     "(<code>dead</code> after repeated failures a week or more apart), the final URL after "
                     "redirects, our WARC capture, the archived copy found for a dead link, how many digests cite "
-                    "it and the year of the first. Every check is kept in <code>link_checks</code>."
-                ),
+                    "it and the year of the first. Every check is kept in <code>link_checks</code>. "
+                    'The failing and dead ones, with their reasons and copies: <a href="{links}">dead links</a>.'
+                ).format(**paths),
                 "facets": ["status", "dead", "host", "year"],
                 "sort_desc": "digests",
             },

@@ -41,6 +41,8 @@ from storage.search import (
 )
 
 from . import access
+from .deadlinks import FORMATS as DEAD_LINK_FORMATS
+from .deadlinks import dead_links_view
 from .citation import Citation, bibtex_key, day_of, tag_uri
 from .diff import edition_entries
 from .links import link_css, link_states, mark_links, read_capture, web_address
@@ -574,6 +576,15 @@ ROUTES = Routes(
         capture_view,
         "a linked page as our link check captured it ([links.md](links.md#captures-and-replay))",
     ),
+    Route(
+        "dead_links",
+        "/-/links/{database}",
+        dead_links_view,
+        "the dead links: each failing or dead link with its anchor text, the editions citing it, when it started "
+        "failing and why, our capture and the web archive's copy; filters by state, status, host and year "
+        "(see [Dead links](#dead-links)); `.csv` and `.json`",
+        formats=DEAD_LINK_FORMATS,
+    ),
 )
 
 
@@ -670,6 +681,7 @@ def _reader_paths(datasette, name: str) -> dict[str, str]:
     return {
         "search": ROUTES.url(datasette, "search", database=name),
         "report": ROUTES.url(datasette, "report", database=name),
+        "links": ROUTES.url(datasette, "dead_links", database=name),
         "feed": ROUTES.url(datasette, "feed", database=name),
         "editions": datasette.urls.table(name, "editions"),
     }

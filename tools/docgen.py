@@ -71,7 +71,7 @@ def _plain(html: str) -> str:
 def _descriptions() -> dict[str, str]:
     from reader.metadata import database_metadata
 
-    tables = database_metadata(dict.fromkeys(("search", "editions", "report", "feed"), ""))["tables"]
+    tables = database_metadata(dict.fromkeys(("search", "editions", "report", "links", "feed"), ""))["tables"]
     return {
         name: _plain(meta.get("description") or meta.get("description_html") or "")
         for name, meta in tables.items()
