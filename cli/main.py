@@ -24,7 +24,7 @@ import storage
 from core import __version__
 from core.exit_codes import ExitCode
 from storage.export import EXPORTED_TABLES, FORMATS, OutputRefused, check_output, copy_database, export_tables
-from storage.report import failure_line, number_ranges, plural, series_report
+from storage.report import Section, plural, report_sections, series_report
 
 EXIT_USER_ERROR = EXIT_NO_ARCHIVE = ExitCode.USAGE
 EXIT_BUSY = ExitCode.BUSY
@@ -131,18 +131,16 @@ def summary(archive: str | None, db_option: str | None, as_json: bool) -> None:
 
 
 def _echo_runs_and_failures(data: dict) -> None:
-    """The last run of each archive in the file, and the pages not stored (the same in summary and report)."""
-    for run in data["last_runs"]:
-        click.echo(
-            f"Last run of {run['start_url']}: #{run['id']} ({run['mode']}, {run['status']}): "
-            f"{plural(run['listing_pages'] or 0, 'listing page')}, {plural(run['posts_fetched'] or 0, 'post')} "
-            f"fetched, {run['new']} new, {run['changed']} changed, {run['unchanged']} unchanged, "
-            f"{run['failed']} failed"
-        )
-    failures = data["unresolved_failures"]
-    click.echo(f"Pages that failed and are not stored: {len(failures) or 'none'}")
-    for failure in failures:
-        click.echo(f"  {failure_line(failure)}")
+    """The last run of each archive in the file, and the pages not stored: the report's own sections."""
+    for section in report_sections(data, ("last_runs", "unresolved_failures")):
+        _echo_section(section)
+
+
+def _echo_section(section: Section) -> None:
+    """A section of the report as the command prints it: `Title: summary`, then its lines indented."""
+    click.echo(f"{section.title}: {section.summary.text}")
+    for line in section.lines:
+        click.echo(f"  {line.text}")
 
 
 @main.command()
@@ -203,45 +201,9 @@ def report(archive: str | None, db_option: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
-    click.echo(
-        f"Series report for {database} ({plural(data['editions'], 'edition')} of "
-        f"{plural(data['digests'], 'digest post')})"
-    )
-    for row in data["editions_by_sites"]:
-        click.echo(f"  {plural(row['editions'], 'edition'):>12} on {row['sites']}")
-    click.echo(f"Editions on one site only: {len(data['single_site_editions']) or 'none'}")
-    for row in data["single_site_editions"]:
-        click.echo(
-            f"  {row['number'] or '-':>4}  {row['issue_date'] or row['first_published'] or '?'}  "
-            f"{row['sites']}  {row['title']}"
-        )
-    for column, label in (
-        ("conflicts_between_sites", "Conflicts between sites"),
-        ("conflicts_within_post", "Conflicts within one post"),
-    ):
-        found = [row for row in data["edition_conflicts"] if row[column]]
-        click.echo(f"{label}: {len(found) or 'none'}")
-        for row in found:
-            click.echo(f"  {row['slug']} ({row['title']}): {row[column]}")
-    click.echo(f"Missing numbers (all sites merged): {number_ranges(data['missing_numbers']) or 'none'}")
-    click.echo(f"Numbers used by more than one edition: {len(data['duplicate_numbers']) or 'none'}")
-    for row in data["duplicate_numbers"]:
-        click.echo(
-            f"  {row['number']}: {plural(row['editions'], 'edition')}, {plural(row['posts'], 'post')}: {row['urls']}"
-        )
-    click.echo(f"Numbers out of order with their dates: {len(data['out_of_order']) or 'none'}")
-    for row in data["out_of_order"]:
-        click.echo(
-            f"  {row['number']} published {row['published']}, between {row['number_before']} and {row['number_after']}"
-        )
-    click.echo(f"Digests without a number (dated titles): {len(data['without_number']) or 'none'}")
-    for row in data["without_number"]:
-        click.echo(f"  {row['issue_date'] or row['published'] or '?'}  {row['title']}")
-    for name, label in (("without_entries", "Digests with no entries"), ("without_date", "Digests with no date")):
-        click.echo(f"{label}: {len(data[name]) or 'none'}")
-        for row in data[name]:
-            click.echo(f"  {row['title']}  {row['url']}")
-    _echo_runs_and_failures(data)
+    click.echo(f"Series report for {database}")
+    for section in report_sections(data):
+        _echo_section(section)
 
 
 @main.command("match")

@@ -14,7 +14,6 @@ import io
 from urllib.parse import urlencode
 
 from datasette.utils.asgi import Response
-from sqlite_utils import Database
 
 from storage.deadlinks import FILTERS, DeadLink, DeadLinks, dead_links
 from storage.export import csv_cell
@@ -119,7 +118,12 @@ async def dead_links_view(datasette, request):
 
     counts = {
         name: [
-            {"value": value, "count": count, "url": filtered(**{name: value}), "selected": found.filters.get(name) == value}
+            {
+                "value": value,
+                "count": count,
+                "url": filtered(**{name: value}),
+                "selected": found.filters.get(name) == value,
+            }
             for value, count in found.counts[name]
         ]
         for name in FILTERS
@@ -131,7 +135,10 @@ async def dead_links_view(datasette, request):
                 "total": found.total,
                 "count": len(rows),
                 "filters": found.filters,
-                "counts": {name: [{"value": c["value"], "count": c["count"]} for c in values] for name, values in counts.items()},
+                "counts": {
+                    name: [{"value": c["value"], "count": c["count"]} for c in values]
+                    for name, values in counts.items()
+                },
                 "links": [{key: value for key, value in r.items() if key != "href"} for r in rows],
             }
         )
@@ -151,8 +158,10 @@ async def dead_links_view(datasette, request):
         "counts": counts,
         "clear_url": {name: filtered(**{name: None}) for name in FILTERS},
         "page_url": page_path,
-        "json_url": ROUTES.url(datasette, "dead_links", format="json", database=database) + (f"?{query}" if query else ""),
-        "csv_url": ROUTES.url(datasette, "dead_links", format="csv", database=database) + (f"?{query}" if query else ""),
+        "json_url": ROUTES.url(datasette, "dead_links", format="json", database=database)
+        + (f"?{query}" if query else ""),
+        "csv_url": ROUTES.url(datasette, "dead_links", format="csv", database=database)
+        + (f"?{query}" if query else ""),
         "report_url": ROUTES.url(datasette, "report", database=database),
         "health_url": datasette.urls.table(database, "link_health"),
     }

@@ -29,7 +29,7 @@ from core.sanitise import sanitise_html
 from core.urls import domain_of
 from storage import reader as sql
 from storage.links import CAPTURE_OF_LINK
-from storage.report import number_ranges, series_report
+from storage.report import LINKS_SECTION, Line, Ref, Section, report_sections, series_report
 from storage.search import (
     MARK_END,
     MARK_START,
@@ -41,9 +41,9 @@ from storage.search import (
 )
 
 from . import access
+from .citation import Citation, bibtex_key, day_of, tag_uri
 from .deadlinks import FORMATS as DEAD_LINK_FORMATS
 from .deadlinks import dead_links_view
-from .citation import Citation, bibtex_key, day_of, tag_uri
 from .diff import edition_entries
 from .links import link_css, link_states, mark_links, read_capture, web_address
 from .metadata import archive_queries, database_metadata, instance_metadata
@@ -410,13 +410,51 @@ async def search_view(datasette, request):
 
 
 async def report_view(datasette, request):
+    """The series report: the sections of `digest-archive report` (storage.report.SECTIONS), each number linked
+    to what it counts. The links section needs the link tables: for a reader who may not view them it says so."""
     database, db = await _database_with(datasette, request, access.REPORT_TABLES)
-    report = await db.execute_fn(lambda conn: series_report(Database(conn)))
-    for key in ("single_site_editions", "edition_conflicts"):
-        for row in report[key]:
-            row["url"] = ROUTES.url(datasette, "edition", database=database, slug=row["slug"])
-    context = {"database": database, "report": report, "missing": number_ranges(report["missing_numbers"])}
+    may_read_links = await access.can_read(datasette, request.actor, database, access.DEAD_LINK_TABLES)
+    data = await db.execute_fn(lambda conn: series_report(Database(conn)))
+    sections = []
+    for section in report_sections(data):
+        if section.title == LINKS_SECTION and not may_read_links:
+            section = Section(section.title, Line((("not shown: the link tables are not yours to view", None),)))
+        sections.append(
+            {
+                "title": section.title,
+                "summary": _report_pieces(datasette, database, section.summary),
+                "lines": [_report_pieces(datasette, database, line) for line in section.lines],
+            }
+        )
+    context = {
+        "database": database,
+        "sections": sections,
+        "dead_links_url": ROUTES.url(datasette, "dead_links", database=database) if may_read_links else None,
+    }
     return Response.html(await datasette.render_template("report.html", context, request=request))
+
+
+def _report_pieces(datasette, database: str, line: Line) -> list[dict]:
+    """A line of the report as the page draws it: each piece's text and its address (None: plain text)."""
+    return [
+        {"text": text, "url": _report_address(datasette, database, ref) if ref else None} for text, ref in line.pieces
+    ]
+
+
+def _report_address(datasette, database: str, ref: Ref) -> str:
+    """Where a piece of the report leads: the reader's page, or Datasette's table or canned query, filtered."""
+    query = ("?" + urlencode(ref.filters)) if ref.filters else ""
+    if ref.page == "edition":
+        return ROUTES.url(datasette, "edition", database=database, slug=ref.key)
+    if ref.page == "digest":
+        return ROUTES.url(datasette, "digest", database=database, id=ref.key)
+    if ref.page == "dead_links":
+        return ROUTES.url(datasette, "dead_links", database=database) + query
+    if ref.page == "query":
+        return datasette.urls.query(database, str(ref.key)) + query
+    if ref.page == "table":
+        return datasette.urls.table(database, str(ref.key)) + query
+    raise ValueError(f"no page {ref.page!r} for the report to link")
 
 
 def _atom_time(value: str | None) -> str:

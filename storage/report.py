@@ -8,7 +8,15 @@ Datasette canned queries.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from sqlite_utils import Database
+
+from core.link_status import DEAD, STATUSES, reason_of
+
+from .deadlinks import FAILING_STATE, dead_links
+from .links import link_summary
 
 # Gaps in the numbers once all sites are merged, as ranges (`first`–`last`).
 MISSING_NUMBERS = """
@@ -138,6 +146,7 @@ CANNED_QUERIES = {
     "duplicate_numbers": ("Numbers used by more than one edition", DUPLICATE_NUMBERS),
     "out_of_order": ("Numbers out of order with their dates", OUT_OF_ORDER),
     "without_number": ("Digest posts without a number (dated titles)", WITHOUT_NUMBER),
+    "unresolved_failures": ("Pages that failed and are not stored", UNRESOLVED_FAILURES),
 }
 
 
@@ -148,11 +157,28 @@ def _rows(db: Database, sql: str) -> list[dict]:
 
 
 def series_report(db: Database) -> dict:
-    """Every check, on the whole file (every archive in it)."""
-    report = {name: _rows(db, sql) for name, sql in CHECKS.items()}
+    """Every check, on the whole file (every archive in it), and the links' health."""
+    report: dict = {name: _rows(db, sql) for name, sql in CHECKS.items()}
     report["digests"] = db.execute("SELECT count(*) FROM digests").fetchone()[0]
     report["editions"] = db.execute("SELECT count(*) FROM editions").fetchone()[0]
+    report["links"] = link_report(db)
     return report
+
+
+def link_report(db: Database) -> dict:
+    """The report's links: distinct links cited by status (`dead` for dead ones, whatever their last check),
+    and the failing or dead ones by reason (their last failing check's status, core.link_status)."""
+    summary = link_summary(db)
+    failing = dead_links(db.conn, {})
+    return {
+        "cited": sum(summary["by_status"].values()),
+        "by_status": summary["by_status"],
+        "failing_or_dead": failing.total,
+        "by_reason": [
+            {"status": status, "reason": reason_of(status), "links": count}
+            for status, count in failing.counts["status"]
+        ],
+    }
 
 
 def runs_and_failures(db: Database) -> dict:
@@ -178,3 +204,277 @@ def failure_line(failure: dict) -> str:
         if failure["url"] in message
         else f"[{failure['kind']}] {failure['url']}: {message}"
     )
+
+
+# --- the report's sections: one list, printed by `digest-archive report` and drawn by the reader's report page
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Where a piece of the report leads in the reader; storage names the page, the reader makes its address.
+
+    `page` is one of: `edition` (key: its slug), `digest` (key: its row id), `table` (key: a table or view,
+    `filters`: Datasette's column filters), `query` (key: a canned query, CANNED_QUERIES) or `dead_links`
+    (`filters`: the dead-links page's, storage.deadlinks.FILTERS)."""
+
+    page: str
+    key: str | int | None = None
+    filters: tuple[tuple[str, str], ...] = ()
+
+
+Piece = tuple[str, Ref | None]  # a stretch of text, and where it leads (None: plain text)
+
+
+@dataclass(frozen=True)
+class Line:
+    pieces: tuple[Piece, ...]
+
+    @property
+    def text(self) -> str:
+        return "".join(text for text, _ in self.pieces)
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    summary: Line  # after the title: a count, ranges, "none"
+    lines: tuple[Line, ...] = ()
+
+
+def _line(*pieces: str | Piece) -> Line:
+    return Line(tuple((piece, None) if isinstance(piece, str) else piece for piece in pieces))
+
+
+def _count(count: int, ref: Ref) -> Line:
+    """A section's count, linked to the rows it counts; `none` when there are none."""
+    return _line((str(count), ref)) if count else _line("none")
+
+
+def _table(table: str, **filters: object) -> Ref:
+    return Ref("table", table, tuple((name, str(value)) for name, value in filters.items()))
+
+
+def _edition(row: dict) -> Ref:
+    return Ref("edition", row["slug"])
+
+
+def _series(data: dict) -> Section:
+    return Section(
+        "The series",
+        _line(
+            (plural(data["editions"], "edition"), _table("editions")),
+            " of ",
+            (plural(data["digests"], "digest post"), _table("digests")),
+        ),
+        tuple(
+            _line((plural(row["editions"], "edition"), _table("editions", sites=row["sites"])), f" on {row['sites']}")
+            for row in data["editions_by_sites"]
+        ),
+    )
+
+
+def _single_site(data: dict) -> Section:
+    rows = data["single_site_editions"]
+    return Section(
+        "Editions on one site only",
+        _count(len(rows), Ref("query", "single_site_editions")),
+        tuple(
+            _line(
+                (str(row["number"] or "-"), _edition(row)),
+                f"  {row['issue_date'] or row['first_published'] or '?'}  {row['sites']}  ",
+                (row["title"] or row["slug"], _edition(row)),
+            )
+            for row in rows
+        ),
+    )
+
+
+def _conflicts(column: str, title: str) -> Callable[[dict], Section]:
+    def section(data: dict) -> Section:
+        rows = [row for row in data["edition_conflicts"] if row[column]]
+        return Section(
+            title,
+            _count(len(rows), _table("editions", **{f"{column}__notblank": 1})),
+            tuple(
+                _line((f"{row['slug']} ({row['title']})", _edition(row)), ": ", (row[column], _edition(row)))
+                for row in rows
+            ),
+        )
+
+    return section
+
+
+def _missing(data: dict) -> Section:
+    ranges = data["missing_numbers"]
+    query = Ref("query", "missing_numbers")
+    pieces: list[Piece] = []
+    for n, gap in enumerate(ranges):
+        pieces += [(", ", None)] if n else []
+        pieces.append((number_ranges([gap]), query))
+    return Section("Missing numbers (all sites merged)", Line(tuple(pieces)) if pieces else _line("none"))
+
+
+def _duplicates(data: dict) -> Section:
+    rows = data["duplicate_numbers"]
+    return Section(
+        "Numbers used by more than one edition",
+        _count(len(rows), Ref("query", "duplicate_numbers")),
+        tuple(
+            _line(
+                (str(row["number"]), _table("digests", number=row["number"])),
+                ": ",
+                (
+                    f"{plural(row['editions'], 'edition')}, {plural(row['posts'], 'post')}",
+                    _table("digests", number=row["number"]),
+                ),
+                f": {row['urls']}",
+            )
+            for row in rows
+        ),
+    )
+
+
+def _out_of_order(data: dict) -> Section:
+    rows = data["out_of_order"]
+    return Section(
+        "Numbers out of order with their dates",
+        _count(len(rows), Ref("query", "out_of_order")),
+        tuple(
+            _line(
+                (str(row["number"]), Ref("digest", row["id"])),
+                f" published {row['published']}, between ",
+                (str(row["number_before"]), _table("digests", number=row["number_before"])),
+                " and ",
+                (str(row["number_after"]), _table("digests", number=row["number_after"])),
+            )
+            for row in rows
+        ),
+    )
+
+
+def _without_number(data: dict) -> Section:
+    rows = data["without_number"]
+    return Section(
+        "Digests without a number (dated titles)",
+        _count(len(rows), Ref("query", "without_number")),
+        tuple(
+            _line(
+                f"{row['issue_date'] or row['published'] or '?'}  ",
+                (row["title"] or row["url"], Ref("digest", row["id"])),
+            )
+            for row in rows
+        ),
+    )
+
+
+def _digests_without(key: str, title: str, table: Ref) -> Callable[[dict], Section]:
+    def section(data: dict) -> Section:
+        rows = data[key]
+        return Section(
+            title,
+            _count(len(rows), table),
+            tuple(_line((row["title"] or "-", Ref("digest", row["id"])), f"  {row['url']}") for row in rows),
+        )
+
+    return section
+
+
+def _last_runs(data: dict) -> Section:
+    runs = data["last_runs"]
+    return Section(
+        "Last run of each archive",
+        _count(len(runs), _table("crawl_runs", _sort_desc="id")),
+        tuple(
+            _line(
+                f"{run['start_url']}: ",
+                (
+                    f"#{run['id']} ({run['mode']}, {run['status']}): "
+                    f"{plural(run['listing_pages'] or 0, 'listing page')}, {plural(run['posts_fetched'] or 0, 'post')} "
+                    f"fetched, {run['new']} new, {run['changed']} changed, {run['unchanged']} unchanged",
+                    _table("crawl_runs", id=run["id"]),
+                ),
+                ", ",
+                (f"{run['failed']} failed", _table("failures", crawl_run_id=run["id"])),
+            )
+            for run in runs
+        ),
+    )
+
+
+def _failures(data: dict) -> Section:
+    failures = data["unresolved_failures"]
+    return Section(
+        "Pages that failed and are not stored",
+        _count(len(failures), Ref("query", "unresolved_failures")),
+        tuple(_line((failure_line(failure), _table("failures", url=failure["url"]))) for failure in failures),
+    )
+
+
+def _links(data: dict) -> Section:
+    links = data["links"]
+    by_status = []
+    for status, count in links["by_status"].items():
+        if status == DEAD.name:
+            ref = Ref("dead_links", filters=(("state", DEAD.name),))
+        elif status in STATUSES and STATUSES[status].failing:
+            ref = Ref("dead_links", filters=(("state", FAILING_STATE), ("status", status)))
+        else:
+            ref = _table("link_health", status=status, dead=0, digests__gt=0)
+        by_status.append((f"{status} ", (str(count), ref)))
+    by_reason = [
+        (f"{row['reason']} ", (str(row["links"]), Ref("dead_links", filters=(("status", row["status"]),))))
+        for row in links["by_reason"]
+    ]
+
+    def listed(label: str, items: list[tuple[str, Piece]]) -> Line:
+        pieces: list[Piece] = [(label, None)]
+        for n, (name, number) in enumerate(items):
+            pieces += [(", " if n else "", None), (name, None), number]
+        return Line(tuple(pieces))
+
+    lines = [listed("by status: ", by_status)] if by_status else []
+    if by_reason:
+        lines.append(listed("failing or dead, by reason: ", by_reason))
+    return Section(
+        LINKS_SECTION,
+        _line(
+            (plural(links["cited"], "distinct link"), _table("link_health", digests__gt=0)),
+            " cited, ",
+            (str(links["failing_or_dead"]), Ref("dead_links")),
+            " failing or dead (the dead-links page)",
+        ),
+        tuple(lines),
+    )
+
+
+LINKS_SECTION = "Links"
+
+# The report's sections, in order, each built from `series_report`'s data: the one list the command and the
+# reader's page both show, so that neither can leave one out.
+SECTIONS: dict[str, Callable[[dict], Section]] = {
+    "series": _series,
+    "single_site_editions": _single_site,
+    "conflicts_between_sites": _conflicts("conflicts_between_sites", "Conflicts between sites"),
+    "conflicts_within_post": _conflicts("conflicts_within_post", "Conflicts within one post"),
+    "missing_numbers": _missing,
+    "duplicate_numbers": _duplicates,
+    "out_of_order": _out_of_order,
+    "without_number": _without_number,
+    "without_entries": _digests_without(
+        "without_entries",
+        "Digests with no entries",
+        _table("digests", _where="coalesce(entry_count, 0) = 0"),
+    ),
+    "without_date": _digests_without(
+        "without_date", "Digests with no date", _table("digests", published__isnull=1, issue_date__isnull=1)
+    ),
+    "last_runs": _last_runs,
+    "unresolved_failures": _failures,
+    "links": _links,
+}
+
+
+def report_sections(data: dict, names: tuple[str, ...] | None = None) -> list[Section]:
+    """The report's sections (all, or those `names`) from `series_report`'s data (`summary` shows two, from
+    its own data: the last runs and the pages not stored)."""
+    return [build(data) for name, build in SECTIONS.items() if names is None or name in names]

@@ -542,20 +542,61 @@ def test_a_foreign_database_gets_no_archive_metadata(tmp_path):
 # --- 6. reports ------------------------------------------------------------------------------------
 
 
+def _section(output: str, title: str) -> list[str]:
+    """The lines of the command's section `title`: its own line, then its indented lines."""
+    lines = output.splitlines()
+    start = next(n for n, line in enumerate(lines) if line.startswith(f"{title}: "))
+    end = next((n for n in range(start + 1, len(lines)) if not lines[n].startswith("  ")), len(lines))
+    return lines[start:end]
+
+
 def test_report_and_summary_agree_and_cover_every_archive_in_the_file(archive):
     report = CliRunner().invoke(main, ["report", str(archive)]).output
     summary = CliRunner().invoke(main, ["summary", str(archive)]).output
-    runs = [line for line in report.splitlines() if line.startswith("Last run of ")]
-    assert len(runs) == 2 and runs == [line for line in summary.splitlines() if line.startswith("Last run of ")]
-    failures = report[report.index("Pages that failed") :].splitlines()
-    assert failures == summary[summary.index("Pages that failed") :].splitlines()[: len(failures)]
+    runs = _section(report, "Last run of each archive")
+    assert len(runs) == 3 and runs == _section(summary, "Last run of each archive")
+    failures = _section(report, "Pages that failed and are not stored")
+    assert len(failures) == 3 and failures == _section(summary, "Pages that failed and are not stored")
     assert not re.search(r"\b1 editions\b", report)
     for line in failures[1:]:
         url = re.search(r"https?://\S+", line)[0].rstrip(":")
         assert line.count(url) == 1, line
-    between = report[report.index("Conflicts between sites") : report.index("Conflicts within one post")]
-    within = report[report.index("Conflicts within one post") : report.index("Missing numbers")]
+    between = "\n".join(_section(report, "Conflicts between sites"))
+    within = "\n".join(_section(report, "Conflicts within one post"))
     assert "digest-167" in between and "digest-250" in within and "digest-250" not in between
+
+
+def test_the_web_report_has_the_commands_sections_in_its_order_and_every_number_linked(datasette, archive):
+    """One report: the page's sections are the command's (both from storage.report.SECTIONS), and on the page
+    every number opens what it counts (an edition, a post, a filtered table, a canned query, the dead links)."""
+    from lxml import html as lxml_html
+
+    output = CliRunner().invoke(main, ["report", str(archive)]).output.splitlines()
+    assert output[0].startswith("Series report for ")
+    cli_titles = [line.split(": ", 1)[0] for line in output[1:] if not line.startswith("  ")]
+    page = lxml_html.fromstring(datasette("/-/report/archive").text)
+    assert [h2.text_content() for h2 in page.xpath('//section[@class="report-section"]/h2')] == cli_titles
+    assert {
+        "Digests without a number (dated titles)",
+        "Digests with no entries",
+        "Digests with no date",
+        "Links",
+    } <= set(cli_titles)
+    # The same text, section by section (the page's pieces joined are the command's lines).
+    for section in page.xpath('//section[@class="report-section"]'):
+        title = section.xpath("string(h2)")
+        summary = section.xpath('string(p[@class="summary"])')
+        lines = ["  " + li.text_content() for li in section.xpath("ul/li")]
+        assert _section("\n".join(output), title) == [f"{title}: {summary}", *lines], title
+    # Every number is linked, and every link answers.
+    for text in page.xpath('//section[@class="report-section"]//text()[not(ancestor::a)][not(ancestor::h2)]'):
+        for number in re.findall(r"(?<![\w:/.-])\d+(?![\w.:/-])", text):
+            raise AssertionError(f"unlinked number {number} in {text!r}")
+    addresses = set(page.xpath('//section[@class="report-section"]//a/@href'))
+    assert any(a.startswith("/-/edition/archive/") for a in addresses)
+    assert any(a.startswith("/archive/digests?number=") for a in addresses)
+    for address in sorted(addresses):
+        datasette(address)
 
 
 def test_entries_per_section_per_year_counts_each_edition_entry_once(datasette, archive):

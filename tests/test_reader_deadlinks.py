@@ -38,7 +38,12 @@ def check_links(database: Path, web: dict[str, Host], *args: str) -> None:
     with StandInWeb(web) as stand_in:
         env = dict(os.environ, **stand_in.proxy_env(no_proxy="127.0.0.1"))
         command = [sys.executable, "-m", "scrapy", "crawl", "links", "-s", f"DATABASE={database}", *FAST_LINKS]
-        command += ["-s", f"DIGEST_LINK_CDX_API={FIXTURE_CDX_API}", "-s", f"DIGEST_LINK_REPLAY_PREFIX={FIXTURE_REPLAY_PREFIX}"]
+        command += [
+            "-s",
+            f"DIGEST_LINK_CDX_API={FIXTURE_CDX_API}",
+            "-s",
+            f"DIGEST_LINK_REPLAY_PREFIX={FIXTURE_REPLAY_PREFIX}",
+        ]
         result = subprocess.run([*command, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
         assert_clean_run(result)
 
@@ -89,7 +94,11 @@ def filter_links(page_html: str) -> list[tuple[str, str, int]]:
     """(filter, its link's address, the count it shows) for every value of every filter on the page."""
     tree = html.fromstring(page_html)
     return [
-        (link.xpath("string(ancestor::div[contains(@class, 'filter ')]/h2)"), link.get("href"), int(link.get("data-count")))
+        (
+            link.xpath("string(ancestor::div[contains(@class, 'filter ')]/h2)"),
+            link.get("href"),
+            int(link.get("data-count")),
+        )
         for link in tree.xpath('//div[contains(@class, "filter ")]//a[@data-count]')
     ]
 
@@ -159,7 +168,9 @@ def test_csv_and_json_have_the_rows_the_page_shows(checked, query):
     assert [row["reason"] for row in answer["links"]] == [row["reason"] for row in page]
     assert [row["state"] for row in answer["links"]] == [row["state"] for row in page]
     for row, shown in zip(answer["links"], page, strict=True):
-        assert [urlsplit(c["edition_url"]).path + "#" + urlsplit(c["edition_url"]).fragment for c in row["cited_by"]] == shown["cited_by"]
+        assert [
+            urlsplit(c["edition_url"]).path + "#" + urlsplit(c["edition_url"]).fragment for c in row["cited_by"]
+        ] == shown["cited_by"]
         assert (row["archived_copy"], (row["our_copy"] or {}).get("url") and urlsplit(row["our_copy"]["url"]).path) == (
             shown["archived_copy"],
             shown["our_copy"],
@@ -184,9 +195,7 @@ def test_markup_in_anchor_text_is_escaped_and_a_formula_is_kept_text_in_the_csv(
     page = get("/-/links/archive").text
     assert "<script>alert(1)" not in page and "<b onmouseover" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert '<script>alert(1)</script><b onmouseover="x">bold</b>' in [
-        row["anchor"] for row in shown_rows(page)
-    ]
+    assert '<script>alert(1)</script><b onmouseover="x">bold</b>' in [row["anchor"] for row in shown_rows(page)]
     with sqlite3.connect(checked) as connection:
         connection.execute("UPDATE links SET text = ? WHERE url = ?", ['=HYPERLINK("http://x.test","y")', url])
     table = list(csv.DictReader(io.StringIO(get("/-/links/archive.csv").text)))
@@ -196,7 +205,12 @@ def test_markup_in_anchor_text_is_escaped_and_a_formula_is_kept_text_in_the_csv(
 def test_a_private_link_table_refuses_the_page_and_its_csv_and_json(checked):
     for table in ("link_checks", "editions"):
         get = client([checked], {"databases": {"archive": {"tables": {table: {"allow": ACTOR}}}}})
-        for path in ("/-/links/archive", "/-/links/archive.json", "/-/links/archive.csv", "/-/links/archive?_format=csv"):
+        for path in (
+            "/-/links/archive",
+            "/-/links/archive.json",
+            "/-/links/archive.csv",
+            "/-/links/archive?_format=csv",
+        ):
             assert get(path).status_code == 403, (table, path)
             assert get(path, actor=ACTOR).status_code == 200, (table, path)
 

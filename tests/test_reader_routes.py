@@ -4,6 +4,8 @@ address a reader page makes carries the prefix and answers; the table, the route
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import re
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -42,10 +44,17 @@ def local_addresses(page_url: str, response, *, reader_links_only: bool = False)
         atom = "{http://www.w3.org/2005/Atom}"
         found = [link.get("href") for link in root.iter(f"{atom}link")]
         found += [element.text for element in root.iter(f"{atom}id")]
+    elif "json" in response.headers["content-type"] and "links" in response.json():  # the dead links
+        links = response.json()["links"]
+        found = [citation["edition_url"] for link in links for citation in link["cited_by"]]
+        found += [link["our_copy"]["url"] for link in links if link["our_copy"]]
     elif "json" in response.headers["content-type"]:
         answer = response.json()
         found = [hit["edition_url"] for hit in answer["hits"]]
         found += [answer[key] for key in ("next", "previous") if answer.get(key)]  # absolute, under the prefix
+    elif "csv" in response.headers["content-type"]:  # the dead links: the citing editions and our copies
+        table = list(csv.DictReader(io.StringIO(response.text)))
+        found = [address for row in table for address in [*row["cited_by"].split(), row["our_copy"]] if address]
     elif "html" in response.headers["content-type"]:
         page = html.fromstring(response.text)
         if reader_links_only:
@@ -85,7 +94,7 @@ def test_every_reader_page_answers_under_base_url_and_every_address_on_it_carrie
             assert address.startswith(PREFIX), (page, address)
             checked.setdefault(address, page)
     assert any("/-/capture/" in address for address in checked)  # the marked links' "our copy", under the prefix
-    for name in ("edition", "digest", "search", "report", "feed"):
+    for name in ("edition", "digest", "search", "report", "feed", "links"):
         assert any(f"{PREFIX}-/{name.replace('feed', 'editions')}/" in address for address in checked), name
     for address, page in sorted(checked.items()):
         response = get(address)

@@ -90,6 +90,7 @@ def reader_pages(database: Path, name: str, digest_id: int, target: int) -> list
         "report": {"database": name},
         "feed": {"database": name},
         "capture": {"database": name, "id": target},
+        "dead_links": {"database": name},
     }
     assert set(values) == {route.name for route in ROUTES}, "a route without a page in the tests"
     pages = []
