@@ -599,8 +599,9 @@ ROUTES = Routes(
         "report",
         "/-/report/{database}",
         report_view,
-        "the series report (`digest-archive report`): editions on one site only, conflicts, missing and reused "
-        "numbers, the last run of each listing, pages not stored",
+        "the series report, the sections of `digest-archive report` (see [Report](#report)), every number "
+        "linked to what it counts: editions on one site only, conflicts, missing and reused numbers, digests "
+        "without a number, entries or date, the last run of each listing, pages not stored, links",
     ),
     Route(
         "feed",
