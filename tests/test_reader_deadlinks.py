@@ -80,7 +80,7 @@ def shown_rows(page_html: str) -> list[dict]:
             {
                 "url": row.xpath('string(.//span[@class="url"])').strip(),
                 "anchor": row.xpath('string(.//span[@class="anchor-text"])').strip(),
-                "state": row.get("class").split("state-")[1],
+                "state": row.get("class").split()[1],
                 "reason": row.xpath('string(.//span[@class="reason"])').strip(),
                 "cited_by": row.xpath('.//a[@class="cited-by"]/@href'),
                 "our_copy": (row.xpath('.//a[@class="our-copy"]/@href') or [None])[0],

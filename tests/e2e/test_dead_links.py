@@ -79,7 +79,7 @@ def test_a_reader_filters_the_dead_links_and_follows_one_to_our_capture(page, ch
     dead.click()
     page.wait_for_url(re.compile(r"/-/links/demo\?state=dead$"))
     assert page.locator("tr.dead-link").count() == expected < total + 1
-    assert page.locator("tr.dead-link.state-failing").count() == 0
+    assert page.locator("tr.dead-link.failing").count() == 0
     # Every reason in words, never "dead" alone.
     reasons = set(page.locator("tr.dead-link .reason").all_inner_texts())
     assert reasons and "dead" not in reasons and reasons <= {"gone", "soft-404", "server error", "unreachable"}
