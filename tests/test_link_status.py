@@ -11,6 +11,7 @@ import pytest
 from core.failure_kinds import FAILURE_KINDS
 from core.link_status import (
     DEAD,
+    FAILING,
     STATUSES,
     DeadRule,
     Effect,
@@ -19,6 +20,7 @@ from core.link_status import (
     is_own_post,
     lookup_due,
     next_state,
+    reason_of,
     shown_state,
     status_of_answer,
     status_of_failure,
@@ -295,3 +297,15 @@ def test_pywb_json_lines_are_read_and_cdxj_refused():
     with pytest.raises(ParseError):
         parse_cdx_answer(b'{"a": 1}\nnot json\n')
     assert "limit" not in cdx_query("http://127.0.0.1:1/coll/cdx", "http://a.example/", None, limit=0)
+
+
+def test_every_failing_status_has_a_reason_in_words_and_no_other_status_has_one():
+    """The dead-links page, its CSV and JSON and the report say why a link fails in these words; "dead" is a
+    state, never a reason."""
+    for name, status in STATUSES.items():
+        assert bool(status.reason) == status.failing, name
+        assert reason_of(name) == (status.reason or name)
+    assert not DEAD.reason
+    assert len({status.reason for status in STATUSES.values() if status.failing}) == len(FAILING)
+    assert reason_of("server-error") == "server error" and reason_of("gone") == "gone"
+    assert reason_of("no-such-status") == "no-such-status"  # an archive of another version: its own name
