@@ -8,7 +8,7 @@ Datasette canned queries.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlite_utils import Database
@@ -426,7 +426,7 @@ def _links(data: dict) -> Section:
         for row in links["by_reason"]
     ]
 
-    def listed(label: str, items: list[tuple[str, Piece]]) -> Line:
+    def listed(label: str, items: Sequence[tuple[str, Piece]]) -> Line:
         pieces: list[Piece] = [(label, None)]
         for n, (name, number) in enumerate(items):
             pieces += [(", " if n else "", None), (name, None), number]
