@@ -76,7 +76,10 @@ def database_metadata(paths: dict[str, str]) -> dict:
                 "sort": "id",
             },
             "links": {
-                "description": "Every link inside an entry, canonicalised, with its domain.",
+                "description_html": Markup(
+                    'Every link inside an entry, canonicalised, with its domain. <a href="{links}">The dead '
+                    "ones</a>, with why they fail and their copies."
+                ).format(**paths),
                 "facets": ["domain"],
             },
             "link_health": {
