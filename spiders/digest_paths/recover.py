@@ -22,7 +22,15 @@ from core.items import LATEST, LISTING, OLDER, CaptureRead, PageFailure
 from core.parsing import ParseError, parse_digest, parse_listing
 from core.parsing.cdx import MAX_CDX_BYTES, CdxRow, cdx_prefix_query, parse_cdx_pages, parse_cdx_rows
 from core.parsing.decoding import charset_of
-from core.recovery import group_posts, listing_captures, listing_prefix, memento_of, plan_post, post_prefix
+from core.recovery import (
+    group_posts,
+    listing_captures,
+    listing_prefix,
+    memento_of,
+    not_of_the_series,
+    plan_post,
+    post_prefix,
+)
 from core.urls import post_key
 from core.web_archives import WebArchive
 from crawler.failures import describe_failure
@@ -274,6 +282,11 @@ class RecoverPath:
                 yield CaptureRead(memento, "not_digest", post_key=key, message=str(error))
                 chain = chain if role == OLDER else []  # the post's newest capture is no digest: nothing to recover
             else:
+                why_not = not_of_the_series(digest)
+                if why_not is not None:
+                    yield CaptureRead(memento, "not_digest", post_key=key, message=why_not)
+                    yield from self._chain_goes_on(walk, key, chain if role == OLDER else [])
+                    return
                 sources = dict.fromkeys([memento.url, *digest.source_urls])
                 yield CaptureRead(memento, role, post_key=key, digest=replace(digest, source_urls=tuple(sources)))
         yield from self._chain_goes_on(walk, key, chain)
