@@ -14,6 +14,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+
+from cli.main import main
 
 from core.items import Memento
 from core.parsing import ParseError
@@ -156,6 +159,15 @@ def test_deleted_digests_are_recovered_exactly_with_their_provenance(lost_two, b
     assert len({(r["url"], r["timestamp"]) for r in read}) == len(read)
     listings = [r for r in read if r["outcome"] == "listing"]
     assert len(listings) == 4 and all(json.loads(r["posts"]) for r in listings)
+    # The report and the summary count them, and list the numbers still missing once they are in.
+    for command in ("report", "summary"):
+        shown = CliRunner().invoke(main, [command, str(database)])
+        assert shown.exit_code == 0, shown.output
+        assert "Recovered from web archives: 2 digests, 0 older versions" in shown.output
+        assert "2 from Stand-in Archive (captured 2018-01-05 to 2018-01-05)" in shown.output
+        assert "Numbers still missing after recovery: 8\u201353, 55\u2013166, 168\u2013181, 196, 211\u2013212" in shown.output
+    data = json.loads(CliRunner().invoke(main, ["report", str(database), "--json"]).output)
+    assert data["recovered_digests"] == 2 and data["recovered"][0]["web_archive"] == "Stand-in Archive"
 
 
 def test_a_second_recovery_with_nothing_new_sends_only_its_cdx_queries(lost_two):
