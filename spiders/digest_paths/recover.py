@@ -52,7 +52,14 @@ class _Walk:
 
 
 class RecoverPath:
-    CALLBACKS = ("cdx_pages_answered", "cdx_answered", "cdx_failed", "listing_captured", "post_captured", "capture_failed")
+    CALLBACKS = (
+        "cdx_pages_answered",
+        "cdx_answered",
+        "cdx_failed",
+        "listing_captured",
+        "post_captured",
+        "capture_failed",
+    )
 
     def __init__(self, start_url: str, run: RecoverRun, logger) -> None:
         self.start_url = start_url
@@ -232,7 +239,9 @@ class RecoverPath:
                 why, row = plan.skip
                 if (row.original, row.timestamp) not in read:
                     memento = memento_of(walk.archive, row)
-                    yield CaptureRead(memento, why, post_key=key, message=f"captured only as HTTP {row.status} {row.mimetype}")
+                    yield CaptureRead(
+                        memento, why, post_key=key, message=f"captured only as HTTP {row.status} {row.mimetype}"
+                    )
                 continue
             chain = [(LATEST, plan.latest)] if plan.latest is not None else []
             chain += [(OLDER, row) for row in plan.older]
