@@ -120,6 +120,7 @@ def summary(archive: str | None, db_option: str | None, as_json: bool) -> None:
     click.echo(f"  entries   {data['entries']:>6}   sections: {', '.join(data['sections']) or '-'}")
     click.echo(f"  links     {data['links']:>6}")
     click.echo(f"  failures  {data['failures']:>6}")
+    _echo_recovery(data)
     _echo_runs_and_failures(data)
     if data["latest"]:
         click.echo("Latest digests:")
@@ -204,6 +205,13 @@ def report(archive: str | None, db_option: str | None, as_json: bool) -> None:
     click.echo(f"Series report for {database}")
     for section in report_sections(data):
         _echo_section(section)
+
+
+def _echo_recovery(data: dict) -> None:
+    """What the web archives gave (`-a mode=recover`), when they gave anything: the report's own section."""
+    if data["recovered_digests"]:
+        for section in report_sections(data, ("recovery",)):
+            _echo_section(section)
 
 
 @main.command("match")

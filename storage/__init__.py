@@ -35,6 +35,15 @@ from .queries import (
     stored_pages,
     stored_pages_of,
 )
+from .recovered import (
+    RECOVERED,
+    REVISION,
+    ReadCapture,
+    RecoveryState,
+    StoredVersion,
+    recovery_state,
+    save_recovered,
+)
 from .rows import utc_now
 from .runs import (
     close_abandoned_runs,
@@ -55,6 +64,13 @@ from .schema import (
 )
 
 __all__ = [
+    "RECOVERED",
+    "REVISION",
+    "ReadCapture",
+    "RecoveryState",
+    "StoredVersion",
+    "recovery_state",
+    "save_recovered",
     "ArchiveBusy",
     "ArchiveIndex",
     "ArchiveLock",

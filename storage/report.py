@@ -98,6 +98,15 @@ SELECT kind, url, message, max(at) AS at FROM failures
 WHERE url_key NOT IN (SELECT url_key FROM digest_urls) GROUP BY url_key ORDER BY max(id) DESC
 """
 
+# Digests recovered from web archives (`-a mode=recover`), by web archive, and the older versions read from
+# their captures (storage/recovered.py writes both).
+RECOVERED = """
+SELECT recovered_from AS web_archive, count(*) AS digests, min(captured_at) AS first_capture,
+       max(captured_at) AS last_capture,
+       (SELECT count(*) FROM digest_revisions r WHERE r.recovered_from = d.recovered_from) AS revisions
+FROM digests d WHERE recovered_from IS NOT NULL GROUP BY recovered_from ORDER BY recovered_from
+"""
+
 # Canned queries for Datasette (reader.metadata): editions where a reader means editions.
 EDITIONS_LINKING_TO_DOMAIN = """
 SELECT ed.slug, ed.number, ed.issue_date, ed.title, group_concat(DISTINCT d.site) AS sites,
@@ -157,8 +166,9 @@ def _rows(db: Database, sql: str) -> list[dict]:
 
 
 def series_report(db: Database) -> dict:
-    """Every check, on the whole file (every archive in it), and the links' health."""
+    """Every check, on the whole file (every archive in it), what the web archives gave, and the links' health."""
     report: dict = {name: _rows(db, sql) for name, sql in CHECKS.items()}
+    report.update(recovery(db))
     report["digests"] = db.execute("SELECT count(*) FROM digests").fetchone()[0]
     report["editions"] = db.execute("SELECT count(*) FROM editions").fetchone()[0]
     report["links"] = link_report(db)
@@ -178,6 +188,20 @@ def link_report(db: Database) -> dict:
             {"status": status, "reason": reason_of(status), "links": count}
             for status, count in failing.counts["status"]
         ],
+    }
+
+
+def recovery(db: Database) -> dict:
+    """What the web archives gave (digests and older versions, by web archive) and the numbers still missing
+    once they are in: what `report` and `summary` both show."""
+    recovered = _rows(db, RECOVERED)
+    return {
+        "recovered": recovered,
+        "recovered_digests": sum(row["digests"] for row in recovered),
+        "recovered_revisions": db.execute(
+            "SELECT count(*) FROM digest_revisions WHERE recovered_from IS NOT NULL"
+        ).fetchone()[0],
+        "missing_after_recovery": _rows(db, MISSING_NUMBERS),
     }
 
 
@@ -447,6 +471,42 @@ def _links(data: dict) -> Section:
     )
 
 
+def _recovery(data: dict) -> Section:
+    """What `-a mode=recover` took from the web archives, and the numbers the series still lacks after it."""
+    rows = data["recovered"]
+    if not data["recovered_digests"]:
+        return Section("Recovered from web archives", _line("none"))
+    lines = [
+        _line(
+            (plural(row["digests"], "digest"), _table("digests", recovered_from=row["web_archive"])),
+            f" from {row['web_archive']} (captured {row['first_capture'][:10]} to {row['last_capture'][:10]}), ",
+            (
+                plural(row["revisions"], "older version"),
+                _table("digest_revisions", recovered_from=row["web_archive"]),
+            ),
+        )
+        for row in rows
+    ]
+    missing = number_ranges(data["missing_after_recovery"])
+    lines.append(
+        _line("Numbers still missing after recovery: ", (missing, Ref("query", "missing_numbers")))
+        if missing
+        else _line("Numbers still missing after recovery: none")
+    )
+    return Section(
+        "Recovered from web archives",
+        _line(
+            (plural(data["recovered_digests"], "digest"), _table("digests", recovered_from__notblank=1)),
+            ", ",
+            (
+                plural(data["recovered_revisions"], "older version"),
+                _table("digest_revisions", recovered_from__notblank=1),
+            ),
+        ),
+        tuple(lines),
+    )
+
+
 LINKS_SECTION = "Links"
 
 # The report's sections, in order, each built from `series_report`'s data: the one list the command and the
@@ -468,6 +528,7 @@ SECTIONS: dict[str, Callable[[dict], Section]] = {
     "without_date": _digests_without(
         "without_date", "Digests with no date", _table("digests", published__isnull=1, issue_date__isnull=1)
     ),
+    "recovery": _recovery,
     "last_runs": _last_runs,
     "unresolved_failures": _failures,
     "links": _links,
