@@ -164,7 +164,7 @@ def test_deleted_digests_are_recovered_exactly_with_their_provenance(lost_two, b
         shown = CliRunner().invoke(main, [command, str(database)])
         assert shown.exit_code == 0, shown.output
         assert "Recovered from web archives: 2 digests, 0 older versions" in shown.output
-        assert "2 from Stand-in Archive (captured 2018-01-05 to 2018-01-05)" in shown.output
+        assert "2 digests from Stand-in Archive (captured 2018-01-05 to 2018-01-05), 0 older versions" in shown.output
         missing = "8\u201353, 55\u2013166, 168\u2013181, 196, 211\u2013212"
         assert f"Numbers still missing after recovery: {missing}" in shown.output
     data = json.loads(CliRunner().invoke(main, ["report", str(database), "--json"]).output)
