@@ -62,7 +62,7 @@ class HarvestRun:
         self.findings = IndexFindings()
         self.health = RunHealth()
         self.state = storage.CrawlState(set(), set(), [])
-        self.archive_index: storage.ArchiveIndex | None = None  # what the last crawl learnt of the indexes
+        self.listing_record: storage.ListingRecord | None = None  # what the last crawl learnt of the indexes
         self._owner: RunOwner | None = None
         # Each item the digests spider and its pipelines yield, and its write (in the owner's batch).
         self.writes: Mapping[type, Write] = {
@@ -97,12 +97,12 @@ class HarvestRun:
     def read_archive(self, db: Database) -> None:
         """The snapshot: the posts stored (and which to re-check), the indexes learnt by the last runs."""
         self.state = storage.crawl_state(db, self.site, self.recheck_limit)
-        self.archive_index = storage.load_archive_index(db, self.start_url)
+        self.listing_record = storage.load_listing_record(db, self.start_url)
 
     # --- what the archive held when the run began -------------------------------------------------
 
     def is_on_site(self, url: str) -> bool:
-        """Whether a URL is on this run's archive's site (the one site it may fetch from or write)."""
+        """Whether a URL is on this run's listing's site (the one site it may fetch from or write)."""
         return same_site(url, self.start_url)
 
     def site_name(self) -> str:
@@ -115,9 +115,9 @@ class HarvestRun:
         """Post id → what the archive holds of it, this site only."""
         return self.state.posts
 
-    def known_index(self) -> storage.ArchiveIndex | None:
-        """What the last crawls learnt of this archive's indexes (None: never crawled)."""
-        return self.archive_index
+    def known_index(self) -> storage.ListingRecord | None:
+        """What the last crawls learnt of this listing's indexes, its index record (None: never crawled)."""
+        return self.listing_record
 
     def is_stored(self, key: str) -> bool:
         return key in self.state.known_keys
@@ -184,19 +184,19 @@ class HarvestRun:
     def post_answered(self, key: str | None, *, recheck: bool = False, status: int | None = None) -> None:
         self.tally.answered(key, recheck=recheck, status=status)
 
-    # --- the archive's own indexes ---------------------------------------------------------------
+    # --- the listing's own indexes ---------------------------------------------------------------
 
-    def discovered(self, rest_root: str, posts_filter: str, feed_url: str | None) -> storage.ArchiveIndex:
+    def discovered(self, rest_root: str, posts_filter: str, feed_url: str | None) -> storage.ListingRecord:
         """The start page advertised these indexes; returns the record to read them with."""
-        known = self.archive_index or storage.ArchiveIndex(self.start_url, self.site)
+        known = self.listing_record or storage.ListingRecord(self.start_url, self.site)
         if (known.rest_root, known.posts_filter, known.feed_url) != (rest_root, posts_filter, feed_url):
             # Re-discovered: what was kept of the old indexes (validators, sync point) no longer holds.
-            known = storage.ArchiveIndex(
+            known = storage.ListingRecord(
                 self.start_url, self.site, rest_root, posts_filter, feed_url=feed_url, discovered_at=storage.utc_now()
             )
         self.findings.rest_root, self.findings.posts_filter, self.findings.feed_url = rest_root, posts_filter, feed_url
         self.findings.discovered_at = known.discovered_at or storage.utc_now()
-        self.archive_index = known
+        self.listing_record = known
         return known
 
     def use_index(self, kind: str, note: str | None = None) -> None:
@@ -242,7 +242,7 @@ class HarvestRun:
         self.tally.counts.from_rest += 1
 
     def fail(self, message: str) -> None:
-        """The run failed as a whole (its archive index could not be read): it goes on, then fails."""
+        """The run failed as a whole (its HTML listing could not be read): it goes on, then fails."""
         self.owner.fail(message)
 
     def crashed(self, error: BaseException, url: str | None, doing: str) -> None:
@@ -401,8 +401,8 @@ class HarvestRun:
                 "Not keeping the feed's validators or the REST sync point: some posts of this run "
                 "failed and the next run must read the indexes in full to retry them"
             )
-        base = self.archive_index or storage.ArchiveIndex(self.start_url, self.site)
-        storage.save_archive_index(db, self.findings.applied_to(base, complete=complete))
+        base = self.listing_record or storage.ListingRecord(self.start_url, self.site)
+        storage.save_listing_record(db, self.findings.applied_to(base, complete=complete))
 
     def summary(self) -> None:
         run, c = self.owner, self.tally.counts

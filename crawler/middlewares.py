@@ -1,6 +1,6 @@
 """Downloader middlewares of the project.
 
-- `StayOnSite`: nothing is fetched from a host other than the archive's, redirects included.
+- `StayOnSite`: nothing is fetched from a host other than the listing's, redirects included.
 - `SkipStoredPosts`: at most one download of a post per run, none of a post already stored.
 - `WaitForRetryAfter`: a 429/503 `Retry-After` waited for, before Scrapy's own retry.
 - `CrawlDelay`: the `Crawl-delay` of robots.txt, honoured between requests to the site.

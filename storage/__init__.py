@@ -1,6 +1,6 @@
 """The archive in SQLite: schema, writes and reads. Every SQL statement of the project lives here."""
 
-from .archives import ArchiveIndex, load_archive_index, save_archive_index
+from .listings import ListingRecord, load_listing_record, save_listing_record
 from .batch import WriteBatch
 from .digests import (
     CHANGED,
@@ -56,14 +56,14 @@ from .schema import (
 
 __all__ = [
     "ArchiveBusy",
-    "ArchiveIndex",
+    "ListingRecord",
     "ArchiveLock",
     "StoredPost",
     "close_abandoned_runs",
     "confirm_unchanged",
-    "load_archive_index",
+    "load_listing_record",
     "mark_gone",
-    "save_archive_index",
+    "save_listing_record",
     "utc_now",
     "EditionsUpdate",
     "rebuild_editions",

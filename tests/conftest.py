@@ -55,7 +55,7 @@ FAST = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0", "-s", "LOG
 
 def crawl_command(start_url: str | None, database: Path, *args: str) -> list[str]:
     """`scrapy crawl digests` as a user runs it, with the politeness off for the loopback server
-    (no start URL: the archives of the DIGEST_ARCHIVES setting)."""
+    (no start URL: the archives of the DIGEST_LISTINGS setting)."""
     start = ["-a", f"start_url={start_url}"] if start_url else []
     return [sys.executable, "-m", "scrapy", "crawl", "digests", *start, "-s", f"DATABASE={database}", *FAST, *args]
 
@@ -211,16 +211,16 @@ def servers():
         yield nejatngo, interlink
 
 
-def archives_setting(servers) -> str:
+def listings_setting(servers) -> str:
     nejatngo, interlink = servers
-    return f"DIGEST_ARCHIVES={nejatngo.url(CATEGORY_PATH)},{interlink.url(INTERLINK_LISTING)}"
+    return f"DIGEST_LISTINGS={nejatngo.url(CATEGORY_PATH)},{interlink.url(INTERLINK_LISTING)}"
 
 
 @pytest.fixture(scope="session")
 def both_sites(servers, tmp_path_factory):
     """One backfill of both archives into one file (no start_url: the project's two archives)."""
     database = tmp_path_factory.mktemp("editions") / "archive.db"
-    result = run_crawl(None, database, "-a", "mode=backfill", "-s", archives_setting(servers))
+    result = run_crawl(None, database, "-a", "mode=backfill", "-s", listings_setting(servers))
     assert_clean_run(result)
     return database
 

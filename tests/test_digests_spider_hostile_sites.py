@@ -610,7 +610,7 @@ def test_only_a_run_that_left_nothing_to_retry_keeps_the_feeds_validators_and_th
     another site) finishes, but keeps neither the feed's validators nor the REST sync point: the next
     refresh reads the index in full instead of taking the feed's 304 for "nothing changed". An honest
     run keeps both."""
-    kept = "SELECT feed_etag, feed_last_modified, synced_to FROM archives"
+    kept = "SELECT feed_etag, feed_last_modified, synced_to FROM listings"
     with HostileServer(Hostility(posts=6, ids={2: 10**30}, links={2: "http://127.0.0.1:9/en/posts/5014"})) as site:
         database = tmp_path / "left.db"
         result = crawl(site, database)

@@ -29,7 +29,7 @@ from fixtures.editions import (
 )
 from fixtures.site import CATEGORY_PATH, next_digest
 
-from .conftest import archives_setting, assert_clean_run, datasette_client, rows, run_crawl  # noqa: F401
+from .conftest import listings_setting, assert_clean_run, datasette_client, rows, run_crawl  # noqa: F401
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -121,7 +121,7 @@ def test_the_same_new_digest_on_both_sites_makes_one_new_edition(archive, server
     nejatngo.publish(nejatngo_site([new, *posts]))
     interlink.publish(interlink_site([twin, *twins]))
     try:
-        assert_clean_run(run_crawl(None, archive, "-s", archives_setting(servers)))
+        assert_clean_run(run_crawl(None, archive, "-s", listings_setting(servers)))
     finally:
         nejatngo.publish(nejatngo_site(posts))
         interlink.publish(interlink_site(twins))

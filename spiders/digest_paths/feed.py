@@ -20,7 +20,7 @@ class FeedPath(Path):
         super().__init__(crawl)
         self.index_request = index_request  # the REST index's page N: what a changed feed leads to
 
-    def request(self, index: storage.ArchiveIndex, *, conditional: bool) -> scrapy.Request:
+    def request(self, index: storage.ListingRecord, *, conditional: bool) -> scrapy.Request:
         headers = {}
         if conditional:
             # WordPress answers 304 only when every validator sent matches (class-wp.php send_headers).
@@ -29,7 +29,7 @@ class FeedPath(Path):
             if index.feed_last_modified:
                 headers["If-Modified-Since"] = index.feed_last_modified
         if index.feed_url is None:
-            raise ValueError("no feed known for this archive")
+            raise ValueError("no feed known for this listing")
         return scrapy.Request(
             on_site_of(index.feed_url, self.crawl.start_url),
             headers=headers,

@@ -31,7 +31,7 @@ class PostPath(Path):
     def request(
         self, listed_url: str, *, modified: str | None = None, post_id: int | None = None, refetch: bool = False
     ) -> scrapy.Request:
-        # Fetch the plain post (not its AMP, embed or tracked form) at the archive's own origin.
+        # Fetch the plain post (not its AMP, embed or tracked form) at the listing's own origin.
         url = on_site_of(clean_post_url(listed_url), self.crawl.start_url)
         return scrapy.Request(
             url,

@@ -48,8 +48,8 @@ class RestPath(Path):
     def in_use(self) -> bool:
         return self.plan is not None
 
-    def begin(self, index: storage.ArchiveIndex, *, start_page_lists: int = 0) -> None:
-        """The REST API is the index of this run, as `index` (the archive's index record) describes it."""
+    def begin(self, index: storage.ListingRecord, *, start_page_lists: int = 0) -> None:
+        """The REST API is the index of this run, as `index` (the listing's index record) describes it."""
         settings = self.settings
         self.plan = RestPlan(
             self.crawl.mode,
@@ -109,7 +109,7 @@ class RestPath(Path):
             posts = parse_rest_posts(
                 response.url,
                 response.body,
-                archive_url=self.crawl.start_url,
+                listing_url=self.crawl.start_url,
                 per_page=PER_PAGE,
                 total=header(response, "X-WP-Total"),
                 total_pages=header(response, "X-WP-TotalPages"),
@@ -210,7 +210,7 @@ class RestPath(Path):
 
     def published_read(self, response, asked: list[int]):
         try:
-            answer = parse_rest_posts(response.url, response.body, archive_url=self.crawl.start_url, per_page=PER_PAGE)
+            answer = parse_rest_posts(response.url, response.body, listing_url=self.crawl.start_url, per_page=PER_PAGE)
             still = {post.post_id for post in answer.posts} | {item.post_id for item in answer.rejected}
         except ParseError as error:
             self.crawl.logger.info("Could not tell which posts are gone: %s", error)

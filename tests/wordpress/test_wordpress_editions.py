@@ -46,7 +46,7 @@ def archives(nejatngo, interlink) -> str:
     category = nejatngo.lookup(categories=[DIGEST_CATEGORY])["category"][0]["link"]
     author = interlink.lookup(authors=[AUTHOR])["author"][0]["link"]
     assert author.startswith(interlink.origin + "/wordpress/")
-    return f"DIGEST_ARCHIVES={category},{author}"
+    return f"DIGEST_LISTINGS={category},{author}"
 
 
 def editions_by_posts(database, nejatngo, interlink) -> dict[tuple, dict]:
