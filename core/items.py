@@ -132,7 +132,7 @@ class DigestNotModified:
 
 
 @dataclass(frozen=True)
-class IndexConfirmed:
+class RestIndexConfirmed:
     """The site's REST index shows these stored posts unmodified since they were stored."""
 
     site: str

@@ -98,7 +98,7 @@ class RunTally:
         self.counts.listing_pages += 1
         self.listing_urls.add(key)
 
-    def index_page(self, posts: int) -> None:
+    def rest_index_page(self, posts: int) -> None:
         self.counts.index_pages += 1
         self.counts.posts_listed += posts
 

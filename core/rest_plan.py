@@ -53,7 +53,7 @@ class IndexFindings:
     modified_after: bool | None = None  # the REST index says whether /wp/v2/posts takes modified_after
     feed_validators: tuple[str | None, str | None] | None = None  # (ETag, Last-Modified) of the feed
     synced_to: str | None = None  # the newest modification the REST index showed, read to its end
-    index_incomplete: bool = False  # the REST index was not read to its end: validators stand for nothing
+    rest_index_incomplete: bool = False  # the REST index was not read to its end: validators stand for nothing
 
     @property
     def learnt_anything(self) -> bool:
@@ -76,7 +76,7 @@ class IndexFindings:
             index = replace(index, index_used=self.index_used, note=reason)
         if self.modified_after is not None:
             index = replace(index, modified_after=self.modified_after)
-        complete = complete and not self.index_incomplete
+        complete = complete and not self.rest_index_incomplete
         if complete and self.feed_validators is not None:
             index = replace(index, feed_etag=self.feed_validators[0], feed_last_modified=self.feed_validators[1])
         if complete and self.synced_to is not None:

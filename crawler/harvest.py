@@ -30,7 +30,7 @@ from core.items import (
     DigestNotModified,
     DuplicateDigest,
     FetchedPage,
-    IndexConfirmed,
+    RestIndexConfirmed,
     PageFailure,
     PostsGone,
 )
@@ -62,7 +62,8 @@ class HarvestRun:
         self.findings = IndexFindings()
         self.health = RunHealth()
         self.state = storage.CrawlState(set(), set(), [])
-        self.listing_record: storage.ListingRecord | None = None  # what the last crawl learnt of the indexes
+        # The listing's index record: what the last crawls learnt of its indexes (None: never crawled).
+        self.listing_record: storage.ListingRecord | None = None
         self._owner: RunOwner | None = None
         # Each item the digests spider and its pipelines yield, and its write (in the owner's batch).
         self.writes: Mapping[type, Write] = {
@@ -70,7 +71,7 @@ class HarvestRun:
             PageFailure: self._write_failure,
             FetchedPage: self._write_page,
             DigestNotModified: self._write_not_modified,
-            IndexConfirmed: self._write_confirmed,
+            RestIndexConfirmed: self._write_confirmed,
             PostsGone: self._write_gone,
             DuplicateDigest: self._write_duplicate,
         }
@@ -115,10 +116,6 @@ class HarvestRun:
         """Post id → what the archive holds of it, this site only."""
         return self.state.posts
 
-    def known_index(self) -> storage.ListingRecord | None:
-        """What the last crawls learnt of this listing's indexes, its index record (None: never crawled)."""
-        return self.listing_record
-
     def is_stored(self, key: str) -> bool:
         return key in self.state.known_keys
 
@@ -161,7 +158,7 @@ class HarvestRun:
         if self.tally.counts.listing_pages >= self.max_listing_pages:
             self.fail(
                 f"the listing goes on past DIGEST_MAX_LISTING_PAGES ({self.max_listing_pages} pages); "
-                "raise the setting if the archive is really that long"
+                "raise the setting if the listing is really that long"
             )
             return f"DIGEST_MAX_LISTING_PAGES ({self.max_listing_pages}) reached"
         return None
@@ -176,7 +173,7 @@ class HarvestRun:
                 logger.warning("Not fetching more than DIGEST_MAX_POSTS (%d) posts in one run", self.max_posts)
             self.fail(
                 f"the site names more than DIGEST_MAX_POSTS ({self.max_posts}) posts; raise the setting if the "
-                "archive is really that long"
+                "listing is really that long"
             )
             return False
         return self.tally.ledger.expect(key, url)
@@ -224,14 +221,14 @@ class HarvestRun:
     def feed_unchanged(self) -> None:
         self.note("the feed answered 304: nothing changed on the site since the last run")
 
-    def index_incomplete(self, why: str) -> None:
+    def rest_index_incomplete(self, why: str) -> None:
         """The REST index was not read to its end: neither the feed's validators nor a sync point are
         kept, so the next run reads it in full again."""
         self.note(why)
-        self.findings.index_incomplete = True
+        self.findings.rest_index_incomplete = True
 
-    def index_read(self, posts: int) -> None:
-        self.tally.index_page(posts)
+    def rest_index_read(self, posts: int) -> None:
+        self.tally.rest_index_page(posts)
 
     def synced(self, newest_modified: str | None) -> None:
         """The REST index was read to its end: the next refresh asks only for what changed since."""
@@ -301,7 +298,7 @@ class HarvestRun:
         self._settle(item.url)
         return item
 
-    def _write_confirmed(self, item: IndexConfirmed) -> object:
+    def _write_confirmed(self, item: RestIndexConfirmed) -> object:
         now = storage.utc_now()
         self.owner.batch.write(lambda db: storage.confirm_unchanged(db, self.site, item.modified_by_post, now))
         self.tally.counts.unchanged += len(item.modified_by_post)

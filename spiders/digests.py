@@ -144,7 +144,7 @@ class DigestsSpider(scrapy.Spider):
     def _take_paths(self, crawl: Crawl) -> None:
         self.posts = self.post_path(crawl, answered=self._post_answered)
         self.rest = RestPath(crawl, self.settings, self.posts, fall_back=self._fall_back_to_html)
-        self.feed = FeedPath(crawl, index_request=self.rest.index_request)
+        self.feed = FeedPath(crawl, rest_index_request=self.rest.index_request)
         self.html = HtmlPath(crawl, self.posts)
         # A request kept in JOBDIR names its callback, which Scrapy finds again on the spider by that name
         # (Request.to_dict looks for an attribute of the spider that is the same method): each path's
@@ -170,7 +170,7 @@ class DigestsSpider(scrapy.Spider):
         self.logger.info(
             "%s of %s: %d post URLs stored", self.mode.value.capitalize(), self.start_url, self.run.stored_post_count()
         )
-        known = self.run.known_index()
+        known = self.run.listing_record
         if (
             self.index == "auto"
             and known is not None

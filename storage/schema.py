@@ -368,7 +368,7 @@ def _archives_became_listings(db: Database) -> None:
         return  # schema 1 or 2: no index records yet
     columns = [column for column in db.table("archives").columns_dict if column in db.table("listings").columns_dict]
     names = ", ".join(f"[{column}]" for column in columns)
-    db.execute(f"INSERT INTO listings ({names}) SELECT {names} FROM listings")
+    db.execute(f"INSERT INTO listings ({names}) SELECT {names} FROM archives")
     db.execute("DROP TABLE archives")
 
 

@@ -1,7 +1,7 @@
 """Both publishers, one archive: every digest once, as an edition with its posts on each site.
 
-The two fixture archives (nejatngo.org, and its twin in the iran-interlink.org layout) are served side
-by side and crawled by one `scrapy crawl digests` (two archives, one after the other, one file); the
+The two fixture listings (nejatngo.org, and its twin in the iran-interlink.org layout) are served side
+by side and crawled by one `scrapy crawl digests` (two listings, one after the other, one file); the
 editions are compared with the model in `fixtures/editions.py`, which holds every trap of the real
 archive.
 """

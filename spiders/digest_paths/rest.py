@@ -13,7 +13,7 @@ from typing import Any
 import scrapy
 
 import storage
-from core.items import Digest, FetchedPage, IndexConfirmed, PageFailure, PostsGone
+from core.items import Digest, FetchedPage, RestIndexConfirmed, PageFailure, PostsGone
 from core.parsing import ParseError
 from core.parsing.wordpress import (
     RestPostsPage,
@@ -117,7 +117,7 @@ class RestPath(Path):
         except ParseError as error:
             yield from self.fall_back(str(error))
             return
-        self.crawl.run.index_read(len(posts.posts) + len(posts.rejected))
+        self.crawl.run.rest_index_read(len(posts.posts) + len(posts.rejected))
         following = self.plan.read(posts, page)
         yield from self._read_rejected(self.plan, posts)
         if following is not None:
@@ -164,15 +164,15 @@ class RestPath(Path):
         if plan.capped:
             run.fail(
                 f"the REST index goes on past DIGEST_MAX_REST_PAGES ({plan.max_pages} pages of "
-                f"{PER_PAGE}); raise the setting if the archive is really that long"
+                f"{PER_PAGE}); raise the setting if the listing is really that long"
             )
         elif not plan.read_to_its_end():
-            run.index_incomplete(plan.end_note or "the REST index was not read to its end")
+            run.rest_index_incomplete(plan.end_note or "the REST index was not read to its end")
         else:
             run.synced(plan.newest_modified)
         unchanged = plan.unchanged()
         if unchanged:
-            yield IndexConfirmed(site=site_of(self.crawl.start_url), modified_by_post=unchanged)
+            yield RestIndexConfirmed(site=site_of(self.crawl.start_url), modified_by_post=unchanged)
         to_fetch = plan.to_fetch()
         self.crawl.logger.info(
             "REST index of %s: %d digests listed, %d new or changed",
