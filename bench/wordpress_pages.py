@@ -44,7 +44,8 @@ def _get(url: str) -> bytes:
 
 
 def saved_listings(posts: int) -> list[SavedListing] | None:
-    """The test bed's category listing of `posts` generated digests, saved in each theme; None when it is not installed."""
+    """The test bed's category listing of `posts` generated digests, saved in each theme; None when it is
+    not installed."""
     if missing_packages():
         return None
     listings = []

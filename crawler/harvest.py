@@ -30,9 +30,9 @@ from core.items import (
     DigestNotModified,
     DuplicateDigest,
     FetchedPage,
-    RestIndexConfirmed,
     PageFailure,
     PostsGone,
+    RestIndexConfirmed,
 )
 from core.ledger import RunTally
 from core.modes import Mode

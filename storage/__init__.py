@@ -1,6 +1,5 @@
 """The archive in SQLite: schema, writes and reads. Every SQL statement of the project lives here."""
 
-from .listings import ListingRecord, load_listing_record, save_listing_record
 from .batch import WriteBatch
 from .digests import (
     CHANGED,
@@ -15,6 +14,7 @@ from .digests import (
     shrunk_failure,
 )
 from .editions import EditionsUpdate, rebuild_editions, update_editions
+from .listings import ListingRecord, load_listing_record, save_listing_record
 from .lock import ArchiveBusy, ArchiveLock
 from .pages import mark_not_modified, save_page
 from .queries import (

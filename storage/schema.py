@@ -425,7 +425,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         12,
         "the table `archives` renamed `listings` (a WordPress category, tag or author listing's index record; "
-        "\"archive\" names the SQLite file only)",
+        '"archive" names the SQLite file only)',
         _archives_became_listings,
     ),
 )

@@ -29,7 +29,7 @@ from fixtures.editions import (
 )
 from fixtures.site import CATEGORY_PATH, next_digest
 
-from .conftest import listings_setting, assert_clean_run, datasette_client, rows, run_crawl  # noqa: F401
+from .conftest import assert_clean_run, datasette_client, listings_setting, rows, run_crawl  # noqa: F401
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 

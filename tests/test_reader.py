@@ -23,7 +23,7 @@ from reader.diff import _words_diff, edition_entries
 from storage.export import copy_database
 from storage.search import fts_query
 
-from .conftest import REPO, listings_setting, assert_clean_run, datasette_client, rows, run_crawl
+from .conftest import REPO, assert_clean_run, datasette_client, listings_setting, rows, run_crawl
 
 
 @pytest.fixture()

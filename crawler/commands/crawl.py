@@ -58,12 +58,13 @@ class Command(ScrapyCrawlCommand):
             print(f"{spider_name}: error: {error}", file=sys.stderr, flush=True)
             self.exitcode = USAGE_EXIT_CODE
             return
+        start_urls: list[str | None]
         if not getattr(spider_class, "crawls_each_listing", True):
             start_urls = [None]  # `links`: one run over the archive file
         elif "start_url" in opts.spargs or not listings:
             start_urls = [opts.spargs.pop("start_url", None)]
         else:
-            start_urls = listings
+            start_urls = list(listings)
         crawlers = []
         unexpected: list[BaseException] = []
 

@@ -13,7 +13,7 @@ from typing import Any
 import scrapy
 
 import storage
-from core.items import Digest, FetchedPage, RestIndexConfirmed, PageFailure, PostsGone
+from core.items import Digest, FetchedPage, PageFailure, PostsGone, RestIndexConfirmed
 from core.parsing import ParseError
 from core.parsing.wordpress import (
     RestPostsPage,
