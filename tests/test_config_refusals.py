@@ -69,7 +69,7 @@ def files_in(folder: Path) -> dict[str, str]:
     ("arguments", "unknown"),
     [
         (["-a", "foo=bar"], "foo"),
-        # The typo of the review: without the refusal, a refresh of every archive of DIGEST_LISTINGS.
+        # The typo of the review: without the refusal, a refresh of every listing of DIGEST_LISTINGS.
         (["-a", "modes=backfill"], "modes"),
         (["-a", "name=other"], "name"),  # Scrapy's Spider takes `name`; this project's spiders do not
     ],

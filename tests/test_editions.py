@@ -48,7 +48,7 @@ def editions_by_posts(database, servers) -> dict[tuple, dict]:
     return found
 
 
-def test_both_archives_are_crawled_one_after_the_other_into_one_file(both_sites, servers):
+def test_both_listings_are_crawled_one_after_the_other_into_one_file(both_sites, servers):
     runs = rows(both_sites, "SELECT start_url, status FROM crawl_runs ORDER BY id")
     assert [run["start_url"] for run in runs] == [servers[0].url(CATEGORY_PATH), servers[1].url(INTERLINK_LISTING)]
     assert {run["status"] for run in runs} == {"finished"}

@@ -175,7 +175,7 @@ def test_no_link_reaches_a_private_service_in_any_spelling_nor_through_a_redirec
             ]
             own = [site.url(path) for path in into_private]
             database = tmp_path / "archive.db"
-            # An archive the operator names (DIGEST_LISTINGS) is on 127.0.0.1: its origin is reached. The
+            # A listing the operator names (DIGEST_LISTINGS) is on 127.0.0.1: its origin is reached. The
             # digests are on another origin (`home`): links on the digests' own origin are `own`, never checked.
             archive_linking(database, [("2020-01-01", [*spellings, *own, site.url("/about")])], site=home.url(""))
             cdx_api = [

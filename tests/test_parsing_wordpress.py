@@ -133,7 +133,7 @@ def test_every_real_start_page_has_its_discovery_expectation():
 
 
 @pytest.mark.parametrize("case", sorted(DISCOVERY))
-def test_discovery_reads_rest_root_archive_and_feed(case):
+def test_discovery_reads_rest_root_listing_object_and_feed(case):
     response = load(case)
     discovery = parse_discovery(response.url, response.body, response.header("link"))
     rest_root, feed_url = DISCOVERY[case]
@@ -263,7 +263,7 @@ def test_the_rest_route_form_lists_the_same_posts_at_plain_links():
     assert [post.link for post in plain.posts] == [f"{SAVED_ORIGIN}/?p={post.post_id}" for post in plain.posts]
 
 
-def test_an_archive_without_posts_is_an_empty_page():
+def test_a_listing_without_posts_is_an_empty_page():
     page = posts_of("rest_posts_unknown_category")
     assert (page.posts, page.total_pages) == ((), 0)
 
@@ -406,7 +406,7 @@ def feed_response(case: str) -> Response:
 
 def read_feed(tmp_path, case: str, conditional: bool = False, known: storage.ListingRecord | None = None):
     """Feed the saved answer to the spider's callback, with `known` as what earlier runs kept; returns
-    (what it asked next, the archive's index record after the run, the run's notes)."""
+    (what it asked next, the listing's index record after the run, the run's notes)."""
     database = tmp_path / "archive.db"
     if known is not None:
         db = storage.open_database(database)

@@ -60,7 +60,7 @@ def test_every_edition_has_a_slug_from_what_it_is(archive):
     assert two_213s[0]["first_published"] <= two_213s[1]["first_published"]  # the earlier one keeps the plain slug
 
 
-def test_slugs_are_the_same_whatever_order_the_archives_were_crawled_and_matched_in(archive, servers, tmp_path):
+def test_slugs_are_the_same_whatever_order_the_listings_were_crawled_and_matched_in(archive, servers, tmp_path):
     reversed_order = tmp_path / "reversed.db"
     nejatngo_first = listings_setting(servers).split("=", 1)[1].split(",")
     result = run_crawl(
@@ -542,7 +542,7 @@ def test_a_foreign_database_gets_no_archive_metadata(tmp_path):
 # --- 6. reports ------------------------------------------------------------------------------------
 
 
-def test_report_and_summary_agree_and_cover_every_archive_in_the_file(archive):
+def test_report_and_summary_agree_and_cover_every_listing_in_the_file(archive):
     report = CliRunner().invoke(main, ["report", str(archive)]).output
     summary = CliRunner().invoke(main, ["summary", str(archive)]).output
     runs = [line for line in report.splitlines() if line.startswith("Last run of ")]

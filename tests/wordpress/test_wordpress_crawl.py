@@ -89,7 +89,7 @@ def backfill_then_refresh(wordpress, start_url: str, database, expected, index: 
 
 
 def feed_target(database) -> str:
-    """The request target of the archive's feed, as the server logs it."""
+    """The request target of the listing's feed, as the server logs it."""
     feed = urlsplit(rows(database, "SELECT feed_url FROM listings")[0]["feed_url"])
     return feed.path + (f"?{feed.query}" if feed.query else "")
 
