@@ -106,16 +106,6 @@ class HarvestRun:
         """Whether a URL is on this run's listing's site (the one site it may fetch from or write)."""
         return same_site(url, self.start_url)
 
-    def site_name(self) -> str:
-        return self.site
-
-    def stored_post_count(self) -> int:
-        return len(self.state.known_keys)
-
-    def stored_posts(self) -> dict[int, storage.StoredPost]:
-        """Post id → what the archive holds of it, this site only."""
-        return self.state.posts
-
     def is_stored(self, key: str) -> bool:
         return key in self.state.known_keys
 
@@ -178,9 +168,6 @@ class HarvestRun:
             return False
         return self.tally.ledger.expect(key, url)
 
-    def post_answered(self, key: str | None, *, recheck: bool = False, status: int | None = None) -> None:
-        self.tally.answered(key, recheck=recheck, status=status)
-
     # --- the listing's own indexes ---------------------------------------------------------------
 
     def discovered(self, rest_root: str, posts_filter: str, feed_url: str | None) -> storage.ListingRecord:
@@ -212,12 +199,6 @@ class HarvestRun:
         self.use_index("html", reason)
         self.findings.fallback_reason = reason
 
-    def rest_supports_modified_after(self, supported: bool) -> None:
-        self.findings.modified_after = supported
-
-    def feed_validators(self, etag: str | None, last_modified: str | None) -> None:
-        self.findings.feed_validators = (etag, last_modified)
-
     def feed_unchanged(self) -> None:
         self.note("the feed answered 304: nothing changed on the site since the last run")
 
@@ -226,9 +207,6 @@ class HarvestRun:
         kept, so the next run reads it in full again."""
         self.note(why)
         self.findings.rest_index_incomplete = True
-
-    def rest_index_read(self, posts: int) -> None:
-        self.tally.rest_index_page(posts)
 
     def synced(self, newest_modified: str | None) -> None:
         """The REST index was read to its end: the next refresh asks only for what changed since."""

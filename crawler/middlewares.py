@@ -57,7 +57,7 @@ class StayOnSite:
         harvest = harvest_of(self.crawler)
         if not harvest.is_on_site(request.url):
             request.meta["offsite"] = True
-            raise IgnoreRequest(f"not fetched: {request.url} is not on {harvest.site_name()}")
+            raise IgnoreRequest(f"not fetched: {request.url} is not on {harvest.site}")
         return None
 
 

@@ -168,7 +168,10 @@ class DigestsSpider(scrapy.Spider):
         """The REST index when earlier runs found it works (after the feed, when the feed can say that
         nothing changed); a re-check of every stored page; otherwise the start page, which says."""
         self.logger.info(
-            "%s of %s: %d post URLs stored", self.mode.value.capitalize(), self.start_url, self.run.stored_post_count()
+            "%s of %s: %d post URLs stored",
+            self.mode.value.capitalize(),
+            self.start_url,
+            len(self.run.state.known_keys),
         )
         known = self.run.listing_record
         if (

@@ -47,7 +47,7 @@ class FeedPath(Path):
             )
             self.crawl.run.feed_unchanged()
             return
-        self.crawl.run.feed_validators(header(response, "ETag"), header(response, "Last-Modified"))
+        self.crawl.run.findings.feed_validators = (header(response, "ETag"), header(response, "Last-Modified"))
         if conditional:
             yield self.rest_index_request(1)
 

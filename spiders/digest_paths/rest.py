@@ -54,7 +54,7 @@ class RestPath(Path):
         self.plan = RestPlan(
             self.crawl.mode,
             index,
-            self.crawl.run.stored_posts(),
+            self.crawl.run.state.posts,
             settings.getint("DIGEST_REST_SAMPLE"),
             timedelta(hours=settings.getfloat("DIGEST_REST_OVERLAP")),
             max_pages=settings.getint("DIGEST_MAX_REST_PAGES"),
@@ -78,7 +78,7 @@ class RestPath(Path):
 
     def rest_routes_read(self, response):
         try:
-            self.crawl.run.rest_supports_modified_after(parse_rest_routes(response.url, response.body))
+            self.crawl.run.findings.modified_after = parse_rest_routes(response.url, response.body)
         except ParseError as error:
             self.crawl.logger.info(
                 "The REST index could not be read (%s); refreshes will page by modification time", error
@@ -117,7 +117,7 @@ class RestPath(Path):
         except ParseError as error:
             yield from self.fall_back(str(error))
             return
-        self.crawl.run.rest_index_read(len(posts.posts) + len(posts.rejected))
+        self.crawl.run.tally.rest_index_page(len(posts.posts) + len(posts.rejected))
         following = self.plan.read(posts, page)
         yield from self._read_rejected(self.plan, posts)
         if following is not None:
