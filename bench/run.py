@@ -23,7 +23,7 @@ from common import BIN, FAST, REPO, alternate, machine, median, timed  # noqa: E
 from links import memory_by_links, polite_check  # noqa: E402
 from links import rows as link_rows  # noqa: E402
 from reader_pages import time_pages  # noqa: E402
-from wordpress_pages import saved_archives  # noqa: E402
+from wordpress_pages import saved_listings  # noqa: E402
 
 import storage  # noqa: E402
 from core.parsing import parse_digest  # noqa: E402
@@ -463,27 +463,27 @@ def indexes_rows(figure: dict | None) -> list[str]:
 
 def wordpress_figures(posts: int, rounds: int) -> list[dict] | None:
     """Figures 1 and 2 again, on the WordPress test bed's own pages (None when it is not installed)."""
-    archives = saved_archives(posts)
-    if archives is None:
+    listings = saved_listings(posts)
+    if listings is None:
         return None
     figures = []
-    for archive in archives:
-        sample = archive.post_paths[:: max(1, len(archive.post_paths) // 30)]
-        origin = archive.site.origins[0]
+    for listing in listings:
+        sample = listing.post_paths[:: max(1, len(listing.post_paths) // 30)]
+        origin = listing.site.origins[0]
         figures.append(
             {
-                "theme": archive.theme,
+                "theme": listing.theme,
                 "posts": posts,
-                "post_kb": archive.mean_kb(archive.post_paths),
-                "listing_kb": archive.mean_kb([p for p in archive.site.pages if p not in set(archive.post_paths)]),
+                "post_kb": listing.mean_kb(listing.post_paths),
+                "listing_kb": listing.mean_kb([p for p in listing.site.pages if p not in set(listing.post_paths)]),
                 "crawl": crawl_vs_floor(
-                    archive.site,
-                    archive.start_path,
+                    listing.site,
+                    listing.start_path,
                     rounds,
-                    ("-a", f"post_css={archive.post_css}", "-a", f"next_css={archive.next_css}"),
+                    ("-a", f"post_css={listing.post_css}", "-a", f"next_css={listing.next_css}"),
                 ),
                 "parser": parser_vs_lxml(
-                    [(archive.site.pages[p].body, origin + p) for p in sample], max(rounds, 5), repeat=5
+                    [(listing.site.pages[p].body, origin + p) for p in sample], max(rounds, 5), repeat=5
                 ),
             }
         )

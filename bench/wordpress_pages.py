@@ -1,4 +1,4 @@
-"""Pages of real weight for benchmarks 1 and 2: a generated archive put into the WordPress test bed,
+"""Pages of real weight for benchmarks 1 and 2: generated digests put into the WordPress test bed,
 every listing and post page downloaded once in each theme, then served as saved copies by the fixture
 server (PHP's built-in server renders a WordPress page in tens of milliseconds; serving the saved bytes
 keeps the server's own cost out of the comparison, as for the other figures).
@@ -26,7 +26,7 @@ THEMES = {
 
 
 @dataclass
-class SavedArchive:
+class SavedListing:
     theme: str
     site: Site
     start_path: str
@@ -43,11 +43,12 @@ def _get(url: str) -> bytes:
         return response.read()
 
 
-def saved_archives(posts: int) -> list[SavedArchive] | None:
-    """The test bed's archive of `posts` generated digests in each theme; None when it is not installed."""
+def saved_listings(posts: int) -> list[SavedListing] | None:
+    """The test bed's category listing of `posts` generated digests, saved in each theme; None when it is
+    not installed."""
     if missing_packages():
         return None
-    archives = []
+    listings = []
     with (
         tempfile.TemporaryDirectory(prefix="bench-wp-") as root,
         MariaDB(Path(root) / "db") as mariadb,
@@ -65,8 +66,8 @@ def saved_archives(posts: int) -> list[SavedArchive] | None:
             with ThreadPoolExecutor(max_workers=4) as pool:
                 bodies = list(pool.map(_get, urls + post_urls))
             pages = {urlsplit(url).path: Page(body) for url, body in zip(urls + post_urls, bodies, strict=True)}
-            archives.append(
-                SavedArchive(
+            listings.append(
+                SavedListing(
                     theme,
                     Site(pages=pages, origins=(wordpress.origin,)),
                     urlsplit(category).path,
@@ -75,4 +76,4 @@ def saved_archives(posts: int) -> list[SavedArchive] | None:
                     next_css,
                 )
             )
-    return archives
+    return listings

@@ -21,7 +21,7 @@ FAILURE_KINDS = {
     "dropped": "requested, but neither a digest, a 304 nor a failure came of it",
     "rest_item": (
         "an item of the REST index with no usable post id (wrong type or out of range) and no link on the "
-        "archive's site: nothing to fetch (the message names the link it gave)"
+        "listing's site: nothing to fetch (the message names the link it gave)"
     ),
     "cdx_answer": (
         "a web archive's CDX answer was refused (too large, of another shape, a field of the wrong type): the "

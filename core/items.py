@@ -81,7 +81,7 @@ class Digest:
 
 @dataclass(frozen=True)
 class Listing:
-    """One archive index page: the posts it names, in order, and the next (older) page."""
+    """One HTML listing page: the posts it names, in order, and the next (older) page."""
 
     url: str
     post_urls: tuple[str, ...]
@@ -96,7 +96,7 @@ class PageFailure:
     url: str
     kind: str  # http_status, timeout, parse_error, invalid, download_error, ...
     message: str
-    listing: bool = False  # True when the failed page was an archive index page
+    listing: bool = False  # True when the failed page was an HTML listing page
     http_status: int | None = None
 
 
@@ -132,7 +132,7 @@ class DigestNotModified:
 
 
 @dataclass(frozen=True)
-class IndexConfirmed:
+class RestIndexConfirmed:
     """The site's REST index shows these stored posts unmodified since they were stored."""
 
     site: str

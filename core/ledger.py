@@ -80,7 +80,7 @@ class RunTally:
     ledger: PostLedger = field(default_factory=PostLedger)
     listed: set[str] = field(default_factory=set)  # post keys named by a listing page
     listing_urls: set[str] = field(default_factory=set)  # listing pages read (a loop of "next" links ends)
-    last_page: int | None = None  # the archive's last listing page, when its pagination shows it
+    last_page: int | None = None  # the listing's last page, when its pagination shows it
     started: float = field(default_factory=time.monotonic)
 
     def listing_page(self, key: str, post_keys: list[str], last_page: int | None) -> list[str]:
@@ -98,7 +98,7 @@ class RunTally:
         self.counts.listing_pages += 1
         self.listing_urls.add(key)
 
-    def index_page(self, posts: int) -> None:
+    def rest_index_page(self, posts: int) -> None:
         self.counts.index_pages += 1
         self.counts.posts_listed += posts
 

@@ -194,13 +194,14 @@ class Reach:
 
 def reach_for(
     *,
-    archive_urls: Iterable[str],
+    chosen_urls: Iterable[str],
     networks: object,
     proxy_urls: Iterable[str] = (),
 ) -> Reach:
-    """The reach of a link check: the origins of the archive's URLs (start URLs, stored digests, the CDX
-    API), the networks allowed (raises ValueError on a bad one), and the proxies' hosts."""
-    origins = frozenset(origin for origin in map(origin_of, archive_urls) if origin is not None)
+    """The reach of a link check: the origins of the URLs the operator chose (the listings' start URLs,
+    stored digests, the CDX API), the networks allowed (raises ValueError on a bad one), and the proxies'
+    hosts."""
+    origins = frozenset(origin for origin in map(origin_of, chosen_urls) if origin is not None)
     proxies = set()
     for url in proxy_urls:
         try:

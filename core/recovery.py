@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from .items import Digest, Memento
 from .parsing.cdx import CdxRow
-from .parsing.listing import archive_base, looks_like_post
+from .parsing.listing import listing_base, looks_like_post
 from .text import mentions_series
 from .urls import host_of, post_key, same_site
 from .web_archives import WebArchive
@@ -33,13 +33,13 @@ def _host(url: str) -> str:
 
 def listing_prefix(start_url: str) -> str:
     """`host/path` of the listing without its page: `/page/N` and `?paged=N` forms are all under it."""
-    _, path, _ = archive_base(start_url)
+    _, path, _ = listing_base(start_url)
     return _host(start_url) + (path if path != "/" else "/")
 
 
 def is_listing_page(start_url: str, url: str) -> bool:
     """Whether a captured URL is a page of the start URL's listing (`/page/N`, `?paged=N`, AMP, any scheme)."""
-    return same_site(url, start_url) and archive_base(url) == archive_base(start_url)
+    return same_site(url, start_url) and listing_base(url) == listing_base(start_url)
 
 
 def post_prefix(start_url: str, post_urls: Iterable[str]) -> str:

@@ -1,4 +1,4 @@
-"""Reading an archive through WordPress's own REST index: which pages to ask for, which posts to fetch.
+"""Reading a listing through WordPress's own REST index: which pages to ask for, which posts to fetch.
 
 The spider asks a `RestPlan` what to request next and tells it what came back; the plan decides,
 against the archive's snapshot, which posts are new, changed, unchanged or gone, and whether a
@@ -15,7 +15,7 @@ from core.items import Digest
 from core.modes import Mode
 from core.parsing import ParseError
 from core.parsing.wordpress import RestPost, RestPostsPage, parse_rest_post, rest_digest_differences, rest_url
-from core.snapshot import ArchiveIndex, StoredPost
+from core.snapshot import ListingRecord, StoredPost
 from core.text import only_digests
 
 PER_PAGE = 100
@@ -36,7 +36,7 @@ def _utc(value: str | None) -> datetime | None:
 
 @dataclass
 class IndexFindings:
-    """What one run learnt of an archive's indexes, kept in its `archives` row when the run finishes.
+    """What one run learnt of a listing's indexes, kept in its `listings` row (the index record) when the run finishes.
 
     The feed's validators and the REST sync point say "the archive holds the site as of this": they
     are kept only by a run that stored (or failed for good) every post it set out to handle, so that
@@ -53,14 +53,14 @@ class IndexFindings:
     modified_after: bool | None = None  # the REST index says whether /wp/v2/posts takes modified_after
     feed_validators: tuple[str | None, str | None] | None = None  # (ETag, Last-Modified) of the feed
     synced_to: str | None = None  # the newest modification the REST index showed, read to its end
-    index_incomplete: bool = False  # the REST index was not read to its end: validators stand for nothing
+    rest_index_incomplete: bool = False  # the REST index was not read to its end: validators stand for nothing
 
     @property
     def learnt_anything(self) -> bool:
         return self != IndexFindings()
 
-    def applied_to(self, known: ArchiveIndex, *, complete: bool) -> ArchiveIndex:
-        """The archive's index record with what this run learnt (validators and sync point only when
+    def applied_to(self, known: ListingRecord, *, complete: bool) -> ListingRecord:
+        """The listing's index record with what this run learnt (validators and sync point only when
         the run was `complete`)."""
         index = known
         if self.discovered_at is not None:
@@ -76,7 +76,7 @@ class IndexFindings:
             index = replace(index, index_used=self.index_used, note=reason)
         if self.modified_after is not None:
             index = replace(index, modified_after=self.modified_after)
-        complete = complete and not self.index_incomplete
+        complete = complete and not self.rest_index_incomplete
         if complete and self.feed_validators is not None:
             index = replace(index, feed_etag=self.feed_validators[0], feed_last_modified=self.feed_validators[1])
         if complete and self.synced_to is not None:
@@ -96,7 +96,7 @@ class SampleVerdict:
 @dataclass
 class RestPlan:
     mode: Mode
-    index: ArchiveIndex
+    index: ListingRecord
     stored: dict[int, StoredPost]
     sample_size: int = 3
     overlap: timedelta = timedelta(hours=24)
@@ -193,7 +193,7 @@ class RestPlan:
     # --- decisions ---------------------------------------------------------------------------------
 
     def digests(self) -> list[RestPost]:
-        """Listed posts that are digests (an author archive also lists its author's other posts)."""
+        """Listed posts that are digests (an author listing also lists its author's other posts)."""
         return only_digests(list(self.listed.values()), lambda post: post.title)
 
     def is_current(self, post: RestPost) -> bool:
@@ -224,7 +224,7 @@ class RestPlan:
         return sorted(post_id for post_id, stored in self.stored.items() if post_id not in listed and not stored.gone)
 
     def still_published_url(self, post_ids: list[int]) -> str:
-        """Which of these posts the site still publishes (the missing may belong to another archive)."""
+        """Which of these posts the site still publishes (the missing may belong to another listing)."""
         return rest_url(
             self.rest_root,
             "/wp/v2/posts",

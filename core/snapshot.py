@@ -7,13 +7,14 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class ArchiveIndex:
-    """Where an archive's cheapest indexes are, and how far the last crawl read them."""
+class ListingRecord:
+    """A listing's index record: where its cheapest indexes (feed, REST index) are, and how far the last
+    crawl read them (the `listings` table)."""
 
     start_url: str
     site: str
     rest_root: str | None = None  # the REST API root (None: the site offers none, or it is blocked)
-    posts_filter: str | None = None  # `categories=2`, `tags=5`, `author=1`: this archive's posts
+    posts_filter: str | None = None  # `categories=2`, `tags=5`, `author=1`: this listing's posts
     modified_after: bool = False  # /wp/v2/posts takes modified_after (WordPress 5.7+)
     feed_url: str | None = None
     feed_etag: str | None = None

@@ -231,8 +231,8 @@ def mentions_series(text: str) -> bool:
 def only_digests(items: list, title_of) -> list:
     """The items whose title names the series, when any does; else all of them.
 
-    An archive whose titles name the series may hold a post whose title does not (an "About" post in
-    an author archive, a sticky notice): that is not a digest. An archive where no title names the
+    A listing whose titles name the series may hold a post whose title does not (an "About" post in
+    an author listing, a sticky notice): that is not a digest. A listing where no title names the
     series (a theme that shows none) is taken as it is.
     """
     naming = [item for item in items if mentions_series(title_of(item))]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
 import math
 import re
 from collections.abc import Sequence
@@ -27,8 +28,8 @@ from core.urls import is_http_url
 from core.web_archives import DEFAULT_WEB_ARCHIVES, WebArchive, parse_web_archives
 
 # The two publishers of the digest (../shared/site-notes.md): nejatngo.org's category, and
-# iran-interlink.org's digest listing (an author archive under /wordpress/).
-DEFAULT_ARCHIVES = (
+# iran-interlink.org's digest listing (an author listing under /wordpress/).
+DEFAULT_LISTINGS = (
     "https://www.nejatngo.org/en/topic/iran-interlink-weekly-digest",
     "https://www.iran-interlink.org/wordpress/author/?author=khodaadmin&authorid=1",
 )
@@ -242,10 +243,11 @@ PROJECT_SETTINGS = (
         takes=Text(required=True),
     ),
     ProjectSetting(
-        "DIGEST_ARCHIVES",
-        ",".join(DEFAULT_ARCHIVES),
-        "The archives a crawl covers when no `-a start_url=` is given, one after the other into one archive file "
-        "(comma-separated).",
+        "DIGEST_LISTINGS",
+        ",".join(DEFAULT_LISTINGS),
+        "Start URLs of the WordPress listings (category, tag or author) a crawl covers when no `-a start_url=` is "
+        "given, one after the other into one archive file (comma-separated). The old name DIGEST_ARCHIVES is still "
+        "accepted, with a warning.",
         takes=HttpUrls(),
     ),
     ProjectSetting(
@@ -451,18 +453,55 @@ PROJECT_SETTINGS = (
 )
 
 
+# Old names users may have set (`-s`, scrapyd, a settings file), each with the setting that replaced it.
+# `setting_value` resolves them, in this one place.
+RENAMED_SETTINGS = {"DIGEST_ARCHIVES": "DIGEST_LISTINGS"}
+
+_warned_about: set[str] = set()
+
+
+def setting_value(settings, name: str) -> tuple[str, object]:
+    """A project setting's value and the name it was read under: its old name when only that was set
+    (with a deprecation warning, once per process). Both names set is a BadSetting: which one was meant
+    cannot be known."""
+    old = next((old for old, new in RENAMED_SETTINGS.items() if new == name), None)
+    if old is None or settings.get(old) is None:
+        return name, settings.get(name)
+    declared = next(setting for setting in PROJECT_SETTINGS if setting.name == name)
+    # The new name counts as set when given above the project's own defaults (settings.py) or changed.
+    new_given = settings.getpriority(name) is not None and (
+        settings.getpriority(name) > SETTINGS_PRIORITIES["project"] or settings.get(name) != declared.default
+    )
+    if new_given:
+        raise BadSetting(f"both {name} and its old name {old} are set: keep {name} only")
+    if old not in _warned_about:
+        _warned_about.add(old)
+        logging.getLogger(__name__).warning("%s is the old name of %s, which replaces it: please rename it", old, name)
+    return old, settings.get(old)
+
+
+def listing_urls(settings) -> list[str]:
+    """DIGEST_LISTINGS (or its old name, DIGEST_ARCHIVES), read: the start URLs of the listings to crawl."""
+    declared = next(setting for setting in PROJECT_SETTINGS if setting.name == "DIGEST_LISTINGS")
+    name, value = setting_value(settings, declared.name)
+    value = declared.default if value is None else value
+    ProjectSetting(name, declared.default, declared.help, declared.takes).check(value)
+    return declared.rule.read(value)  # type: ignore[return-value]
+
+
 def check_settings(settings) -> None:
     """Every project setting against its declaration, and no `DIGEST_*` setting the project does not
     declare (a typo would otherwise be ignored and the default used). Raises BadSetting, in one line.
     Called when a spider is built, before the run opens the archive or makes any request."""
     declared = {setting.name: setting for setting in PROJECT_SETTINGS}
     for name in sorted(settings):
-        if name.startswith("DIGEST_") and name not in declared:
+        if name.startswith("DIGEST_") and name not in declared and name not in RENAMED_SETTINGS:
             close = difflib.get_close_matches(name, list(declared), n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             raise BadSetting(f"unknown setting {name}{hint}: the project's settings are listed in the README")
     for setting in PROJECT_SETTINGS:
         setting.check(settings.get(setting.name, setting.default))
+    listing_urls(settings)  # the old name's value, and both names at once
 
 
 def project_defaults() -> dict[str, object]:

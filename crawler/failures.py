@@ -34,7 +34,7 @@ def describe_failure(failure) -> tuple[str, str, int | None]:
         return "http_status", f"HTTP {response.status} from {response.url}", response.status
     if failure.check(IgnoreRequest):
         if request.meta.get("offsite"):
-            return "offsite", f"redirected off the archive's site: {error}", None
+            return "offsite", f"redirected off the listing's site: {error}", None
         if "max redirections" in str(error):
             return (
                 "redirect_loop",

@@ -30,9 +30,9 @@ from core.items import (
     DigestNotModified,
     DuplicateDigest,
     FetchedPage,
-    IndexConfirmed,
     PageFailure,
     PostsGone,
+    RestIndexConfirmed,
 )
 from core.ledger import RunTally
 from core.modes import Mode
@@ -62,7 +62,8 @@ class HarvestRun:
         self.findings = IndexFindings()
         self.health = RunHealth()
         self.state = storage.CrawlState(set(), set(), [])
-        self.archive_index: storage.ArchiveIndex | None = None  # what the last crawl learnt of the indexes
+        # The listing's index record: what the last crawls learnt of its indexes (None: never crawled).
+        self.listing_record: storage.ListingRecord | None = None
         self._owner: RunOwner | None = None
         # Each item the digests spider and its pipelines yield, and its write (in the owner's batch).
         self.writes: Mapping[type, Write] = {
@@ -70,7 +71,7 @@ class HarvestRun:
             PageFailure: self._write_failure,
             FetchedPage: self._write_page,
             DigestNotModified: self._write_not_modified,
-            IndexConfirmed: self._write_confirmed,
+            RestIndexConfirmed: self._write_confirmed,
             PostsGone: self._write_gone,
             DuplicateDigest: self._write_duplicate,
         }
@@ -97,27 +98,13 @@ class HarvestRun:
     def read_archive(self, db: Database) -> None:
         """The snapshot: the posts stored (and which to re-check), the indexes learnt by the last runs."""
         self.state = storage.crawl_state(db, self.site, self.recheck_limit)
-        self.archive_index = storage.load_archive_index(db, self.start_url)
+        self.listing_record = storage.load_listing_record(db, self.start_url)
 
     # --- what the archive held when the run began -------------------------------------------------
 
     def is_on_site(self, url: str) -> bool:
-        """Whether a URL is on this run's archive's site (the one site it may fetch from or write)."""
+        """Whether a URL is on this run's listing's site (the one site it may fetch from or write)."""
         return same_site(url, self.start_url)
-
-    def site_name(self) -> str:
-        return self.site
-
-    def stored_post_count(self) -> int:
-        return len(self.state.known_keys)
-
-    def stored_posts(self) -> dict[int, storage.StoredPost]:
-        """Post id → what the archive holds of it, this site only."""
-        return self.state.posts
-
-    def known_index(self) -> storage.ArchiveIndex | None:
-        """What the last crawls learnt of this archive's indexes (None: never crawled)."""
-        return self.archive_index
 
     def is_stored(self, key: str) -> bool:
         return key in self.state.known_keys
@@ -161,7 +148,7 @@ class HarvestRun:
         if self.tally.counts.listing_pages >= self.max_listing_pages:
             self.fail(
                 f"the listing goes on past DIGEST_MAX_LISTING_PAGES ({self.max_listing_pages} pages); "
-                "raise the setting if the archive is really that long"
+                "raise the setting if the listing is really that long"
             )
             return f"DIGEST_MAX_LISTING_PAGES ({self.max_listing_pages}) reached"
         return None
@@ -176,27 +163,24 @@ class HarvestRun:
                 logger.warning("Not fetching more than DIGEST_MAX_POSTS (%d) posts in one run", self.max_posts)
             self.fail(
                 f"the site names more than DIGEST_MAX_POSTS ({self.max_posts}) posts; raise the setting if the "
-                "archive is really that long"
+                "listing is really that long"
             )
             return False
         return self.tally.ledger.expect(key, url)
 
-    def post_answered(self, key: str | None, *, recheck: bool = False, status: int | None = None) -> None:
-        self.tally.answered(key, recheck=recheck, status=status)
+    # --- the listing's own indexes ---------------------------------------------------------------
 
-    # --- the archive's own indexes ---------------------------------------------------------------
-
-    def discovered(self, rest_root: str, posts_filter: str, feed_url: str | None) -> storage.ArchiveIndex:
+    def discovered(self, rest_root: str, posts_filter: str, feed_url: str | None) -> storage.ListingRecord:
         """The start page advertised these indexes; returns the record to read them with."""
-        known = self.archive_index or storage.ArchiveIndex(self.start_url, self.site)
+        known = self.listing_record or storage.ListingRecord(self.start_url, self.site)
         if (known.rest_root, known.posts_filter, known.feed_url) != (rest_root, posts_filter, feed_url):
             # Re-discovered: what was kept of the old indexes (validators, sync point) no longer holds.
-            known = storage.ArchiveIndex(
+            known = storage.ListingRecord(
                 self.start_url, self.site, rest_root, posts_filter, feed_url=feed_url, discovered_at=storage.utc_now()
             )
         self.findings.rest_root, self.findings.posts_filter, self.findings.feed_url = rest_root, posts_filter, feed_url
         self.findings.discovered_at = known.discovered_at or storage.utc_now()
-        self.archive_index = known
+        self.listing_record = known
         return known
 
     def use_index(self, kind: str, note: str | None = None) -> None:
@@ -215,23 +199,14 @@ class HarvestRun:
         self.use_index("html", reason)
         self.findings.fallback_reason = reason
 
-    def rest_supports_modified_after(self, supported: bool) -> None:
-        self.findings.modified_after = supported
-
-    def feed_validators(self, etag: str | None, last_modified: str | None) -> None:
-        self.findings.feed_validators = (etag, last_modified)
-
     def feed_unchanged(self) -> None:
         self.note("the feed answered 304: nothing changed on the site since the last run")
 
-    def index_incomplete(self, why: str) -> None:
+    def rest_index_incomplete(self, why: str) -> None:
         """The REST index was not read to its end: neither the feed's validators nor a sync point are
         kept, so the next run reads it in full again."""
         self.note(why)
-        self.findings.index_incomplete = True
-
-    def index_read(self, posts: int) -> None:
-        self.tally.index_page(posts)
+        self.findings.rest_index_incomplete = True
 
     def synced(self, newest_modified: str | None) -> None:
         """The REST index was read to its end: the next refresh asks only for what changed since."""
@@ -242,7 +217,7 @@ class HarvestRun:
         self.tally.counts.from_rest += 1
 
     def fail(self, message: str) -> None:
-        """The run failed as a whole (its archive index could not be read): it goes on, then fails."""
+        """The run failed as a whole (its HTML listing could not be read): it goes on, then fails."""
         self.owner.fail(message)
 
     def crashed(self, error: BaseException, url: str | None, doing: str) -> None:
@@ -301,7 +276,7 @@ class HarvestRun:
         self._settle(item.url)
         return item
 
-    def _write_confirmed(self, item: IndexConfirmed) -> object:
+    def _write_confirmed(self, item: RestIndexConfirmed) -> object:
         now = storage.utc_now()
         self.owner.batch.write(lambda db: storage.confirm_unchanged(db, self.site, item.modified_by_post, now))
         self.tally.counts.unchanged += len(item.modified_by_post)
@@ -401,8 +376,8 @@ class HarvestRun:
                 "Not keeping the feed's validators or the REST sync point: some posts of this run "
                 "failed and the next run must read the indexes in full to retry them"
             )
-        base = self.archive_index or storage.ArchiveIndex(self.start_url, self.site)
-        storage.save_archive_index(db, self.findings.applied_to(base, complete=complete))
+        base = self.listing_record or storage.ListingRecord(self.start_url, self.site)
+        storage.save_listing_record(db, self.findings.applied_to(base, complete=complete))
 
     def summary(self) -> None:
         run, c = self.owner, self.tally.counts

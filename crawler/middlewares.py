@@ -1,6 +1,6 @@
 """Downloader middlewares of the project.
 
-- `StayOnSite`: nothing is fetched from a host other than the archive's, redirects included.
+- `StayOnSite`: nothing is fetched from a host other than the listing's, redirects included.
 - `SkipStoredPosts`: at most one download of a post per run, none of a post already stored.
 - `WaitForRetryAfter`: a 429/503 `Retry-After` waited for, before Scrapy's own retry.
 - `CrawlDelay`: the `Crawl-delay` of robots.txt, honoured between requests to the site.
@@ -61,7 +61,8 @@ class StayOnSite:
             raise RuntimeError(f"StayOnSite is a digests crawl's, not a {type(run).__name__}'s")
         if not run.is_on_site(request.url):
             request.meta["offsite"] = True
-            raise IgnoreRequest(f"not fetched: {request.url} is not on {run.site_name()}")
+            where = run.site_name() if isinstance(run, RecoverRun) else run.site
+            raise IgnoreRequest(f"not fetched: {request.url} is not on {where}")
         return None
 
 

@@ -278,7 +278,7 @@ class RunOwner:
             if path.exists():
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
                 logger.warning(
-                    "The last crawl of this archive was killed: not trusting its job queue %s "
+                    "The last crawl of this listing was killed: not trusting its job queue %s "
                     "(the archive says what is stored; listing pages are walked again)",
                     path,
                 )
@@ -291,7 +291,7 @@ class RunOwner:
     # --- what a kind asks of the run --------------------------------------------------------------
 
     def fail(self, message: str) -> None:
-        """The run failed as a whole (its archive index could not be read): it goes on, then fails."""
+        """The run failed as a whole (its HTML listing could not be read): it goes on, then fails."""
         self.message = self.message or message
 
     def progress(self) -> Progress:

@@ -8,7 +8,7 @@ NEWSPIDER_MODULE = "spiders"
 # Our `crawl` command: Scrapy's, exiting with the run's verdict (0–6; see crawler/commands/crawl.py).
 COMMANDS_MODULE = "crawler.commands"
 
-# DATABASE, DIGEST_ARCHIVES, …: see crawler/config.py (declared there once, with help).
+# DATABASE, DIGEST_LISTINGS, …: see crawler/config.py (declared there once, with help).
 globals().update(project_defaults())
 
 # Who we are: the project and its version, and (with `-s DIGEST_CONTACT=…`) how to reach whoever runs

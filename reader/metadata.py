@@ -98,7 +98,7 @@ def database_metadata(paths: dict[str, str]) -> dict:
             "digest_urls": {"description": "Every URL form a digest was reached at.", "hidden": True},
             "digest_revisions": {"description": "Earlier versions of digests that were edited."},
             "crawl_runs": {
-                "description": "One row per crawl of one archive, with its counts and status.",
+                "description": "One row per crawl of one listing (or link check), with its counts and status.",
                 "sort_desc": "id",
             },
             "failures": {
@@ -111,7 +111,10 @@ def database_metadata(paths: dict[str, str]) -> dict:
                 "sort_desc": "id",
             },
             "pages": {"description": "Stored copies of fetched post pages (compressed).", "hidden": True},
-            "archives": {"description": "One row per archive (start URL): its indexes and how far they were read."},
+            "listings": {
+                "description": "One row per listing crawled (start URL): its feed and REST index, and how far they "
+                "were read."
+            },
         },
     }
 

@@ -1,15 +1,15 @@
-"""The `digests` spider: reads an archive through its cheapest index and fetches the digest posts.
+"""The `digests` spider: reads a listing through its cheapest index and fetches the digest posts.
 
 It only decides what to fetch next; the parsers read pages, the pipelines store, the run keeps count.
 
-    scrapy crawl digests                                   # refresh the default archive
-    scrapy crawl digests -a mode=backfill -s DATABASE=x.db # every post of the archive
+    scrapy crawl digests                                   # refresh the default listings
+    scrapy crawl digests -a mode=backfill -s DATABASE=x.db # every post of the listings
     scrapy crawl digests -a mode=recheck                   # re-check every stored digest for edits
     scrapy crawl digests -a index=html                     # the HTML listing only, not the REST API
     scrapy crawl digests -a start_url=http://127.0.0.1:8000/en/topic/iran-interlink-weekly-digest
 
 The indexes, cheapest first (`index=auto`):
-1. the archive's feed, asked conditionally: 304 means nothing changed anywhere on the site (refresh);
+1. the listing's feed, asked conditionally: 304 means nothing changed anywhere on the site (refresh);
 2. the REST API (`/wp/v2/posts?categories=N`, 100 posts a request with their modification times):
    what is new or changed is fetched; a backfill builds digests from it once a sample of pages agrees;
 3. the HTML listing (`/page/N`, `?paged=N`): when the site offers no REST API, blocks it, or
@@ -35,7 +35,7 @@ from core.parsing import ParseError, parse_listing
 from core.parsing.wordpress import Discovery, parse_discovery
 from core.urls import domain_of, is_http_url, same_site
 from crawler.arguments import unknown_argument
-from crawler.config import BadSetting, apply_project_defaults, check_settings, web_archives_of
+from crawler.config import BadSetting, apply_project_defaults, check_settings, listing_urls, web_archives_of
 from crawler.harvest import HarvestRun
 from crawler.recover import RecoverRun
 from crawler.run import USAGE_EXIT_CODE, RunRefused
@@ -108,7 +108,7 @@ class DigestsSpider(scrapy.Spider):
         if start_url is not None and not is_http_url(start_url):
             _usage_error(f"start_url must be an http(s) URL, got {start_url!r}")
         self.index = index
-        self.start_url: str = start_url or ""  # set from DIGEST_ARCHIVES when not given
+        self.start_url: str = start_url or ""  # set from DIGEST_LISTINGS when not given
         self.start_listing: Listing | None = None  # the start page read as a listing, for a fall back to HTML
 
     @classmethod
@@ -123,16 +123,16 @@ class DigestsSpider(scrapy.Spider):
             check_settings(crawler.settings)
         except BadSetting as error:
             _usage_error(str(error))
-        # The project's `crawl` command gives each archive of DIGEST_ARCHIVES its own run; a spider
+        # The project's `crawl` command gives each listing of DIGEST_LISTINGS its own run; a spider
         # built some other way without a start URL crawls the first.
-        archives = crawler.settings.getlist("DIGEST_ARCHIVES")
-        spider.start_url = spider.start_url or (archives[0].strip() if archives else "")
+        listings = listing_urls(crawler.settings)
+        spider.start_url = spider.start_url or (listings[0] if listings else "")
         if not is_http_url(spider.start_url):
-            _usage_error(f"DIGEST_ARCHIVES must list http(s) URLs, got {spider.start_url!r}")
+            _usage_error(f"DIGEST_LISTINGS must list http(s) URLs, got {spider.start_url!r}")
         _ask_for_a_contact(crawler.settings, spider.start_url)
         if spider.mode.reads_web_archives:
             return spider._open_recovery(crawler)
-        # Offsite links are stored as links, never followed: only the archive's own site is crawled.
+        # Offsite links are stored as links, never followed: only the listing's own site is crawled.
         spider.allowed_domains = [domain_of(spider.start_url)]
         recheck_limit = spider.mode.recheck_limit(crawler.settings.getint("DIGEST_RECHECK_LATEST"))
         try:
@@ -170,7 +170,7 @@ class DigestsSpider(scrapy.Spider):
     def _take_paths(self, crawl: Crawl) -> None:
         self.posts = self.post_path(crawl, answered=self._post_answered)
         self.rest = RestPath(crawl, self.settings, self.posts, fall_back=self._fall_back_to_html)
-        self.feed = FeedPath(crawl, index_request=self.rest.index_request)
+        self.feed = FeedPath(crawl, rest_index_request=self.rest.index_request)
         self.html = HtmlPath(crawl, self.posts)
         # A request kept in JOBDIR names its callback, which Scrapy finds again on the spider by that name
         # (Request.to_dict looks for an attribute of the spider that is the same method): each path's
@@ -195,9 +195,12 @@ class DigestsSpider(scrapy.Spider):
         """The REST index when earlier runs found it works (after the feed, when the feed can say that
         nothing changed); a re-check of every stored page; otherwise the start page, which says."""
         self.logger.info(
-            "%s of %s: %d post URLs stored", self.mode.value.capitalize(), self.start_url, self.run.stored_post_count()
+            "%s of %s: %d post URLs stored",
+            self.mode.value.capitalize(),
+            self.start_url,
+            len(self.run.state.known_keys),
         )
-        known = self.run.known_index()
+        known = self.run.listing_record
         if (
             self.index == "auto"
             and known is not None
@@ -215,7 +218,7 @@ class DigestsSpider(scrapy.Spider):
                 "html",
                 "recheck of every stored page"
                 if self.index == "html"
-                else "the REST API is not known to work for this archive",
+                else "the REST API is not known to work for this listing",
             )
             yield from self.posts.rechecks()
             return
@@ -266,8 +269,8 @@ class DigestsSpider(scrapy.Spider):
             return "the start page advertises no REST API"
         if discovery.posts_filter is None:
             return (
-                "the start page names no archive object for the REST API (WordPress before 5.5, or not "
-                "a category, tag or author archive)"
+                "the start page names no listing object for the REST API (WordPress before 5.5, or not "
+                "a category, tag or author listing)"
             )
         if not same_site(discovery.rest_root, self.start_url):
             return f"the REST API is on another site ({discovery.rest_root})"

@@ -38,7 +38,14 @@ from core.parsing.cdx import cdx_query, closest_not_after, parse_cdx_answer, rep
 from core.parsing.decoding import charset_of
 from core.parsing.linked_page import parse_linked_page
 from crawler.arguments import unknown_argument
-from crawler.config import BadSetting, apply_project_defaults, check_settings, link_lookup_archive, web_archives_of
+from crawler.config import (
+    BadSetting,
+    apply_project_defaults,
+    check_settings,
+    link_lookup_archive,
+    listing_urls,
+    web_archives_of,
+)
 from crawler.failures import describe_failure
 from crawler.linkrun import CUT, LinkCheck
 from crawler.middlewares import BODY_OVER_CAP, AddressRefused
@@ -69,7 +76,7 @@ def _usage_error(message: str, code: int) -> NoReturn:
 
 class LinksSpider(scrapy.Spider):
     name = "links"
-    crawls_each_archive = False  # one run over the archive file, whatever DIGEST_ARCHIVES lists
+    crawls_each_listing = False  # one run over the archive file, whatever DIGEST_LISTINGS lists
     run: LinkCheck
     max_bytes: int  # DIGEST_LINK_MAX_BYTES
     cdx_api: str  # the first of DIGEST_WEB_ARCHIVES, or DIGEST_LINK_CDX_API ("" : no lookups)
@@ -138,11 +145,11 @@ class LinksSpider(scrapy.Spider):
             spider.run = LinkCheck.open(crawler)
         except RunRefused as refused:
             _usage_error(str(refused), refused.exit_code)
-        # The origins the operator chose: the archives named, the sites of stored digests, the web archives
+        # The origins the operator chose: the listings named, the sites of stored digests, the web archives
         # (DIGEST_WEB_ARCHIVES, and the CDX API of DIGEST_LINK_CDX_API).
         crawler.link_reach = reach_for(
-            archive_urls=[
-                *crawler.settings.getlist("DIGEST_ARCHIVES"),
+            chosen_urls=[
+                *listing_urls(crawler.settings),
                 *spider.run.digest_origins,
                 *([spider.cdx_api] if spider.cdx_api else []),
                 *(url for archive in web_archives_of(crawler.settings) for url in archive.origins),

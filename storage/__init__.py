@@ -1,6 +1,5 @@
 """The archive in SQLite: schema, writes and reads. Every SQL statement of the project lives here."""
 
-from .archives import ArchiveIndex, load_archive_index, save_archive_index
 from .batch import WriteBatch
 from .digests import (
     CHANGED,
@@ -15,6 +14,7 @@ from .digests import (
     shrunk_failure,
 )
 from .editions import EditionsUpdate, rebuild_editions, update_editions
+from .listings import ListingRecord, load_listing_record, save_listing_record
 from .lock import ArchiveBusy, ArchiveLock
 from .pages import mark_not_modified, save_page
 from .queries import (
@@ -72,14 +72,14 @@ __all__ = [
     "recovery_state",
     "save_recovered",
     "ArchiveBusy",
-    "ArchiveIndex",
+    "ListingRecord",
     "ArchiveLock",
     "StoredPost",
     "close_abandoned_runs",
     "confirm_unchanged",
-    "load_archive_index",
+    "load_listing_record",
     "mark_gone",
-    "save_archive_index",
+    "save_listing_record",
     "utc_now",
     "EditionsUpdate",
     "rebuild_editions",

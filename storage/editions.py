@@ -3,7 +3,7 @@
 `update_editions` matches the digests that are new or changed since they were last matched (a crawl
 calls it after its final commit); `rebuild_editions` matches every digest again (`digest-archive
 match --all`). Every edition has a slug, its lasting address (`slug_base`): the same whatever order the
-archives were crawled or matched in, unlike its row id. The rule itself (`core.editions`) is pure;
+listings were crawled or matched in, unlike its row id. The rule itself (`core.editions`) is pure;
 this module only reads and writes rows.
 """
 

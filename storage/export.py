@@ -35,7 +35,7 @@ EXPORTED_TABLES = (
 )
 # The crawl's own bookkeeping, in the sqlite copy only: the fetched pages (compressed bodies), every URL
 # form a digest was reached at, what a crawl learnt of each listing's indexes.
-NOT_EXPORTED_AS_FILES = ("pages", "digest_urls", "archives")
+NOT_EXPORTED_AS_FILES = ("pages", "digest_urls", "listings")
 FORMATS = ("csv", "json", "ndjson", "sqlite")
 
 

@@ -184,7 +184,7 @@ def archive_summary(db: Database) -> dict:
             row[0]
             for row in db.execute("SELECT DISTINCT section FROM entries WHERE section IS NOT NULL ORDER BY section")
         ],
-        **runs_and_failures(db),  # the last run of every archive, the pages not stored: as `report` has them
+        **runs_and_failures(db),  # the last run of every listing, the pages not stored: as `report` has them
         **recovery(db),  # what the web archives gave, the numbers still missing: as `report` has them
         "latest": [
             dict(zip(["number", "title", "published", "entries"], row, strict=True))

@@ -1,6 +1,6 @@
 """The health of the series, in editions: which digests exist on which sites, gaps after merging the sites,
 reused numbers, numbers out of order with their dates, conflicts between sites or within a post, empty digests;
-the last run of each archive and the pages not stored.
+the last run of each listing and the pages not stored.
 
 Each check is one SQL query, shared by `digest-archive report`, `summary`, the reader's report page and the
 Datasette canned queries.
@@ -85,7 +85,7 @@ WITHOUT_DATE = """
 SELECT id, number, title, url FROM digests WHERE published IS NULL AND issue_date IS NULL ORDER BY id
 """
 
-# The last run of each archive (start URL) in the file: a crawl of two archives is two runs.
+# The last run of each listing (start URL) in the file: a crawl of two listings is two runs.
 LAST_RUNS = """
 SELECT id, start_url, mode, status, started, finished, listing_pages, posts_fetched, new, changed, unchanged, failed
 FROM crawl_runs r WHERE mode != 'links' AND id = (SELECT max(id) FROM crawl_runs WHERE start_url = r.start_url)
@@ -166,7 +166,8 @@ def _rows(db: Database, sql: str) -> list[dict]:
 
 
 def series_report(db: Database) -> dict:
-    """Every check, on the whole file (every archive in it), what the web archives gave, and the links' health."""
+    """Every check, on the whole file (every listing crawled into it), what the web archives gave, and the
+    links' health."""
     report: dict = {name: _rows(db, sql) for name, sql in CHECKS.items()}
     report.update(recovery(db))
     report["digests"] = db.execute("SELECT count(*) FROM digests").fetchone()[0]
@@ -206,7 +207,7 @@ def recovery(db: Database) -> dict:
 
 
 def runs_and_failures(db: Database) -> dict:
-    """The last run of each archive and the pages not stored: what `summary` and `report` both show."""
+    """The last run of each listing and the pages not stored: what `summary` and `report` both show."""
     return {"last_runs": _rows(db, LAST_RUNS), "unresolved_failures": _rows(db, UNRESOLVED_FAILURES)}
 
 

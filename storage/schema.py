@@ -263,10 +263,11 @@ TABLES: tuple[Table, ...] = (
         pk="url_key",
         not_null=frozenset({"url", "fetched_at", "body"}),
     ),
-    # What a crawl learnt of an archive's own indexes (one row per start URL): where the REST API is and
-    # which object the archive is, its feed and the feed's validators, how far the REST index was read.
+    # What a crawl learnt of a listing's indexes (one row per start URL, the index record): where the REST
+    # API is and which object the listing shows, its feed and the feed's validators, how far the REST index
+    # was read. Called `archives` before schema 12.
     Table(
-        "archives",
+        "listings",
         {
             "start_url": str,
             "site": str,
@@ -401,6 +402,17 @@ def _link_checks_counted_as_checks(db: Database) -> None:
     db.execute("UPDATE crawl_runs SET links_checked = posts_fetched, posts_fetched = 0 WHERE mode = 'links'")
 
 
+def _archives_became_listings(db: Database) -> None:
+    # The declarations made `listings` empty; the rows of the table's old name move into it, then the old
+    # table goes (nothing refers to it: no foreign key, no view).
+    if "archives" not in db.table_names():
+        return  # schema 1 or 2: no index records yet
+    columns = [column for column in db.table("archives").columns_dict if column in db.table("listings").columns_dict]
+    names = ", ".join(f"[{column}]" for column in columns)
+    db.execute(f"INSERT INTO listings ({names}) SELECT {names} FROM archives")
+    db.execute("DROP TABLE archives")
+
+
 # Applied in order to an archive of an older version, inside one transaction (`ensure_schema`).
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "digests, digest_urls, entries, links, digest_revisions, crawl_runs, failures (first release)"),
@@ -412,7 +424,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         3,
-        "archives (per start URL: the site's REST API, archive object, feed and its validators, the last sync), "
+        "archives (per start URL: the site's REST API, listing object, feed and its validators, the last sync; "
+        "listings since schema 12), "
         "digests.modified / gone, pages.source, crawl_runs.index_used / index_note; editions (one digest across "
         "sites), digests.edition_id / edition_checked",
         _pages_were_html,
@@ -455,6 +468,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "recovery from web archives: digests.recovered_from / captured_at / memento_url (a recovered digest's "
         "provenance), the same on digest_revisions (a version read from a capture), web_captures (every capture "
         "read, so that none is fetched twice)",
+    ),
+    Migration(
+        12,
+        "the table `archives` renamed `listings` (a WordPress category, tag or author listing's index record; "
+        '"archive" names the SQLite file only)',
+        _archives_became_listings,
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version

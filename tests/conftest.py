@@ -55,7 +55,7 @@ FAST = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0", "-s", "LOG
 
 def crawl_command(start_url: str | None, database: Path, *args: str) -> list[str]:
     """`scrapy crawl digests` as a user runs it, with the politeness off for the loopback server
-    (no start URL: the archives of the DIGEST_ARCHIVES setting)."""
+    (no start URL: the listings of the DIGEST_LISTINGS setting)."""
     start = ["-a", f"start_url={start_url}"] if start_url else []
     return [sys.executable, "-m", "scrapy", "crawl", "digests", *start, "-s", f"DATABASE={database}", *FAST, *args]
 
@@ -201,26 +201,26 @@ def backfilled_archive(backfilled_template, site_server, tmp_path) -> Path:
     return database
 
 
-# --- both publishers in one archive (the demo's two fixture archives) ------------------------------
+# --- both publishers in one archive (the demo's two fixture listings) ------------------------------
 
 
 @pytest.fixture(scope="session")
 def servers():
-    """Both publishers' fixture archives (nejatngo.org, and its twin in the iran-interlink.org layout)."""
+    """Both publishers' fixture listings (nejatngo.org, and its twin in the iran-interlink.org layout)."""
     with FixtureServer(nejatngo_site()) as nejatngo, FixtureServer(interlink_site()) as interlink:
         yield nejatngo, interlink
 
 
-def archives_setting(servers) -> str:
+def listings_setting(servers) -> str:
     nejatngo, interlink = servers
-    return f"DIGEST_ARCHIVES={nejatngo.url(CATEGORY_PATH)},{interlink.url(INTERLINK_LISTING)}"
+    return f"DIGEST_LISTINGS={nejatngo.url(CATEGORY_PATH)},{interlink.url(INTERLINK_LISTING)}"
 
 
 @pytest.fixture(scope="session")
 def both_sites(servers, tmp_path_factory):
-    """One backfill of both archives into one file (no start_url: the project's two archives)."""
+    """One backfill of both listings into one file (no start_url: the project's two listings)."""
     database = tmp_path_factory.mktemp("editions") / "archive.db"
-    result = run_crawl(None, database, "-a", "mode=backfill", "-s", archives_setting(servers))
+    result = run_crawl(None, database, "-a", "mode=backfill", "-s", listings_setting(servers))
     assert_clean_run(result)
     return database
 

@@ -50,7 +50,7 @@ def test_an_archive_from_schema_1_is_migrated_when_opened(tmp_path):
     db = storage.open_database(path, create=False)
     assert storage.schema.schema_version(db) == storage.SCHEMA_VERSION
     assert "pages" in db.table_names() and "year" in db["digests"].columns_dict
-    assert {"editions", "archives"} <= set(db.table_names()) and "edition_id" in db["digests"].columns_dict
+    assert {"editions", "listings"} <= set(db.table_names()) and "edition_id" in db["digests"].columns_dict
     # The full-text index keeps its triggers (a rebuilt digests table would lose them).
     triggers = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
     assert {"digests_ai", "digests_ad", "digests_au", "entries_ai"} <= triggers

@@ -78,7 +78,7 @@ def _open_spider(crawler, start_url):
 def test_a_crawl_of_a_real_site_without_a_contact_warns_once(tmp_path, caplog, monkeypatch):
     monkeypatch.setattr(spiders.digests, "_warned_about_contact", False)
     with caplog.at_level(logging.WARNING):
-        for name in ("a", "b"):  # two archives in one process (DIGEST_ARCHIVES): one warning
+        for name in ("a", "b"):  # two listings in one process (DIGEST_LISTINGS): one warning
             _open_spider(
                 get_crawler(DigestsSpider, {"DATABASE": str(tmp_path / f"{name}.db")}),
                 "https://www.nejatngo.org/en/topic/iran-interlink-weekly-digest",

@@ -3,7 +3,7 @@
 Each crawl here is the real `scrapy crawl` as a subprocess, as cron or scrapyd run it. A refusal is
 exit 2 and one line `<spider>: error: …` on stderr, and it costs nothing: the fixture server gets no
 request and no file appears beside the DATABASE (no archive, no `-wal`, no lock file, no reserve).
-Where the refusal is missing, the crawl would reach the fixture server (DIGEST_ARCHIVES points there),
+Where the refusal is missing, the crawl would reach the fixture server (DIGEST_LISTINGS points there),
 never a real site.
 """
 
@@ -20,6 +20,7 @@ import pytest
 from scrapy.settings import Settings
 
 from crawler.config import (
+    DEFAULT_LISTINGS,
     PROJECT_SETTINGS,
     BadSetting,
     Choice,
@@ -30,6 +31,7 @@ from crawler.config import (
     Text,
     WholeNumber,
     check_settings,
+    listing_urls,
     project_defaults,
 )
 from fixtures.site import CATEGORY_PATH
@@ -67,14 +69,14 @@ def files_in(folder: Path) -> dict[str, str]:
     ("arguments", "unknown"),
     [
         (["-a", "foo=bar"], "foo"),
-        # The typo of the review: without the refusal, a refresh of every archive of DIGEST_ARCHIVES.
+        # The typo of the review: without the refusal, a refresh of every listing of DIGEST_LISTINGS.
         (["-a", "modes=backfill"], "modes"),
         (["-a", "name=other"], "name"),  # Scrapy's Spider takes `name`; this project's spiders do not
     ],
 )
 def test_an_unknown_argument_is_refused_before_any_request(site_server, tmp_path, arguments, unknown):
     database = tmp_path / "archive.db"
-    result = scrapy_crawl("digests", database, "-s", f"DIGEST_ARCHIVES={site_server.url(CATEGORY_PATH)}", *arguments)
+    result = scrapy_crawl("digests", database, "-s", f"DIGEST_LISTINGS={site_server.url(CATEGORY_PATH)}", *arguments)
     line = refused_with(result)
     assert line == (
         f"digests: error: unknown argument -a {unknown}: this spider takes -a start_url=URL, "
@@ -151,7 +153,7 @@ def test_a_bad_link_setting_stops_a_link_check_before_it_opens_the_archive(backf
         ("DIGEST_MAX_REST_PAGES", "0"),
         ("DIGEST_WRITE_BATCH", "1.5"),
         ("DIGEST_PROGRESS_INTERVAL", "0"),
-        ("DIGEST_ARCHIVES", "https://a.test/x,ftp://example.org/digest"),
+        ("DIGEST_LISTINGS", "https://a.test/x,ftp://example.org/digest"),
         ("DIGEST_LINK_CAPTURE", "maybe"),
         ("DIGEST_LINK_DEAD_DAYS", "1e9"),  # past Python's dates: was an OverflowError mid-run
         ("DATABASE", ""),
@@ -160,6 +162,55 @@ def test_a_bad_link_setting_stops_a_link_check_before_it_opens_the_archive(backf
 def test_check_settings_refuses_what_a_declaration_does_not_take(setting, value):
     with pytest.raises(BadSetting, match=rf"^bad setting {setting}="):
         check_settings(Settings({**project_defaults(), setting: value}))
+
+
+# --- DIGEST_LISTINGS and its old name, DIGEST_ARCHIVES ----------------------------------------------
+
+
+def test_the_old_name_of_digest_listings_is_read_in_its_place():
+    old = Settings({**project_defaults(), "DIGEST_ARCHIVES": "http://a.test/x, http://b.test/y"})
+    assert listing_urls(old) == ["http://a.test/x", "http://b.test/y"]
+    check_settings(old)  # a known name, not an unknown DIGEST_ setting
+    assert listing_urls(Settings(project_defaults())) == list(DEFAULT_LISTINGS)
+    # A bad value is refused under the name it was given by.
+    with pytest.raises(BadSetting, match=r"^bad setting DIGEST_ARCHIVES='http://a.test/x,ftp://b.test/'"):
+        check_settings(Settings({**project_defaults(), "DIGEST_ARCHIVES": "http://a.test/x,ftp://b.test/"}))
+
+
+@pytest.mark.parametrize("priority", ["project", "cmdline"])
+def test_both_names_of_digest_listings_are_refused(priority):
+    settings = Settings(project_defaults())
+    settings.set("DIGEST_LISTINGS", "http://a.test/x", priority=priority)
+    settings.set("DIGEST_ARCHIVES", "http://b.test/y", priority="cmdline")
+    with pytest.raises(BadSetting, match="^both DIGEST_LISTINGS and its old name DIGEST_ARCHIVES are set"):
+        listing_urls(settings)
+    # The default value given again with `-s` is set too: which one was meant cannot be known.
+    settings = Settings(project_defaults())
+    settings.set("DIGEST_LISTINGS", project_defaults()["DIGEST_LISTINGS"], priority="cmdline")
+    settings.set("DIGEST_ARCHIVES", "http://b.test/y", priority="cmdline")
+    with pytest.raises(BadSetting):
+        check_settings(settings)
+
+
+def test_a_crawl_given_both_names_is_refused_before_any_request(site_server, tmp_path):
+    url = site_server.url(CATEGORY_PATH)
+    database = tmp_path / "archive.db"
+    result = scrapy_crawl("digests", database, "-s", f"DIGEST_LISTINGS={url}", "-s", f"DIGEST_ARCHIVES={url}")
+    assert refused_with(result) == (
+        "digests: error: both DIGEST_LISTINGS and its old name DIGEST_ARCHIVES are set: keep DIGEST_LISTINGS only"
+    )
+    assert site_server.requests == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_crawl_given_the_old_name_crawls_its_listings_and_warns_once(backfilled_archive, site_server):
+    result = run_crawl(None, backfilled_archive, "-s", f"DIGEST_ARCHIVES={site_server.url(CATEGORY_PATH)}")
+    assert_clean_run(result)
+    assert site_server.requests, "the crawl made no request: the old name was not read"
+    runs = rows(backfilled_archive, "SELECT start_url FROM crawl_runs ORDER BY id DESC LIMIT 1")
+    assert runs == [{"start_url": site_server.url(CATEGORY_PATH)}]
+    warnings = [line for line in result.stderr.splitlines() if "DIGEST_ARCHIVES is the old name" in line]
+    assert len(warnings) == 1 and "WARNING" in warnings[0], result.stderr[-3000:]
 
 
 def test_every_declared_default_is_one_its_setting_takes():

@@ -36,7 +36,7 @@ def failure_of(error: Exception, **meta) -> Failure:
         (HttpError(Response(URL, status=404)), {}, "http_status", "HTTP 404 from " + URL),
         (IgnoreRequest("Forbidden by robots.txt"), {}, "robots", "robots.txt forbids"),
         (IgnoreRequest("max redirections reached"), {"redirect_ttl": 7}, "redirect_loop", "more than 7 redirects"),
-        (IgnoreRequest("Filtered offsite request"), {"offsite": True}, "offsite", "redirected off the archive"),
+        (IgnoreRequest("Filtered offsite request"), {"offsite": True}, "offsite", "redirected off the listing"),
         (IgnoreRequest("whatever"), {}, "dropped", "request dropped: whatever"),
         (TimeoutError("took too long"), {}, "timeout", "no complete answer in time"),
         (ResponseNeverReceived([]), {}, "data_loss", "connection broke"),

@@ -35,7 +35,7 @@ def test_progress_log_lines_and_closing_summary_when_not_on_a_terminal(backfille
 
 
 def test_progress_is_one_rewritten_status_line_on_a_terminal(tmp_path, site_server):
-    # The tag archive: two pages and eight posts, slowed down so that the line is rewritten a few times.
+    # The tag listing: two pages and eight posts, slowed down so that the line is rewritten a few times.
     site_server.delay = 0.5
     command = crawl_command(
         site_server.url(TAG_PATH + "/"),

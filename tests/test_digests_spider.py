@@ -176,15 +176,15 @@ def test_an_unwritable_database_path_is_refused_with_one_line(tmp_path, site_ser
     assert "Traceback" not in result.stderr and site_server.requests == []
 
 
-def test_an_iran_interlink_author_archive_is_crawled_end_to_end(tmp_path):
-    """Another layout over real HTTP: slug permalinks, author archive with its query, dated titles."""
-    from fixtures.interlink import AUTHOR_ARCHIVE, interlink_site
+def test_an_iran_interlink_author_listing_is_crawled_end_to_end(tmp_path):
+    """Another layout over real HTTP: slug permalinks, author listing with its query, dated titles."""
+    from fixtures.interlink import AUTHOR_LISTING, interlink_site
 
     database = tmp_path / "interlink.db"
     with FixtureServer(interlink_site()) as server:
-        assert_clean_run(run_crawl(server.url(AUTHOR_ARCHIVE), database, "-a", "mode=backfill"))
+        assert_clean_run(run_crawl(server.url(AUTHOR_LISTING), database, "-a", "mode=backfill"))
         listing_requests = [r for r in server.page_requests() if "/author/" in r]
-        assert listing_requests == [AUTHOR_ARCHIVE, "/wordpress/author/page/2/?author=khodaadmin&authorid=1"]
+        assert listing_requests == [AUTHOR_LISTING, "/wordpress/author/page/2/?author=khodaadmin&authorid=1"]
         stored = rows(
             database,
             "SELECT title, number, issue_date, headline, published, dateline, entry_count "
@@ -236,8 +236,8 @@ def test_an_iran_interlink_author_archive_is_crawled_end_to_end(tmp_path):
         )
 
         server.clear_requests()
-        assert_clean_run(run_crawl(server.url(AUTHOR_ARCHIVE), database))
-        assert server.full_downloads() == [AUTHOR_ARCHIVE]
+        assert_clean_run(run_crawl(server.url(AUTHOR_LISTING), database))
+        assert server.full_downloads() == [AUTHOR_LISTING]
 
 
 def test_the_crawl_ends_with_its_verdict_in_one_line(backfilled_template):

@@ -10,8 +10,8 @@ the exit code and the log. What the crawler promises (and these tests hold it to
 - REST paging ends at the pages `X-WP-Total` implies (100 a page), an empty, short or repeated page,
   or `DIGEST_MAX_REST_PAGES` (hitting the cap fails the run); the HTML listing stops at
   `DIGEST_MAX_LISTING_PAGES`;
-- a REST item whose `link` is off the archive's origin, or whose id, link or title has a wrong type
-  or range, is read from its page on the archive's own origin (by its id, or with no usable id by its
+- a REST item whose `link` is off the listing's origin, or whose id, link or title has a wrong type
+  or range, is read from its page on the listing's own origin (by its id, or with no usable id by its
   `link` on that origin), or recorded as a `rest_item` failure naming the link it gave;
 - control characters, noncharacters and lone surrogates never reach the archive.
 
@@ -293,7 +293,7 @@ def script_elements(database: Path) -> list[str]:
 
 
 def rows_off_origin(database: Path, server: HostileServer) -> list[tuple[str, str]]:
-    """(table, url) of every digest, digest URL or kept page whose URL is not on the archive's site."""
+    """(table, url) of every digest, digest URL or kept page whose URL is not on the listing's site."""
     site = site_of(server.base_url)
     found = []
     for table in ("digests", "digest_urls", "pages"):
@@ -361,7 +361,7 @@ def snapshot_of_site(database: Path, server: HostileServer) -> dict:
     }
 
 
-def test_off_origin_rest_link_cannot_rewrite_another_archives_digests(tmp_path):
+def test_off_origin_rest_link_cannot_rewrite_another_sites_digests(tmp_path):
     """Site A's REST items claim, as their `link`, the posts of site B (archived in the same file) with
     A's own entries. A backfill of A must leave every row of B as it was."""
     database = tmp_path / "archive.db"
@@ -610,7 +610,7 @@ def test_only_a_run_that_left_nothing_to_retry_keeps_the_feeds_validators_and_th
     another site) finishes, but keeps neither the feed's validators nor the REST sync point: the next
     refresh reads the index in full instead of taking the feed's 304 for "nothing changed". An honest
     run keeps both."""
-    kept = "SELECT feed_etag, feed_last_modified, synced_to FROM archives"
+    kept = "SELECT feed_etag, feed_last_modified, synced_to FROM listings"
     with HostileServer(Hostility(posts=6, ids={2: 10**30}, links={2: "http://127.0.0.1:9/en/posts/5014"})) as site:
         database = tmp_path / "left.db"
         result = crawl(site, database)
@@ -627,8 +627,8 @@ def test_only_a_run_that_left_nothing_to_retry_keeps_the_feeds_validators_and_th
         assert etag and last_modified and synced_to
 
 
-def test_a_rest_item_with_an_unusable_id_is_read_from_its_link_on_the_archives_site(tmp_path):
-    """Items whose id is text or 10**30, but whose `link` is the post's own on the archive's site: each
+def test_a_rest_item_with_an_unusable_id_is_read_from_its_link_on_the_listings_site(tmp_path):
+    """Items whose id is text or 10**30, but whose `link` is the post's own on the listing's site: each
     post is fetched from that link as a page and stored with the id its page gives; no failure row."""
     database = tmp_path / "archive.db"
     with HostileServer(Hostility(posts=7, ids={2: "abc", 4: 10**30})) as site:
@@ -675,7 +675,7 @@ def test_wrong_typed_rest_title_is_a_failure_or_read_from_the_page(tmp_path):
 
 def test_wrong_typed_rest_link_is_a_failure_or_read_from_the_page(tmp_path):
     """Items whose `link` is a number or a list (not a URL at all) cost at most themselves: each is
-    stored from its page on the archive's origin or recorded as failed, and the others are stored."""
+    stored from its page on the listing's origin or recorded as failed, and the others are stored."""
     database = tmp_path / "archive.db"
     with HostileServer(Hostility(posts=7, links={1: 12, 4: ["http://127.0.0.1:9/en/posts/1"]})) as site:
         result = crawl(site, database)

@@ -119,7 +119,7 @@ def test_a_post_that_failed_for_good_is_skipped_by_a_refresh_and_retried_by_a_ba
     assert gone.url not in refreshed and gone.url in backfilled
 
 
-def test_a_tag_archive_follows_rel_next_and_a_backfill_skips_what_is_stored(tmp_path, site, fixture_posts):
+def test_a_tag_listing_follows_rel_next_and_a_backfill_skips_what_is_stored(tmp_path, site, fixture_posts):
     database = tmp_path / "a.db"
     tag = f"{ORIGIN}{TAG_PATH}/"
     with make_spider(database, start_url=tag, mode="backfill") as spider:
@@ -168,7 +168,7 @@ def test_every_request_of_every_path_survives_the_round_trip_through_jobdir(tmp_
     name: each path's callbacks are found, as the very bound method the path's requests carry (one per
     callback, which also keeps Scrapy's check of generator callbacks from running again)."""
     rest_root = ORIGIN + "/wp-json/"
-    index = storage.ArchiveIndex(CATEGORY, "www.nejatngo.org", rest_root, "categories=2", feed_url=CATEGORY + "/feed")
+    index = storage.ListingRecord(CATEGORY, "www.nejatngo.org", rest_root, "categories=2", feed_url=CATEGORY + "/feed")
     with make_spider(tmp_path / "a.db") as spider:
         spider.rest.begin(index)
         requests = [

@@ -1,7 +1,7 @@
 """Both publishers, one archive: every digest once, as an edition with its posts on each site.
 
-The two fixture archives (nejatngo.org, and its twin in the iran-interlink.org layout) are served side
-by side and crawled by one `scrapy crawl digests` (two archives, one after the other, one file); the
+The two fixture listings (nejatngo.org, and its twin in the iran-interlink.org layout) are served side
+by side and crawled by one `scrapy crawl digests` (two listings, one after the other, one file); the
 editions are compared with the model in `fixtures/editions.py`, which holds every trap of the real
 archive.
 """
@@ -29,7 +29,7 @@ from fixtures.editions import (
 )
 from fixtures.site import CATEGORY_PATH, next_digest
 
-from .conftest import archives_setting, assert_clean_run, datasette_client, rows, run_crawl  # noqa: F401
+from .conftest import assert_clean_run, datasette_client, listings_setting, rows, run_crawl  # noqa: F401
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -48,7 +48,7 @@ def editions_by_posts(database, servers) -> dict[tuple, dict]:
     return found
 
 
-def test_both_archives_are_crawled_one_after_the_other_into_one_file(both_sites, servers):
+def test_both_listings_are_crawled_one_after_the_other_into_one_file(both_sites, servers):
     runs = rows(both_sites, "SELECT start_url, status FROM crawl_runs ORDER BY id")
     assert [run["start_url"] for run in runs] == [servers[0].url(CATEGORY_PATH), servers[1].url(INTERLINK_LISTING)]
     assert {run["status"] for run in runs} == {"finished"}
@@ -121,7 +121,7 @@ def test_the_same_new_digest_on_both_sites_makes_one_new_edition(archive, server
     nejatngo.publish(nejatngo_site([new, *posts]))
     interlink.publish(interlink_site([twin, *twins]))
     try:
-        assert_clean_run(run_crawl(None, archive, "-s", archives_setting(servers)))
+        assert_clean_run(run_crawl(None, archive, "-s", listings_setting(servers)))
     finally:
         nejatngo.publish(nejatngo_site(posts))
         interlink.publish(interlink_site(twins))

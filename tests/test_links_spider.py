@@ -299,7 +299,7 @@ def test_one_request_at_a_time_per_host_hosts_in_parallel(tmp_path):
 
 def test_the_crawl_command_runs_links_once_over_the_archive_file(linked_archive):
     with StandInWeb(HOSTS) as web:
-        result = run_links(linked_archive, web, "-s", "DIGEST_ARCHIVES=http://a.test/x,http://b.test/y")
+        result = run_links(linked_archive, web, "-s", "DIGEST_LISTINGS=http://a.test/x,http://b.test/y")
         assert_clean_run(result)
     assert rows(linked_archive, "SELECT count(*) AS n FROM crawl_runs") == [{"n": 1}]
 

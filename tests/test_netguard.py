@@ -75,7 +75,7 @@ def test_names_are_not_literals():
 
 
 def test_an_origin_is_scheme_host_and_port():
-    reach = reach_for(archive_urls=["http://127.0.0.1:8000/category/digest"], networks="")
+    reach = reach_for(chosen_urls=["http://127.0.0.1:8000/category/digest"], networks="")
     assert reach.origins == {Origin("http", "127.0.0.1", 8000)}
     assert reach.refusal("http://127.0.0.1:8000/any/page") is None
     assert "loopback" in (reach.refusal("http://127.0.0.1:22/") or "")  # the same host, another port
@@ -87,7 +87,7 @@ def test_an_origin_is_scheme_host_and_port():
 
 
 def test_allowed_networks_open_only_themselves():
-    reach = reach_for(archive_urls=[], networks="10.1.0.0/16, fd00::/8")
+    reach = reach_for(chosen_urls=[], networks="10.1.0.0/16, fd00::/8")
     assert reach.refusal("http://10.1.2.3/") is None and reach.refusal("http://[fd00::5]:81/") is None
     assert reach.refusal("http://10.2.0.1/") is not None and reach.refusal("http://127.0.0.1/") is not None
     assert reach.connect_refusal("intranet.example", 80, ipaddress.ip_address("10.1.9.9")) is None
@@ -105,7 +105,7 @@ def test_a_name_refused_at_connect_time_is_refused_before_its_next_request():
 
 
 def test_the_operators_proxy_and_origins_are_reached_whatever_they_resolve_to():
-    reach = reach_for(archive_urls=["http://archive.lan:8000/"], networks=[], proxy_urls=["http://proxy.lan:3128"])
+    reach = reach_for(chosen_urls=["http://archive.lan:8000/"], networks=[], proxy_urls=["http://proxy.lan:3128"])
     loopback = ipaddress.ip_address("127.0.0.1")
     assert reach.connect_refusal("proxy.lan", 0, loopback) is None
     assert reach.connect_refusal("proxy.lan", 3128, loopback) is None
@@ -175,12 +175,12 @@ def test_no_link_reaches_a_private_service_in_any_spelling_nor_through_a_redirec
             ]
             own = [site.url(path) for path in into_private]
             database = tmp_path / "archive.db"
-            # An archive the operator names (DIGEST_ARCHIVES) is on 127.0.0.1: its origin is reached. The
+            # A listing the operator names (DIGEST_LISTINGS) is on 127.0.0.1: its origin is reached. The
             # digests are on another origin (`home`): links on the digests' own origin are `own`, never checked.
             archive_linking(database, [("2020-01-01", [*spellings, *own, site.url("/about")])], site=home.url(""))
             cdx_api = [
                 "-s", f"DIGEST_LINK_CDX_API={cdx.url('/cdx/search/cdx')}", "-s", "DIGEST_LINK_DEAD_DAYS=0",
-                "-s", f"DIGEST_ARCHIVES={site.url('')}",
+                "-s", f"DIGEST_LISTINGS={site.url('')}",
             ]  # fmt: skip
             first = _links(database, *cdx_api)
             assert_clean_run(first)

@@ -83,7 +83,7 @@ def test_a_listing_that_names_no_posts_has_none():
     assert listing.post_urls == () and listing.next_url is None
 
 
-def test_pagination_never_leaves_the_archive_or_goes_back():
+def test_pagination_never_leaves_the_listing_or_goes_back():
     html = (
         "<html><body><a rel='next' href='/en/posts/5'>Next post</a>"
         "<a class='next page-numbers' href='/en/topic/x/page/1'>1</a>"

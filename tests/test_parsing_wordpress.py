@@ -62,7 +62,7 @@ def posts_of(case: str):
     return parse_rest_posts(
         response.url,
         response.body,
-        archive_url=response.url,
+        listing_url=response.url,
         per_page=PER_PAGE,
         total=response.header("x-wp-total"),
         total_pages=response.header("x-wp-totalpages"),
@@ -133,13 +133,13 @@ def test_every_real_start_page_has_its_discovery_expectation():
 
 
 @pytest.mark.parametrize("case", sorted(DISCOVERY))
-def test_discovery_reads_rest_root_archive_and_feed(case):
+def test_discovery_reads_rest_root_listing_object_and_feed(case):
     response = load(case)
     discovery = parse_discovery(response.url, response.body, response.header("link"))
     rest_root, feed_url = DISCOVERY[case]
     assert discovery.rest_root == rest_root
-    assert discovery.archive_kind == "categories"
-    assert discovery.archive_id == 2
+    assert discovery.listing_kind == "categories"
+    assert discovery.listing_id == 2
     assert discovery.posts_filter == ("categories", 2)
     assert discovery.feed_url == feed_url
 
@@ -175,10 +175,10 @@ def test_discovery_never_trusts_an_index_a_browser_would_fetch_elsewhere(case):
             assert_sane_url(value, response.url, name)
     if case == "bad_discovery_huge_user_id":
         assert discovery.rest_root == PRETTY[0]
-        assert discovery.archive_id is None or 0 < discovery.archive_id < MAX_ID, discovery.archive_id
+        assert discovery.listing_id is None or 0 < discovery.listing_id < MAX_ID, discovery.listing_id
     else:
         assert discovery.rest_root is None
-        assert (discovery.archive_kind, discovery.archive_id) == (None, None)
+        assert (discovery.listing_kind, discovery.listing_id) == (None, None)
 
 
 # --- the REST index: does /wp/v2/posts take modified_after? --------------------------------------------
@@ -263,7 +263,7 @@ def test_the_rest_route_form_lists_the_same_posts_at_plain_links():
     assert [post.link for post in plain.posts] == [f"{SAVED_ORIGIN}/?p={post.post_id}" for post in plain.posts]
 
 
-def test_an_archive_without_posts_is_an_empty_page():
+def test_a_listing_without_posts_is_an_empty_page():
     page = posts_of("rest_posts_unknown_category")
     assert (page.posts, page.total_pages) == ((), 0)
 
@@ -380,7 +380,7 @@ def test_a_plain_total_is_read(header, total):
     response = load("rest_posts_index_fields")
     assert (
         parse_rest_posts(
-            response.url, response.body, archive_url=response.url, per_page=PER_PAGE, total_pages=header
+            response.url, response.body, listing_url=response.url, per_page=PER_PAGE, total_pages=header
         ).total_pages
         == total
     )
@@ -404,27 +404,27 @@ def feed_response(case: str) -> Response:
     return Response(saved.url, status=saved.status, headers=saved.headers, body=saved.body, request=Request(saved.url))
 
 
-def read_feed(tmp_path, case: str, conditional: bool = False, known: storage.ArchiveIndex | None = None):
+def read_feed(tmp_path, case: str, conditional: bool = False, known: storage.ListingRecord | None = None):
     """Feed the saved answer to the spider's callback, with `known` as what earlier runs kept; returns
-    (what it asked next, the archive's index record after the run, the run's notes)."""
+    (what it asked next, the listing's index record after the run, the run's notes)."""
     database = tmp_path / "archive.db"
     if known is not None:
         db = storage.open_database(database)
-        storage.save_archive_index(db, known)
+        storage.save_listing_record(db, known)
         db.close()
     with make_spider(database, start_url=CATEGORY_URL) as spider:
         outputs = list(spider.feed_read(feed_response(case), conditional=conditional))
         notes = list(spider.run.findings.notes)
     db = storage.open_database(database)
     try:
-        return outputs, storage.load_archive_index(db, CATEGORY_URL), notes
+        return outputs, storage.load_listing_record(db, CATEGORY_URL), notes
     finally:
         db.close()
 
 
-def known_feed(etag: str | None, last_modified: str | None) -> storage.ArchiveIndex:
+def known_feed(etag: str | None, last_modified: str | None) -> storage.ListingRecord:
     """What a first run keeps of the feed (REST path not in use, so the callback asks for nothing next)."""
-    return storage.ArchiveIndex(
+    return storage.ListingRecord(
         CATEGORY_URL,
         "wp.example.org",
         PRETTY[0],
@@ -445,7 +445,7 @@ def test_a_feed_answer_gives_its_validators_to_the_run(tmp_path):
 
 def test_the_conditional_request_sends_the_validators_that_got_the_saved_304(tmp_path):
     saved, not_modified = load("feed_pretty"), load("feed_not_modified")
-    index = storage.ArchiveIndex(
+    index = storage.ListingRecord(
         CATEGORY_URL,
         "wp.example.org",
         PRETTY[0],

@@ -23,7 +23,7 @@ from reader.diff import _words_diff, edition_entries
 from storage.export import copy_database
 from storage.search import fts_query
 
-from .conftest import REPO, archives_setting, assert_clean_run, datasette_client, rows, run_crawl
+from .conftest import REPO, assert_clean_run, datasette_client, listings_setting, rows, run_crawl
 
 
 @pytest.fixture()
@@ -60,11 +60,11 @@ def test_every_edition_has_a_slug_from_what_it_is(archive):
     assert two_213s[0]["first_published"] <= two_213s[1]["first_published"]  # the earlier one keeps the plain slug
 
 
-def test_slugs_are_the_same_whatever_order_the_archives_were_crawled_and_matched_in(archive, servers, tmp_path):
+def test_slugs_are_the_same_whatever_order_the_listings_were_crawled_and_matched_in(archive, servers, tmp_path):
     reversed_order = tmp_path / "reversed.db"
-    nejatngo_first = archives_setting(servers).split("=", 1)[1].split(",")
+    nejatngo_first = listings_setting(servers).split("=", 1)[1].split(",")
     result = run_crawl(
-        None, reversed_order, "-a", "mode=backfill", "-s", f"DIGEST_ARCHIVES={nejatngo_first[1]},{nejatngo_first[0]}"
+        None, reversed_order, "-a", "mode=backfill", "-s", f"DIGEST_LISTINGS={nejatngo_first[1]},{nejatngo_first[0]}"
     )
     assert_clean_run(result)
     assert slugs_by_posts(reversed_order) == slugs_by_posts(archive)
@@ -550,7 +550,7 @@ def _section(output: str, title: str) -> list[str]:
     return lines[start:end]
 
 
-def test_report_and_summary_agree_and_cover_every_archive_in_the_file(archive):
+def test_report_and_summary_agree_and_cover_every_listing_in_the_file(archive):
     report = CliRunner().invoke(main, ["report", str(archive)]).output
     summary = CliRunner().invoke(main, ["summary", str(archive)]).output
     runs = _section(report, "Last run of each archive")

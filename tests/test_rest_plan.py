@@ -11,16 +11,16 @@ import pytest
 from core.modes import Mode
 from core.parsing.wordpress import RejectedItem, RestPost, RestPostsPage
 from core.rest_plan import CONTENT_FIELDS, INDEX_FIELDS, PER_PAGE, RestPlan
-from core.snapshot import ArchiveIndex, StoredPost
+from core.snapshot import ListingRecord, StoredPost
 
 SITE = "https://digests.example"
 START = f"{SITE}/category/weekly-digest/"
 
 
-def index(**changes) -> ArchiveIndex:
+def index(**changes) -> ListingRecord:
     values = dict(start_url=START, site="digests.example", rest_root=f"{SITE}/wp-json/", posts_filter="categories=7")
     values.update(changes)
-    return ArchiveIndex(**values)
+    return ListingRecord(**values)
 
 
 def post(post_id: int, modified: str = "2020-01-01T00:00:00", number: int | None = None) -> RestPost:

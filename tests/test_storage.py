@@ -281,6 +281,28 @@ def test_an_archive_of_schema_1_is_migrated_to_the_schema_of_a_new_archive(tmp_p
     assert old == new
 
 
+def test_an_archive_of_schema_9_keeps_its_index_records_in_the_listings_table(tmp_path):
+    """Schema 12 renamed `archives` (a WordPress listing's index record) to `listings`: a file the old code
+    wrote opens with every row in the new table, and the old table gone."""
+    path = tmp_path / "old.db"
+    shutil.copy(DATA / "archive_schema_v9.db", path)
+    with sqlite3.connect(path) as connection:
+        before = connection.execute("SELECT * FROM archives ORDER BY start_url").fetchall()
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == 9
+    connection.close()
+    assert len(before) == 2
+    db = storage.open_database(path, create=False)
+    assert db.execute("SELECT * FROM listings ORDER BY start_url").fetchall() == before
+    assert "archives" not in db.table_names()
+    assert db.execute("SELECT count(*) FROM digests").fetchone()[0] == 1
+    record = storage.load_listing_record(db, "https://www.nejatngo.org/en/topic/iran-interlink-weekly-digest")
+    assert record is not None and record.rest_usable and record.feed_etag == '"abc"' and record.modified_after
+    db.close()
+    new = tmp_path / "new.db"
+    storage.open_database(new).close()
+    assert _schema_of(path) == _schema_of(new)
+
+
 def test_a_migration_that_fails_leaves_the_archive_at_its_older_schema(tmp_path):
     path = tmp_path / "old.db"
     shutil.copy(DATA / "archive_schema_v1.db", path)

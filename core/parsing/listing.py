@@ -1,4 +1,4 @@
-"""An archive index page (category, tag or author archive) → the digest posts it names and the next page.
+"""An HTML listing page (a WordPress category, tag or author listing) → the digest posts it names and the next page.
 
 WordPress conventions first (`rel="next"`, `a.next.page-numbers`, "Older posts", `/page/N`),
 then text cues (a post link's title names the series).
@@ -17,7 +17,7 @@ from ..urls import is_http_url, join_url, post_key, same_site, site_of
 from .decoding import decode_html
 from .html import HEADING_TAGS, lx_in_chrome, lx_text, make_tree
 
-# Paths that are archives, feeds or WordPress machinery, never a post.
+# Paths that are listings, feeds or WordPress machinery, never a post.
 _NOT_A_POST_PATH = re.compile(
     r"/(?:topic|category|tag|author|page|feed|search|wp-admin|wp-login\.php|wp-content|wp-json|"
     r"wp-includes|comments|attachment|xmlrpc\.php|blogv\.aspx)(?:/|$)|/feed/?$|\.(?:jpe?g|png|gif|pdf|xml|rss)$",
@@ -49,7 +49,7 @@ _NEXT_CLASS_TOKENS = {
 
 
 def parse_listing(url: str, html: str | bytes) -> Listing:
-    """The digest posts named on one archive index page, in page order, and the next page's URL."""
+    """The digest posts named on one HTML listing page, in page order, and the next page's URL."""
     if isinstance(html, bytes):
         html = decode_html(html)
     tree = make_tree(html)
@@ -78,10 +78,10 @@ def _base_href(tree, url: str) -> str:
 
 
 # Both are asked of every link of a listing page, and the same links (pagination, menus) recur on every
-# page of an archive: each URL is worked out once per process.
+# page of a listing: each URL is worked out once per process.
 @lru_cache(maxsize=1024)
-def archive_base(url: str) -> tuple[str, str, str]:
-    """(site, path, query) of an archive without its page number: the same for every page of it."""
+def listing_base(url: str) -> tuple[str, str, str]:
+    """(site, path, query) of a listing without its page number: the same for every page of it."""
     parts = urlsplit(url)
     path = _PAGE_IN_PATH.sub("", parts.path)
     path = re.sub(r"/amp/?$", "", path).rstrip("/") or "/"
@@ -95,7 +95,7 @@ def archive_base(url: str) -> tuple[str, str, str]:
 
 @lru_cache(maxsize=1024)
 def page_number(url: str) -> int:
-    """The page of an archive a URL shows: `/page/N`, `?paged=N`, else 1."""
+    """The page of a listing a URL shows: `/page/N`, `?paged=N`, else 1."""
     parts = urlsplit(url)
     in_path = _PAGE_IN_PATH.search(parts.path)
     if in_path and count_of(in_path["n"]) is not None:
@@ -177,33 +177,33 @@ def _next_candidates(tree, links, base: str):
 
 
 def _parse_next_url(tree, links, url: str, base: str) -> str | None:
-    """The next (older) page of this same archive, or None on the last page."""
-    here_base, here_page = archive_base(url), page_number(url)
+    """The next (older) page of this same listing, or None on the last page."""
+    here_base, here_page = listing_base(url), page_number(url)
     for candidate in _next_candidates(tree, links, base):
         if not candidate:
             continue
         candidate = candidate.split("#", 1)[0]
-        # A "next" that leaves the archive (a post's "next post", another category) or goes back
+        # A "next" that leaves the listing (a post's "next post", another category) or goes back
         # to an earlier page would make the walk wander or loop.
-        if is_http_url(candidate) and archive_base(candidate) == here_base and page_number(candidate) > here_page:
+        if is_http_url(candidate) and listing_base(candidate) == here_base and page_number(candidate) > here_page:
             return candidate
-    # Numbered pagination only: a link to page N+1 of this archive.
+    # Numbered pagination only: a link to page N+1 of this listing.
     wanted = here_page + 1
     for _, candidate in links:
-        if is_http_url(candidate) and archive_base(candidate) == here_base and page_number(candidate) == wanted:
+        if is_http_url(candidate) and listing_base(candidate) == here_base and page_number(candidate) == wanted:
             return candidate
     return None
 
 
 def _parse_last_page(links, url: str, next_url: str | None) -> int | None:
-    """The highest page of this archive that the pagination links to (`1 2 … 31 »` → 31).
+    """The highest page of this listing that the pagination links to (`1 2 … 31 »` → 31).
 
     Only a hint for progress estimates: None when the pagination shows no numbers.
     """
-    here_base = archive_base(url)
+    here_base = listing_base(url)
     pages = [page_number(url)]
     for _, candidate in links:
-        if is_http_url(candidate) and archive_base(candidate) == here_base:
+        if is_http_url(candidate) and listing_base(candidate) == here_base:
             pages.append(page_number(candidate))
     highest = max(pages)
     if next_url is not None and highest <= page_number(next_url):

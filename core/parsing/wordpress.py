@@ -3,7 +3,7 @@
 - `parse_discovery(url, html, link_header)`: from any front-end page, the REST API root (`Link:
   <…/wp-json/>; rel="https://api.w.org/"`, or `<link rel="https://api.w.org/">`; `?rest_route=/`
   without pretty permalinks), the queried object (WordPress 5.5+: `<link rel="alternate"
-  type="application/json" href="…/wp/v2/categories/2">`) and the archive's feed.
+  type="application/json" href="…/wp/v2/categories/2">`) and the listing's feed.
 - `parse_rest_routes(body)`: whether `/wp/v2/posts` takes `modified_after` (WordPress 5.7+; older
   versions ignore unknown parameters silently, so it must be checked in the index).
 - `parse_rest_posts(url, body, total_pages)`: one page of `/wp/v2/posts`.
@@ -34,7 +34,7 @@ from .html import make_tree
 REST_REL = "https://api.w.org/"
 # The queried object's route, as WordPress prints it: /wp/v2/categories/2, /wp/v2/tags/5, /wp/v2/users/1.
 _OBJECT_ROUTE = re.compile(r"/wp/v2/(?P<kind>categories|tags|users)/(?P<id>[0-9]+)/?$")
-# The REST filter for the posts of each kind of archive.
+# The REST filter for the posts of each kind of listing.
 POSTS_FILTER = {"categories": "categories", "tags": "tags", "users": "author"}
 # Longer than any post's address (browsers and servers stop near 8 KB); a longer `link` names nothing.
 MAX_LINK_LENGTH = 2048
@@ -46,16 +46,16 @@ class Discovery:
     """The site's own indexes, as advertised by one of its pages."""
 
     rest_root: str | None  # `https://site/wp-json/` or `https://site/?rest_route=/`
-    archive_kind: str | None  # categories, tags or users
-    archive_id: int | None
-    feed_url: str | None  # the archive's own feed, else the site's main feed
+    listing_kind: str | None  # categories, tags or users
+    listing_id: int | None
+    feed_url: str | None  # the listing's own feed, else the site's main feed
 
     @property
     def posts_filter(self) -> tuple[str, int] | None:
-        """The `/wp/v2/posts` parameter that lists this archive's posts (`("categories", 2)`)."""
-        if self.archive_kind is None or self.archive_id is None:
+        """The `/wp/v2/posts` parameter that lists this listing's posts (`("categories", 2)`)."""
+        if self.listing_kind is None or self.listing_id is None:
             return None
-        return POSTS_FILTER[self.archive_kind], self.archive_id
+        return POSTS_FILTER[self.listing_kind], self.listing_id
 
 
 def _link_header_targets(link_header: str | None, rel: str) -> list[str]:
@@ -68,7 +68,7 @@ def _link_header_targets(link_header: str | None, rel: str) -> list[str]:
 
 
 def parse_discovery(url: str, html: str | bytes, link_header: str | None = None) -> Discovery:
-    """The REST root, the queried archive object and the feed a WordPress page advertises."""
+    """The REST root, the queried listing object and the feed a WordPress page advertises."""
     if isinstance(html, bytes):
         html = decode_html(html)
     tree = make_tree(html)
@@ -108,7 +108,7 @@ def parse_discovery(url: str, html: str | bytes, link_header: str | None = None)
         and kind_type in ("application/rss+xml", "application/atom+xml")
         and on_site(href)
     ]
-    return Discovery(rest_root, kind, object_id, _archive_feed(feeds, url))
+    return Discovery(rest_root, kind, object_id, _listing_feed(feeds, url))
 
 
 def _rest_route_of(href: str) -> str:
@@ -120,21 +120,21 @@ def _rest_route_of(href: str) -> str:
     return parts.path
 
 
-def _archive_feed(feeds: list[str], url: str) -> str | None:
-    """The archive's own feed (`…/category/slug/feed/`, `?feed=rss2&cat=2`) when advertised; else the
+def _listing_feed(feeds: list[str], url: str) -> str | None:
+    """The listing's own feed (`…/category/slug/feed/`, `?feed=rss2&cat=2`) when advertised; else the
     site's main feed. Both carry the same validators (the newest post modification on the whole site),
     so either answers "has anything changed?"; comment feeds do not."""
     posts_feeds = [feed for feed in feeds if "comments" not in feed.lower()]
     if not posts_feeds:
         return None
     here = urlsplit(url)
-    archive_path = here.path.rstrip("/")
-    archive_query = {pair for pair in parse_qsl(here.query) if pair[0] not in ("paged", "page")}
+    listing_path = here.path.rstrip("/")
+    listing_query = {pair for pair in parse_qsl(here.query) if pair[0] not in ("paged", "page")}
     for feed in posts_feeds:
         parts = urlsplit(feed)
-        if archive_path and archive_path != "/" and parts.path.rstrip("/").startswith(archive_path + "/feed"):
+        if listing_path and listing_path != "/" and parts.path.rstrip("/").startswith(listing_path + "/feed"):
             return feed
-        if archive_query and archive_query <= set(parse_qsl(parts.query)):
+        if listing_query and listing_query <= set(parse_qsl(parts.query)):
             return feed
     return posts_feeds[0]
 
@@ -205,7 +205,7 @@ class RestPost:
     """One post as `/wp/v2/posts` lists it, every field checked."""
 
     post_id: int
-    link: str  # on the archive's own site
+    link: str  # on the listing's own site
     modified_gmt: str  # ISO, the site's clock in GMT: `2017-08-25T09:30:00`
     title: str  # as rendered (HTML)
     item: dict  # the whole item, for `parse_rest_post`
@@ -230,7 +230,7 @@ class RestPostsPage:
     total_pages: int | None = None  # X-WP-TotalPages, when it is a plain count
 
 
-def _rest_post(item: object, archive_url: str) -> RestPost | str:
+def _rest_post(item: object, listing_url: str) -> RestPost | str:
     """The checked post, or why the item cannot be used."""
     if not isinstance(item, dict):
         return f"not an object ({type(item).__name__})"
@@ -240,9 +240,9 @@ def _rest_post(item: object, archive_url: str) -> RestPost | str:
     link = item.get("link")
     if not isinstance(link, str) or not is_http_url(link):
         return f"link {str(link)[:80]!r} is not an http(s) URL"
-    if not same_site(link, archive_url):
+    if not same_site(link, listing_url):
         # The same rule as a page's canonical link: a site names only its own posts.
-        return f"link {link[:200]!r} is on another site than the archive's"
+        return f"link {link[:200]!r} is on another site than the listing's"
     modified = item.get("modified_gmt")
     if not isinstance(modified, str) or not _GMT_TIME.fullmatch(modified):
         return f"modified_gmt {str(modified)[:40]!r} is not a GMT time"
@@ -254,7 +254,7 @@ def _rest_post(item: object, archive_url: str) -> RestPost | str:
 
 
 def _usable_link(value: object) -> str | None:
-    """A REST item's `link` fit to name the post (and, on the archive's site, to read it from): an
+    """A REST item's `link` fit to name the post (and, on the listing's site, to read it from): an
     http(s) URL of a sane length, its text cleaned like every other."""
     if not isinstance(value, str) or len(value) > MAX_LINK_LENGTH or not is_http_url(value):
         return None
@@ -265,12 +265,12 @@ def parse_rest_posts(
     url: str,
     body: bytes | str,
     *,
-    archive_url: str,
+    listing_url: str,
     per_page: int,
     total: str | None = None,
     total_pages: str | None = None,
 ) -> RestPostsPage:
-    """One page of `/wp/v2/posts` (a JSON list of posts) for the archive at `archive_url`.
+    """One page of `/wp/v2/posts` (a JSON list of posts) for the listing at `listing_url`.
 
     ParseError when the answer is not such a list (the index cannot be used); an item that is not a
     usable post (wrong type, an id out of range, a link to another site) is returned in `rejected`, so
@@ -287,7 +287,7 @@ def parse_rest_posts(
         raise ParseError(f"{url}: {len(data)} posts where at most {per_page} were asked for")
     posts, rejected = [], []
     for position, item in enumerate(data, start=1):
-        post = _rest_post(item, archive_url)
+        post = _rest_post(item, listing_url)
         if isinstance(post, RestPost):
             posts.append(post)
         else:

@@ -1,19 +1,20 @@
-"""`scrapy crawl`, as Scrapy's own, but exiting with the runs' verdict, and crawling every archive the
+"""`scrapy crawl`, as Scrapy's own, but exiting with the runs' verdict, and crawling every listing the
 project knows when no `-a start_url=` is given.
 
 Scrapy's `crawl` exits 0 whatever happened inside the run. Here the exit code is the run's
 (`core.exit_codes`): 0 finished, 1 the run failed because of the site, 2 a bad argument or
 DATABASE, 3 another job of the same kind holds the archive (a crawl, or a link check), 4 a storage
 error, 5 interrupted, 6 an unexpected error.
-With several archives (`DIGEST_ARCHIVES`: nejatngo.org and iran-interlink.org) they are crawled one
+With several listings (`DIGEST_LISTINGS`: nejatngo.org and iran-interlink.org) they are crawled one
 after the other into the same archive file, each its own run; the exit code is the highest of theirs,
-and a stop (SIGTERM, Ctrl-C) ends the sequence. A spider whose `crawls_each_archive` is False
+and a stop (SIGTERM, Ctrl-C) ends the sequence. A spider whose `crawls_each_listing` is False
 (`links`) runs once over the archive file.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
@@ -22,6 +23,7 @@ from scrapy.utils.defer import deferred_from_coro
 from twisted.internet.defer import inlineCallbacks
 
 from core.exit_codes import MEANINGS, ExitCode
+from crawler.config import BadSetting, listing_urls
 from crawler.run import (
     CRASHED_EXIT_CODE,
     INTERRUPTED_EXIT_CODE,
@@ -49,13 +51,20 @@ class Command(ScrapyCrawlCommand):
             logger.error("No spider named %r: this project has %s (scrapy crawl digests)", spider_name, known)
             self.exitcode = USAGE_EXIT_CODE
             return
-        archives = [url for url in settings.getlist("DIGEST_ARCHIVES") if url.strip()]
-        if not getattr(spider_class, "crawls_each_archive", True):
+        try:
+            listings = listing_urls(settings)
+        except BadSetting as error:
+            # Before any run, in the spiders' one-line form (they would refuse it too, once built).
+            print(f"{spider_name}: error: {error}", file=sys.stderr, flush=True)
+            self.exitcode = USAGE_EXIT_CODE
+            return
+        start_urls: list[str | None]
+        if not getattr(spider_class, "crawls_each_listing", True):
             start_urls = [None]  # `links`: one run over the archive file
-        elif "start_url" in opts.spargs or not archives:
+        elif "start_url" in opts.spargs or not listings:
             start_urls = [opts.spargs.pop("start_url", None)]
         else:
-            start_urls = archives
+            start_urls = list(listings)
         crawlers = []
         unexpected: list[BaseException] = []
 
@@ -69,7 +78,7 @@ class Command(ScrapyCrawlCommand):
                     # A Deferred (CrawlerProcess) or an asyncio task (AsyncCrawlerProcess): wait for either.
                     yield deferred_from_coro(process.crawl(crawler, **arguments))
                     if exit_code_of(crawler) == INTERRUPTED_EXIT_CODE:
-                        break  # stopped by SIGTERM or Ctrl-C: not on to the next archive
+                        break  # stopped by SIGTERM or Ctrl-C: not on to the next listing
             except Exception as error:  # becomes the exit code, in one line
                 unexpected.append(error)
                 logger.error("Unexpected %s: %s; stopping", type(error).__name__, error)

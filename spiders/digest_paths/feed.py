@@ -16,11 +16,11 @@ from spiders.digest_paths.crawl import Crawl, Path, header
 class FeedPath(Path):
     CALLBACKS = ("feed_read", "feed_failed")
 
-    def __init__(self, crawl: Crawl, index_request: Callable[[int], scrapy.Request]) -> None:
+    def __init__(self, crawl: Crawl, rest_index_request: Callable[[int], scrapy.Request]) -> None:
         super().__init__(crawl)
-        self.index_request = index_request  # the REST index's page N: what a changed feed leads to
+        self.rest_index_request = rest_index_request  # the REST index's page N: what a changed feed leads to
 
-    def request(self, index: storage.ArchiveIndex, *, conditional: bool) -> scrapy.Request:
+    def request(self, index: storage.ListingRecord, *, conditional: bool) -> scrapy.Request:
         headers = {}
         if conditional:
             # WordPress answers 304 only when every validator sent matches (class-wp.php send_headers).
@@ -29,7 +29,7 @@ class FeedPath(Path):
             if index.feed_last_modified:
                 headers["If-Modified-Since"] = index.feed_last_modified
         if index.feed_url is None:
-            raise ValueError("no feed known for this archive")
+            raise ValueError("no feed known for this listing")
         return scrapy.Request(
             on_site_of(index.feed_url, self.crawl.start_url),
             headers=headers,
@@ -47,12 +47,12 @@ class FeedPath(Path):
             )
             self.crawl.run.feed_unchanged()
             return
-        self.crawl.run.feed_validators(header(response, "ETag"), header(response, "Last-Modified"))
+        self.crawl.run.findings.feed_validators = (header(response, "ETag"), header(response, "Last-Modified"))
         if conditional:
-            yield self.index_request(1)
+            yield self.rest_index_request(1)
 
     def feed_failed(self, failure):
         _, message, _ = describe_failure(failure)
         self.crawl.logger.info("The feed could not be read (%s); the REST index says what changed", message)
         if failure.request.cb_kwargs.get("conditional"):
-            yield self.index_request(1)
+            yield self.rest_index_request(1)

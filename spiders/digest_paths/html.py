@@ -80,5 +80,5 @@ class HtmlPath(Path):
     def listing_failed(self, failure):
         kind, message, status = describe_failure(failure)
         if failure.request.url == self.crawl.start_url:
-            self.crawl.run.fail(f"the archive index {self.crawl.start_url} could not be read: {message}")
+            self.crawl.run.fail(f"the HTML listing {self.crawl.start_url} could not be read: {message}")
         yield PageFailure(url=failure.request.url, kind=kind, message=message, listing=True, http_status=status)

@@ -31,7 +31,7 @@ class PostPath(Path):
     def request(
         self, listed_url: str, *, modified: str | None = None, post_id: int | None = None, refetch: bool = False
     ) -> scrapy.Request:
-        # Fetch the plain post (not its AMP, embed or tracked form) at the archive's own origin.
+        # Fetch the plain post (not its AMP, embed or tracked form) at the listing's own origin.
         url = on_site_of(clean_post_url(listed_url), self.crawl.start_url)
         return scrapy.Request(
             url,
@@ -70,7 +70,7 @@ class PostPath(Path):
         )
 
     def parse_post(self, response, listed_url: str):
-        self.crawl.run.post_answered(
+        self.crawl.run.tally.answered(
             response.meta["post_key"], recheck=bool(response.meta.get("recheck")), status=response.status
         )
         if response.status == 304:
@@ -114,8 +114,8 @@ class PostPath(Path):
     def post_failed(self, failure):
         if failure.check(IgnoreRequest) and failure.request.meta.get("skipped_as_stored"):
             return  # a request restored from JOBDIR for a post stored before the stop
-        self.crawl.run.post_answered(
-            failure.request.meta.get("post_key"), recheck=bool(failure.request.meta.get("recheck"))
+        self.crawl.run.tally.answered(
+            failure.request.meta.get("post_key"), recheck=bool(failure.request.meta.get("recheck")), status=None
         )
         kind, message, status = describe_failure(failure)
         yield PageFailure(

@@ -13,7 +13,7 @@ from typing import Any
 import scrapy
 
 import storage
-from core.items import Digest, FetchedPage, IndexConfirmed, PageFailure, PostsGone
+from core.items import Digest, FetchedPage, PageFailure, PostsGone, RestIndexConfirmed
 from core.parsing import ParseError
 from core.parsing.wordpress import (
     RestPostsPage,
@@ -48,13 +48,13 @@ class RestPath(Path):
     def in_use(self) -> bool:
         return self.plan is not None
 
-    def begin(self, index: storage.ArchiveIndex, *, start_page_lists: int = 0) -> None:
-        """The REST API is the index of this run, as `index` (the archive's index record) describes it."""
+    def begin(self, index: storage.ListingRecord, *, start_page_lists: int = 0) -> None:
+        """The REST API is the index of this run, as `index` (the listing's index record) describes it."""
         settings = self.settings
         self.plan = RestPlan(
             self.crawl.mode,
             index,
-            self.crawl.run.stored_posts(),
+            self.crawl.run.state.posts,
             settings.getint("DIGEST_REST_SAMPLE"),
             timedelta(hours=settings.getfloat("DIGEST_REST_OVERLAP")),
             max_pages=settings.getint("DIGEST_MAX_REST_PAGES"),
@@ -78,7 +78,7 @@ class RestPath(Path):
 
     def rest_routes_read(self, response):
         try:
-            self.crawl.run.rest_supports_modified_after(parse_rest_routes(response.url, response.body))
+            self.crawl.run.findings.modified_after = parse_rest_routes(response.url, response.body)
         except ParseError as error:
             self.crawl.logger.info(
                 "The REST index could not be read (%s); refreshes will page by modification time", error
@@ -109,7 +109,7 @@ class RestPath(Path):
             posts = parse_rest_posts(
                 response.url,
                 response.body,
-                archive_url=self.crawl.start_url,
+                listing_url=self.crawl.start_url,
                 per_page=PER_PAGE,
                 total=header(response, "X-WP-Total"),
                 total_pages=header(response, "X-WP-TotalPages"),
@@ -117,7 +117,7 @@ class RestPath(Path):
         except ParseError as error:
             yield from self.fall_back(str(error))
             return
-        self.crawl.run.index_read(len(posts.posts) + len(posts.rejected))
+        self.crawl.run.tally.rest_index_page(len(posts.posts) + len(posts.rejected))
         following = self.plan.read(posts, page)
         yield from self._read_rejected(self.plan, posts)
         if following is not None:
@@ -164,15 +164,15 @@ class RestPath(Path):
         if plan.capped:
             run.fail(
                 f"the REST index goes on past DIGEST_MAX_REST_PAGES ({plan.max_pages} pages of "
-                f"{PER_PAGE}); raise the setting if the archive is really that long"
+                f"{PER_PAGE}); raise the setting if the listing is really that long"
             )
         elif not plan.read_to_its_end():
-            run.index_incomplete(plan.end_note or "the REST index was not read to its end")
+            run.rest_index_incomplete(plan.end_note or "the REST index was not read to its end")
         else:
             run.synced(plan.newest_modified)
         unchanged = plan.unchanged()
         if unchanged:
-            yield IndexConfirmed(site=site_of(self.crawl.start_url), modified_by_post=unchanged)
+            yield RestIndexConfirmed(site=site_of(self.crawl.start_url), modified_by_post=unchanged)
         to_fetch = plan.to_fetch()
         self.crawl.logger.info(
             "REST index of %s: %d digests listed, %d new or changed",
@@ -210,7 +210,7 @@ class RestPath(Path):
 
     def published_read(self, response, asked: list[int]):
         try:
-            answer = parse_rest_posts(response.url, response.body, archive_url=self.crawl.start_url, per_page=PER_PAGE)
+            answer = parse_rest_posts(response.url, response.body, listing_url=self.crawl.start_url, per_page=PER_PAGE)
             still = {post.post_id for post in answer.posts} | {item.post_id for item in answer.rejected}
         except ParseError as error:
             self.crawl.logger.info("Could not tell which posts are gone: %s", error)

@@ -28,7 +28,7 @@ PERMALINKS = {
 DAY_AND_NAME = PERMALINKS["day-and-name"]
 
 
-def archive_url(wordpress, kind: str = "category") -> str:
+def listing_url(wordpress, kind: str = "category") -> str:
     names = {
         "category": {"categories": [DIGEST_CATEGORY]},
         "tag": {"tags": [DIGEST_TAG]},
@@ -89,32 +89,32 @@ def backfill_then_refresh(wordpress, start_url: str, database, expected, index: 
 
 
 def feed_target(database) -> str:
-    """The request target of the archive's feed, as the server logs it."""
-    feed = urlsplit(rows(database, "SELECT feed_url FROM archives")[0]["feed_url"])
+    """The request target of the listing's feed, as the server logs it."""
+    feed = urlsplit(rows(database, "SELECT feed_url FROM listings")[0]["feed_url"])
     return feed.path + (f"?{feed.query}" if feed.query else "")
 
 
 @pytest.mark.parametrize("index", ["html", "auto"])
 @pytest.mark.parametrize("permalinks", PERMALINKS)
 @pytest.mark.parametrize("theme", THEMES)
-def test_a_category_archive_is_stored_exactly(wordpress, tmp_path, theme, permalinks, index):
+def test_a_category_listing_is_stored_exactly(wordpress, tmp_path, theme, permalinks, index):
     wordpress.configure(theme=theme, permalinks=PERMALINKS[permalinks])
-    backfill_then_refresh(wordpress, archive_url(wordpress), tmp_path / "archive.db", digest_posts(), index)
+    backfill_then_refresh(wordpress, listing_url(wordpress), tmp_path / "archive.db", digest_posts(), index)
 
 
 @pytest.mark.parametrize("index", ["html", "auto"])
-def test_a_tag_archive_holds_only_the_tagged_digests(wordpress, tmp_path, index):
+def test_a_tag_listing_holds_only_the_tagged_digests(wordpress, tmp_path, index):
     wordpress.configure(theme="twentytwentyone", permalinks=DAY_AND_NAME)
     tagged = [post for post in digest_posts() if is_tagged(post)]
     assert 0 < len(tagged) < len(digest_posts())
     # The tag is also on a post that is not a digest: it is listed, but never stored.
-    backfill_then_refresh(wordpress, archive_url(wordpress, "tag"), tmp_path / "archive.db", tagged, index)
+    backfill_then_refresh(wordpress, listing_url(wordpress, "tag"), tmp_path / "archive.db", tagged, index)
 
 
 @pytest.mark.parametrize("index", ["html", "auto"])
-def test_an_author_archive_leaves_the_authors_other_posts_out(wordpress, tmp_path, index):
+def test_an_author_listing_leaves_the_authors_other_posts_out(wordpress, tmp_path, index):
     wordpress.configure(theme="twentytwentythree", permalinks=DAY_AND_NAME)
-    backfill_then_refresh(wordpress, archive_url(wordpress, "author"), tmp_path / "archive.db", digest_posts(), index)
+    backfill_then_refresh(wordpress, listing_url(wordpress, "author"), tmp_path / "archive.db", digest_posts(), index)
 
 
 @pytest.fixture(scope="module")
@@ -127,12 +127,12 @@ def wordpress_in_subdirectory(mariadb, wordpress_root):
 
 @pytest.mark.parametrize("index", ["html", "auto"])
 @pytest.mark.parametrize("permalinks", ["plain", "day-and-name"])
-def test_a_category_archive_of_a_subdirectory_install_is_stored_exactly(
+def test_a_category_listing_of_a_subdirectory_install_is_stored_exactly(
     wordpress_in_subdirectory, tmp_path, permalinks, index
 ):
     site = wordpress_in_subdirectory
     site.configure(theme="twentytwentyone", permalinks=PERMALINKS[permalinks])
-    start_url = archive_url(site)
+    start_url = listing_url(site)
     assert start_url.startswith(site.origin + "/wordpress/")
     backfill_then_refresh(site, start_url, tmp_path / "archive.db", digest_posts(), index)
 
@@ -143,7 +143,7 @@ def test_a_category_archive_of_a_subdirectory_install_is_stored_exactly(
 @pytest.fixture()
 def backfilled(fresh_wordpress, tmp_path):
     database = tmp_path / "archive.db"
-    start_url = archive_url(fresh_wordpress)
+    start_url = listing_url(fresh_wordpress)
     assert_clean_run(run_crawl(start_url, database, "-a", "mode=backfill"))
     fresh_wordpress.clear_requests()
     return fresh_wordpress, start_url, database

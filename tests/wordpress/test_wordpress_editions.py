@@ -42,11 +42,11 @@ def two_sites(mariadb, wordpress_root):
         interlink.stop()
 
 
-def archives(nejatngo, interlink) -> str:
+def listings(nejatngo, interlink) -> str:
     category = nejatngo.lookup(categories=[DIGEST_CATEGORY])["category"][0]["link"]
     author = interlink.lookup(authors=[AUTHOR])["author"][0]["link"]
     assert author.startswith(interlink.origin + "/wordpress/")
-    return f"DIGEST_ARCHIVES={category},{author}"
+    return f"DIGEST_LISTINGS={category},{author}"
 
 
 def editions_by_posts(database, nejatngo, interlink) -> dict[tuple, dict]:
@@ -63,7 +63,7 @@ def editions_by_posts(database, nejatngo, interlink) -> dict[tuple, dict]:
 def test_two_wordpress_sites_crawled_into_one_archive_make_the_editions_of_the_model(two_sites, tmp_path):
     nejatngo, interlink = two_sites
     database = tmp_path / "archive.db"
-    setting = archives(nejatngo, interlink)
+    setting = listings(nejatngo, interlink)
     assert_clean_run(run_crawl(None, database, "-a", "mode=backfill", "-s", setting))
 
     found = editions_by_posts(database, nejatngo, interlink)

@@ -166,7 +166,7 @@ def test_a_site_without_modified_after_is_refreshed_by_modification_order(fresh_
     wordpress.configure(options={"testbed_old_rest": 1})  # /wp/v2/posts as before WordPress 5.7
     start_url = category_url(wordpress)
     assert_clean_run(run_crawl(start_url, database, "-a", "mode=backfill"))
-    assert rows(database, "SELECT modified_after FROM archives") == [{"modified_after": 0}]
+    assert rows(database, "SELECT modified_after FROM listings") == [{"modified_after": 0}]
 
     posts = copy.deepcopy(digest_posts())
     edited = posts[len(posts) // 2]
