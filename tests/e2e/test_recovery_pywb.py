@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e
 
 WEB_ARCHIVE = "internet_archive"
 # Politeness off for the loopback pywb (the default delay is the Internet Archive's limit).
-FAST_RECOVERY = ["-s", "DIGEST_RECOVER_DELAY=0"]
+FAST_RECOVERY = ["-s", "DIGEST_WEB_ARCHIVE_DELAY=0"]
 
 
 @pytest.fixture(scope="module")
