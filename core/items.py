@@ -182,3 +182,48 @@ class ArchivedCopyLookup:
     url: str
     copy_url: str | None
     note: str | None = None
+
+
+@dataclass(frozen=True)
+class Memento:
+    """One capture in a web archive (`-a mode=recover`): which archive, of which URL, when."""
+
+    web_archive: str  # its name in DIGEST_WEB_ARCHIVES
+    url: str  # the original URL, as captured
+    timestamp: str  # the CDX timestamp, yyyyMMddhhmmss
+    captured_at: str  # the same, ISO 8601 UTC
+    memento_url: str  # the human replay address (without `id_`)
+    http_status: int | None = None  # as the CDX API listed it
+    payload_digest: str | None = None  # the CDX API's digest of the payload
+
+
+# What a capture read by a recovery became (`CaptureRead.outcome`); the other outcomes say why it was
+# skipped: recorded, never stored.
+LISTING, LATEST, OLDER = "listing", "latest", "older"
+SKIPPED_OUTCOMES = {
+    "not_ok": "the web archive captured an error or a redirect, not the page",
+    "not_html": "the capture is not an HTML page",
+    "not_digest": "an HTML page, but not a digest of the series",
+    "offsite": "the capture is of another origin's URL",
+    "invalid": "parsed, but without a title or entries",
+}
+
+
+@dataclass(frozen=True)
+class CaptureRead:
+    """A capture a recovery read (or skipped, knowing from the CDX API alone what it was), to be remembered
+    so that it is never fetched again. `LISTING`: a captured listing page and the post URLs it named;
+    `LATEST`: the newest capture of a post the archive does not hold, its digest to store with its
+    provenance; `OLDER`: an older capture of a digest the archive holds, a revision when it differs; any
+    other outcome (SKIPPED_OUTCOMES) is why nothing was stored."""
+
+    memento: Memento
+    outcome: str
+    post_key: str | None = None  # the post it is a capture of (LATEST, OLDER and skipped posts)
+    digest: Digest | None = None
+    posts: tuple[str, ...] = ()
+    message: str | None = None
+
+    @property
+    def url(self) -> str:  # what the run's failure and log lines name
+        return self.memento.url

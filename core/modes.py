@@ -14,6 +14,7 @@ class Mode(str, Enum):
     REFRESH = "refresh"  # what changed since the last run; stops where the listing reaches what is stored
     BACKFILL = "backfill"  # every post of the listing; resumable
     RECHECK = "recheck"  # every stored digest again, for edits and for posts gone from the site
+    RECOVER = "recover"  # the posts the site lost, from the web's archives (crawler/recover.py)
 
     def __str__(self) -> str:
         return self.value
@@ -25,6 +26,11 @@ class Mode(str, Enum):
             return cls(name)
         except ValueError:
             raise ValueError(f"unknown mode {name!r}: use -a mode={', '.join(m.value for m in cls)}") from None
+
+    @property
+    def reads_web_archives(self) -> bool:
+        """A recovery asks the web archives (DIGEST_WEB_ARCHIVES), never the live site."""
+        return self is Mode.RECOVER
 
     @property
     def stops_at_what_is_stored(self) -> bool:

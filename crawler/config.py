@@ -12,6 +12,7 @@ choice, …); without one, it takes what its default's type says.
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import re
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from core import __version__
 from core.link_status import FAILING
 from core.netguard import parse_networks
 from core.urls import is_http_url
+from core.web_archives import DEFAULT_WEB_ARCHIVES, WebArchive, parse_web_archives
 
 # The two publishers of the digest (../shared/site-notes.md): nejatngo.org's category, and
 # iran-interlink.org's digest listing (an author archive under /wordpress/).
@@ -134,16 +136,29 @@ class Text:
 @dataclass(frozen=True)
 class HttpUrl:
     optional: bool = False  # empty: the feature is off
+    words: tuple[str, ...] = ()  # words taken besides a URL (`auto`)
 
     def read(self, value: object) -> str:
         if not isinstance(value, str) or _CONTROL.search(value):
             raise ValueError
+        if value.strip() in self.words:
+            return value.strip()
         if not (self.optional and not value.strip()) and not is_http_url(value.strip()):
             raise ValueError
         return value
 
     def describe(self) -> str:
-        return "an http(s) URL" + (", or empty" if self.optional else "")
+        words = "".join(f", `{word}`" for word in self.words)
+        return "an http(s) URL" + words + (", or empty" if self.optional else "")
+
+
+@dataclass(frozen=True)
+class WebArchives:
+    def read(self, value: object) -> tuple[WebArchive, ...]:
+        return parse_web_archives(value)  # the one reading of the value (core.web_archives)
+
+    def describe(self) -> str:
+        return 'a JSON object: name → {"cdx": CDX API URL, "replay": replay prefix URL}'
 
 
 @dataclass(frozen=True)
@@ -174,7 +189,7 @@ class Networks:
         return "networks in CIDR notation (comma-separated or a JSON list), or empty"
 
 
-Takes = WholeNumber | Number | Flag | Choice | Text | HttpUrl | HttpUrls | Networks
+Takes = WholeNumber | Number | Flag | Choice | Text | HttpUrl | HttpUrls | Networks | WebArchives
 
 
 def _plain(number: float) -> str:
@@ -371,11 +386,11 @@ PROJECT_SETTINGS = (
     ),
     ProjectSetting(
         "DIGEST_LINK_CDX_API",
-        "https://web.archive.org/cdx/search/cdx",
-        "CDX API asked for a copy of a failing link, from its first failing check (the Internet Archive's format: "
-        "`output=json`, `to=`, `limit=-1`); "
-        "empty: no lookups.",
-        takes=HttpUrl(optional=True),
+        "auto",
+        "CDX API the link check asks for a copy of a failing link, from its first failing check (the Internet "
+        "Archive's format: `output=json`, `to=`, `limit=-1`): `auto`, the first of DIGEST_WEB_ARCHIVES; a URL, that "
+        "one (the setting of older versions); empty: no lookups.",
+        takes=HttpUrl(optional=True, words=("auto",)),
     ),
     ProjectSetting(
         "DIGEST_LINK_CDX_LIMIT",
@@ -393,9 +408,45 @@ PROJECT_SETTINGS = (
     ),
     ProjectSetting(
         "DIGEST_LINK_REPLAY_PREFIX",
-        "https://web.archive.org/web/",
-        "Replay address of that archive: the copy's URL is this, its timestamp, `/` and the original URL.",
-        takes=HttpUrl(),
+        "auto",
+        "Replay address of the link check's CDX API when DIGEST_LINK_CDX_API names one: the copy's URL is this, its "
+        "timestamp, `/` and the original URL; `auto`: the replay prefix of the first of DIGEST_WEB_ARCHIVES.",
+        takes=HttpUrl(words=("auto",)),
+    ),
+    ProjectSetting(
+        "DIGEST_WEB_ARCHIVES",
+        json.dumps(DEFAULT_WEB_ARCHIVES),
+        "The web archives asked by `-a mode=recover` (every one, in order) and by the link check's lookup (the "
+        "first): name → its CDX API and replay prefix (a capture's bytes are at `{replay}{timestamp}id_/{url}`); "
+        "JSON on the command line.",
+        takes=WebArchives(),
+    ),
+    ProjectSetting(
+        "DIGEST_WEB_ARCHIVE_DELAY",
+        3.0,
+        "Seconds between two requests to one web archive, one at a time (the Internet Archive refuses clients "
+        "past about 24 requests a minute); robots.txt and Retry-After are honoured on top.",
+        takes=Number(0, 86_400),
+    ),
+    ProjectSetting(
+        "DIGEST_RECOVER_MAX_CANDIDATES",
+        5000,
+        "Most posts one recovery considers (from captured listings and the prefix query); past it the run fails "
+        "(exit 1) and says so.",
+        takes=WholeNumber(1),
+    ),
+    ProjectSetting(
+        "DIGEST_RECOVER_MAX_CAPTURES",
+        1000,
+        "Most captures one recovery downloads; past it the run fails (exit 1), and the next run goes on where it "
+        "stopped (captures read are remembered).",
+        takes=WholeNumber(1),
+    ),
+    ProjectSetting(
+        "DIGEST_RECOVER_MAX_CDX_PAGES",
+        100,
+        "Most pages of one CDX answer a recovery reads (`showNumPages`, `page=`); a longer answer fails the run.",
+        takes=WholeNumber(1, 100_000),
     ),
 )
 
@@ -437,3 +488,26 @@ def user_agent(contact: str | None) -> str:
     if "@" in contact and "://" not in contact and not contact.startswith("mailto:"):
         contact = f"mailto:{contact}"
     return f"{name} (+{contact})"
+
+
+def web_archives_of(settings) -> tuple[WebArchive, ...]:
+    """DIGEST_WEB_ARCHIVES, read (check_settings has refused a bad value before the run)."""
+    return parse_web_archives(settings.get("DIGEST_WEB_ARCHIVES", json.dumps(DEFAULT_WEB_ARCHIVES)))
+
+
+def link_lookup_archive(settings) -> WebArchive | None:
+    """The web archive the link check asks for copies of failing links: the first of DIGEST_WEB_ARCHIVES,
+    unless DIGEST_LINK_CDX_API (the older setting) names a CDX API of its own; None: no lookups."""
+    cdx = (settings.get("DIGEST_LINK_CDX_API") or "").strip()
+    replay = (settings.get("DIGEST_LINK_REPLAY_PREFIX") or "auto").strip()
+    archives = web_archives_of(settings)
+    first = archives[0] if archives else None
+    if cdx == "auto":
+        if first is None:
+            return None
+        return first if replay == "auto" else WebArchive(first.name, first.cdx, replay.rstrip("/") + "/")
+    if not cdx:
+        return None
+    if replay == "auto":
+        replay = first.replay if first is not None else DEFAULT_WEB_ARCHIVES["Internet Archive"]["replay"]
+    return WebArchive("DIGEST_LINK_CDX_API", cdx, replay.rstrip("/") + "/")

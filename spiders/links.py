@@ -38,7 +38,7 @@ from core.parsing.cdx import cdx_query, closest_not_after, parse_cdx_answer, rep
 from core.parsing.decoding import charset_of
 from core.parsing.linked_page import parse_linked_page
 from crawler.arguments import unknown_argument
-from crawler.config import BadSetting, apply_project_defaults, check_settings
+from crawler.config import BadSetting, apply_project_defaults, check_settings, link_lookup_archive, web_archives_of
 from crawler.failures import describe_failure
 from crawler.linkrun import CUT, LinkCheck
 from crawler.middlewares import BODY_OVER_CAP, AddressRefused
@@ -72,8 +72,8 @@ class LinksSpider(scrapy.Spider):
     crawls_each_archive = False  # one run over the archive file, whatever DIGEST_ARCHIVES lists
     run: LinkCheck
     max_bytes: int  # DIGEST_LINK_MAX_BYTES
-    cdx_api: str  # DIGEST_LINK_CDX_API ("" : no lookups)
-    replay_prefix: str  # DIGEST_LINK_REPLAY_PREFIX
+    cdx_api: str  # the first of DIGEST_WEB_ARCHIVES, or DIGEST_LINK_CDX_API ("" : no lookups)
+    replay_prefix: str  # its replay prefix
     cdx_limit: int  # DIGEST_LINK_CDX_LIMIT
 
     # Priority "spider": the project's settings give way to these, `-s` overrides both.
@@ -125,8 +125,9 @@ class LinksSpider(scrapy.Spider):
             check_settings(crawler.settings)
         except BadSetting as error:
             _usage_error(str(error), USAGE_EXIT_CODE)
-        spider.cdx_api = crawler.settings.get("DIGEST_LINK_CDX_API") or ""
-        spider.replay_prefix = crawler.settings.get("DIGEST_LINK_REPLAY_PREFIX") or ""
+        lookup = link_lookup_archive(crawler.settings)
+        spider.cdx_api = lookup.cdx if lookup is not None else ""
+        spider.replay_prefix = lookup.replay if lookup is not None else ""
         spider.cdx_limit = crawler.settings.getint("DIGEST_LINK_CDX_LIMIT")
         try:
             networks = parse_networks(crawler.settings.get("DIGEST_LINK_ALLOW_NETWORKS"))
@@ -137,12 +138,14 @@ class LinksSpider(scrapy.Spider):
             spider.run = LinkCheck.open(crawler)
         except RunRefused as refused:
             _usage_error(str(refused), refused.exit_code)
-        # The origins the operator chose: the archives named, the sites of stored digests, the CDX API.
+        # The origins the operator chose: the archives named, the sites of stored digests, the web archives
+        # (DIGEST_WEB_ARCHIVES, and the CDX API of DIGEST_LINK_CDX_API).
         crawler.link_reach = reach_for(
             archive_urls=[
                 *crawler.settings.getlist("DIGEST_ARCHIVES"),
                 *spider.run.digest_origins,
                 *([spider.cdx_api] if spider.cdx_api else []),
+                *(url for archive in web_archives_of(crawler.settings) for url in archive.origins),
             ],
             networks=networks,
             proxy_urls=[url for kind, url in getproxies().items() if kind != "no"]

@@ -35,6 +35,14 @@ from .queries import (
     stored_pages,
     stored_pages_of,
 )
+from .recovered import (
+    RecoveredCounts,
+    RecoveryState,
+    StoredVersion,
+    recovered_counts,
+    recovery_state,
+    save_recovered,
+)
 from .rows import utc_now
 from .runs import (
     close_abandoned_runs,
@@ -55,6 +63,12 @@ from .schema import (
 )
 
 __all__ = [
+    "RecoveredCounts",
+    "RecoveryState",
+    "StoredVersion",
+    "recovered_counts",
+    "recovery_state",
+    "save_recovered",
     "ArchiveBusy",
     "ArchiveIndex",
     "ArchiveLock",

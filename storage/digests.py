@@ -143,14 +143,24 @@ def _insert_digest(db: Database, digest: Digest, now: str) -> int:
 
 
 def _replace_digest(db: Database, digest_id: int, digest: Digest, now: str, seen: bool) -> None:
+    # A recovered version keeps its provenance in the revision; the live version that replaces it has none.
     db.execute(
-        "INSERT INTO digest_revisions (digest_id, replaced_at, content_hash, title, text) "
-        "SELECT id, ?, content_hash, title, text FROM digests WHERE id = ?",
+        "INSERT INTO digest_revisions (digest_id, replaced_at, content_hash, title, text, recovered_from, "
+        "captured_at, memento_url) SELECT id, ?, content_hash, title, text, recovered_from, captured_at, memento_url "
+        "FROM digests WHERE id = ?",
         [now, digest_id],
     )
     db.execute("DELETE FROM links WHERE digest_id = ?", [digest_id])
     db.execute("DELETE FROM entries WHERE digest_id = ?", [digest_id])
-    row = {**_digest_columns(digest), "last_changed": now, "id": digest_id, **({"last_seen": now} if seen else {})}
+    row = {
+        **_digest_columns(digest),
+        "recovered_from": None,
+        "captured_at": None,
+        "memento_url": None,
+        "last_changed": now,
+        "id": digest_id,
+        **({"last_seen": now} if seen else {}),
+    }
     assignments = ", ".join(f"{name} = :{name}" for name in row if name != "id")
     db.execute(f"UPDATE digests SET {assignments} WHERE id = :id", row)
     _insert_entries(db, digest_id, digest)

@@ -150,6 +150,10 @@ TABLES: tuple[Table, ...] = (
             "gone": str,
             "edition_id": int,
             "edition_checked": str,
+            # Provenance of a digest recovered from a web archive (storage/recovered.py); NULL when live.
+            "recovered_from": str,  # the web archive's name (DIGEST_WEB_ARCHIVES)
+            "captured_at": str,  # when it captured the page (ISO 8601 UTC)
+            "memento_url": str,  # the capture's human replay address (without `id_`)
         },
         pk="id",
         not_null=frozenset({"site", "url", "url_key", "title", "content_hash", "first_seen", "last_seen"}),
@@ -205,7 +209,18 @@ TABLES: tuple[Table, ...] = (
     ),
     Table(
         "digest_revisions",
-        {"id": int, "digest_id": int, "replaced_at": str, "content_hash": str, "title": str, "text": str},
+        {
+            "id": int,
+            "digest_id": int,
+            "replaced_at": str,
+            "content_hash": str,
+            "title": str,
+            "text": str,
+            # A version read from a web archive's capture (dated at its capture), else NULL.
+            "recovered_from": str,
+            "captured_at": str,
+            "memento_url": str,
+        },
         pk="id",
         not_null=frozenset({"digest_id", "replaced_at", "content_hash"}),
         foreign_keys=(("digest_id", "digests", "id"),),
@@ -269,6 +284,32 @@ TABLES: tuple[Table, ...] = (
         },
         pk="start_url",
         not_null=frozenset({"site", "checked_at"}),
+    ),
+    # Every capture a recovery read from a web archive (storage/recovered.py), so that none is fetched
+    # twice: what it was (a listing page and the posts it named, a digest, an older version, or why it was
+    # skipped) and the digest it became or changed.
+    Table(
+        "web_captures",
+        {
+            "id": int,
+            "web_archive": str,  # its name in DIGEST_WEB_ARCHIVES
+            "url": str,  # the original URL, as captured
+            "timestamp": str,  # the CDX timestamp (yyyyMMddhhmmss)
+            "captured_at": str,  # the same, ISO 8601 UTC
+            "memento_url": str,
+            "http_status": int,  # as the CDX API listed it
+            "payload_digest": str,  # the CDX API's digest of the payload
+            "outcome": str,  # listing, digest, revision, unchanged, or why it was skipped
+            "message": str,
+            "posts": str,  # JSON list of the post URLs a captured listing page named
+            "digest_id": int,
+            "crawl_run_id": int,
+            "read_at": str,
+        },
+        pk="id",
+        not_null=frozenset({"web_archive", "url", "timestamp", "outcome", "read_at"}),
+        foreign_keys=(("digest_id", "digests", "id"), ("crawl_run_id", "crawl_runs", "id")),
+        indexes=(Index(("web_archive", "url", "timestamp"), unique=True), Index(("digest_id",))),
     ),
     # Link health (storage/links.py): one row per distinct link (`links.url`, canonical) with its state.
     Table(
@@ -408,6 +449,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         9,
         "crawl_runs.links_checked: a link check's checks, no longer counted as posts_fetched",
         _link_checks_counted_as_checks,
+    ),
+    Migration(
+        10,
+        "recovery from web archives: digests.recovered_from / captured_at / memento_url (a recovered digest's "
+        "provenance), the same on digest_revisions (a version read from a capture), web_captures (every capture "
+        "read, so that none is fetched twice)",
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version

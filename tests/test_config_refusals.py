@@ -78,7 +78,7 @@ def test_an_unknown_argument_is_refused_before_any_request(site_server, tmp_path
     line = refused_with(result)
     assert line == (
         f"digests: error: unknown argument -a {unknown}: this spider takes -a start_url=URL, "
-        "-a mode=refresh|backfill|recheck, -a index=auto|html"
+        "-a mode=refresh|backfill|recheck|recover, -a index=auto|html"
     )
     assert all(f"-a {name}=" in line for name in ARGUMENTS)
     assert site_server.requests == []
