@@ -34,7 +34,7 @@ from core.urls import site_of
 from crawler.harvest import harvest_of
 from crawler.linkrun import LinkCheck
 from crawler.resolver import GuardedResolver
-from crawler.run import kind_of
+from crawler.run import kind_of, run_of
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +54,11 @@ class StayOnSite:
         return cls(crawler)
 
     def process_request(self, request):
-        harvest = harvest_of(self.crawler)
-        if not harvest.is_on_site(request.url):
+        # A harvest's site is its listing's; a recovery's, the web archives (crawler/recover.py).
+        run = run_of(self.crawler).kind
+        if not run.is_on_site(request.url):
             request.meta["offsite"] = True
-            raise IgnoreRequest(f"not fetched: {request.url} is not on {harvest.site_name()}")
+            raise IgnoreRequest(f"not fetched: {request.url} is not on {run.site_name()}")
         return None
 
 

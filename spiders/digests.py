@@ -35,11 +35,13 @@ from core.parsing import ParseError, parse_listing
 from core.parsing.wordpress import Discovery, parse_discovery
 from core.urls import domain_of, is_http_url, same_site
 from crawler.arguments import unknown_argument
-from crawler.config import BadSetting, apply_project_defaults, check_settings
+from crawler.config import BadSetting, apply_project_defaults, check_settings, web_archives_of
 from crawler.harvest import HarvestRun
+from crawler.recover import RecoverRun
 from crawler.run import USAGE_EXIT_CODE, RunRefused
 from spiders.digest_paths import Crawl, FeedPath, HtmlPath, PostPath, RestPath
 from spiders.digest_paths.crawl import header
+from spiders.digest_paths.recover import RecoverPath
 
 INDEXES = ("auto", "html")
 # The spider's arguments (`-a NAME=VALUE`) and what each takes; any other is refused.
@@ -81,7 +83,8 @@ class DigestsSpider(scrapy.Spider):
     the REST path's failure over to the HTML path; each path's callbacks are in spiders/digest_paths/."""
 
     name = "digests"
-    run: HarvestRun  # opened in from_crawler, before any request
+    run: HarvestRun  # opened in from_crawler, before any request (a RecoverRun's is `recovery`)
+    recovery: RecoverRun | None = None  # -a mode=recover: the web archives, not the live site
     allowed_domains: list[str]
     # The paths, built in from_crawler once the run is open.
     feed: FeedPath
@@ -127,6 +130,8 @@ class DigestsSpider(scrapy.Spider):
         if not is_http_url(spider.start_url):
             _usage_error(f"DIGEST_ARCHIVES must list http(s) URLs, got {spider.start_url!r}")
         _ask_for_a_contact(crawler.settings, spider.start_url)
+        if spider.mode.reads_web_archives:
+            return spider._open_recovery(crawler)
         # Offsite links are stored as links, never followed: only the archive's own site is crawled.
         spider.allowed_domains = [domain_of(spider.start_url)]
         recheck_limit = spider.mode.recheck_limit(crawler.settings.getint("DIGEST_RECHECK_LATEST"))
@@ -140,6 +145,27 @@ class DigestsSpider(scrapy.Spider):
             _usage_error(str(refused), refused.exit_code)
         spider._take_paths(Crawl(spider.start_url, spider.mode, spider.run, spider.logger))
         return spider
+
+    def _open_recovery(self, crawler):
+        """-a mode=recover: the listing's digests from the web archives (DIGEST_WEB_ARCHIVES), each asked one
+        request at a time with DIGEST_WEB_ARCHIVE_DELAY between two (its download slot); the live site is
+        never fetched."""
+        if not web_archives_of(crawler.settings):
+            _usage_error("-a mode=recover asks the web archives of DIGEST_WEB_ARCHIVES, and it names none")
+        try:
+            self.recovery = RecoverRun.open(crawler, start_url=self.start_url)
+        except RunRefused as refused:
+            _usage_error(str(refused), refused.exit_code)
+        delay = crawler.settings.getfloat("DIGEST_WEB_ARCHIVE_DELAY")
+        slots = dict(crawler.settings.getdict("DOWNLOAD_SLOTS"))
+        for host in self.recovery.hosts():
+            slots.setdefault(host, {"concurrency": 1, "delay": delay, "jitter": 0})
+        crawler.settings.set("DOWNLOAD_SLOTS", slots, priority="spider")
+        self.allowed_domains = self.recovery.hosts()
+        self.recover = RecoverPath(self.start_url, self.recovery, self.logger)
+        for name in self.recover.CALLBACKS:
+            setattr(self, name, getattr(self.recover, name))
+        return self
 
     def _take_paths(self, crawl: Crawl) -> None:
         self.posts = self.post_path(crawl, answered=self._post_answered)
@@ -159,10 +185,11 @@ class DigestsSpider(scrapy.Spider):
         # Scrapy logs an exception of start() with its traceback and goes on with nothing to crawl:
         # here it is the run's, recorded and ending the crawl like any other.
         try:
-            for request in self._first_requests():
+            requests = self.recover.start_requests() if self.recovery is not None else self._first_requests()
+            for request in requests:
                 yield request
         except Exception as error:  # handed to the run, which fails the crawl
-            self.run.crashed(error, self.start_url, "starting the crawl of")
+            (self.recovery or self.run).crashed(error, self.start_url, "starting the crawl of")
 
     def _first_requests(self):
         """The REST index when earlier runs found it works (after the feed, when the feed can say that

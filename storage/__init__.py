@@ -36,6 +36,9 @@ from .queries import (
     stored_pages_of,
 )
 from .recovered import (
+    RECOVERED,
+    REVISION,
+    ReadCapture,
     RecoveredCounts,
     RecoveryState,
     StoredVersion,
@@ -63,6 +66,9 @@ from .schema import (
 )
 
 __all__ = [
+    "RECOVERED",
+    "REVISION",
+    "ReadCapture",
     "RecoveredCounts",
     "RecoveryState",
     "StoredVersion",

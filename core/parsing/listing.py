@@ -106,6 +106,11 @@ def page_number(url: str) -> int:
     return 1
 
 
+def looks_like_post(href: str, listing_url: str) -> bool:
+    """Whether a URL of the listing's site can be a post (not an archive, a feed or WordPress machinery)."""
+    return _looks_like_post(href, listing_url)
+
+
 def _looks_like_post(href: str, listing_url: str) -> bool:
     if not is_http_url(href) or not same_site(href, listing_url):
         return False
