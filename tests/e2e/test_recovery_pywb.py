@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from core.parsing import parse_listing
 from fixtures.expected import expected_entries
 from fixtures.site import CATEGORY_PATH, ORIGIN, FixturePost
 from fixtures.webarchive import Capture, PywbArchive, RecoveryStory, recovery_story, story_archive
@@ -204,10 +205,8 @@ def _query(target: str) -> dict[str, list[str]]:
 
 def _named(capture: Capture) -> set[str]:
     """The post paths a captured listing page links to."""
-    from core.parsing.listing import parse_listing
-
     listing = parse_listing(ORIGIN + capture.target, capture.body.decode("utf-8"))
-    return {urlsplit(item.url).path for item in listing.posts}
+    return {urlsplit(url).path for url in listing.post_urls}
 
 
 def test_the_bed_writes_what_pywb_serves(servers, story, web_archive):
