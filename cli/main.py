@@ -120,6 +120,7 @@ def summary(archive: str | None, db_option: str | None, as_json: bool) -> None:
     click.echo(f"  entries   {data['entries']:>6}   sections: {', '.join(data['sections']) or '-'}")
     click.echo(f"  links     {data['links']:>6}")
     click.echo(f"  failures  {data['failures']:>6}")
+    _echo_recovery(data)
     _echo_runs_and_failures(data)
     if data["latest"]:
         click.echo("Latest digests:")
@@ -241,7 +242,24 @@ def report(archive: str | None, db_option: str | None, as_json: bool) -> None:
         click.echo(f"{label}: {len(data[name]) or 'none'}")
         for row in data[name]:
             click.echo(f"  {row['title']}  {row['url']}")
+    _echo_recovery(data)
     _echo_runs_and_failures(data)
+
+
+def _echo_recovery(data: dict) -> None:
+    """What the web archives gave (`-a mode=recover`), and the numbers still missing after it."""
+    if not data["recovered_digests"]:
+        return
+    click.echo(
+        f"Recovered from web archives: {plural(data['recovered_digests'], 'digest')}, "
+        f"{plural(data['recovered_revisions'], 'older version')}"
+    )
+    for row in data["recovered"]:
+        click.echo(
+            f"  {row['digests']:>4} from {row['web_archive']} (captured {row['first_capture'][:10]} to "
+            f"{row['last_capture'][:10]}), {plural(row['revisions'], 'older version')}"
+        )
+    click.echo(f"Numbers still missing after recovery: {number_ranges(data['missing_after_recovery']) or 'none'}")
 
 
 @main.command("match")

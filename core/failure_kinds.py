@@ -23,6 +23,10 @@ FAILURE_KINDS = {
         "an item of the REST index with no usable post id (wrong type or out of range) and no link on the "
         "archive's site: nothing to fetch (the message names the link it gave)"
     ),
+    "cdx_answer": (
+        "a web archive's CDX answer was refused (too large, of another shape, a field of the wrong type): the "
+        "recovery failed and asks again next time"
+    ),
     "exception": "an unexpected error in the crawler (its type and message): the run stopped, exit code 6",
     "download_error": "any other download error",
 }

@@ -18,9 +18,10 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from .items import Memento
+from .items import Digest, Memento
 from .parsing.cdx import CdxRow
 from .parsing.listing import archive_base, looks_like_post
+from .text import mentions_series
 from .urls import host_of, post_key, same_site
 from .web_archives import WebArchive
 
@@ -119,9 +120,10 @@ def plan_post(rows: list[CdxRow], since: str | None, read: Collection[tuple[str,
         older_than = latest.timestamp
     else:
         older_than = _timestamp_of(since)
+    # Oldest first: a version is dated at the first capture that shows it.
     seen_digests = {latest.digest} if latest is not None and latest.digest else set()
     older = []
-    for row in sorted(pages, key=lambda row: row.timestamp, reverse=True):
+    for row in sorted(pages, key=lambda row: row.timestamp):
         if row.timestamp >= older_than or row is latest:
             continue
         if row.digest is not None and row.digest in seen_digests:
@@ -129,7 +131,6 @@ def plan_post(rows: list[CdxRow], since: str | None, read: Collection[tuple[str,
         if row.digest is not None:
             seen_digests.add(row.digest)
         older.append(row)
-    older.reverse()
     if latest is not None and (latest.original, latest.timestamp) in read:
         latest = None  # read by an earlier run: it was stored then, or skipped for a reason kept with it
         older = []
@@ -141,6 +142,15 @@ def _timestamp_of(iso: str) -> str:
     """A CDX timestamp of an ISO time (`2026-12-07T18:00:00+00:00` → `20261207180000`)."""
     digits = "".join(ch for ch in iso[:19] if ch.isdigit())
     return digits.ljust(14, "0")[:14]
+
+
+def not_of_the_series(digest: Digest) -> str | None:
+    """Why a post read from a capture is not a digest of the series (its title does not name it), or None.
+    A live listing names only the series' posts (`core.text.only_digests`); a prefix query names every post
+    under the site's permalinks, the site's other news among them."""
+    if mentions_series(digest.title):
+        return None
+    return f"not a digest of the series: {digest.title[:80]!r}"
 
 
 def memento_of(archive: WebArchive, row: CdxRow) -> Memento:

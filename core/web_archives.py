@@ -70,9 +70,9 @@ def parse_web_archives(value: object) -> tuple[WebArchive, ...]:
         try:
             value = json.loads(value)
         except ValueError:
-            raise ValueError("not JSON: give a JSON object, name → {\"cdx\": URL, \"replay\": URL}") from None
+            raise ValueError('not JSON: give a JSON object, name → {"cdx": URL, "replay": URL}') from None
     if not isinstance(value, Mapping):
-        raise ValueError("must be an object: name → {\"cdx\": URL, \"replay\": URL}")
+        raise ValueError('must be an object: name → {"cdx": URL, "replay": URL}')
     if len(value) > MAX_WEB_ARCHIVES:
         raise ValueError(f"names {len(value)} web archives, at most {MAX_WEB_ARCHIVES}")
     archives = []
@@ -80,7 +80,7 @@ def parse_web_archives(value: object) -> tuple[WebArchive, ...]:
         if not isinstance(name, str) or not name.strip() or _CONTROL.search(name) or len(name) > MAX_NAME_LENGTH:
             raise ValueError(f"a web archive's name must be text on one line, 1 to {MAX_NAME_LENGTH} characters")
         if not isinstance(entry, Mapping) or set(entry) != _KEYS:
-            raise ValueError(f"{name!r} must be {{\"cdx\": URL, \"replay\": URL}}, nothing else")
+            raise ValueError(f'{name!r} must be {{"cdx": URL, "replay": URL}}, nothing else')
         cdx = _http_url(entry["cdx"], f"{name!r} cdx")
         replay = _http_url(entry["replay"], f"{name!r} replay")
         archives.append(WebArchive(name.strip(), cdx, replay.rstrip("/") + "/"))

@@ -31,8 +31,9 @@ from twisted.internet.error import DNSLookupError
 from core.netguard import Reach, origin_of
 from core.numbers import MAX_COUNT, ascii_number
 from core.urls import site_of
-from crawler.harvest import harvest_of
+from crawler.harvest import HarvestRun, harvest_of
 from crawler.linkrun import LinkCheck
+from crawler.recover import RecoverRun
 from crawler.resolver import GuardedResolver
 from crawler.run import kind_of, run_of
 
@@ -56,6 +57,8 @@ class StayOnSite:
     def process_request(self, request):
         # A harvest's site is its listing's; a recovery's, the web archives (crawler/recover.py).
         run = run_of(self.crawler).kind
+        if not isinstance(run, (HarvestRun, RecoverRun)):
+            raise RuntimeError(f"StayOnSite is a digests crawl's, not a {type(run).__name__}'s")
         if not run.is_on_site(request.url):
             request.meta["offsite"] = True
             raise IgnoreRequest(f"not fetched: {request.url} is not on {run.site_name()}")

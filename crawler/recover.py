@@ -185,7 +185,9 @@ class RecoverRun:
             )
         elif outcome == storage.REVISION:
             counts.changed += 1
-            logger.info("Older version of %s from its capture of %s (%s)", memento.url, memento.captured_at, memento.web_archive)
+            logger.info(
+                "Older version of %s from its capture of %s (%s)", memento.url, memento.captured_at, memento.web_archive
+            )
         elif outcome == storage.UNCHANGED:
             counts.unchanged += 1
         elif outcome == LISTING:

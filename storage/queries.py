@@ -12,7 +12,7 @@ from core.items import Entry, Link
 from core.snapshot import StoredPost
 from core.urls import post_key
 
-from .report import runs_and_failures
+from .report import recovery, runs_and_failures
 
 
 def known_post_keys(db: Database) -> set[str]:
@@ -185,6 +185,7 @@ def archive_summary(db: Database) -> dict:
             for row in db.execute("SELECT DISTINCT section FROM entries WHERE section IS NOT NULL ORDER BY section")
         ],
         **runs_and_failures(db),  # the last run of every archive, the pages not stored: as `report` has them
+        **recovery(db),  # what the web archives gave, the numbers still missing: as `report` has them
         "latest": [
             dict(zip(["number", "title", "published", "entries"], row, strict=True))
             for row in db.execute(

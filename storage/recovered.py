@@ -4,7 +4,7 @@ captures, and the captures read, so that none is fetched twice. Every statement 
     recovery_state(db, site)          what a recovery reads before its first request
     save_recovered(db, read, run_id)  a capture read: a digest stored with its provenance, a dated
                                       revision, or why it was skipped; the capture remembered
-    recovered_counts(db)              the report's numbers
+(the report's numbers are storage/report.py's `recovery`)
 """
 
 from __future__ import annotations
@@ -145,36 +145,14 @@ def _history(db: Database, digest_id: int, read: CaptureRead) -> str:
     return REVISION
 
 
-@dataclass(frozen=True)
-class RecoveredCounts:
-    digests: int  # digests recovered from a web archive
-    revisions: int  # versions read from captures
-    by_archive: dict[str, int]  # web archive → digests recovered from it
-
-
-def recovered_counts(db: Database) -> RecoveredCounts:
-    if "recovered_from" not in db.table("digests").columns_dict:
-        return RecoveredCounts(0, 0, {})
-    by_archive = dict(
-        db.execute(
-            "SELECT recovered_from, count(*) FROM digests WHERE recovered_from IS NOT NULL "
-            "GROUP BY recovered_from ORDER BY recovered_from"
-        ).fetchall()
-    )
-    revisions = db.execute("SELECT count(*) FROM digest_revisions WHERE recovered_from IS NOT NULL").fetchone()[0]
-    return RecoveredCounts(sum(by_archive.values()), revisions, by_archive)
-
-
 __all__ = [
     "NEW",
     "RECOVERED",
     "REVISION",
     "UNCHANGED",
     "ReadCapture",
-    "RecoveredCounts",
     "RecoveryState",
     "StoredVersion",
-    "recovered_counts",
     "recovery_state",
     "save_recovered",
 ]

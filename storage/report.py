@@ -90,6 +90,15 @@ SELECT kind, url, message, max(at) AS at FROM failures
 WHERE url_key NOT IN (SELECT url_key FROM digest_urls) GROUP BY url_key ORDER BY max(id) DESC
 """
 
+# Digests recovered from web archives (`-a mode=recover`), by web archive, and the older versions read from
+# their captures (storage/recovered.py writes both).
+RECOVERED = """
+SELECT recovered_from AS web_archive, count(*) AS digests, min(captured_at) AS first_capture,
+       max(captured_at) AS last_capture,
+       (SELECT count(*) FROM digest_revisions r WHERE r.recovered_from = d.recovered_from) AS revisions
+FROM digests d WHERE recovered_from IS NOT NULL GROUP BY recovered_from ORDER BY recovered_from
+"""
+
 # Canned queries for Datasette (reader.metadata): editions where a reader means editions.
 EDITIONS_LINKING_TO_DOMAIN = """
 SELECT ed.slug, ed.number, ed.issue_date, ed.title, group_concat(DISTINCT d.site) AS sites,
@@ -150,9 +159,24 @@ def _rows(db: Database, sql: str) -> list[dict]:
 def series_report(db: Database) -> dict:
     """Every check, on the whole file (every archive in it)."""
     report = {name: _rows(db, sql) for name, sql in CHECKS.items()}
+    report.update(recovery(db))
     report["digests"] = db.execute("SELECT count(*) FROM digests").fetchone()[0]
     report["editions"] = db.execute("SELECT count(*) FROM editions").fetchone()[0]
     return report
+
+
+def recovery(db: Database) -> dict:
+    """What the web archives gave (digests and older versions, by web archive) and the numbers still missing
+    once they are in: what `report` and `summary` both show."""
+    recovered = _rows(db, RECOVERED)
+    return {
+        "recovered": recovered,
+        "recovered_digests": sum(row["digests"] for row in recovered),
+        "recovered_revisions": db.execute(
+            "SELECT count(*) FROM digest_revisions WHERE recovered_from IS NOT NULL"
+        ).fetchone()[0],
+        "missing_after_recovery": _rows(db, MISSING_NUMBERS),
+    }
 
 
 def runs_and_failures(db: Database) -> dict:

@@ -135,7 +135,13 @@ _FULL_TIMESTAMP = re.compile(r"[0-9]{14}")
 _STATUS = re.compile(r"[1-5][0-9]{2}")
 _PAYLOAD_DIGEST = re.compile(r"[A-Za-z0-9+/=:_-]{1,128}")
 _MIMETYPE = re.compile(r"[\x21-\x7e]{1,200}")
-_PYWB_NAMES = {"timestamp": "timestamp", "url": "original", "mime": "mimetype", "status": "statuscode", "digest": "digest"}
+_PYWB_NAMES = {
+    "timestamp": "timestamp",
+    "url": "original",
+    "mime": "mimetype",
+    "status": "statuscode",
+    "digest": "digest",
+}
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,15 @@ from core.items import LATEST, LISTING, OLDER, CaptureRead, PageFailure
 from core.parsing import ParseError, parse_digest, parse_listing
 from core.parsing.cdx import MAX_CDX_BYTES, CdxRow, cdx_prefix_query, parse_cdx_pages, parse_cdx_rows
 from core.parsing.decoding import charset_of
-from core.recovery import group_posts, listing_captures, listing_prefix, memento_of, plan_post, post_prefix
+from core.recovery import (
+    group_posts,
+    listing_captures,
+    listing_prefix,
+    memento_of,
+    not_of_the_series,
+    plan_post,
+    post_prefix,
+)
 from core.urls import post_key
 from core.web_archives import WebArchive
 from crawler.failures import describe_failure
@@ -44,7 +52,14 @@ class _Walk:
 
 
 class RecoverPath:
-    CALLBACKS = ("cdx_pages_answered", "cdx_answered", "cdx_failed", "listing_captured", "post_captured", "capture_failed")
+    CALLBACKS = (
+        "cdx_pages_answered",
+        "cdx_answered",
+        "cdx_failed",
+        "listing_captured",
+        "post_captured",
+        "capture_failed",
+    )
 
     def __init__(self, start_url: str, run: RecoverRun, logger) -> None:
         self.start_url = start_url
@@ -224,7 +239,9 @@ class RecoverPath:
                 why, row = plan.skip
                 if (row.original, row.timestamp) not in read:
                     memento = memento_of(walk.archive, row)
-                    yield CaptureRead(memento, why, post_key=key, message=f"captured only as HTTP {row.status} {row.mimetype}")
+                    yield CaptureRead(
+                        memento, why, post_key=key, message=f"captured only as HTTP {row.status} {row.mimetype}"
+                    )
                 continue
             chain = [(LATEST, plan.latest)] if plan.latest is not None else []
             chain += [(OLDER, row) for row in plan.older]
@@ -274,6 +291,11 @@ class RecoverPath:
                 yield CaptureRead(memento, "not_digest", post_key=key, message=str(error))
                 chain = chain if role == OLDER else []  # the post's newest capture is no digest: nothing to recover
             else:
+                why_not = not_of_the_series(digest)
+                if why_not is not None:
+                    yield CaptureRead(memento, "not_digest", post_key=key, message=why_not)
+                    yield from self._chain_goes_on(walk, key, chain if role == OLDER else [])
+                    return
                 sources = dict.fromkeys([memento.url, *digest.source_urls])
                 yield CaptureRead(memento, role, post_key=key, digest=replace(digest, source_urls=tuple(sources)))
         yield from self._chain_goes_on(walk, key, chain)
