@@ -185,11 +185,17 @@ def test_a_second_recovery_sends_only_its_cdx_queries(recovered, servers, web_ar
 
 
 def test_a_429_means_later_and_the_recovery_goes_on(archive, servers, web_archive, story):
+    """The first CDX query is refused with a 429 and `Retry-After: 2`: asked again after at least 2 s, and the
+    recovery goes on as if nothing had happened."""
     nejatngo, _ = servers
-    web_archive.refuse_next(1, 429, retry_after="1")
+    web_archive.refuse_next(1, 429, retry_after="2", under=f"/{web_archive.collection}/cdx")
     assert_clean_run(_recover(archive, nejatngo.url(CATEGORY_PATH), web_archive))
-    assert web_archive.answers[0][1] == 429
-    assert len(rows(archive, "SELECT id FROM digests WHERE recovered_from IS NOT NULL")) == len(story.recovered)
+    cdx = [(target, at) for target, at in web_archive.arrivals if target.startswith(f"/{web_archive.collection}/cdx")]
+    (refused, status), *_ = [answer for answer in web_archive.answers if answer[0] == cdx[0][0]]
+    assert status == 429 and cdx[1][0] == refused  # the same query again
+    assert cdx[1][1] - cdx[0][1] >= 2 - 0.1
+    recovered = rows(archive, "SELECT number FROM digests WHERE recovered_from IS NOT NULL ORDER BY number")
+    assert [row["number"] for row in recovered] == sorted(post.number for post in story.recovered)
 
 
 def test_a_refresh_of_the_live_site_keeps_the_recovered_digests(recovered, servers, story):
