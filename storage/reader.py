@@ -46,8 +46,8 @@ ENTRIES_OF_DIGEST = "SELECT id, position, section, text, html FROM entries WHERE
 # The reading view of one post: the post, its edition, its neighbours on the same site.
 DIGEST_FOR_VIEW = """
 SELECT d.id, d.number, d.title, d.headline, d.issue_date, d.published, d.dateline, d.url, d.site, d.entry_count,
-       d.link_count, d.first_seen, d.last_changed, d.recovered_from, d.captured_at, d.memento_url, e.slug AS edition_slug, e.title AS edition_title,
-       e.sites AS edition_sites, e.posts AS edition_posts
+       d.link_count, d.first_seen, d.last_changed, d.recovered_from, d.captured_at, d.memento_url,
+       e.slug AS edition_slug, e.title AS edition_title, e.sites AS edition_sites, e.posts AS edition_posts
 FROM digests d LEFT JOIN editions e ON e.id = d.edition_id WHERE d.id = :id
 """
 DIGEST_DAY = "coalesce(published, issue_date, '9999')"
