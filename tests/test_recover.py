@@ -512,7 +512,7 @@ def test_which_captures_of_a_post_are_read():
         '{"IA": {"cdx": "https://user:pw@x/", "replay": "https://x/"}}',
     ],
 )
-def test_a_bad_web_archives_setting_is_refused(value, site_server, tmp_path):
+def test_a_bad_web_archives_setting_is_refused(value):
     with pytest.raises(ValueError):
         parse_web_archives(value)
 
