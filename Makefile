@@ -70,7 +70,7 @@ backfill: setup
 	$(BIN)/scrapy crawl digests -a mode=backfill
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis demo.db demo.db-wal demo.db-shm demo.db.lock demo.db.links.lock demo.captures demo.wacz test-output build *.egg-info
+	rm -rf $(VENV) .pytest_cache .hypothesis demo.db demo.db-wal demo.db-shm demo.db.lock demo.db.links.lock demo.captures demo.webarchive demo.wacz test-output build *.egg-info
 
 ## bench: the benchmark figures (crawl, parser, storage, refresh, memory, test bed; reparse, matching, reader pages), not part of make test, written to bench/results.md; where their time goes to bench/profiles.md
 bench: setup

@@ -47,6 +47,7 @@ from .deadlinks import dead_links_view
 from .diff import edition_entries
 from .links import link_css, link_states, mark_links, read_capture, web_address
 from .metadata import archive_queries, database_metadata, instance_metadata
+from .provenance import provenance_of
 from .routes import Route, Routes
 
 SEARCH_PAGE_SIZE = 20
@@ -168,6 +169,7 @@ async def digest_view(datasette, request):
         "digest": digest,
         "sections": sections,
         "edition_url": edition_url,
+        "provenance": provenance_of(digest),
         "citation": citation,
         "feed_url": ROUTES.url(datasette, "feed", database=database),
         "previous_url": digest_url(neighbours["previous_id"]),
@@ -193,6 +195,7 @@ async def edition_view(datasette, request):
     for source in sources:
         source["view_url"] = ROUTES.url(datasette, "digest", database=database, id=source["id"])
         source["original_url"] = web_address(source["url"])
+        source["provenance"] = provenance_of(source)
         entries_of.append(await _all(db, sql.ENTRIES_OF_DIGEST, {"id": source["id"]}))
     entries = edition_entries(entries_of)
     states = await _link_states(datasette, request, database, db, [source["id"] for source in sources])

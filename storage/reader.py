@@ -37,7 +37,8 @@ FROM previous, next
 """
 # The posts of an edition in the order its fields are taken from (core.editions.member_order).
 EDITION_SOURCES = """
-SELECT id, site, title, url, published, number, issue_date FROM digests WHERE edition_id = :id
+SELECT id, site, title, url, published, number, issue_date, recovered_from, captured_at, memento_url
+FROM digests WHERE edition_id = :id
 ORDER BY coalesce(published, '9999'), site, url
 """
 ENTRIES_OF_DIGEST = "SELECT id, position, section, text, html FROM entries WHERE digest_id = :id ORDER BY position"
@@ -45,8 +46,8 @@ ENTRIES_OF_DIGEST = "SELECT id, position, section, text, html FROM entries WHERE
 # The reading view of one post: the post, its edition, its neighbours on the same site.
 DIGEST_FOR_VIEW = """
 SELECT d.id, d.number, d.title, d.headline, d.issue_date, d.published, d.dateline, d.url, d.site, d.entry_count,
-       d.link_count, d.first_seen, d.last_changed, e.slug AS edition_slug, e.title AS edition_title,
-       e.sites AS edition_sites, e.posts AS edition_posts
+       d.link_count, d.first_seen, d.last_changed, d.recovered_from, d.captured_at, d.memento_url,
+       e.slug AS edition_slug, e.title AS edition_title, e.sites AS edition_sites, e.posts AS edition_posts
 FROM digests d LEFT JOIN editions e ON e.id = d.edition_id WHERE d.id = :id
 """
 DIGEST_DAY = "coalesce(published, issue_date, '9999')"

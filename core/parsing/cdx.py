@@ -177,6 +177,14 @@ def cdx_prefix_query(api: str, url_prefix: str, *, page: int | None = None, num_
     return f"{api}?{urlencode(params)}"
 
 
+def _first_line_is_a_capture(text: str) -> bool:
+    try:
+        first = json.loads(text.split("\n", 1)[0])
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(first, dict) and "timestamp" in first
+
+
 def parse_cdx_pages(body: bytes, max_pages: int) -> int | None:
     """How many pages a `showNumPages=true` answer says (the Internet Archive: a number; pywb's paged
     indexes: `{"pages": N, …}`); None when the server answered with the captures themselves (it does not
@@ -187,6 +195,10 @@ def parse_cdx_pages(body: bytes, max_pages: int) -> int | None:
     try:
         value = json.loads(text)
     except (ValueError, RecursionError):
+        # pywb on a local (CDXJ) index ignores showNumPages and answers its captures, one object a line:
+        # more than one JSON value, so no single number or object.
+        if _first_line_is_a_capture(text):
+            return None
         raise ParseError(f"CDX page count is not a number: {text[:40]!r}") from None
     if isinstance(value, dict) and "pages" in value and "timestamp" not in value:
         value = value["pages"]
