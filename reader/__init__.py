@@ -10,6 +10,7 @@ from .plugin import (  # noqa: E402,F401
     extra_template_vars,
     get_metadata,
     handle_exception,
+    register_facet_classes,
     register_routes,
     render_cell,
 )

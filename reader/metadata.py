@@ -56,7 +56,7 @@ def database_metadata(paths: dict[str, str]) -> dict:
                 ).format(**paths),
                 "label_column": "title",
                 "sort_desc": "first_published",
-                "facets": ["year", "sites"],
+                "facets": ["year", {"site": "sites"}],  # sites by name (reader/sites.py)
             },
             "digests": {
                 "description_html": Markup(
@@ -67,7 +67,7 @@ def database_metadata(paths: dict[str, str]) -> dict:
                 ).format(readable=READABLE_DIGESTS, **paths),
                 "label_column": "title",
                 "sort_desc": "published",
-                "facets": ["year", "site"],
+                "facets": ["year", {"site": "site"}],
             },
             "entries": {
                 "description": "One row per `++` entry of a post, in order, with its section heading.",

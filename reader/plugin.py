@@ -46,6 +46,7 @@ from .diff import edition_entries
 from .links import link_css, link_states, mark_links, read_capture, web_address
 from .metadata import archive_queries, database_metadata, instance_metadata
 from .routes import Route, Routes
+from .sites import SiteFacet, label, named, site_cell, site_labels_of
 
 SEARCH_PAGE_SIZE = 20
 
@@ -124,6 +125,9 @@ async def digest_view(datasette, request):
     if digest is None:
         raise NotFound(f"no digest {digest_id}")
     digest["original_url"] = web_address(digest["url"])
+    labels = await site_labels_of(db)
+    digest["site_name"] = label(labels, digest["site"])
+    digest["edition_site_names"] = named(labels, digest["edition_sites"])
     sections: list[dict] = []
     states = await _link_states(datasette, request, database, db, [digest_id])
 
@@ -154,7 +158,7 @@ async def digest_view(datasette, request):
     )
     citation = Citation(
         title=digest["title"] or "",
-        publisher=digest["site"],
+        publisher=digest["site_name"],
         published=day_of(digest["published"] or digest["issue_date"]),
         original_url=digest["original_url"],
         archived_on=day_of(digest["first_seen"]),
@@ -187,8 +191,12 @@ async def edition_view(datasette, request):
     if edition is None:
         raise NotFound(f"no edition {slug}")
     sources = await _all(db, sql.EDITION_SOURCES, {"id": edition["id"]})
+    labels = await site_labels_of(db)
+    for key in ("sites", "conflicts_between_sites", "conflicts_within_post"):
+        edition[key] = named(labels, edition[key])
     entries_of = []
     for source in sources:
+        source["site_name"] = label(labels, source["site"])
         source["view_url"] = ROUTES.url(datasette, "digest", database=database, id=source["id"])
         source["original_url"] = web_address(source["url"])
         entries_of.append(await _all(db, sql.ENTRIES_OF_DIGEST, {"id": source["id"]}))
@@ -219,7 +227,7 @@ async def edition_view(datasette, request):
     first = sources[0] if sources else {}
     citation = Citation(
         title=edition["title"] or "",
-        publisher=first.get("site") or edition["sites"] or "",  # the site its original URL is on
+        publisher=first.get("site_name") or edition["sites"] or "",  # the site its original URL is on
         published=day_of(edition["first_published"] or edition["issue_date"]),
         original_url=first.get("original_url"),
         archived_on=day_of(edition["first_seen"]),
@@ -328,6 +336,7 @@ async def search_view(datasette, request):
         return result, hints, filter_choices(conn, domains=DOMAIN_SUGGESTIONS if may_read_links else 0)
 
     result, suggestions, choices = await db.execute_fn(run)
+    labels = await site_labels_of(db)
     json = request.url_vars.get("format") == "json"
     page_path = ROUTES.url(datasette, "search", format="json" if json else None, database=database)
 
@@ -346,7 +355,8 @@ async def search_view(datasette, request):
             "number": hit.number,
             "issue_date": hit.issue_date,
             "day": hit.day,
-            "sites": hit.sites,
+            "sites": hit.sites,  # as the `site` filter takes them
+            "site_names": [label(labels, site) for site in hit.sites],
             "snippet": highlighted(hit.snippet),
             "section": hit.section,
             "field": hit.field,
@@ -396,6 +406,7 @@ async def search_view(datasette, request):
         "only_left_out": only_left_out(asked["text"]),
         "hits": hits,
         "choices": choices,
+        "site_names": {site: label(labels, site) for site in choices["site"]},
         "sorts": SORTS,
         "page": page,
         "page_size": SEARCH_PAGE_SIZE,
@@ -413,6 +424,18 @@ async def report_view(datasette, request):
     for key in ("single_site_editions", "edition_conflicts"):
         for row in report[key]:
             row["url"] = ROUTES.url(datasette, "edition", database=database, slug=row["slug"])
+    # The report names sites as the archive keys them: the page names them as the reader does.
+    labels = await site_labels_of(db)
+    for key, columns in (
+        ("editions_by_sites", ("sites",)),
+        ("single_site_editions", ("sites",)),
+        ("edition_conflicts", ("conflicts_between_sites", "conflicts_within_post")),
+        ("unresolved_failures", ("message",)),
+    ):
+        for row in report.get(key, []):
+            for column in columns:
+                if isinstance(row.get(column), str):
+                    row[column] = named(labels, row[column])
     context = {"database": database, "report": report, "missing": number_ranges(report["missing_numbers"])}
     return Response.html(await datasette.render_template("report.html", context, request=request))
 
@@ -447,6 +470,7 @@ async def editions_feed(datasette, request):
     size = sql.FEED_PAGE_SIZE
     rows = await _all(db, sql.EDITIONS_FOR_FEED, {"limit": size, "offset": (page - 1) * size})
     total = (await _one(db, sql.EDITION_COUNT))["n"]
+    labels = await site_labels_of(db)
     feed_url = datasette.absolute_url(request, ROUTES.url(datasette, "feed", database=database))
     links = [("self", feed_url + (f"?page={page}" if page > 1 else "")), ("first", feed_url)]
     if page * size < total:
@@ -460,7 +484,7 @@ async def editions_feed(datasette, request):
             for part in (
                 f"number {row['number']}" if row["number"] is not None else None,
                 f"issue of {row['issue_date']}" if row["issue_date"] else None,
-                f"on {row['sites']}",
+                f"on {named(labels, row['sites'])}",
                 row["headline"],
                 f"the sources disagree: {row['conflicts']}" if row["conflicts"] else None,
             )
@@ -583,11 +607,19 @@ def register_routes():
 
 
 @hookimpl
+def register_facet_classes():
+    return [SiteFacet]
+
+
+@hookimpl
 def render_cell(row, value, column, table, database, datasette):
     """Titles open the reading view (digests) or the edition page (editions); a digest's `edition_id` opens
     its edition (by the old address, which redirects to the lasting one). Markup.format escapes every value."""
     if isinstance(value, dict) and "value" in value and tilde_encode(database) != database and column != "edition_id":
         return _foreign_key_link(datasette, database, table, column, value)
+    site = site_cell(datasette, database, table, column, value)
+    if site is not None:
+        return site
     if table not in ("digests", "editions") or value is None:
         return None
     keys = row.keys()
