@@ -85,7 +85,7 @@ def database_metadata(paths: dict[str, str]) -> dict:
                     "redirects, our WARC capture, the archived copy found for a dead link, how many digests cite "
                     "it and the year of the first. Every check is kept in <code>link_checks</code>."
                 ),
-                "facets": ["status", "dead", "host", "year"],
+                "facets": ["status", "dead", {"site": "host"}, "year"],
                 "sort_desc": "digests",
             },
             "link_targets": {"description": "Link health, one row per distinct link (see link_health)."},

@@ -18,6 +18,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
+from datasette import __version__ as datasette_version
 from datasette import hookimpl
 from datasette.utils import tilde_decode, tilde_encode
 from datasette.utils.asgi import Base400, NotFound, Response
@@ -49,6 +50,8 @@ from .routes import Route, Routes
 from .sites import SiteFacet, label, named, site_cell, site_labels_of
 
 SEARCH_PAGE_SIZE = 20
+# The plugin's name, as the `datasette` entry point in pyproject.toml registers it (its static files' path).
+PLUGIN_NAME = "digest_archive"
 
 
 async def _database_with(datasette, request, tables: tuple[str, ...]):
@@ -607,6 +610,12 @@ def register_routes():
 
 
 @hookimpl
+def extra_css_urls(datasette):
+    """The reader's layout (reader/static/reader.css) on every page: dates on one line, titles with room."""
+    return [datasette.urls.static_plugins(PLUGIN_NAME, "reader.css")]
+
+
+@hookimpl
 def register_facet_classes():
     return [SiteFacet]
 
@@ -729,6 +738,9 @@ def extra_template_vars(request, datasette, database):
                 target = name
                 break
         return {
+            # Datasette's footer names its version from this, which its own views set and a plugin's page lacks
+            # (the footer's link then read "Datasette v").
+            "datasette_version": datasette_version,
             "reader_search_path": ROUTES.url(datasette, "search", database=target) if target else None,
             "reader_query": (request.args.get("q") or "") if request is not None and target else "",
         }

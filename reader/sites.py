@@ -15,8 +15,17 @@ from markupsafe import Markup
 from core.site_names import site_labels, with_site_names
 from storage.sites import site_names
 
-# The columns that hold a site as digests.site names it (a link's host too: a publisher's own post is cited).
-SITE_COLUMNS = {("digests", "site"), ("editions", "sites"), ("link_targets", "host"), ("link_health", "host")}
+# The columns that hold a site as digests.site names it, or name sites so (an edition's conflicts), and a
+# link's host (a publisher's own post is cited: its host is a site of the archive).
+SITE_COLUMNS = {
+    ("digests", "site"),
+    ("editions", "sites"),
+    ("editions", "conflicts"),
+    ("editions", "conflicts_between_sites"),
+    ("editions", "conflicts_within_post"),
+    ("link_targets", "host"),
+    ("link_health", "host"),
+}
 
 
 async def site_labels_of(db) -> dict[str, str]:
