@@ -489,7 +489,7 @@ async def editions_feed(datasette, request):
                 f"issue of {row['issue_date']}" if row["issue_date"] else None,
                 f"on {named(labels, row['sites'])}",
                 row["headline"],
-                f"the sources disagree: {row['conflicts']}" if row["conflicts"] else None,
+                f"the sources disagree: {named(labels, row['conflicts'])}" if row["conflicts"] else None,
             )
             if part
         )
