@@ -319,3 +319,22 @@ def test_an_archive_with_no_names_shows_hosts_without_ports(archive):
     shown = {path: found for path in reader_pages(get) if (found := visible_hosts_and_ports(get(path).text))}
     assert shown == {}
     assert "127.0.0.1 (1)" in get("/-/report/archive").text
+
+
+def test_a_refresh_by_a_known_rest_index_learns_a_missing_name_from_a_post(tmp_path):
+    import sqlite3
+
+    database = tmp_path / "archive.db"
+    with HostileServer(Hostility(posts=3)) as site:
+        assert_clean_run(run_crawl(site.start_url, database, "-a", "mode=backfill"))
+        connection = sqlite3.connect(database)
+        with connection:
+            connection.execute("DELETE FROM sites")  # as an archive crawled before sites were named
+        connection.close()
+        site.configure(Hostility(posts=4, feed_version=2))  # a new digest: the refresh fetches its page
+        site.clear_requests()
+        assert_clean_run(run_crawl(site.start_url, database))
+        assert CATEGORY_PATH not in site.requests and "/wp-json/" not in site.requests  # no start page, no root
+    [row] = rows(database, "SELECT name, source, source_url FROM sites")
+    assert (row["name"], row["source"]) == ("Nejat Society", "og:site_name")
+    assert "/en/posts/" in row["source_url"]
