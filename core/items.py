@@ -140,6 +140,16 @@ class RestIndexConfirmed:
 
 
 @dataclass(frozen=True)
+class SiteNamed:
+    """What a site calls itself, as one of its answers says (core.parsing.site_name): stored for the site
+    that answer came from, and for no other."""
+
+    url: str  # the answer's URL: the page or the REST root
+    name: str
+    source: str  # core.site_names.SOURCES
+
+
+@dataclass(frozen=True)
 class PostsGone:
     """Stored posts the site no longer publishes (trashed, unpublished): marked, never deleted."""
 

@@ -24,6 +24,7 @@ from scrapy.settings import SETTINGS_PRIORITIES
 from core import __version__
 from core.link_status import FAILING
 from core.netguard import parse_networks
+from core.site_names import read_site_names
 from core.urls import is_http_url
 from core.web_archives import DEFAULT_WEB_ARCHIVES, WebArchive, parse_web_archives
 
@@ -190,7 +191,19 @@ class Networks:
         return "networks in CIDR notation (comma-separated or a JSON list), or empty"
 
 
-Takes = WholeNumber | Number | Flag | Choice | Text | HttpUrl | HttpUrls | Networks | WebArchives
+@dataclass(frozen=True)
+class SiteNames:
+    def read(self, value: object) -> dict[str, str]:
+        return read_site_names(value)  # the rule the crawl applies: one reading of the value
+
+    def describe(self) -> str:
+        return (
+            'a JSON object of origins or hosts to names, e.g. {"https://www.nejatngo.org": "Nejat Society"} '
+            "(each name on one line, not an address), or empty"
+        )
+
+
+Takes = WholeNumber | Number | Flag | Choice | Text | HttpUrl | HttpUrls | Networks | SiteNames | WebArchives
 
 
 def _plain(number: float) -> str:
@@ -249,6 +262,14 @@ PROJECT_SETTINGS = (
         "given, one after the other into one archive file (comma-separated). The old name DIGEST_ARCHIVES is still "
         "accepted, with a warning.",
         takes=HttpUrls(),
+    ),
+    ProjectSetting(
+        "DIGEST_SITE_NAMES",
+        "",
+        "What the reader calls each site, over the name the site gives itself (its WordPress title): a JSON object "
+        'of origins or hosts to names, e.g. `{"iran-interlink.org": "Iran Interlink"}`; a host without a port '
+        "names it on every port. A crawl writes its own site's name.",
+        takes=SiteNames(),
     ),
     ProjectSetting(
         "DIGEST_RECHECK_LATEST",

@@ -33,12 +33,15 @@ from core.items import (
     PageFailure,
     PostsGone,
     RestIndexConfirmed,
+    SiteNamed,
 )
 from core.ledger import RunTally
 from core.modes import Mode
 from core.rest_plan import IndexFindings
+from core.site_names import chosen_name, read_site_names, source_rank
 from core.urls import post_key, same_site, site_of
 from crawler.run import RunOwner, Write, kind_of
+from storage import sites as site_rows
 
 # The run's own lines under the name they always had (`[crawler.run]`), whichever part of the run writes them.
 logger = logging.getLogger("crawler.run")
@@ -59,6 +62,9 @@ class HarvestRun:
         self.max_listing_pages = settings.getint("DIGEST_MAX_LISTING_PAGES")
         self.max_posts = settings.getint("DIGEST_MAX_POSTS")
         self.recheck_min_age = timedelta(hours=settings.getfloat("DIGEST_RECHECK_MIN_AGE"))
+        # The operator's name for this run's site (DIGEST_SITE_NAMES), written by every run of the site.
+        self.chosen_site_name = chosen_name(self.site, read_site_names(settings.get("DIGEST_SITE_NAMES")))
+        self.site_named_by: str | None = None  # the source of the site's stored name, then of this run's
         self.findings = IndexFindings()
         self.health = RunHealth()
         self.state = storage.CrawlState(set(), set(), [])
@@ -74,6 +80,7 @@ class HarvestRun:
             RestIndexConfirmed: self._write_confirmed,
             PostsGone: self._write_gone,
             DuplicateDigest: self._write_duplicate,
+            SiteNamed: self._write_site_name,
         }
 
     @classmethod
@@ -99,12 +106,19 @@ class HarvestRun:
         """The snapshot: the posts stored (and which to re-check), the indexes learnt by the last runs."""
         self.state = storage.crawl_state(db, self.site, self.recheck_limit)
         self.listing_record = storage.load_listing_record(db, self.start_url)
+        self.site_named_by = site_rows.site_name_source(db, self.site)
 
     # --- what the archive held when the run began -------------------------------------------------
 
     def is_on_site(self, url: str) -> bool:
         """Whether a URL is on this run's listing's site (the one site it may fetch from or write)."""
         return same_site(url, self.start_url)
+
+    def wants_site_name(self) -> bool:
+        """Whether a post page should be asked what the site calls itself: no name is stored, and none was
+        learnt in this run yet (the start page and the REST root, which name it best, are read only when a run
+        discovers the site's indexes: a refresh by a known REST index reads neither)."""
+        return self.site_named_by is None
 
     def is_stored(self, key: str) -> bool:
         return key in self.state.known_keys
@@ -301,6 +315,19 @@ class HarvestRun:
         self._settle(item.url, *item.source_urls)
         return item
 
+    def _write_site_name(self, item: SiteNamed) -> object:
+        # A site names itself only: an answer from another site (a redirect elsewhere) names nothing.
+        if not self.is_on_site(item.url):
+            logger.info("Not naming %s after what %s says", self.site, item.url)
+            return item
+        now = storage.utc_now()
+        site, name, source, url = self.site, item.name, item.source, item.url
+        if self.owner.batch.write(lambda db: site_rows.learn_site_name(db, site, name, source, url, now)):
+            logger.info("%s calls itself %r (%s, %s)", site, name, source, url)
+        if source_rank(source) > source_rank(self.site_named_by):
+            self.site_named_by = source
+        return item
+
     def _off_site(self, url: str) -> PageFailure | None:
         """A page of another site than this run's is never written: it becomes a failure of the start URL."""
         if url and not same_site(url, self.start_url):
@@ -368,6 +395,7 @@ class HarvestRun:
         set out to handle is stored or failed for good: otherwise the next refresh would take "nothing
         changed" for an answer and never retry what this run left."""
         storage.note_run_index(db, run_id, self.findings.index_used, "; ".join(self.findings.notes) or None)
+        site_rows.choose_site_name(db, self.site, self.chosen_site_name)
         if status != "finished" or not self.findings.learnt_anything:
             return
         complete = storage.failures_that_may_mend(db, run_id) == 0

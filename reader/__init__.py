@@ -7,9 +7,11 @@ It reads SQL from `storage/` and never imports Scrapy, Twisted or the crawler's 
 # The hooks, on the package itself: Datasette finds a plugin's templates/ beside the module it registered.
 from .plugin import (  # noqa: E402,F401
     canned_queries,
+    extra_css_urls,
     extra_template_vars,
     get_metadata,
     handle_exception,
+    register_facet_classes,
     register_routes,
     render_cell,
 )

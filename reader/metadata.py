@@ -57,7 +57,7 @@ def database_metadata(paths: dict[str, str]) -> dict:
                 ).format(**paths),
                 "label_column": "title",
                 "sort_desc": "first_published",
-                "facets": ["year", "sites"],
+                "facets": ["year", {"site": "sites"}],  # sites by name (reader/sites.py)
             },
             "digests": {
                 "description_html": Markup(
@@ -68,7 +68,7 @@ def database_metadata(paths: dict[str, str]) -> dict:
                 ).format(readable=READABLE_DIGESTS, **paths),
                 "label_column": "title",
                 "sort_desc": "published",
-                "facets": ["year", "site"],
+                "facets": ["year", {"site": "site"}],
             },
             "entries": {
                 "description": "One row per `++` entry of a post, in order, with its section heading.",
@@ -90,7 +90,7 @@ def database_metadata(paths: dict[str, str]) -> dict:
                     "it and the year of the first. Every check is kept in <code>link_checks</code>. "
                     'The failing and dead ones, with their reasons and copies: <a href="{links}">dead links</a>.'
                 ).format(**paths),
-                "facets": ["status", "dead", "host", "year"],
+                "facets": ["status", "dead", {"site": "host"}, "year"],
                 "sort_desc": "digests",
             },
             "link_targets": {"description": "Link health, one row per distinct link (see link_health)."},

@@ -18,6 +18,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
+from datasette import __version__ as datasette_version
 from datasette import hookimpl
 from datasette.utils import tilde_decode, tilde_encode
 from datasette.utils.asgi import Base400, NotFound, Response
@@ -49,8 +50,11 @@ from .links import link_css, link_states, mark_links, read_capture, web_address
 from .metadata import archive_queries, database_metadata, instance_metadata
 from .provenance import provenance_of
 from .routes import Route, Routes
+from .sites import SiteFacet, label, named, site_cell, site_labels_of
 
 SEARCH_PAGE_SIZE = 20
+# The plugin's name, as the `datasette` entry point in pyproject.toml registers it (its static files' path).
+PLUGIN_NAME = "digest_archive"
 
 
 async def _database_with(datasette, request, tables: tuple[str, ...]):
@@ -127,6 +131,9 @@ async def digest_view(datasette, request):
     if digest is None:
         raise NotFound(f"no digest {digest_id}")
     digest["original_url"] = web_address(digest["url"])
+    labels = await site_labels_of(db)
+    digest["site_name"] = label(labels, digest["site"])
+    digest["edition_site_names"] = named(labels, digest["edition_sites"])
     sections: list[dict] = []
     states = await _link_states(datasette, request, database, db, [digest_id])
 
@@ -157,7 +164,7 @@ async def digest_view(datasette, request):
     )
     citation = Citation(
         title=digest["title"] or "",
-        publisher=digest["site"],
+        publisher=digest["site_name"],
         published=day_of(digest["published"] or digest["issue_date"]),
         original_url=digest["original_url"],
         archived_on=day_of(digest["first_seen"]),
@@ -191,8 +198,12 @@ async def edition_view(datasette, request):
     if edition is None:
         raise NotFound(f"no edition {slug}")
     sources = await _all(db, sql.EDITION_SOURCES, {"id": edition["id"]})
+    labels = await site_labels_of(db)
+    for key in ("sites", "conflicts_between_sites", "conflicts_within_post"):
+        edition[key] = named(labels, edition[key])
     entries_of = []
     for source in sources:
+        source["site_name"] = label(labels, source["site"])
         source["view_url"] = ROUTES.url(datasette, "digest", database=database, id=source["id"])
         source["original_url"] = web_address(source["url"])
         source["provenance"] = provenance_of(source)
@@ -224,7 +235,7 @@ async def edition_view(datasette, request):
     first = sources[0] if sources else {}
     citation = Citation(
         title=edition["title"] or "",
-        publisher=first.get("site") or edition["sites"] or "",  # the site its original URL is on
+        publisher=first.get("site_name") or edition["sites"] or "",  # the site its original URL is on
         published=day_of(edition["first_published"] or edition["issue_date"]),
         original_url=first.get("original_url"),
         archived_on=day_of(edition["first_seen"]),
@@ -333,6 +344,7 @@ async def search_view(datasette, request):
         return result, hints, filter_choices(conn, domains=DOMAIN_SUGGESTIONS if may_read_links else 0)
 
     result, suggestions, choices = await db.execute_fn(run)
+    labels = await site_labels_of(db)
     json = request.url_vars.get("format") == "json"
     page_path = ROUTES.url(datasette, "search", format="json" if json else None, database=database)
 
@@ -351,7 +363,8 @@ async def search_view(datasette, request):
             "number": hit.number,
             "issue_date": hit.issue_date,
             "day": hit.day,
-            "sites": hit.sites,
+            "sites": hit.sites,  # as the `site` filter takes them
+            "site_names": [label(labels, site) for site in hit.sites],
             "snippet": highlighted(hit.snippet),
             "section": hit.section,
             "field": hit.field,
@@ -401,6 +414,7 @@ async def search_view(datasette, request):
         "only_left_out": only_left_out(asked["text"]),
         "hits": hits,
         "choices": choices,
+        "site_names": {site: label(labels, site) for site in choices["site"]},
         "sorts": SORTS,
         "page": page,
         "page_size": SEARCH_PAGE_SIZE,
@@ -418,6 +432,9 @@ async def report_view(datasette, request):
     database, db = await _database_with(datasette, request, access.REPORT_TABLES)
     may_read_links = await access.can_read(datasette, request.actor, database, access.DEAD_LINK_TABLES)
     data = await db.execute_fn(lambda conn: series_report(Database(conn)))
+    # The report names sites as the archive keys them (host and port): the page names them as the reader does,
+    # in its text only (the addresses keep filtering by the stored value).
+    labels = await site_labels_of(db)
     sections = []
     for section in report_sections(data):
         if section.title == LINKS_SECTION and not may_read_links:
@@ -425,8 +442,8 @@ async def report_view(datasette, request):
         sections.append(
             {
                 "title": section.title,
-                "summary": _report_pieces(datasette, database, section.summary),
-                "lines": [_report_pieces(datasette, database, line) for line in section.lines],
+                "summary": _report_pieces(datasette, database, section.summary, labels),
+                "lines": [_report_pieces(datasette, database, line, labels) for line in section.lines],
             }
         )
     context = {
@@ -437,10 +454,12 @@ async def report_view(datasette, request):
     return Response.html(await datasette.render_template("report.html", context, request=request))
 
 
-def _report_pieces(datasette, database: str, line: Line) -> list[dict]:
-    """A line of the report as the page draws it: each piece's text and its address (None: plain text)."""
+def _report_pieces(datasette, database: str, line: Line, labels: dict[str, str]) -> list[dict]:
+    """A line of the report as the page draws it: each piece's text (sites by their names) and its address
+    (None: plain text)."""
     return [
-        {"text": text, "url": _report_address(datasette, database, ref) if ref else None} for text, ref in line.pieces
+        {"text": named(labels, text), "url": _report_address(datasette, database, ref) if ref else None}
+        for text, ref in line.pieces
     ]
 
 
@@ -490,6 +509,7 @@ async def editions_feed(datasette, request):
     size = sql.FEED_PAGE_SIZE
     rows = await _all(db, sql.EDITIONS_FOR_FEED, {"limit": size, "offset": (page - 1) * size})
     total = (await _one(db, sql.EDITION_COUNT))["n"]
+    labels = await site_labels_of(db)
     feed_url = datasette.absolute_url(request, ROUTES.url(datasette, "feed", database=database))
     links = [("self", feed_url + (f"?page={page}" if page > 1 else "")), ("first", feed_url)]
     if page * size < total:
@@ -503,9 +523,9 @@ async def editions_feed(datasette, request):
             for part in (
                 f"number {row['number']}" if row["number"] is not None else None,
                 f"issue of {row['issue_date']}" if row["issue_date"] else None,
-                f"on {row['sites']}",
+                f"on {named(labels, row['sites'])}",
                 row["headline"],
-                f"the sources disagree: {row['conflicts']}" if row["conflicts"] else None,
+                f"the sources disagree: {named(labels, row['conflicts'])}" if row["conflicts"] else None,
             )
             if part
         )
@@ -636,11 +656,25 @@ def register_routes():
 
 
 @hookimpl
+def extra_css_urls(datasette):
+    """The reader's layout (reader/static/reader.css) on every page: dates on one line, titles with room."""
+    return [datasette.urls.static_plugins(PLUGIN_NAME, "reader.css")]
+
+
+@hookimpl
+def register_facet_classes():
+    return [SiteFacet]
+
+
+@hookimpl
 def render_cell(row, value, column, table, database, datasette):
     """Titles open the reading view (digests) or the edition page (editions); a digest's `edition_id` opens
     its edition (by the old address, which redirects to the lasting one). Markup.format escapes every value."""
     if isinstance(value, dict) and "value" in value and tilde_encode(database) != database and column != "edition_id":
         return _foreign_key_link(datasette, database, table, column, value)
+    site = site_cell(datasette, database, table, column, value)
+    if site is not None:
+        return site
     if table not in ("digests", "editions") or value is None:
         return None
     keys = row.keys()
@@ -751,6 +785,9 @@ def extra_template_vars(request, datasette, database):
                 target = name
                 break
         return {
+            # Datasette's footer names its version from this, which its own views set and a plugin's page lacks
+            # (the footer's link then read "Datasette v").
+            "datasette_version": datasette_version,
             "reader_search_path": ROUTES.url(datasette, "search", database=target) if target else None,
             "reader_query": (request.args.get("q") or "") if request is not None and target else "",
         }

@@ -29,9 +29,11 @@ from urllib.parse import urlsplit
 
 import scrapy
 
-from core.items import Digest, Listing
+from core.items import Digest, Listing, SiteNamed
 from core.modes import Mode
 from core.parsing import ParseError, parse_listing
+from core.parsing.decoding import charset_of
+from core.parsing.site_name import page_site_name
 from core.parsing.wordpress import Discovery, parse_discovery
 from core.urls import domain_of, is_http_url, same_site
 from crawler.arguments import unknown_argument
@@ -233,6 +235,10 @@ class DigestsSpider(scrapy.Spider):
     # --- the start page: where the site's indexes are ---------------------------------------------
 
     def parse_start_page(self, response):
+        # What the site calls itself, as its start page says (the REST root's `name`, read below, says better).
+        named = page_site_name(response.url, response.body, charset_of(header(response, "Content-Type")))
+        if named is not None:
+            yield SiteNamed(url=response.url, name=named.name, source=named.source)
         discovery = None
         if self.index == "auto":
             try:

@@ -32,6 +32,7 @@ EXPORTED_TABLES = (
     "failures",
     *(table.name for table in TABLES if table.name.startswith("link_")),
     "web_captures",  # what a recovery read from the web archives, and what each capture became
+    "sites",  # what each site calls itself: the names the reader shows
 )
 # The crawl's own bookkeeping, in the sqlite copy only: the fetched pages (compressed bodies), every URL
 # form a digest was reached at, what a crawl learnt of each listing's indexes.

@@ -361,6 +361,13 @@ TABLES: tuple[Table, ...] = (
         foreign_keys=(("target_id", "link_targets", "id"), ("crawl_run_id", "crawl_runs", "id")),
         indexes=(Index(("target_id",)),),
     ),
+    # What each site calls itself (storage/sites.py), keyed as digests.site: the name it gives and where it
+    # said so, and the operator's name for it (DIGEST_SITE_NAMES, as the site's last crawl had it).
+    Table(
+        "sites",
+        {"site": str, "name": str, "source": str, "source_url": str, "named_at": str, "setting_name": str},
+        pk="site",
+    ),
 )
 
 # A view's computed column has no type affinity in SQLite unless the expression is a CAST: Datasette's
@@ -468,6 +475,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "recovery from web archives: digests.recovered_from / captured_at / memento_url (a recovered digest's "
         "provenance), the same on digest_revisions (a version read from a capture), web_captures (every capture "
         "read, so that none is fetched twice)",
+    ),
+    Migration(
+        11,
+        "sites: what each site calls itself (its REST root's name, og:site_name or its titles' suffix) and the "
+        "operator's DIGEST_SITE_NAMES, which the reader shows instead of a host and port",
     ),
     Migration(
         12,

@@ -380,10 +380,16 @@ def test_the_query_keeps_words_phrases_and_operators():
 
 
 def test_the_reading_view_names_its_site_and_links_its_edition_and_the_next_post_on_its_own_site(datasette, archive):
-    posts = rows(archive, "SELECT id, site, edition_id FROM digests WHERE number = 209 ORDER BY site")
+    posts = rows(
+        archive,
+        "SELECT d.id, d.site, d.edition_id, s.name FROM digests d JOIN sites s ON s.site = d.site "
+        "WHERE number = 209 ORDER BY d.site",
+    )
+    assert {post["name"] for post in posts} == {"Nejat Society", "Iran Interlink"}
     for post in posts:
         html = datasette(f"/-/digest/archive/{post['id']}").text
-        assert f'<strong class="site">{post["site"]}</strong>' in html
+        # The site by the name it gives itself (its host and port in the title, for whoever hovers).
+        assert f'<strong class="site" title="{post["site"]}">{post["name"]}</strong>' in html
         assert 'class="edition-link" href="/-/edition/archive/digest-209"' in html
         next_id = re.search(r'rel="next" href="/-/digest/archive/(\d+)"', html)[1]
         assert rows(archive, "SELECT site FROM digests WHERE id = ?", [int(next_id)])[0]["site"] == post["site"]

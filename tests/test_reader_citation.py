@@ -97,7 +97,8 @@ def test_the_edition_cites_its_title_date_original_url_and_archived_on_date(arch
     for edition in rows(archive, "SELECT slug, title, first_published, issue_date, first_seen FROM editions"):
         source = rows(
             archive,
-            "SELECT d.site, d.url FROM digests d JOIN editions e ON e.id = d.edition_id WHERE e.slug = ? "
+            "SELECT s.name AS site, d.url FROM digests d JOIN editions e ON e.id = d.edition_id "
+            "JOIN sites s ON s.site = d.site WHERE e.slug = ? "
             "ORDER BY coalesce(d.published, '9999'), d.site, d.url LIMIT 1",
             [edition["slug"]],
         )[0]
@@ -123,8 +124,8 @@ def test_the_reading_view_cites_its_post_at_its_editions_address(archive):
     get = serve(archive)
     for digest in rows(
         archive,
-        "SELECT d.id, d.title, d.url, d.site, d.published, d.first_seen, e.slug FROM digests d "
-        "JOIN editions e ON e.id = d.edition_id",
+        "SELECT d.id, d.title, d.url, s.name AS site, d.published, d.first_seen, e.slug FROM digests d "
+        "JOIN editions e ON e.id = d.edition_id JOIN sites s ON s.site = d.site",
     ):
         page = html.fromstring(get(f"/-/digest/archive/{digest['id']}").text)
         permalink = f"http://localhost/-/edition/archive/{digest['slug']}"

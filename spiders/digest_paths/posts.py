@@ -10,9 +10,10 @@ import scrapy
 from scrapy.exceptions import IgnoreRequest
 
 import storage
-from core.items import Digest, DigestNotModified, FetchedPage, PageFailure
+from core.items import Digest, DigestNotModified, FetchedPage, PageFailure, SiteNamed
 from core.parsing import ParseError, parse_digest
 from core.parsing.decoding import charset_of
+from core.parsing.site_name import page_site_name
 from core.urls import clean_post_url, on_site_of, post_key
 from crawler.failures import describe_failure
 from spiders.digest_paths.crawl import Crawl, Path, header
@@ -101,6 +102,12 @@ class PostPath(Path):
                 last_modified=header(response, "Last-Modified"),
                 body=response.body,
             )
+            if self.crawl.run.wants_site_name():
+                # A run that does not read the start page (a refresh by a known REST index) learns the name
+                # of a site it has none for from a post.
+                named = page_site_name(response.url, response.body, charset_of(content_type))
+                if named is not None:
+                    yield SiteNamed(url=response.url, name=named.name, source=named.source)
             try:
                 digest = parse_digest(response.url, response.body, http_charset=charset_of(content_type))
             except ParseError as error:

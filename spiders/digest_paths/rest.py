@@ -13,8 +13,9 @@ from typing import Any
 import scrapy
 
 import storage
-from core.items import Digest, FetchedPage, PageFailure, PostsGone, RestIndexConfirmed
+from core.items import Digest, FetchedPage, PageFailure, PostsGone, RestIndexConfirmed, SiteNamed
 from core.parsing import ParseError
+from core.parsing.site_name import rest_site_name
 from core.parsing.wordpress import (
     RestPostsPage,
     parse_rest_post,
@@ -79,10 +80,14 @@ class RestPath(Path):
     def rest_routes_read(self, response):
         try:
             self.crawl.run.findings.modified_after = parse_rest_routes(response.url, response.body)
+            named = rest_site_name(response.url, response.body)
         except ParseError as error:
             self.crawl.logger.info(
                 "The REST index could not be read (%s); refreshes will page by modification time", error
             )
+            return
+        if named is not None:  # the site's own title (`blogname`): the best of what names it
+            yield SiteNamed(url=response.url, name=named.name, source=named.source)
 
     def side_request_failed(self, failure):
         _, message, _ = describe_failure(failure)

@@ -152,7 +152,7 @@ def test_from_a_digest_to_its_edition_and_back(page):
     page.wait_for_url(re.compile(r"/-/digest/demo/\d+$"))
     digest_url = page.url
     site = page.locator("article.digest strong.site").inner_text()
-    assert re.fullmatch(r"127\.0\.0\.1:\d+", site)
+    assert site in ("Nejat Society", "Iran Interlink")  # the site's own name, never its host and port
     assert page.locator("article.digest .entry").count() == 9
     shot(page, "4-digest-200", full_page=True)
     page.locator("article.digest a.edition-link").click()
@@ -172,3 +172,72 @@ def test_the_editions_table_and_the_series_report(page):
     page.goto("/-/report/demo")
     assert "digest-167" in page.content() or "167" in page.locator(".content").inner_text()
     shot(page, "6-series-report", full_page=True)
+
+
+# --- the layout (issue 27): what a reader saw in Chromium ------------------------------------------------
+
+# How many lines an element's text takes: its line boxes, as the browser laid them out.
+LINES = """element => {
+  const range = document.createRange();
+  range.selectNodeContents(element);
+  return new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top))).size;
+}"""
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    return (
+        a["x"] < b["x"] + b["width"]
+        and b["x"] < a["x"] + a["width"]
+        and (a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"])
+    )
+
+
+@pytest.mark.parametrize("width", [1280, 900])
+def test_the_search_box_overlaps_no_other_label(page, width):
+    page.set_viewport_size({"width": width, "height": 900})
+    try:
+        page.goto("/-/search/demo?q=Albania")
+        box = page.locator(".reader-search-page input[name=q]").bounding_box()
+        labels = page.locator(".reader-search-page form.search-form label:not(.query)")
+        assert labels.count() >= 5
+        for n in range(labels.count()):
+            assert not _overlap(box, labels.nth(n).bounding_box()), labels.nth(n).inner_text()
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def test_dates_are_on_one_line_and_titles_have_room(page):
+    page.set_viewport_size({"width": 1024, "height": 900})
+    try:
+        page.goto("/demo/editions")
+        dates = page.locator("td.col-issue_date, td.col-first_published, td.col-first_seen, td.col-updated")
+        assert dates.count() > 20
+        assert {dates.nth(n).evaluate(LINES) for n in range(dates.count()) if dates.nth(n).inner_text().strip()} == {1}
+        titles = page.locator("td.col-title a")
+        heights = [titles.nth(n).bounding_box()["height"] for n in range(titles.count())]
+        one_line = page.locator("td.col-year").first.bounding_box()["height"]  # a cell of one line, padding aside
+        assert max(heights) <= 3.5 * page.locator("td.col-title a").first.evaluate(
+            "a => parseFloat(getComputedStyle(a).lineHeight) || parseFloat(getComputedStyle(a).fontSize) * 1.2"
+        ), (heights, one_line)
+        page.goto("/-/search/demo?q=Albania")
+        for n in range(page.locator("li.hit .reader-date").count()):
+            assert page.locator("li.hit .reader-date").nth(n).evaluate(LINES) == 1
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def test_a_dated_edition_shows_its_date_not_a_missing_number(page):
+    page.goto("/-/edition/demo/2021-11-26")
+    meta = page.locator("article.edition p.meta").inner_text()
+    assert "none" not in meta.lower() and "Number" not in meta
+    assert "2021-11-26" in meta
+    assert page.locator("article.edition table.sources td.site").inner_text() == "Iran Interlink"
+
+
+@pytest.mark.parametrize("path", ["/demo", "/demo/editions", "/-/edition/demo/digest-209", "/-/search/demo?q=camp"])
+def test_the_footer_names_datasettes_version_and_pages_name_sites(page, path):
+    page.goto(path)
+    version = page.locator("footer a[href='https://datasette.io/']").get_attribute("title")
+    assert re.fullmatch(r"Datasette v\d+\.\d+.*", version), version
+    text = re.sub(r"https?://\S+", " ", page.locator("body").inner_text())
+    assert not re.search(r"127\.0\.0\.1:\d+(?![\d/])", text)
