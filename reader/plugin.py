@@ -609,6 +609,8 @@ def render_cell(row, value, column, table, database, datasette):
     its edition (by the old address, which redirects to the lasting one). Markup.format escapes every value."""
     if isinstance(value, dict) and "value" in value and tilde_encode(database) != database and column != "edition_id":
         return _foreign_key_link(datasette, database, table, column, value)
+    if table in ("link_health", "link_targets") and column == "capture_warc" and value and "id" in row.keys():
+        return replay.capture_cell(datasette, database, row["id"])  # its capture's lasting address
     if table not in ("digests", "editions") or value is None:
         return None
     keys = row.keys()

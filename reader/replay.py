@@ -20,6 +20,7 @@ and the banner page offers it too.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -27,6 +28,7 @@ from email.utils import format_datetime
 from urllib.parse import quote
 
 from datasette.utils.asgi import NotFound, Response
+from markupsafe import Markup
 
 from core.sanitise import sanitise_page
 from core.urls import canonical_link, post_key
@@ -39,8 +41,8 @@ from .links import web_address
 # The tables the capture pages read: the link, and the posts citing it.
 CAPTURE_TABLES = access.LINK_TABLES
 # The stored page of a post, and its revisions.
-PUBLISHED_TABLES = ("digests", "pages")
-REVISION_TABLES = ("digests", "digest_revisions")
+PUBLISHED_TABLES = ("digests", "pages", "editions")
+REVISION_TABLES = ("digests", "digest_revisions", "editions")
 # Resolving a link to one of the archive's own posts reads the links and the posts' addresses.
 OWN_POST_TABLES = ("links", "digest_urls", "editions")
 
@@ -67,6 +69,36 @@ def capture_address(datasette, database: str, state: dict) -> str | None:
     return _url(
         datasette, "capture", database=database, timestamp=sql.timestamp_of(state["captured_at"]), url=state["url"]
     )
+
+
+def capture_cell(datasette, database: str, target_id: int):
+    """A link-health table's capture cell: the lasting address of the link's newest capture (an awaitable,
+    for Datasette's render_cell), or None to leave the cell as Datasette draws it."""
+
+    async def link():
+        db = datasette.get_database(database)
+        target = await _plugin()._first(db, sql.CAPTURED_AT_OF_TARGET, {"id": target_id})
+        address = capture_address(datasette, database, target) if target else None
+        if address is None:
+            return None
+        when = _when(sql.timestamp_of(target["captured_at"]))
+        return Markup('<a class="capture-link" href="{}">capture of {}</a>').format(address, when)
+
+    return link
+
+
+def _own_not_found(view):
+    """A capture view that answers its own 404 (the reader's error page): Datasette's answer to a 404 would
+    redirect an address ending in `/` or holding a `%` (most original URLs) to another that names nothing."""
+
+    @functools.wraps(view)
+    async def answer(datasette, request):
+        try:
+            return await view(datasette, request)
+        except NotFound as missing:
+            return await _plugin()._error_page(datasette, request, missing)
+
+    return answer
 
 
 def _asked_url(request) -> str:
@@ -110,6 +142,7 @@ def _memento_headers(target: dict, chosen: sql.Capture) -> dict[str, str]:
     return headers
 
 
+@_own_not_found
 async def capture_view(datasette, request):
     """A capture with its banner: the page itself in a sandboxed frame below."""
     database, db, target, captures, chosen = await _capture(datasette, request)
@@ -130,7 +163,8 @@ async def capture_view(datasette, request):
                 if slug
                 else _url(datasette, "digest", database=database, id=post["id"])
             )
-            citing.append(post)
+            if all(other["url"] != post["url"] for other in citing):  # an edition once, whatever its sites
+                citing.append(post)
     others = [
         {
             "timestamp": capture.timestamp,
@@ -160,6 +194,7 @@ async def capture_view(datasette, request):
     return Response.html(html, headers=_memento_headers(target, chosen))
 
 
+@_own_not_found
 async def capture_raw_view(datasette, request):
     """The captured bytes, as they were served, sandboxed (reader.plugin.CAPTURE_HEADERS)."""
     database, db, target, captures, chosen = await _capture(datasette, request)

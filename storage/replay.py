@@ -102,7 +102,9 @@ def moment_of(timestamp: str) -> datetime:
     if not (4 <= len(timestamp) <= 14 and timestamp.isascii() and timestamp.isdigit()):
         raise ValueError(f"not a timestamp: {timestamp[:20]}")
     padded = timestamp + "0101000000"[len(timestamp) - 4 :]  # the first month, day, hour… it leaves open
-    return datetime.strptime(padded, TIMESTAMP_FORMAT).replace(tzinfo=timezone.utc)
+    # Field by field (strptime would read `2024139` as a month of one digit and go on).
+    fields = [int(padded[at : at + width]) for at, width in ((0, 4), (4, 2), (6, 2), (8, 2), (10, 2), (12, 2))]
+    return datetime(*fields, tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
