@@ -31,12 +31,12 @@ from datasette.utils.asgi import NotFound, Response
 from markupsafe import Markup
 
 from core.sanitise import sanitise_page
-from core.urls import canonical_link, post_key
+from core.urls import canonical_link, join_url, post_key
 from storage import replay as sql
 
 from . import access
 from .diff import text_diff
-from .links import web_address
+from .links import _AnchorRewriter, web_address
 
 # The tables the capture pages read: the link, and the posts citing it.
 CAPTURE_TABLES = access.LINK_TABLES
@@ -277,7 +277,12 @@ def page_html(page: dict) -> str:
         except (ValueError, AttributeError):
             title, content = "", text
         text = f"<h1>{title}</h1>{content}"
-    return sanitise_page(text)
+
+    def absolute(attributes: dict[str, str | None]) -> tuple[dict[str, str | None], None]:
+        """A link of the page as the site meant it (`/en/posts/7203` is on the site, not on the reader)."""
+        return {**attributes, "href": join_url(page["url"], attributes.get("href")) or "#"}, None
+
+    return str(_AnchorRewriter(absolute).rewrite(sanitise_page(text)))
 
 
 async def published_page_view(datasette, request):
