@@ -111,6 +111,11 @@ def mark_links(
     return _AnchorRewriter(marked).rewrite(html)
 
 
+def rewrite_anchors(html: str, mark) -> Markup:
+    """Sanitised HTML again, each anchor's attributes from `mark(attributes)` → (attributes, mark after it)."""
+    return _AnchorRewriter(mark).rewrite(html)
+
+
 class _AnchorRewriter(HTMLParser):
     """The (sanitised) HTML again, token by token, every value escaped anew, with each anchor's attributes
     and the mark after it from `mark`. Python's own parser: the reader loads no HTML library (lxml belongs

@@ -36,7 +36,7 @@ from storage import replay as sql
 
 from . import access
 from .diff import text_diff
-from .links import _AnchorRewriter, web_address
+from .links import rewrite_anchors, web_address
 
 # The tables the capture pages read: the link, and the posts citing it.
 CAPTURE_TABLES = access.LINK_TABLES
@@ -154,7 +154,7 @@ async def capture_view(datasette, request):
     if record is None:
         raise NotFound("the capture's WARC record is missing")
     plugin = _plugin()
-    citing = []
+    citing: list[dict] = []
     if await access.can_read(datasette, request.actor, database, access.EDITION_TABLES):
         for post in await plugin._all(db, sql.CITING_POSTS, {"url": target["url"]}):
             slug = post["edition_slug"]
@@ -282,7 +282,7 @@ def page_html(page: dict) -> str:
         """A link of the page as the site meant it (`/en/posts/7203` is on the site, not on the reader)."""
         return {**attributes, "href": join_url(page["url"], attributes.get("href")) or "#"}, None
 
-    return str(_AnchorRewriter(absolute).rewrite(sanitise_page(text)))
+    return str(rewrite_anchors(sanitise_page(text), absolute))
 
 
 async def published_page_view(datasette, request):

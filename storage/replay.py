@@ -103,8 +103,10 @@ def moment_of(timestamp: str) -> datetime:
         raise ValueError(f"not a timestamp: {timestamp[:20]}")
     padded = timestamp + "0101000000"[len(timestamp) - 4 :]  # the first month, day, hour… it leaves open
     # Field by field (strptime would read `2024139` as a month of one digit and go on).
-    fields = [int(padded[at : at + width]) for at, width in ((0, 4), (4, 2), (6, 2), (8, 2), (10, 2), (12, 2))]
-    return datetime(*fields, tzinfo=timezone.utc)
+    year, month, day, hour, minute, second = (
+        int(padded[at : at + width]) for at, width in ((0, 4), (4, 2), (6, 2), (8, 2), (10, 2), (12, 2))
+    )
+    return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)

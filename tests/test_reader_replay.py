@@ -21,6 +21,7 @@ from sqlite_utils import Database
 
 from core.items import FetchedPage, LinkPage
 from fixtures.site import CATEGORY_PATH, build_site
+from reader.diff import text_diff
 from storage.captures import CaptureStore, captures_folder
 from storage.links import digest_origins, mark_own_posts, record_capture, sync_link_targets
 from storage.pages import save_page
@@ -79,7 +80,8 @@ def capture_link(database: Path) -> dict:
             db, target_id, warc=second.warc, offset=second.offset, digest=second.digest, at=MOMENTS[1].isoformat()
         )
         db.execute(
-            "UPDATE link_targets SET status = 'gone', checked_at = '2024-12-01', dead_since = '2024-12-01' WHERE id = ?",
+            "UPDATE link_targets SET status = 'gone', checked_at = '2024-12-01', dead_since = '2024-12-01' "
+            "WHERE id = ?",
             [target_id],
         )
     store.index()
@@ -105,8 +107,8 @@ def test_a_capture_answers_at_its_timestamp_with_a_banner(captured):
     # The editions citing it, each linked to its lasting address.
     cited = rows(
         database,
-        "SELECT DISTINCT e.slug FROM links l JOIN digests d ON d.id = l.digest_id JOIN editions e ON e.id = d.edition_id "
-        "WHERE l.url = ?",
+        "SELECT DISTINCT e.slug FROM links l JOIN digests d ON d.id = l.digest_id "
+        "JOIN editions e ON e.id = d.edition_id WHERE l.url = ?",
         [link["url"]],
     )
     assert cited
@@ -312,3 +314,15 @@ def test_a_revision_is_shown_against_the_one_before_and_a_link_to_an_own_post_op
             following = link.getnext()
             assert following is None or "link-state" not in (following.get("class") or ""), path
         assert "dead" not in page.xpath('string(//a[contains(@class, "link-own-post")]/..)')
+
+
+def test_a_revision_diff_shows_text_as_text():
+    """A post's text is never markup: `<script>` in a version is shown, escaped, in the diff."""
+    paragraphs = text_diff(
+        "Same first line.\nSaid <script>XSS()</script> on Monday.\nGone.",
+        "Same first line.\nSaid <script>XSS()</script> on Tuesday & more.\nNew.",
+    )
+    assert [p["change"] for p in paragraphs] == ["same", "reworded", "reworded"]
+    rendered = "".join(str(p["html"]) for p in paragraphs)
+    assert "<script>" not in rendered and "&lt;script&gt;XSS()&lt;/script&gt;" in rendered
+    assert "<del>Monday.</del>" in rendered and "<ins>Tuesday &amp; more.</ins>" in rendered

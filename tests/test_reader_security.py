@@ -439,6 +439,9 @@ def test_no_stored_value_can_inject_markup_into_any_page(small_archive, tmp_path
     pages += [f"/{db}/{tilde_encode(r['name'])}" for r in tables]
     pages += [f"/{db}/digests/{r['id']}" for r in rows(database, "SELECT id FROM digests LIMIT 1")]
     pages += [f"/{db}/digests?_sort=title&_facet=site", f"/{db}/links?_facet=domain"]
+    pages += [f"/-/revisions/{db}/{r['id']}" for r in rows(database, "SELECT id FROM digests")]
+    captured = rows(database, "SELECT url FROM link_targets WHERE capture_warc IS NOT NULL")[0]["url"]
+    pages += [f"/-/capture/{db}/20240101000000/{captured}", f"/{db}/link_health"]
     for path in pages:
         response = get(path)
         assert response.status_code in (200, 404), (path, response.status_code, response.text[:500])
