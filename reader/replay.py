@@ -36,7 +36,7 @@ from storage import replay as sql
 
 from . import access
 from .diff import text_diff
-from .links import rewrite_anchors, web_address
+from .links import replay_address, rewrite_anchors, web_address
 
 # The tables the capture pages read: the link, and the posts citing it.
 CAPTURE_TABLES = access.LINK_TABLES
@@ -78,7 +78,8 @@ def capture_cell(datasette, database: str, target_id: int):
     async def link():
         db = datasette.get_database(database)
         target = await _plugin()._first(db, sql.CAPTURED_AT_OF_TARGET, {"id": target_id})
-        address = capture_address(datasette, database, target) if target else None
+        # Through pywb where it runs (DIGEST_PYWB), as the reading view's marks link it.
+        address = replay_address(target, lambda state: capture_address(datasette, database, state)) if target else None
         if address is None:
             return None
         when = _when(sql.timestamp_of(target["captured_at"]))
@@ -188,7 +189,10 @@ async def capture_view(datasette, request):
         "citing": citing,
         "captures": others,
         "raw_url": _url(datasette, "capture_raw", database=database, timestamp=chosen.timestamp, url=target["url"]),
-        "pywb_url": f"{pywb}/{chosen.timestamp}/{original}" if pywb and original else None,
+        # pywb indexes a capture under the URL its record was written for (where the link ended up).
+        "pywb_url": f"{pywb}/{chosen.timestamp}/{web_address(chosen.url)}"
+        if pywb and web_address(chosen.url)
+        else None,
     }
     html = await datasette.render_template("capture.html", context, request=request)
     return Response.html(html, headers=_memento_headers(target, chosen))

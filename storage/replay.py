@@ -32,7 +32,9 @@ TARGET_BY_ID = """
 SELECT id, url, final_url, capture_warc, capture_offset, captured_at FROM link_targets
 WHERE id = :id AND capture_warc IS NOT NULL
 """
-CAPTURED_AT_OF_TARGET = "SELECT url, captured_at FROM link_targets WHERE id = :id AND capture_warc IS NOT NULL"
+CAPTURED_AT_OF_TARGET = """
+SELECT id, url, final_url, capture_warc, captured_at FROM link_targets WHERE id = :id AND capture_warc IS NOT NULL
+"""
 # The posts that cite a link, oldest first, with their editions (a post of no edition yet: none).
 CITING_POSTS = """
 SELECT DISTINCT d.id, d.title, d.site, coalesce(d.published, d.issue_date) AS day, e.slug AS edition_slug,

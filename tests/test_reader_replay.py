@@ -326,3 +326,16 @@ def test_a_revision_diff_shows_text_as_text():
     rendered = "".join(str(p["html"]) for p in paragraphs)
     assert "<script>" not in rendered and "&lt;script&gt;XSS()&lt;/script&gt;" in rendered
     assert "<del>Monday.</del>" in rendered and "<ins>Tuesday &amp; more.</ins>" in rendered
+
+
+def test_where_pywb_replays_the_captures_the_reader_links_through_it(captured, monkeypatch):
+    database, link = captured
+    monkeypatch.setenv("DIGEST_PYWB", "http://127.0.0.1:8080/links/")
+    get = client(database)
+    pywb = f"http://127.0.0.1:8080/links/{STAMPS[1]}/{link['url']}"
+    reading = html.fromstring(get(f"/-/digest/archive/{link['digest_id']}").text)
+    assert pywb in reading.xpath('//a[@class="link-capture"]/@href')
+    table = html.fromstring(get(f"/archive/link_health?id={link['id']}").text)
+    assert table.xpath('//a[@class="capture-link"]/@href') == [pywb]
+    banner = html.fromstring(get(f"/-/capture/archive/{STAMPS[1]}/{link['url']}").text)
+    assert banner.xpath('//a[@class="pywb-replay"]/@href') == [pywb]
