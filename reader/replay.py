@@ -284,7 +284,8 @@ def page_html(page: dict) -> str:
 
     def absolute(attributes: dict[str, str | None]) -> tuple[dict[str, str | None], None]:
         """A link of the page as the site meant it (`/en/posts/7203` is on the site, not on the reader)."""
-        return {**attributes, "href": join_url(page["url"], attributes.get("href")) or "#"}, None
+        href = join_url(page["url"], attributes.pop("href", None))
+        return ({**attributes, "href": href} if href else attributes), None
 
     return str(rewrite_anchors(sanitise_page(text), absolute))
 
