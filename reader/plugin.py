@@ -4,8 +4,9 @@ Its pages (edition, search and its JSON, reading view, report, Atom feed, captur
 the table `ROUTES` at the end: each with its path, its view and what a reader does there. reader/routes.py
 derives the router's patterns and every address the reader makes from it; docs/reading.md lists them
 from it (`make docs`). An edition's address lasts (`digest-213`, `digest-213-2`, `2019-09-20`); an old
-address by row id redirects to it. Captures are reader/links.py's: each link of an entry is marked with
-its state (core.link_status) and a dead link offers our capture or its archived copy. The edition page and the
+address by row id redirects to it. Link marks are reader/links.py's: each link of an entry is marked with
+its state (core.link_status) and a dead link offers our capture or its archived copy. Captures at their
+timestamped addresses, a post as published and its revisions are reader/replay.py's. The edition page and the
 reading view are citable (reader/citation.py): entry permalinks, a citation block, canonical and Highwire tags.
 """
 
