@@ -20,6 +20,7 @@ from storage.export import csv_cell
 
 from . import access
 from .links import replay_address, web_address
+from .replay import capture_address
 
 FORMATS = ("json", "csv")
 # The CSV's columns, in order (a cited_by of several editions is one cell, addresses separated by spaces).
@@ -64,8 +65,8 @@ async def dead_links_view(datasette, request):
         anchor = f"#entry-{citation.entry_ids[0]}" if citation.entry_ids else ""
         return absolute(path + anchor)
 
-    def capture_url(target_id: int) -> str:
-        return ROUTES.url(datasette, "capture", database=database, id=target_id)
+    def capture_url(state: dict) -> str | None:
+        return capture_address(datasette, database, state)  # its lasting, timestamped address
 
     def row(link: DeadLink) -> dict:
         state = {

@@ -3,7 +3,8 @@ what is only on one post marked, links kept.
 
 Posts are compared entry by entry (by their text); a reworded entry is compared word by word over its
 HTML, so that its links survive; the result is sanitised again (the one nh3 policy), which also
-balances any tag the word diff split.
+balances any tag the word diff split. A post's revisions are compared the same way (`text_diff`): paragraph
+by paragraph, a reworded one word by word.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from core.sanitise import sanitise_html
 
@@ -92,3 +93,28 @@ def edition_entries(entries_of: list[list[dict]]) -> list[dict]:
 
 def _item(change: str, html: str, ids: list[int], section: str | None) -> dict:
     return {"change": change, "html": Markup(sanitise_html(html)), "ids": ids, "section": section}
+
+
+def text_diff(before: str, after: str) -> list[dict]:
+    """Two versions of a post's text (plain text, a paragraph a line), paragraph by paragraph as the edition
+    page compares entries: `change` same, reworded (word by word, in <del> and <ins>), removed or added;
+    `html` each paragraph's text, escaped."""
+    old = [line for line in (before or "").splitlines() if line.strip()]
+    new = [line for line in (after or "").splitlines() if line.strip()]
+    out: list[dict] = []
+    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    for operation, i1, i2, j1, j2 in matcher.get_opcodes():
+        if operation == "equal":
+            out += [{"change": "same", "html": escape(line)} for line in old[i1:i2]]
+            continue
+        removed, added = old[i1:i2], new[j1:j2]
+        for position in range(max(len(removed), len(added))):
+            if position < len(removed) and position < len(added):
+                # Escaped first: the word diff reads `<…>` as a tag, and text is never markup.
+                html = _words_diff(str(escape(removed[position])), str(escape(added[position])))
+                out.append({"change": "reworded", "html": html})
+            elif position < len(removed):
+                out.append({"change": "removed", "html": escape(removed[position])})
+            else:
+                out.append({"change": "added", "html": escape(added[position])})
+    return out

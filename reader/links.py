@@ -2,8 +2,9 @@
 
 A dead link offers our capture, replayed through pywb when the reader knows where pywb runs
 (`DIGEST_PYWB` in the environment, e.g. `http://127.0.0.1:8080/links`: `/<timestamp>/<url>` is added),
-else served here from the WARC record at `/-/capture/<database>/<id>`; and the archived copy a CDX
-lookup found. A captured page served here is the page as it was, scripts and all: it is sent with
+else served here from the WARC record at its lasting address, `/-/capture/<database>/<timestamp>/<url>`
+(reader/replay.py); and the archived copy a CDX lookup found. A link to one of the archive's own posts
+opens its edition. A captured page served here is the page as it was, scripts and all: it is sent with
 a sandboxing Content-Security-Policy (reader.plugin.CAPTURE_HEADERS), so it runs as no origin at all (no
 scripts, no cookies of ours) and loads nothing.
 """
@@ -41,9 +42,9 @@ def link_css() -> Markup:
     return Markup("\n".join(rules))
 
 
-def replay_address(state: dict, capture_url: Callable[[int], str]) -> str | None:
+def replay_address(state: dict, capture_url: Callable[[dict], str | None]) -> str | None:
     """Where a reader sees our capture: pywb when it runs, else the reader's capture page (`capture_url` of
-    the target's id)."""
+    the target's state: its lasting, timestamped address)."""
     if not state.get("capture_warc"):
         return None
     pywb = os.environ.get("DIGEST_PYWB", "").rstrip("/")
@@ -51,19 +52,35 @@ def replay_address(state: dict, capture_url: Callable[[int], str]) -> str | None
     if pywb and state.get("captured_at") and original:
         when = datetime.fromisoformat(state["captured_at"]).astimezone(timezone.utc).strftime("%Y%m%d%H%M%S")
         return f"{pywb}/{when}/{original}"
-    return capture_url(state["id"])
+    return capture_url(state)
 
 
-def mark_links(html: str, base_url: str, states: dict[str, dict], capture_url: Callable[[int], str]) -> Markup:
+def mark_links(
+    html: str,
+    base_url: str,
+    states: dict[str, dict],
+    capture_url: Callable[[dict], str | None],
+    own: dict[str, str] | None = None,
+) -> Markup:
     """The entry's (sanitised) HTML with each link classed by its state; a dead or failing link is
     followed by a short mark offering our capture or the archived copy. `capture_url` is the address of
-    the reader's capture page of a target id (its route, under Datasette's base_url)."""
-    if not states or "<a" not in html:
+    the reader's capture page of a target's state (its route, under Datasette's base_url). A link to a post
+    of this archive (`own`: its URL → the address of its edition) opens that edition, unmarked: it is never
+    a dead link elsewhere on the web."""
+    own = own or {}
+    if (not states and not own) or "<a" not in html:
         return Markup(html)
 
     def marked(attributes: dict[str, str | None]) -> tuple[dict[str, str | None], Markup | None]:
         """The anchor's attributes with its state, and the mark to put after it (None: no mark)."""
         url = canonical_link(attributes.get("href"), base_url)
+        if url in own:
+            return {
+                **attributes,
+                "href": own[url],
+                "class": f"{attributes.get('class') or ''} link-own-post".strip(),
+                "title": f"this archive's copy of the post ({url})",
+            }, None
         state = states.get(url or "")
         if state is None:
             return attributes, None
@@ -92,6 +109,11 @@ def mark_links(html: str, base_url: str, states: dict[str, dict], capture_url: C
         )
 
     return _AnchorRewriter(marked).rewrite(html)
+
+
+def rewrite_anchors(html: str, mark) -> Markup:
+    """Sanitised HTML again, each anchor's attributes from `mark(attributes)` → (attributes, mark after it)."""
+    return _AnchorRewriter(mark).rewrite(html)
 
 
 class _AnchorRewriter(HTMLParser):

@@ -4,8 +4,9 @@ Its pages (edition, search and its JSON, reading view, report, Atom feed, captur
 the table `ROUTES` at the end: each with its path, its view and what a reader does there. reader/routes.py
 derives the router's patterns and every address the reader makes from it; docs/reading.md lists them
 from it (`make docs`). An edition's address lasts (`digest-213`, `digest-213-2`, `2019-09-20`); an old
-address by row id redirects to it. Captures are reader/links.py's: each link of an entry is marked with
-its state (core.link_status) and a dead link offers our capture or its archived copy. The edition page and the
+address by row id redirects to it. Link marks are reader/links.py's: each link of an entry is marked with
+its state (core.link_status) and a dead link offers our capture or its archived copy. Captures at their
+timestamped addresses, a post as published and its revisions are reader/replay.py's. The edition page and the
 reading view are citable (reader/citation.py): entry permalinks, a citation block, canonical and Highwire tags.
 """
 
@@ -16,7 +17,7 @@ import re
 import sqlite3
 from datetime import date, datetime, timezone
 from pathlib import Path
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from datasette import __version__ as datasette_version
 from datasette import hookimpl
@@ -29,7 +30,6 @@ from core.numbers import MAX_POST_ID, ascii_number
 from core.sanitise import sanitise_html
 from core.urls import domain_of
 from storage import reader as sql
-from storage.links import CAPTURE_OF_LINK
 from storage.report import LINKS_SECTION, Line, Ref, Section, report_sections, series_report
 from storage.search import (
     MARK_END,
@@ -41,12 +41,12 @@ from storage.search import (
     suggest_searches,
 )
 
-from . import access
+from . import access, replay
 from .citation import Citation, bibtex_key, day_of, tag_uri
 from .deadlinks import FORMATS as DEAD_LINK_FORMATS
 from .deadlinks import dead_links_view
 from .diff import edition_entries
-from .links import link_css, link_states, mark_links, read_capture, web_address
+from .links import link_css, link_states, mark_links, web_address
 from .metadata import archive_queries, database_metadata, instance_metadata
 from .provenance import provenance_of
 from .routes import Route, Routes
@@ -136,9 +136,10 @@ async def digest_view(datasette, request):
     digest["edition_site_names"] = named(labels, digest["edition_sites"])
     sections: list[dict] = []
     states = await _link_states(datasette, request, database, db, [digest_id])
+    own = await replay.own_posts(datasette, db, database, request.actor, [digest_id])
 
-    def capture_url(target_id: int) -> str:
-        return ROUTES.url(datasette, "capture", database=database, id=target_id)
+    def capture_url(state: dict) -> str | None:
+        return replay.capture_address(datasette, database, state)
 
     for entry in await _all(db, sql.ENTRIES_OF_DIGEST, {"id": digest_id}):
         if not sections or sections[-1]["name"] != entry["section"]:
@@ -148,7 +149,7 @@ async def digest_view(datasette, request):
             {
                 "id": entry["id"],
                 "position": entry["position"],
-                "html": mark_links(sanitise_html(entry["html"]), digest["url"], states, capture_url),
+                "html": mark_links(sanitise_html(entry["html"]), digest["url"], states, capture_url, own),
             }
         )
     neighbours = await _one(db, sql.DIGEST_NEIGHBOURS, {"id": digest_id})
@@ -210,15 +211,17 @@ async def edition_view(datasette, request):
         entries_of.append(await _all(db, sql.ENTRIES_OF_DIGEST, {"id": source["id"]}))
     entries = edition_entries(entries_of)
     states = await _link_states(datasette, request, database, db, [source["id"] for source in sources])
+    own = await replay.own_posts(datasette, db, database, request.actor, [source["id"] for source in sources])
+    await replay.source_extras(datasette, db, database, request.actor, sources)
 
-    def capture_url(target_id: int) -> str:
-        return ROUTES.url(datasette, "capture", database=database, id=target_id)
+    def capture_url(state: dict) -> str | None:
+        return replay.capture_address(datasette, database, state)
 
     # Each entry's permalink is its place in the edition (`#item-3`): the same on every serving, and across
     # re-crawls while the posts stay as they are (row ids, the `#entry-<id>` anchors search links to, are
     # renumbered whenever a changed post is written again).
     for number, entry in enumerate(entries, start=1):
-        entry["html"] = mark_links(str(entry["html"]), sources[0]["url"], states, capture_url)
+        entry["html"] = mark_links(str(entry["html"]), sources[0]["url"], states, capture_url, own)
         entry["number"] = number
     neighbours = await _one(db, sql.EDITION_NEIGHBOURS, {"day": edition["day"], "slug": slug})
 
@@ -574,23 +577,6 @@ def capture_content_type(value: str | None) -> str:
     return f"{media_type}; charset={charset}" if charset else media_type
 
 
-async def capture_view(datasette, request):
-    """Our capture of a linked page, as it was served, sandboxed (CAPTURE_HEADERS)."""
-    database, db = await _database_with(datasette, request, access.CAPTURE_TABLES)
-    row = await _first(db, CAPTURE_OF_LINK, {"id": _row_id(request.url_vars["id"])})
-    if row is None or not db.path:
-        raise NotFound("no capture of this link")
-    found = read_capture(db.path, row["capture_warc"], row["capture_offset"])
-    if found is None:
-        raise NotFound("the capture's WARC record is missing")
-    content_type, body = found
-    headers = dict(CAPTURE_HEADERS)
-    original = web_address(row["final_url"]) or web_address(row["url"])
-    if original:  # percent-encoded: a URL in a header is a single token, never a second header
-        headers["Link"] = f'<{quote(original, safe=":/?#[]@!$&()*+,;=%~")}>; rel="original"'
-    return Response(body, content_type=capture_content_type(content_type), headers=headers)
-
-
 # The reader's pages, each declared once: its name (what the code asks an address of), its path, its view,
 # and what a reader does there (docs/reading.md). Every address a reader may type: a malformed id or slug
 # reaches its view and is a 404 there.
@@ -634,9 +620,45 @@ ROUTES = Routes(
     ),
     Route(
         "capture",
+        "/-/capture/{database}/{timestamp}/{url*}",
+        replay.capture_view,
+        "a linked page as our link check captured it, at a lasting address (`20240502101500`; the nearest "
+        "capture answers a timestamp that names none, by a redirect), under a banner: when, the original URL, "
+        "its HTTP status, the editions citing it, the other captures ([links.md](links.md#captures-and-replay))",
+        shapes=(("timestamp", r"\d{4,14}"),),
+    ),
+    Route(
+        "capture_raw",
+        "/-/capture/{database}/{timestamp}id_/{url*}",
+        replay.capture_raw_view,
+        "the captured page's own bytes, as they were served, sandboxed (the Wayback Machine's `id_`)",
+        shapes=(("timestamp", r"\d{4,14}"),),
+    ),
+    Route(
+        "capture_by_id",
         "/-/capture/{database}/{id}",
-        capture_view,
-        "a linked page as our link check captured it ([links.md](links.md#captures-and-replay))",
+        replay.capture_by_id_view,
+        "an old address of a capture, by the link's row id: redirects (301) to its newest capture's",
+    ),
+    Route(
+        "published",
+        "/-/published/{database}/{id}",
+        replay.published_view,
+        "a post page as its site served it (the last copy the crawl fetched), sanitised and sandboxed, under a "
+        "banner saying when and where; linked from the edition page",
+    ),
+    Route(
+        "published_page",
+        "/-/published/{database}/{id}/page",
+        replay.published_page_view,
+        "that page alone, sanitised, sent as a sandbox (what the banner page frames)",
+    ),
+    Route(
+        "revisions",
+        "/-/revisions/{database}/{id}",
+        replay.revisions_view,
+        "how a post changed: each version the crawl kept against the one before, paragraph by paragraph, "
+        "reworded ones word by word; linked from the edition page",
     ),
     Route(
         "dead_links",
@@ -675,6 +697,8 @@ def render_cell(row, value, column, table, database, datasette):
     site = site_cell(datasette, database, table, column, value)
     if site is not None:
         return site
+    if table in ("link_health", "link_targets") and column == "capture_warc" and value and "id" in row.keys():
+        return replay.capture_cell(datasette, database, row["id"])  # its capture's lasting address
     if table not in ("digests", "editions") or value is None:
         return None
     keys = row.keys()

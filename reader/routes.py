@@ -14,10 +14,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from datasette.utils import tilde_encode
 
-_FIELD = re.compile(r"\{(\w+)\}")
+_FIELD = re.compile(r"\{(\w+)\*?\}")
+# A field written `{name*}` is the rest of the address, slashes and all (a capture's original URL, as the
+# Wayback Machine puts it after the timestamp): put in as a URL, percent-encoded where it must be, never
+# tilde-encoded; it may only end a pattern.
+_REST = re.compile(r"\{(\w+)\*\}$")
+# The characters of a URL that stay as they are in a path (RFC 3986's reserved and unreserved, and `%`; a `#`
+# is encoded: a stored link has no fragment).
+_URL_SAFE = ":/?[]@!$&'()*+,;=%~"
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,13 @@ class Route:
     view: Callable
     what: str  # what a reader does there (docs/reading.md's table of pages, by tools/docgen.py)
     formats: tuple[str, ...] = ()  # other forms of the page, `<path>.<format>` (the view reads url_vars["format"])
+    shapes: tuple[tuple[str, str], ...] = ()  # (field, regex) for a field narrower than one segment
+
+    @property
+    def rest(self) -> str | None:
+        """The field that takes the rest of the address (`{url*}`), if any."""
+        found = _REST.search(self.pattern)
+        return found[1] if found else None
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -38,10 +53,15 @@ class Route:
         slash). Before an optional `.format` the segment takes no dot either, as Datasette's own database
         segment (tilde-encoding encodes a dot), so that `.json` is the format and not part of the name."""
         pieces = _FIELD.split(self.pattern)  # literal, field, literal, …, literal
+        shapes = dict(self.shapes)
         regex = ""
         for n, piece in enumerate(pieces):
             if n % 2 == 0:
                 regex += re.escape(piece)
+            elif piece == self.rest:
+                regex += f"(?P<{piece}>.+)"
+            elif piece in shapes:
+                regex += f"(?P<{piece}>{shapes[piece]})"
             else:
                 last = n == len(pieces) - 2 and not pieces[-1]
                 regex += f"(?P<{piece}>[^/.]+)" if self.formats and last else f"(?P<{piece}>[^/]+)"
@@ -55,7 +75,12 @@ class Route:
             raise TypeError(f"route {self.name} takes {', '.join(self.fields)}, not {', '.join(values)}")
         if format is not None and format not in self.formats:
             raise ValueError(f"route {self.name} has no .{format} form")
-        path = _FIELD.sub(lambda found: tilde_encode(str(values[found[1]])), self.pattern)
+
+        def value(found: re.Match) -> str:
+            text = str(values[found[1]])
+            return quote(text, safe=_URL_SAFE) if found[1] == self.rest else tilde_encode(text)
+
+        path = _FIELD.sub(value, self.pattern)
         return f"{path}.{format}" if format else path
 
     @property

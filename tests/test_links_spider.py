@@ -422,9 +422,14 @@ def test_the_reader_marks_each_link_and_offers_a_dead_links_copies(checked_archi
     page = get("/-/digest/archive/1").text
     assert 'class="link-dead"' in page and 'class="link-ok"' in page
     assert 'class="link-archived" href="http://web.archive.test/web/20180101000000/http://gone.test/a"' in page
-    target = rows(linked_archive, "SELECT id FROM link_targets WHERE url = 'http://live.test/a'")[0]["id"]
-    assert f'class="link-capture" href="/-/capture/archive/{target}"' in page
-    capture = get(f"/-/capture/archive/{target}")
+    target = rows(linked_archive, "SELECT id, captured_at FROM link_targets WHERE url = 'http://live.test/a'")[0]
+    # Its lasting address (reader/replay.py): the capture's timestamp and the link's URL.
+    stamp = datetime.fromisoformat(target["captured_at"]).astimezone(timezone.utc).strftime("%Y%m%d%H%M%S")
+    lasting = f"/-/capture/archive/{stamp}/http://live.test/a"
+    assert f'class="link-capture" href="{lasting}"' in page
+    assert get(f"/-/capture/archive/{target['id']}", status=301).headers["location"] == lasting
+    assert 'class="captured-page"' in get(lasting).text
+    capture = get(f"/-/capture/archive/{stamp}id_/http://live.test/a")
     assert b"Version 1 of /a" in capture.content
     assert capture.headers["content-security-policy"].startswith("sandbox; default-src 'none'")
     get("/-/capture/archive/999999", status=404)

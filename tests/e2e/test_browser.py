@@ -241,3 +241,40 @@ def test_the_footer_names_datasettes_version_and_pages_name_sites(page, path):
     assert re.fullmatch(r"Datasette v\d+\.\d+.*", version), version
     text = re.sub(r"https?://\S+", " ", page.locator("body").inner_text())
     assert not re.search(r"127\.0\.0\.1:\d+(?![\d/])", text)
+
+
+def test_a_capture_opens_at_its_timestamped_address_with_its_banner(page, demo_archive):
+    """A capture the demo's link check wrote, opened by its lasting address (reader/replay.py): the banner
+    says when, what and with what status, and lists the editions citing it; the page is below it, framed
+    in a sandbox where none of its scripts runs; a year alone redirects to the nearest capture."""
+    captured = rows(
+        demo_archive,
+        "SELECT url, captured_at FROM link_targets WHERE capture_warc IS NOT NULL AND http_status = 200 "
+        "ORDER BY (SELECT count(*) FROM links l WHERE l.url = link_targets.url) DESC, id LIMIT 1",
+    )
+    assert captured, "the demo's link check captured nothing"
+    url, captured_at = captured[0]["url"], captured[0]["captured_at"]
+    from storage.replay import timestamp_of
+
+    stamp = timestamp_of(captured_at)
+    page.goto(f"/-/capture/demo/{stamp}/{url}")
+    banner = page.locator("section.capture-banner")
+    assert banner.is_visible()
+    assert banner.locator("dd.original-url a").get_attribute("href") == url
+    assert banner.locator("dd.http-status").inner_text().strip() == "200"
+    assert banner.locator("dd.captured-at").inner_text().startswith(f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}")
+    assert banner.locator("a.citing-edition").count() >= 1
+    assert banner.locator("span.this-capture").count() == 1
+    frame = page.locator("iframe.captured-page")
+    assert frame.get_attribute("sandbox") == ""
+    body = page.frame_locator("iframe.captured-page").locator("body")
+    assert body.inner_text().strip()  # the captured page shows, in its sandbox
+    shot(page, "9-capture-banner")
+    # A year alone: the nearest capture, at its own timestamp.
+    page.goto(f"/-/capture/demo/{stamp[:4]}/{url}")
+    assert re.search(r"/-/capture/demo/\d{14}/", page.url)
+    assert page.locator("section.capture-banner").is_visible()
+    # The edition citing it, from the banner.
+    page.locator("a.citing-edition").first.click()
+    page.wait_for_url(re.compile(r"/-/edition/demo/"))
+    assert page.locator("article.edition").is_visible()
