@@ -23,6 +23,7 @@ import click
 import storage
 from core import __version__
 from core.exit_codes import ExitCode
+from core.site_names import with_site_names
 from storage.export import EXPORTED_TABLES, FORMATS, OutputRefused, check_output, copy_database, export_tables
 from storage.report import Section, plural, report_sections, series_report
 
@@ -137,11 +138,13 @@ def _echo_runs_and_failures(data: dict) -> None:
         _echo_section(section)
 
 
-def _echo_section(section: Section) -> None:
-    """A section of the report as the command prints it: `Title: summary`, then its lines indented."""
-    click.echo(f"{section.title}: {section.summary.text}")
+def _echo_section(section: Section, site_labels: dict[str, str] | None = None) -> None:
+    """A section of the report as the command prints it: `Title: summary`, then its lines indented; sites by
+    the names the reader gives them (`site_labels`), as the report page shows them."""
+    labels = site_labels or {}
+    click.echo(f"{section.title}: {with_site_names(section.summary.text, labels)}")
     for line in section.lines:
-        click.echo(f"  {line.text}")
+        click.echo(f"  {with_site_names(line.text, labels)}")
 
 
 @main.command()
@@ -204,7 +207,7 @@ def report(archive: str | None, db_option: str | None, as_json: bool) -> None:
         return
     click.echo(f"Series report for {database}")
     for section in report_sections(data):
-        _echo_section(section)
+        _echo_section(section, data["site_labels"])
 
 
 def _echo_recovery(data: dict) -> None:

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from sqlite_utils import Database
 
 from core.link_status import DEAD, STATUSES, reason_of
+from core.site_names import site_labels
 
 from .deadlinks import FAILING_STATE, dead_links
 from .links import link_summary
+from .sites import site_names
 
 # Gaps in the numbers once all sites are merged, as ranges (`first`–`last`).
 MISSING_NUMBERS = """
@@ -173,6 +175,8 @@ def series_report(db: Database) -> dict:
     report["digests"] = db.execute("SELECT count(*) FROM digests").fetchone()[0]
     report["editions"] = db.execute("SELECT count(*) FROM editions").fetchone()[0]
     report["links"] = link_report(db)
+    # What the reader calls each site (its own name, else its host): the command prints the same words.
+    report["site_labels"] = site_labels(site_names(db.conn))
     return report
 
 

@@ -125,8 +125,10 @@ def test_the_page_lists_each_failing_or_dead_link_with_its_reason_citations_and_
     # The web archive's copy, where the lookup found one; ours, for the page that lived when first checked.
     assert by_host["www.breitbart.com"]["archived_copy"].startswith(FIXTURE_REPLAY_PREFIX + "20170814120000/")
     died = by_host[DIED_SINCE]
-    assert died["state"] == "dead" and died["our_copy"].startswith("/-/capture/archive/")
-    captured = get(died["our_copy"])
+    assert died["state"] == "dead" and re.match(r"/-/capture/archive/\d{14}/http", died["our_copy"])
+    banner = get(died["our_copy"])  # the capture under its banner; its own bytes at the `id_` address
+    assert banner.status_code == 200 and died["url"] in banner.text
+    captured = get(re.sub(r"^(/-/capture/archive/\d{14})/", r"\1id_/", died["our_copy"]))
     assert b"Version 1 of" in captured.content
     # Every citing edition linked, at the entry that cites it; the anchor text is the entries' own.
     for row in listed:

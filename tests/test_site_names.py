@@ -54,7 +54,7 @@ def test_a_stock_wordpress_page_names_the_site_by_its_titles_suffix(case):
         ("pages/iran_interlink_dated_2019", "Iran Interlink", "title"),
         ("pages/nejatngo_200_seed", "Nejat Society", "title"),
         ("pages/nejatngo_cp1252_186", "Nejat Society", "title"),
-        ("listings/iran_interlink_author_archive", "Iran Interlink", "title"),
+        ("listings/iran_interlink_author_listing", "Iran Interlink", "title"),
         # `… – Page 2 – Nejat Society`: the page's number is not the site's name.
         ("listings/amp_category_listing", "Nejat Society", "title"),
     ],
