@@ -59,7 +59,7 @@ test-wordpress: setup
 ## screenshots: refresh the README's screenshots (docs/screenshots) from the browser test
 screenshots: setup
 	bash scripts/install-browser.sh
-	DIGEST_SCREENSHOTS=docs/screenshots $(BIN)/pytest -m e2e tests/e2e/test_browser.py
+	DIGEST_SCREENSHOTS=docs/screenshots $(BIN)/pytest -m e2e tests/e2e/test_browser.py tests/e2e/test_dead_links.py
 
 ## crawl: refresh archive.db from both real sites, nejatngo.org then iran-interlink.org (politely; cheapest index first)
 crawl: setup

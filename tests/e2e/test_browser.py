@@ -193,6 +193,20 @@ def _overlap(a: dict, b: dict) -> bool:
 
 
 @pytest.mark.parametrize("width", [1280, 900])
+def test_an_edition_page_offers_its_citation(page):
+    """The citation block a researcher copies from: APA and BibTeX naming the site, the archived-on date and
+    the original address; the page also carries a canonical address for Zotero."""
+    page.goto("/-/edition/demo/digest-209")
+    citation = page.locator("section.citation")
+    citation.scroll_into_view_if_needed()
+    assert citation.is_visible()
+    text = citation.inner_text()
+    assert "Iran Interlink Weekly Digest" in text and "@" in text  # the APA line and the BibTeX entry
+    assert not re.search(r"127\.0\.0\.1:\d+(?![\d/])", re.sub(r"https?://\S+", " ", text))
+    assert page.locator("link[rel=canonical]").count() == 1
+    citation.screenshot(path=str(SHOTS / "8-citation.png"))
+
+
 def test_the_search_box_overlaps_no_other_label(page, width):
     page.set_viewport_size({"width": width, "height": 900})
     try:
