@@ -23,6 +23,9 @@ from fixtures.editions import INTERLINK_LISTING, interlink_site, nejatngo_site
 from fixtures.server import ROBOTS_TXT, FixtureServer
 from fixtures.site import CATEGORY_PATH, archive_posts, build_site
 from storage.export import copy_database
+from tests.forkserver import ScrapyPopen, run_scrapy
+
+__all__ = ["ScrapyPopen", "run_scrapy"]  # for the test modules that start `scrapy` their own way
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -61,10 +64,9 @@ def crawl_command(start_url: str | None, database: Path, *args: str) -> list[str
 
 
 def run_crawl(start_url: str | None, database: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    """`scrapy crawl digests` for real, from the repository root, as a subprocess."""
-    return subprocess.run(
-        crawl_command(start_url, database, *args), cwd=REPO, capture_output=True, text=True, timeout=timeout
-    )
+    """`scrapy crawl digests` for real, from the repository root, in a process of its own (forked by the
+    worker's fork server, tests/forkserver.py, which has Scrapy imported already)."""
+    return run_scrapy(crawl_command(start_url, database, *args), timeout=timeout)
 
 
 def assert_clean_run(result: subprocess.CompletedProcess) -> None:
