@@ -24,6 +24,7 @@ variables as the server's own (they act when Python starts, which the child does
 from __future__ import annotations
 
 import atexit
+import gc
 import json
 import os
 import selectors
@@ -180,6 +181,7 @@ def _preload() -> None:
     components, and the project's settings, commands, spiders and their components (all named by dotted
     paths in the settings, which is how Scrapy itself loads them)."""
     import importlib
+    import runpy  # noqa: F401 (the child runs Scrapy's __main__ with it)
 
     from scrapy.settings import Settings
     from scrapy.utils.misc import walk_modules_iter
@@ -188,11 +190,12 @@ def _preload() -> None:
     importlib.import_module("scrapy.cmdline")
     importlib.import_module("scrapy.crawler")
     settings: Settings = get_project_settings()
-    list(walk_modules_iter(settings["COMMANDS_MODULE"]))
+    for commands in ("scrapy.commands", settings["COMMANDS_MODULE"]):
+        list(walk_modules_iter(commands))
     for module in settings.getlist("SPIDER_MODULES"):
         list(walk_modules_iter(module))
     for value in settings.copy_to_dict().values():
-        paths = value.keys() if isinstance(value, dict) else [value]
+        paths = [*value.keys(), *value.values()] if isinstance(value, dict) else [value]
         for path in paths:
             if isinstance(path, str) and path.count(".") >= 1 and " " not in path and "/" not in path:
                 module = path.rsplit(".", 1)[0]
@@ -251,6 +254,7 @@ def _serve(control: socket.socket) -> dict | None:
                 pid = os.fork()
                 if pid == 0:
                     # The child: drop the server's state, take the request's streams, and return it.
+                    gc.enable()
                     signal.set_wakeup_fd(previous_wakeup)
                     signal.signal(signal.SIGCHLD, previous_sigchld)
                     selector.close()
@@ -335,7 +339,11 @@ def _become_scrapy(request: dict) -> None:
 
 
 if __name__ == "__main__":
+    # Python's garbage collector would walk (and so write to, page by page) every object imported here in
+    # each child's collections: frozen, they stay shared and unwalked (what `gc.freeze` is for).
+    gc.disable()
     _preload()
+    gc.freeze()
     _request = _serve(socket.socket(fileno=int(sys.argv[1])))
     if _request is not None:
         # A forked child: from here on, it runs and exits exactly as `python -m scrapy` would.
