@@ -17,8 +17,9 @@ cannot be reused while the test might still signal it.
 The server is forked from, not the pytest worker: the worker runs fixture servers in threads, and a
 fork of a process with threads may copy a lock held by another thread. The server is single-threaded
 (checked before each fork) and never runs a crawl itself, so every child starts from the same state.
-Only commands of the form `[sys.executable, "-m", "scrapy", …]` are taken, with the same PYTHON*
-variables as the server's own (they act when Python starts, which the child does not do again).
+Only commands of the form `[sys.executable, "-m", "scrapy", …]` are taken, with the same PYTHON* and
+locale variables as the server's own (they act when Python starts, which the child does not do again;
+so too the seed of str hashing, which is the server's in all its children, random per session).
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ _MESSAGE = 1 << 20  # a request (argv, cwd, environment) is far smaller
 
 
 def _python_variables(env: dict[str, str]) -> dict[str, str]:
-    return {name: value for name, value in env.items() if name.startswith("PYTHON")}
+    """The variables Python reads when it starts (PYTHON*, and the locale for its standard streams'
+    encoding): a child, which does not start again, has the server's."""
+    return {name: value for name, value in env.items() if name.startswith(("PYTHON", "LC_", "LANG"))}
 
 
 # --- the client side: in the pytest worker ------------------------------------------------------------
@@ -245,8 +248,10 @@ def _serve(control: socket.socket) -> dict | None:
                 status = socket.socket(fileno=fds[3])
                 request = json.loads(message)
                 if _python_variables(request["env"]) != python_variables:
-                    answer(status, {"error": "PYTHON* variables differ from the fork server's: run it as a subprocess"})
-                    for fd in fds:
+                    refusal = "PYTHON* or locale variables differ from the fork server's: run it as a subprocess"
+                    answer(status, {"error": refusal})
+                    status.close()
+                    for fd in fds[:3]:
                         os.close(fd)
                     continue
                 if threading.active_count() != 1:
