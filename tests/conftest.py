@@ -23,12 +23,34 @@ from fixtures.editions import INTERLINK_LISTING, interlink_site, nejatngo_site
 from fixtures.server import ROBOTS_TXT, FixtureServer
 from fixtures.site import CATEGORY_PATH, archive_posts, build_site
 from storage.export import copy_database
+from tests.forkserver import ScrapyPopen, run_scrapy
+
+__all__ = ["ScrapyPopen", "run_scrapy"]  # for the test modules that start `scrapy` their own way
 
 REPO = Path(__file__).resolve().parent.parent
 
 # Files whose tests all read one module-scoped crawl: `make test` keeps each on one worker, which
 # crawls it once (another worker would crawl it again).
 ONE_WORKER_FILES = ("tests/test_digests_spider_faults.py",)
+
+
+# The longest tests (a dozen crawls each, or hundreds of reader pages): `make test` sends them first, so
+# that none starts last on one worker while the other workers have finished.
+SLOW_FIRST = (
+    "tests/test_digests_spider_hostile_sites.py::test_any_hostile_site_keeps_the_invariants",
+    "tests/test_reader_security.py::test_no_stored_value_can_inject_markup_into_any_page",
+    "tests/test_links_spider.py::test_live_pages_captured_to_warc_once_and_revisited_when_unchanged",
+    "tests/test_links_spider.py::test_a_link_gone_at_its_first_check_gets_its_copy_in_the_same_run_and_one_lookup",
+    "tests/test_links_spider.py::test_a_check_is_not_repeated_within_its_period_and_dead_takes_two_failures",
+    "tests/test_digests_spider_hostile_sites.py::test_only_a_run_that_left_nothing_to_retry_keeps_the_feeds",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under `--dist loadscope` (`make test`), the tests of SLOW_FIRST go first (the scheduler deals the
+    tests out in this order); a run without it keeps the files' order, and so their module fixtures."""
+    if config.getvalue("dist") == "loadscope":
+        items.sort(key=lambda item: not item.nodeid.startswith(SLOW_FIRST))
 
 
 def pytest_xdist_make_scheduler(config, log):
@@ -61,10 +83,9 @@ def crawl_command(start_url: str | None, database: Path, *args: str) -> list[str
 
 
 def run_crawl(start_url: str | None, database: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    """`scrapy crawl digests` for real, from the repository root, as a subprocess."""
-    return subprocess.run(
-        crawl_command(start_url, database, *args), cwd=REPO, capture_output=True, text=True, timeout=timeout
-    )
+    """`scrapy crawl digests` for real, from the repository root, in a process of its own (forked by the
+    worker's fork server, tests/forkserver.py, which has Scrapy imported already)."""
+    return run_scrapy(crawl_command(start_url, database, *args), timeout=timeout)
 
 
 def assert_clean_run(result: subprocess.CompletedProcess) -> None:

@@ -18,7 +18,7 @@ import storage
 from cli.main import main
 from fixtures.site import CATEGORY_PATH
 
-from .conftest import REPO, crawl_command, datasette_client, get_json, rows, start_datasette, stored_count
+from .conftest import REPO, ScrapyPopen, crawl_command, datasette_client, get_json, rows, start_datasette, stored_count
 
 DATA = Path(__file__).parent / "data"
 
@@ -203,7 +203,7 @@ def test_export_sqlite_is_a_consistent_copy_even_during_a_crawl(tmp_path, slow_s
     command = crawl_command(
         slow_site_server.url(CATEGORY_PATH), database, "-a", "mode=backfill", "-s", "DIGEST_WRITE_BATCH=2"
     )
-    crawl = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    crawl = ScrapyPopen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and stored_count(database) < 5:

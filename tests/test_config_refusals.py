@@ -37,7 +37,7 @@ from crawler.config import (
 from fixtures.site import CATEGORY_PATH
 from spiders.digests import ARGUMENTS
 
-from .conftest import FAST, REPO, assert_clean_run, rows, run_crawl
+from .conftest import FAST, REPO, assert_clean_run, rows, run_crawl, run_scrapy
 
 ERROR_LINE = re.compile(r"^(digests|links): error: ", re.MULTILINE)
 DECLARED = {setting.name: setting for setting in PROJECT_SETTINGS}
@@ -45,7 +45,7 @@ DECLARED = {setting.name: setting for setting in PROJECT_SETTINGS}
 
 def scrapy_crawl(spider: str, database: Path, *args: str) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "scrapy", "crawl", spider, "-s", f"DATABASE={database}", *FAST, *args]
-    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    return run_scrapy(command)
 
 
 def refused_with(result: subprocess.CompletedProcess) -> str:

@@ -11,7 +11,7 @@ from crawler.progress import progress_line
 from crawler.run import Progress
 from fixtures.site import TAG_PATH
 
-from .conftest import REPO, crawl_command, rows
+from .conftest import REPO, ScrapyPopen, crawl_command, rows
 
 
 def test_progress_log_lines_and_closing_summary_when_not_on_a_terminal(backfilled_template, fixture_posts):
@@ -48,7 +48,7 @@ def test_progress_is_one_rewritten_status_line_on_a_terminal(tmp_path, site_serv
         "CONCURRENT_REQUESTS_PER_DOMAIN=1",
     )
     controller, terminal = pty.openpty()
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=terminal)
+    process = ScrapyPopen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=terminal)
     os.close(terminal)
     output = b""
     while True:

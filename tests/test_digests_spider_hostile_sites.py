@@ -45,7 +45,7 @@ from cli.main import main
 from core.urls import site_of
 from fixtures.hostile import AUTO, LISTING_PER_PAGE, POSTS_ROUTE, HostileServer, Hostility
 from fixtures.site import CATEGORY_PATH, FixturePost
-from tests.conftest import REPO, crawl_command, datasette_client
+from tests.conftest import REPO, ScrapyPopen, crawl_command, datasette_client, run_scrapy
 
 MAX_REST_PAGES = 5
 MAX_LISTING_PAGES = 5
@@ -120,7 +120,7 @@ def crawl(
     before, rest_before = len(server.requests), len(server.requests_to(POSTS_ROUTE))
     listing_before = len(listing_requests(server))
     started = time.monotonic()
-    process = subprocess.Popen(
+    process = ScrapyPopen(
         command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace"
     )
     killed = None
@@ -714,7 +714,7 @@ def test_misspelt_spider_name_exits_non_zero_with_one_error_line(tmp_path):
     ]
     started = time.monotonic()
     try:
-        result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=30)
+        result = run_scrapy(command, timeout=30)
     except subprocess.TimeoutExpired as hung:
         pytest.fail(f"`scrapy crawl digest` still running after 30s:\n{(hung.stderr or b'')[-2000:]!r}")
     log = result.stdout + result.stderr

@@ -13,7 +13,7 @@ import pytest
 
 from fixtures.site import CATEGORY_PATH
 
-from .conftest import REPO, assert_clean_run, crawl_command, rows, stored_count
+from .conftest import REPO, ScrapyPopen, assert_clean_run, crawl_command, rows, run_scrapy, stored_count
 
 
 def backfill_command(start_url: str, database, *args: str) -> list[str]:
@@ -79,7 +79,7 @@ def test_kill_9_then_resume_gives_the_same_archive(tmp_path, slow_site_server, u
     jobdir = ["-s", f"JOBDIR={tmp_path / 'job'}"] if use_jobdir else []
     server = slow_site_server
     start_url = server.url(CATEGORY_PATH)
-    process = subprocess.Popen(
+    process = ScrapyPopen(
         backfill_command(start_url, database, *jobdir), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     deadline = time.monotonic() + 60
@@ -95,9 +95,7 @@ def test_kill_9_then_resume_gives_the_same_archive(tmp_path, slow_site_server, u
 
     server.delay = 0
     server.clear_requests()
-    resumed = subprocess.run(
-        backfill_command(start_url, database, *jobdir), cwd=REPO, capture_output=True, text=True, timeout=120
-    )
+    resumed = run_scrapy(backfill_command(start_url, database, *jobdir))
     assert_clean_run(resumed)
     # The killed run is not left `running`; with a JOBDIR, its queue was not trusted.
     assert [r["status"] for r in rows(database, "SELECT status FROM crawl_runs ORDER BY id")] == ["killed", "finished"]
@@ -119,7 +117,7 @@ def test_a_second_crawl_on_the_same_archive_refuses_with_one_line(tmp_path, site
     # long a loaded machine takes to start the second (it once ended first: the second then crawled).
     server.delay = 3
     start_url = server.url(CATEGORY_PATH)
-    first = subprocess.Popen(
+    first = ScrapyPopen(
         backfill_command(start_url, database), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
     lock = tmp_path / "archive.db.lock"
@@ -128,7 +126,7 @@ def test_a_second_crawl_on_the_same_archive_refuses_with_one_line(tmp_path, site
     while not (lock.exists() and lock.read_text() == str(first.pid)) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert first.poll() is None, "the first crawl ended before the second started"
-    second = subprocess.run(backfill_command(start_url, database), cwd=REPO, capture_output=True, text=True, timeout=60)
+    second = run_scrapy(backfill_command(start_url, database), timeout=60)
     assert second.returncode == 3
     errors = [line for line in second.stderr.splitlines() if line.startswith("digests: error:")]
     assert len(errors) == 1 and "in use by another crawl" in errors[0], second.stderr[-2000:]

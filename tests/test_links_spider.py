@@ -19,7 +19,7 @@ from core.link_status import STATUSES
 from fixtures.linked import archive_linking
 from fixtures.web import Host, StandInWeb
 
-from .conftest import REPO, assert_clean_run, rows
+from .conftest import assert_clean_run, rows, run_scrapy
 
 HOSTS = {
     "live.test": Host("ok"),
@@ -78,7 +78,7 @@ FAST_LINKS = [
 def run_links(database: Path, web: StandInWeb, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     env = dict(os.environ, **web.proxy_env())
     command = [sys.executable, "-m", "scrapy", "crawl", "links", "-s", f"DATABASE={database}", *FAST_LINKS, *args]
-    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+    return run_scrapy(command, env=env, timeout=timeout)
 
 
 @pytest.fixture()
@@ -505,7 +505,7 @@ def test_a_host_that_refuses_connections_is_unreachable_and_no_error_is_logged(t
         # Loopback is private: opened for this test (DIGEST_LINK_ALLOW_NETWORKS), or the link is `refused`.
         allow = ["-s", "DIGEST_LINK_ALLOW_NETWORKS=127.0.0.1/32"]
         command = [sys.executable, "-m", "scrapy", "crawl", "links", "-s", f"DATABASE={database}", *FAST_LINKS, *allow]
-        result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+        result = run_scrapy(command, env=env)
         assert_clean_run(result)
         assert web.pages_requested("live.test") == ["/a"]  # through the proxy; 127.0.0.1 straight (no_proxy)
     statuses = {r["url"]: r["status"] for r in rows(database, "SELECT url, status FROM link_targets")}
@@ -528,7 +528,7 @@ def test_the_fixture_archives_links_against_the_stand_in_web(backfilled_archive)
         base = [sys.executable, "-m", "scrapy", "crawl", "links", "-s", f"DATABASE={backfilled_archive}", *FAST_LINKS]
         base += lookups
         for extra in ([], ["-s", "DIGEST_LINK_DEAD_DAYS=0", "-s", "DIGEST_LINK_RECHECK_DAYS=0"]):
-            result = subprocess.run([*base, *extra], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+            result = run_scrapy([*base, *extra], env=env)
             assert_clean_run(result)
     by_host = {
         (r["host"], r["status"], r["dead"])

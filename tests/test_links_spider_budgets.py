@@ -19,7 +19,7 @@ from crawler.run import INTERRUPTED_EXIT_CODE, USAGE_EXIT_CODE, RunRefused
 from fixtures.linked import archive_linking
 from fixtures.web import Host, StandInWeb
 
-from .conftest import REPO, assert_clean_run, rows
+from .conftest import REPO, ScrapyPopen, assert_clean_run, rows
 from .test_links_spider import FAST_LINKS, run_links
 
 
@@ -125,7 +125,7 @@ def test_sigterm_ends_the_check_within_seconds_with_slow_answers_in_flight(tmp_p
     with StandInWeb(hosts) as web:
         env = dict(os.environ, **web.proxy_env())
         command = [sys.executable, "-m", "scrapy", "crawl", "links", "-s", f"DATABASE={database}", *FAST_LINKS]
-        check = subprocess.Popen(
+        check = ScrapyPopen(
             [*command, "-s", "DOWNLOAD_TIMEOUT=60"],
             cwd=REPO,
             env=env,

@@ -17,7 +17,7 @@ from fixtures.linked import archive_linking
 from fixtures.private import RecordingServer, meta_refresh, redirect
 from fixtures.web import Host, StandInWeb
 
-from .conftest import REPO, assert_clean_run, rows
+from .conftest import assert_clean_run, rows, run_scrapy
 
 # --- the rules ----------------------------------------------------------------------------------
 
@@ -149,7 +149,7 @@ def _no_proxy_env() -> dict[str, str]:
 
 def _links(database: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "scrapy", "crawl", "links", "-s", f"DATABASE={database}", *FAST, *args]
-    return subprocess.run(command, cwd=REPO, env=env or _no_proxy_env(), capture_output=True, text=True, timeout=120)
+    return run_scrapy(command, env=env or _no_proxy_env())
 
 
 def test_no_link_reaches_a_private_service_in_any_spelling_nor_through_a_redirect(tmp_path):

@@ -19,7 +19,7 @@ from crawler.run import INTERRUPTED_EXIT_CODE, STORAGE_FAILED_EXIT_CODE, run_of
 from fixtures.site import CATEGORY_PATH
 from spiders.digests import DigestsSpider
 
-from .conftest import REPO, assert_clean_run, crawl_command, rows, run_crawl, stored_count
+from .conftest import REPO, ScrapyPopen, assert_clean_run, crawl_command, rows, run_crawl, stored_count
 from .test_storage import make_digest
 
 
@@ -142,7 +142,7 @@ def test_a_digest_that_fails_half_way_through_a_batch_is_a_failure_and_the_rest_
 def test_sigterm_mid_backfill_commits_what_is_done_and_the_archive_resumes(tmp_path, slow_site_server, fixture_posts):
     database = tmp_path / "archive.db"
     start_url = slow_site_server.url(CATEGORY_PATH)
-    crawl = subprocess.Popen(
+    crawl = ScrapyPopen(
         crawl_command(start_url, database, "-a", "mode=backfill", "-s", "DIGEST_WRITE_BATCH=2"),
         cwd=REPO,
         stdout=subprocess.DEVNULL,

@@ -15,7 +15,7 @@ import storage
 from fixtures.site import CATEGORY_PATH
 from fixtures.web import FIXTURE_CDX_API, FIXTURE_REPLAY_PREFIX, Host, StandInWeb, fixture_archive_web
 
-from .conftest import REPO, assert_clean_run, crawl_command, rows, stored_count
+from .conftest import REPO, ScrapyPopen, assert_clean_run, crawl_command, rows, stored_count
 from .test_links_spider import FAST_LINKS
 
 HELD_HOST = "www.middleeasteye.net"  # a host of the fixture archive's links, made to answer only when told
@@ -82,7 +82,7 @@ def test_a_refresh_started_during_a_link_check_runs_beside_it_and_both_keep_ever
     ]
     with StandInWeb(hosts) as web:
         env = dict(os.environ, **web.proxy_env(no_proxy="127.0.0.1"))
-        link_check = subprocess.Popen(
+        link_check = ScrapyPopen(
             [sys.executable, "-m", "scrapy", "crawl", "links", "-s", f"DATABASE={database}", *FAST_LINKS, *lookups]
             + ["-s", "DOWNLOAD_TIMEOUT=60"],
             cwd=REPO,
@@ -94,7 +94,7 @@ def test_a_refresh_started_during_a_link_check_runs_beside_it_and_both_keep_ever
         try:
             # The check is under way: it has written checks and waits on the held host.
             _wait_for(lambda: web.active.get(HELD_HOST) and _count(database, "link_checks") > 0, link_check)
-            refresh = subprocess.Popen(
+            refresh = ScrapyPopen(
                 crawl_command(site_server.url(CATEGORY_PATH), database),
                 cwd=REPO,
                 stdout=subprocess.DEVNULL,
