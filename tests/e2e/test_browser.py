@@ -192,7 +192,6 @@ def _overlap(a: dict, b: dict) -> bool:
     )
 
 
-@pytest.mark.parametrize("width", [1280, 900])
 def test_an_edition_page_offers_its_citation(page):
     """The citation block a researcher copies from: APA and BibTeX naming the site, the archived-on date and
     the original address; the page also carries a canonical address for Zotero."""
@@ -207,6 +206,7 @@ def test_an_edition_page_offers_its_citation(page):
     citation.screenshot(path=str(SHOTS / "8-citation.png"))
 
 
+@pytest.mark.parametrize("width", [1280, 900])
 def test_the_search_box_overlaps_no_other_label(page, width):
     page.set_viewport_size({"width": width, "height": 900})
     try:
