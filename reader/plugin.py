@@ -12,6 +12,7 @@ reading view are citable (reader/citation.py): entry permalinks, a citation bloc
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import sqlite3
@@ -773,8 +774,27 @@ def get_metadata(datasette, key, database, table):
     names = _archive_names(datasette)
     if not names:
         return {}
-    databases = {name: database_metadata(_reader_paths(datasette, name)) for name in names}
+    databases = {name: _fresh(_metadata_for(tuple(_reader_paths(datasette, name).items()))) for name in names}
     return {**instance_metadata(), "databases": databases}
+
+
+@functools.lru_cache(maxsize=64)
+def _metadata_for(paths: tuple[tuple[str, str], ...]) -> dict:
+    """An archive's metadata, built once per set of reader addresses: Datasette asks for it several times
+    for every page it serves (each permission check reads the metadata), and building it formats every
+    table's description again."""
+    return database_metadata(dict(paths))
+
+
+def _fresh(value):
+    """A copy of the cached metadata's dicts and lists (their strings shared): Datasette merges the
+    operator's own metadata (`allow` blocks) into what a plugin returns, in place, and must never write
+    into the cache."""
+    if isinstance(value, dict):
+        return {key: _fresh(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_fresh(item) for item in value]
+    return value
 
 
 def _reader_paths(datasette, name: str) -> dict[str, str]:

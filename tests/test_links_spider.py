@@ -68,7 +68,7 @@ EXPECTED = {
 }
 
 FAST_LINKS = [
-    "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_TIMEOUT=2.5",
+    "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_TIMEOUT=1.5",
     "-s", "RETRY_TIMES=0", "-s", "DIGEST_LINK_MAX_BYTES=1000000", "-s", "DIGEST_RETRY_AFTER_MAX=0",
     "-s", "DIGEST_LINK_CDX_API=http://web.archive.test/cdx/search/cdx",
     "-s", "DIGEST_LINK_REPLAY_PREFIX=http://web.archive.test/web/",
