@@ -92,9 +92,15 @@ def test_a_reader_filters_the_dead_links_and_follows_one_to_our_capture(page, ch
     original = row.locator(".url").inner_text()
     row.locator("a.our-copy").click()
     page.wait_for_load_state()
-    # Our capture of the page while it lived: the stand-in host's page, as the demo's check fetched it.
-    assert "Version 1 of" in page.content()
-    assert original.split("middleeasteye.net", 1)[1].split("?")[0] in page.content()
+    # Our capture of the page while it lived, under its banner: the stand-in host's page, as the demo's check
+    # fetched it, framed in a sandbox.
+    page.wait_for_url(re.compile(r"/-/capture/demo/\d{14}/http"))
+    assert page.locator("section.capture-banner").is_visible()
+    framed = page.frame_locator("iframe.captured-page").locator("body")
+    assert "Version 1 of" in framed.inner_text()
+    assert (
+        original.split("middleeasteye.net", 1)[1].split("?")[0] in page.locator("section.capture-banner").inner_text()
+    )
     page.go_back()
     page.wait_for_url(re.compile(r"/-/links/demo\?state=dead$"))
 
