@@ -37,6 +37,7 @@ from storage import replay as sql
 from . import access
 from .diff import text_diff
 from .links import replay_address, rewrite_anchors, web_address
+from .sites import label, site_labels_of
 
 # The tables the capture pages read: the link, and the posts citing it.
 CAPTURE_TABLES = access.LINK_TABLES
@@ -239,6 +240,7 @@ async def _post(datasette, request, tables: tuple[str, ...]):
     slug = digest["edition_slug"]
     digest["edition_url"] = _url(datasette, "edition", database=database, slug=slug) if slug else None
     digest["original_url"] = web_address(digest["url"])
+    digest["site_name"] = label(await site_labels_of(db), digest["site"])  # as every reader page names it
     return database, db, digest
 
 

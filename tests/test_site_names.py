@@ -273,6 +273,9 @@ def reader_pages(get, database: str = "archive") -> list[str]:
         f"/-/search/{database}?q=zzzzqqq&site={sites[-1]}",
         *(f"/-/edition/{database}/{slug}" for slug in slugs),
         *(f"/-/digest/{database}/{digest_id}" for digest_id in digests[:: max(1, len(digests) // 12)]),
+        f"/-/links/{database}",
+        *(f"/-/published/{database}/{digest_id}" for digest_id in digests[:3]),
+        *(f"/-/revisions/{database}/{digest_id}" for digest_id in digests[:3]),
     ]
 
 

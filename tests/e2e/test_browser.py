@@ -192,6 +192,25 @@ def _overlap(a: dict, b: dict) -> bool:
     )
 
 
+def test_a_post_as_published_and_how_it_changed(page, demo_archive):
+    """From an edition to its post as the site served it (sanitised, in a sandbox where nothing runs) and to
+    how it changed: the demo recovered an older version of digest 210 from a capture."""
+    page.goto("/-/edition/demo/digest-210")
+    page.locator("a.as-published").first.click()
+    page.wait_for_url(re.compile(r"/-/published/demo/\d+$"))
+    assert page.locator("section.published-banner").is_visible()
+    frame = page.locator("iframe.published-page")
+    assert frame.get_attribute("sandbox") == ""
+    assert "210" in page.frame_locator("iframe.published-page").locator("body").inner_text()
+    page.goto("/-/edition/demo/digest-210")
+    page.locator("a.revisions-link").first.click()
+    page.wait_for_url(re.compile(r"/-/revisions/demo/\d+$"))
+    changes = page.locator("article.revisions section.change")
+    assert changes.count() >= 1
+    assert page.locator("article.revisions ins, article.revisions del, article.revisions p.added").count() >= 1
+    assert not re.search(r"127\.0\.0\.1:\d+(?![\d/])", re.sub(r"https?://\S+", " ", page.locator("body").inner_text()))
+
+
 def test_an_edition_page_offers_its_citation(page):
     """The citation block a researcher copies from: APA and BibTeX naming the site, the archived-on date and
     the original address; the page also carries a canonical address for Zotero."""
