@@ -31,7 +31,11 @@ REPO = Path(__file__).resolve().parent.parent
 
 # Files whose tests all read one module-scoped crawl: `make test` keeps each on one worker, which
 # crawls it once (another worker would crawl it again).
-ONE_WORKER_FILES = ("tests/test_digests_spider_faults.py", "tests/test_reader_deadlinks.py")
+ONE_WORKER_FILES = (
+    "tests/test_digests_spider_faults.py",
+    "tests/test_reader_deadlinks.py",
+    "tests/test_links_spider_reports.py",
+)
 
 
 # The longest tests (a dozen crawls each, or hundreds of reader pages): `make test` sends them first, so
