@@ -46,7 +46,7 @@ def test_a_crawl_is_a_process_of_its_own_that_signals_and_timeouts_reach(tmp_pat
     crawl.stderr.close()
 
     with pytest.raises(subprocess.TimeoutExpired):
-        run_scrapy(crawl_command(site_server.url(CATEGORY_PATH), tmp_path / "b.db", "-a", "mode=backfill"), timeout=3)
+        run_scrapy(crawl_command(site_server.url(CATEGORY_PATH), tmp_path / "b.db", "-a", "mode=backfill"), timeout=1)
     # run_scrapy killed and reaped its crawl: no process of the fork server is left running one.
     running = [name for name in os.listdir("/proc") if name.isdigit() and _is_fork_server_child_of(name, os.getpid())]
     assert running == []
