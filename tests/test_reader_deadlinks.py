@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import sqlite3
-import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,7 +22,7 @@ from fixtures.web import FIXTURE_CDX_API, FIXTURE_REPLAY_PREFIX, Host, StandInWe
 from storage.captures import captures_folder
 from storage.export import copy_database
 
-from .conftest import REPO, assert_clean_run, datasette_client, rows
+from .conftest import assert_clean_run, datasette_client, rows, run_scrapy
 from .test_links_spider import FAST_LINKS
 from .test_reader_security import ACTOR, client
 
@@ -44,7 +43,7 @@ def check_links(database: Path, web: dict[str, Host], *args: str) -> None:
             "-s",
             f"DIGEST_LINK_REPLAY_PREFIX={FIXTURE_REPLAY_PREFIX}",
         ]
-        result = subprocess.run([*command, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+        result = run_scrapy([*command, *args], env=env, timeout=180)
         assert_clean_run(result)
 
 

@@ -12,7 +12,7 @@ import pytest
 from crawler.run import CRASHED_EXIT_CODE
 from fixtures.site import CATEGORY_PATH
 
-from .conftest import REPO, crawl_command, rows
+from .conftest import crawl_command, rows, run_scrapy
 
 ERROR_LINE = re.compile(r"^\S+ \S+ \[[^\]]+\] ERROR: ", re.MULTILINE)
 CRASHING = ["-s", "SPIDER_MODULES=spiders,tests.crashing"]
@@ -29,7 +29,7 @@ PIPELINE_BUG = json.dumps(
 def crash(spider: str, start_url: str, database, *args: str) -> subprocess.CompletedProcess:
     command = crawl_command(start_url, database, "-a", "mode=backfill", *CRASHING, *args)
     command[command.index("digests")] = spider
-    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    return run_scrapy(command)
 
 
 @pytest.mark.parametrize(
