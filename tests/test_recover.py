@@ -537,3 +537,48 @@ def test_the_memento_names_the_human_replay_address():
         archive.memento_url("20170825093000", "https://x.org/a")
         == "https://web.archive.org/web/20170825093000/https://x.org/a"
     )
+
+
+# --- a web archive that answers for another site ---------------------------------------------------------
+
+
+class AnswersForAnotherSite(StandInWayback):
+    """A web archive whose CDX answers, whatever was asked, also name a capture of another origin's post: a
+    page that reads as a digest of the series, which the site being recovered never published."""
+
+    def __init__(self, captures: list[Capture], foreign: Capture) -> None:
+        super().__init__([*captures, foreign])
+        self.foreign = foreign
+
+    def _cdx(self, params: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        status, headers, body = super()._cdx(params)
+        if params.get("showNumPages") == "true":
+            return status, headers, body
+        listed = json.loads(body) or [["urlkey", "timestamp", "original", "mimetype", "statuscode", "digest", "length"]]
+        c = self.foreign
+        listed.append(["test,other-site)/en/posts/7435", c.timestamp, c.url, c.mimetype, "200", c.digest, "1"])
+        return status, headers, json.dumps(listed).encode()
+
+
+def test_a_capture_of_another_origins_post_never_becomes_this_sites_digest(
+    site_server, fixture_posts, backfilled_template, tmp_path
+):
+    deleted = _by_number(fixture_posts, 210)
+    full = build_site(fixture_posts)
+    site_server.publish(build_site([p for p in fixture_posts if p not in deleted]))
+    database = tmp_path / "archive.db"
+    start = site_server.url(CATEGORY_PATH)
+    assert_clean_run(run_crawl(start, database, "-a", "mode=backfill"))
+    base = site_server.base_url
+    captures = _listing_captures(full, base, CAPTURED) + [_post_capture(full, deleted[0], base, CAPTURED)]
+    # Another origin's post with the lost digest's very content (as if the other site had copied it).
+    foreign = Capture("http://other-site.test" + deleted[0].path, CAPTURED, _body(full, deleted[0].path, base))
+    with AnswersForAnotherSite(captures, foreign) as wayback:
+        assert_clean_run(_recover(start, database, wayback))
+        requested = wayback.page_requests()
+    # The lost digest comes back from its own capture; the other origin's is never fetched nor stored.
+    assert [r["site"] for r in rows(database, "SELECT site FROM digests WHERE recovered_from IS NOT NULL")] == [
+        base.removeprefix("http://")
+    ]
+    assert not any("other-site.test" in target for target in requested if not target.startswith(CDX_PATH))
+    assert rows(database, "SELECT count(*) AS n FROM digests WHERE site LIKE 'other-site%'") == [{"n": 0}]
