@@ -12,6 +12,8 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	# The project's bytecode once, here: else each of make test's workers compiles it again on a first run.
+	$(BIN)/python -m compileall -q core crawler spiders storage cli reader fixtures tests
 	touch $(STAMP)
 
 ## demo: crawl the bundled fixture archive offline into demo.db and show what was stored
