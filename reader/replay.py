@@ -144,17 +144,27 @@ def _memento_headers(target: dict, chosen: sql.Capture) -> dict[str, str]:
     return headers
 
 
-@_own_not_found
-async def capture_view(datasette, request):
-    """A capture with its banner: the page itself in a sandboxed frame below."""
+async def _exact_capture(datasette, request, route: str):
+    """The capture an address names and its WARC record; or, for a timestamp that names no capture exactly,
+    the redirect to the nearest one's own address on the same route (`capture` or `capture_raw`)."""
     database, db, target, captures, chosen = await _capture(datasette, request)
     if chosen.timestamp != request.url_vars["timestamp"]:
         return Response.redirect(
-            _url(datasette, "capture", database=database, timestamp=chosen.timestamp, url=target["url"])
+            _url(datasette, route, database=database, timestamp=chosen.timestamp, url=target["url"])
         )
     record = sql.read_record(db.path, chosen, captures)
     if record is None:
         raise NotFound("the capture's WARC record is missing")
+    return database, db, target, captures, chosen, record
+
+
+@_own_not_found
+async def capture_view(datasette, request):
+    """A capture with its banner: the page itself in a sandboxed frame below."""
+    found = await _exact_capture(datasette, request, "capture")
+    if isinstance(found, Response):
+        return found
+    database, db, target, captures, chosen, record = found
     plugin = _plugin()
     citing: list[dict] = []
     if await access.can_read(datasette, request.actor, database, access.EDITION_TABLES):
@@ -202,14 +212,10 @@ async def capture_view(datasette, request):
 @_own_not_found
 async def capture_raw_view(datasette, request):
     """The captured bytes, as they were served, sandboxed (reader.plugin.CAPTURE_HEADERS)."""
-    database, db, target, captures, chosen = await _capture(datasette, request)
-    if chosen.timestamp != request.url_vars["timestamp"]:
-        return Response.redirect(
-            _url(datasette, "capture_raw", database=database, timestamp=chosen.timestamp, url=target["url"])
-        )
-    record = sql.read_record(db.path, chosen, captures)
-    if record is None:
-        raise NotFound("the capture's WARC record is missing")
+    found = await _exact_capture(datasette, request, "capture_raw")
+    if isinstance(found, Response):
+        return found
+    _, _, target, _, chosen, record = found
     plugin = _plugin()
     headers = {**plugin.CAPTURE_HEADERS, **_memento_headers(target, chosen)}
     return Response(record.body, content_type=plugin.capture_content_type(record.content_type), headers=headers)
